@@ -1,0 +1,1 @@
+"""Scaling Lab core: data -> model -> train -> store -> fit -> charts. No Streamlit in here."""

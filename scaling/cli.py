@@ -1,0 +1,226 @@
+"""The `scaling` command: sweep, runs, export, fit, worker."""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import sys
+import time
+
+from . import grid
+from .store import RUN_COLUMNS, Store, StoreError
+
+EXPORT_COLUMNS = [c for c in RUN_COLUMNS if c != "created_at"]
+
+
+def _add_db(p):
+    p.add_argument("--db", help="DuckDB file (default: $SCALING_DB or data/runs.duckdb in the project)")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="scaling", description="Neural scaling laws on MNIST, hands-on.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("sweep", help="train a grid of runs (cached runs are skipped)")
+    s.add_argument("--widths", default="0:4", help="width steps: a:b (a..b-1) or a list; width = round(4*sqrt(2)^k)")
+    s.add_argument("--fractions", default="1/64:1/8", help="training fractions: 1/128:1 (powers of two) or a list")
+    s.add_argument("--seeds", default="0:1", help="seeds: a:b or a list")
+    s.add_argument("--dropout", default="0", help="dropout probabilities, a list")
+    s.add_argument("--lr-mult", default="1", help="learning-rate multipliers, a list")
+    s.add_argument("--lr-rule", default="fan_in", choices=["fan_in", "constant"])
+    s.add_argument("--dataset", default="mnist")
+    s.add_argument("--epochs", type=int, default=1)
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    s.add_argument("--curves", choices=["auto", "on", "off"], default="auto",
+                   help="record validation curves during training (auto: on for CUDA, off for CPU)")
+    s.add_argument("--max-runs", type=int, default=grid.MAX_RUNS, help="refuse grids larger than this")
+    s.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    _add_db(s)
+
+    r = sub.add_parser("runs", help="list cached runs")
+    r.add_argument("--json", action="store_true")
+    r.add_argument("--all", action="store_true", help="include diverged and failed runs")
+    _add_db(r)
+
+    e = sub.add_parser("export", help="write cached runs to CSV or Parquet")
+    e.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    e.add_argument("-o", "--output", required=True)
+    _add_db(e)
+
+    f = sub.add_parser("fit", help="fit scaling laws to cached runs, or the parametric L(N, D) to a table")
+    f.add_argument("--dropout", type=float, help="select runs with this dropout (default: the most common)")
+    f.add_argument("--dataset", default="mnist")
+    f.add_argument("--lr", default="tuned", help="'tuned' (best cached multiplier per config) or one multiplier")
+    f.add_argument("--irreducible", action="store_true", help="fit L(C) = E + A C^-alpha instead of A C^-alpha")
+    f.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the intervals (0: none)")
+    f.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    f.add_argument("--csv", help="fit this table instead of the cache")
+    f.add_argument("--n-col"), f.add_argument("--d-col"), f.add_argument("--c-col"), f.add_argument("--loss-col")
+    f.add_argument("--drop-highest", type=int, default=0, help="drop the K highest-loss rows first (--csv)")
+    f.add_argument("--json", action="store_true")
+    _add_db(f)
+
+    w = sub.add_parser("worker", help="serve the queue of a database (the app starts one)")
+    w.add_argument("--device", default="auto")
+    w.add_argument("--idle-exit", type=float, default=30.0, help="exit after this many idle seconds")
+    _add_db(w)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return {"sweep": sweep, "runs": runs, "export": export, "fit": fit, "worker": worker}[args.cmd](args)
+    except (grid.GridError, StoreError, ValueError) as e:
+        print(f"scaling {args.cmd}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nscaling {args.cmd}: interrupted; finished runs are saved, rerun to resume", file=sys.stderr)
+        return 130
+
+
+def _fmt_flops(x: float) -> str:
+    for unit, scale in (("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6)):
+        if x >= scale:
+            return f"{x / scale:.3g} {unit}"
+    return f"{x:.3g} FLOP"
+
+
+def _fmt_s(s: float) -> str:
+    if not math.isfinite(s):
+        return "?"
+    return f"{s:.0f}s" if s < 120 else f"{s / 60:.0f}m{s % 60:02.0f}s"
+
+
+def sweep(args) -> int:
+    from . import jobs, train  # torch loads only for commands that train
+
+    configs = grid.expand(
+        grid.int_steps("--widths", args.widths, 0, 12),
+        grid.fractions("--fractions", args.fractions),
+        grid.int_steps("--seeds", args.seeds, 0, 2**31 - 1),
+        grid.floats("--dropout", args.dropout, 0, 1, hi_open=True),
+        grid.floats("--lr-mult", args.lr_mult, 1e-6, 1e6),
+        max_runs=args.max_runs, lr_rule=args.lr_rule, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
+    )
+    device = train.resolve_device(args.device)
+    store = Store(args.db)
+    ids = [c.run_id for c in configs]
+    cached = store.cached_ids(ids)
+    todo = [c for c in configs if c.run_id not in cached]
+    if args.dry_run:
+        print(f"plan: {len(configs)} runs, {len(cached)} cached, {len(todo)} to train, "
+              f"{_fmt_flops(sum(c.flops for c in todo))} of training compute (C = 3 x forward FLOPs x D) on {device}")
+        return 0
+    _, n_cached, _ = store.enqueue(configs, label=" ".join(sys.argv[1:]) or "cli")
+    curve = {"auto": None, "on": True, "off": False}[args.curves]
+    total_flops = sum(c.flops for c in todo) or 1.0
+    t0 = time.perf_counter()
+    done_flops = 0.0
+
+    def show(p):
+        nonlocal done_flops
+        done_flops += sum(c.flops for c in p.last_stack)
+        el = time.perf_counter() - t0
+        eta = el / done_flops * (total_flops - done_flops) if done_flops else float("nan")
+        bar = "#" * round(30 * done_flops / total_flops)
+        print(f"\r[{bar:<30}] trained {p.trained + p.failed}/{len(todo)}  cached {n_cached}  "
+              f"elapsed {_fmt_s(el)}  eta {_fmt_s(max(eta, 0))}   ", end="", file=sys.stderr, flush=True)
+
+    print(f"{len(configs)} runs: {n_cached} cached, {len(todo)} to train on {train.device_name(device)}", file=sys.stderr)
+    progress = jobs.work(store, device, ids, on_stack=show, curve=curve)
+    while (q := store.queue_counts(ids)).queued + q.running:  # runs another worker is training
+        print(f"\rwaiting for {q.running + q.queued} runs claimed by another worker...", end="", file=sys.stderr, flush=True)
+        time.sleep(1.0)
+        progress_more = jobs.work(store, device, ids, on_stack=show, curve=curve)
+        progress.trained += progress_more.trained
+        progress.failed += progress_more.failed
+    print(file=sys.stderr)
+    by_other = len(todo) - progress.trained - progress.failed
+    print(f"trained {progress.trained} runs, {n_cached} cached"
+          + (f", {by_other} trained by another worker" if by_other > 0 else "")
+          + (f", {progress.failed} failed (see `scaling runs --all`)" if progress.failed else "")
+          + f" in {_fmt_s(time.perf_counter() - t0)}")
+    return 1 if progress.failed else 0
+
+
+def _table(args, all_status=True):
+    store = Store(args.db)
+    return store.runs(status=None if all_status else "ok")[EXPORT_COLUMNS]
+
+
+def runs(args) -> int:
+    df = _table(args, all_status=args.all or args.json)
+    if args.json:
+        print(df.to_json(orient="records", double_precision=15))
+        return 0
+    if df.empty:
+        print("no cached runs: start with `scaling sweep --dry-run`")
+        return 0
+    cols = ["width_step", "width", "dropout", "data_fraction", "seed", "lr_mult", "params", "examples", "flops",
+            "val_loss", "val_acc", "status"]
+    print(df[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    return 0
+
+
+def export(args) -> int:
+    df = _table(args)
+    if args.format == "csv":
+        buf = io.StringIO()
+        df.to_csv(buf, index=False)
+        data = buf.getvalue().encode()
+    else:
+        buf = io.BytesIO()
+        df.to_parquet(buf, index=False)
+        data = buf.getvalue()
+    try:
+        with open(args.output, "wb") as f:  # written in one go: no half file from a failed query
+            f.write(data)
+    except OSError as e:
+        raise ValueError(f"-o {args.output}: {e.strerror}") from None
+    print(f"wrote {len(df)} runs to {args.output}", file=sys.stderr)
+    return 0
+
+
+def fit(args) -> int:
+    from . import fit as fitting
+
+    if args.csv:
+        import pandas as pd
+
+        try:
+            table = pd.read_csv(args.csv)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"--csv {args.csv}: {e}") from None
+        result = fitting.fit_table(table, n_col=args.n_col, loss_col=args.loss_col, d_col=args.d_col, c_col=args.c_col,
+                                   drop_highest=args.drop_highest, n_boot=args.bootstrap, seed=args.seed)
+        print(json.dumps(result.to_dict()) if args.json else result.format())
+        return 0
+    store = Store(args.db)
+    runs_df = store.runs(status=None)
+    runs_df = runs_df[runs_df.dataset == args.dataset]
+    if runs_df.empty:
+        raise ValueError(f"no cached {args.dataset} runs in {store.path}: run `scaling sweep` first")
+    dropout = args.dropout if args.dropout is not None else float(runs_df.dropout.mode()[0])
+    sel = runs_df[(runs_df.dropout - dropout).abs() < 1e-9]
+    if sel.empty:
+        raise ValueError(f"--dropout {dropout}: no cached runs with it (cached: {sorted(runs_df.dropout.unique())})")
+    curves = store.curves()
+    curves = curves[curves.run_id.isin(sel.run_id)]
+    lr = "tuned" if args.lr == "tuned" else float(args.lr)
+    result = fitting.analyze(sel, curves, lr=lr, irreducible=args.irreducible, n_boot=args.bootstrap, seed=args.seed)
+    print(json.dumps(result.to_dict()) if args.json else fitting.format_analysis(result))
+    return 0
+
+
+def worker(args) -> int:
+    from . import jobs, train
+
+    jobs.serve(Store(args.db), train.resolve_device(args.device), idle_exit_s=args.idle_exit)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Sweep grids: parse the range syntax of the CLI and the app, and expand it into run configs.
+
+Widths and seeds: `a:b` is a..b-1, or a comma list (`0,2,5`).
+Fractions: `1/128:1` is every power of two from 1/128 to 1; or a list (`1,1/2,0.25`).
+Floats (dropout, lr multipliers): a comma list (`0,0.2`).
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from itertools import product
+
+from .config import RunConfig
+
+MAX_RUNS = 2000  # per request; a bigger grid is refused, not truncated
+
+
+class GridError(ValueError):
+    """Bad grid input; the message starts with the flag it concerns."""
+
+
+def _number(flag: str, text: str) -> float:
+    try:
+        return float(Fraction(text.strip())) if "/" in text else float(text)
+    except (ValueError, ZeroDivisionError):
+        raise GridError(f"{flag}: {text.strip()!r} is not a number") from None
+
+
+def int_steps(flag: str, text: str, lo: int = 0, hi: int | None = None) -> list[int]:
+    text = text.strip()
+    try:
+        if ":" in text:
+            a, b = text.split(":")
+            values = list(range(int(a), int(b)))
+        else:
+            values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise GridError(f"{flag}: {text!r} is not an integer range a:b or a list of integers") from None
+    if not values:
+        raise GridError(f"{flag}: {text!r} is an empty range (a:b means a..b-1)")
+    for v in values:
+        if v < lo or (hi is not None and v > hi):
+            raise GridError(f"{flag}: {v} is outside {lo}..{hi if hi is not None else 'inf'}")
+    return sorted(set(values))
+
+
+def fractions(flag: str, text: str) -> list[float]:
+    text = text.strip()
+    if ":" in text:
+        a, b = (_number(flag, t) for t in text.split(":", 1))
+        _check_fraction(flag, a), _check_fraction(flag, b)
+        if a > b:
+            raise GridError(f"{flag}: {text!r} is an empty range (the smaller fraction comes first)")
+        lo, hi = math.log2(a), math.log2(b)
+        if lo != round(lo) or hi != round(hi):
+            raise GridError(f"{flag}: range ends must be powers of two like 1/128:1, got {text!r}; use a list for others")
+        values = [2.0**k for k in range(round(lo), round(hi) + 1)]
+    else:
+        values = [_number(flag, t) for t in text.split(",") if t.strip()]
+        if not values:
+            raise GridError(f"{flag}: empty list")
+        for v in values:
+            _check_fraction(flag, v)
+    return sorted(set(values))
+
+
+def _check_fraction(flag: str, v: float) -> None:
+    if not (0 < v <= 1) or math.isnan(v):
+        raise GridError(f"{flag}: fraction {v:g} must be in (0, 1]")
+    if int(v * 60_000) < 1:
+        raise GridError(f"{flag}: fraction {v:g} selects no training example (minimum 1/60000)")
+
+
+def floats(flag: str, text: str, lo: float, hi: float, hi_open: bool = False) -> list[float]:
+    values = [_number(flag, t) for t in text.split(",") if t.strip()]
+    if not values:
+        raise GridError(f"{flag}: empty list")
+    for v in values:
+        if not math.isfinite(v) or v < lo or v > hi or (hi_open and v == hi):
+            raise GridError(f"{flag}: {v:g} is outside [{lo:g}, {hi:g}{')' if hi_open else ']'}")
+    return sorted(set(values))
+
+
+def expand(widths, fractions_, seeds, dropouts, lr_mults=(1.0,), max_runs: int = MAX_RUNS, **fixed) -> list[RunConfig]:
+    """Every combination, as configs. Refuses (never truncates) a grid over `max_runs`."""
+    n = len(widths) * len(fractions_) * len(seeds) * len(dropouts) * len(lr_mults)
+    if n > max_runs:
+        raise GridError(f"the grid has {n} runs, over the limit of {max_runs} per request: narrow a range")
+    try:
+        return [
+            RunConfig(width_step=w, data_fraction=f, seed=s, dropout=d, lr_mult=lr, **fixed)
+            for w, f, s, d, lr in product(widths, fractions_, seeds, dropouts, lr_mults)
+        ]
+    except ValueError as e:
+        raise GridError(str(e)) from None

@@ -1,0 +1,126 @@
+"""The worker: takes stacks of runs off the store's queue, trains them, writes the results.
+
+Any number of workers (the app's, a terminal `scaling sweep`) can serve one database: a claim is
+a transaction, so each queued config is trained once, and a worker that dies leaves its claim to
+be taken again (store.claim checks whether the owner's pid still exists).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from . import train
+from .config import RunConfig
+from .store import Store, owner_id
+
+CPU_MAX_MODELS = 32  # on CPU a bigger stack buys nothing: the cores are busy at ~8 models
+MAX_MODELS = 256
+
+
+def max_models(device: str) -> int:
+    return CPU_MAX_MODELS if device == "cpu" else MAX_MODELS
+
+
+@dataclass
+class Progress:
+    trained: int = 0  # by this worker
+    failed: int = 0
+    last_stack: list[RunConfig] | None = None
+    last_stack_s: float = 0.0
+
+
+def train_safely(cfgs: list[RunConfig], device: str, curve: bool | None = None) -> list[train.RunResult]:
+    """train_stack, halving the stack on out-of-memory; a single model that still does not fit, or
+    any other error, becomes a `failed` result carrying the message (the worker goes on)."""
+    try:
+        return train.train_stack(cfgs, device, curve)
+    except torch.OutOfMemoryError as e:
+        if device.startswith("cuda"):
+            torch.cuda.empty_cache()
+        if len(cfgs) > 1:
+            half = len(cfgs) // 2
+            return train_safely(cfgs[:half], device, curve) + train_safely(cfgs[half:], device, curve)
+        return [_failed(cfgs[0], device, f"out of memory: {str(e).splitlines()[0]}")]
+    except Exception as e:  # a bug or a device fault: record it, keep serving the queue
+        return [_failed(c, device, f"{type(e).__name__}: {e}") for c in cfgs]
+
+
+def _failed(cfg, device, msg) -> train.RunResult:
+    nan = float("nan")
+    return train.RunResult(cfg, nan, nan, nan, 0.0, train.device_name(device), "failed", msg[:500])
+
+
+def work(store: Store, device: str, run_ids: list[str] | None = None, stop: Callable[[], bool] = lambda: False,
+         on_stack: Callable[[Progress], None] = lambda p: None, curve: bool | None = None) -> Progress:
+    """Train queued stacks (only `run_ids`, if given) until the queue has none left or stop()."""
+    owner = owner_id()
+    progress = Progress()
+    while not stop():
+        cfgs = store.claim(owner, max_models(device), run_ids)
+        if not cfgs:
+            break
+        t0 = time.perf_counter()
+        results = train_safely(cfgs, device, curve)
+        store.add_results(results)
+        progress.trained += sum(r.status != "failed" for r in results)
+        progress.failed += sum(r.status == "failed" for r in results)
+        progress.last_stack, progress.last_stack_s = cfgs, time.perf_counter() - t0
+        on_stack(progress)
+    return progress
+
+
+# ------------------------------------------------------------ the app's background worker process
+
+
+def pidfile(store: Store) -> Path:
+    return store.path.with_name(store.path.name + ".worker")
+
+
+def worker_alive(store: Store) -> int | None:
+    """The pid of the worker serving this database, if one is running."""
+    try:
+        pid = int(pidfile(store).read_text())
+        os.kill(pid, 0)
+        return pid
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    except PermissionError:
+        return pid
+
+
+def ensure_worker(store: Store, device: str = "auto") -> int:
+    """Start `scaling worker` for this database unless one runs. It is a separate process so
+    training survives page reruns and closed tabs; it exits when the queue stays empty."""
+    pid = worker_alive(store)
+    if pid:
+        return pid
+    log = open(store.path.with_name(store.path.name + ".worker.log"), "a")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scaling", "worker", "--db", str(store.path), "--device", device],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+    return proc.pid
+
+
+def serve(store: Store, device: str, idle_exit_s: float = 30.0) -> None:
+    """The worker process's loop: train whatever is queued; exit after `idle_exit_s` of nothing."""
+    pf = pidfile(store)
+    if worker_alive(store) not in (None, os.getpid()):
+        return  # another worker already serves this database
+    pf.write_text(str(os.getpid()))
+    try:
+        idle_since = time.monotonic()
+        while time.monotonic() - idle_since < idle_exit_s:
+            if work(store, device).trained:
+                idle_since = time.monotonic()
+            time.sleep(0.5)
+    finally:
+        if pf.exists() and pf.read_text() == str(os.getpid()):
+            pf.unlink()

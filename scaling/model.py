@@ -1,0 +1,146 @@
+"""The CNN family: one width knob, its parameter count N and forward FLOPs, in two forms.
+
+`CNN` is the plain nn.Module a user would write (the benchmark's baseline and the FLOP-counter
+check use it). `init_stack`/`forward_stack` are the same network for M models at once, each with
+its own weights and its own batch: convolutions become grouped convolutions and linear layers
+batched matmuls, so one kernel launch serves every model of a width. Training one model alone is
+the M = 1 case of the same code.
+
+Architecture, width c = round(4 * sqrt(2)**k):
+    conv3x3(1 -> c) relu maxpool2 | conv3x3(c -> 2c) relu maxpool2 | dropout
+    linear(2c*7*7 -> 4c) relu dropout | linear(4c -> 10)
+The c^2 terms (conv2, fc1) dominate, so forward compute doubles per width step.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+C0 = 4  # width at step 0
+MAX_WIDTH_STEP = 12  # width 256: ~0.5 GFLOPs/example forward, far past where MNIST saturates
+
+
+def width(step: int) -> int:
+    return round(C0 * math.sqrt(2) ** step)
+
+
+def layer_shapes(c: int) -> dict[str, tuple[int, ...]]:
+    """Weight and bias shapes of one model, in the order of the forward pass."""
+    return {
+        "conv1.weight": (c, 1, 3, 3), "conv1.bias": (c,),
+        "conv2.weight": (2 * c, c, 3, 3), "conv2.bias": (2 * c,),
+        "fc1.weight": (4 * c, 2 * c * 49), "fc1.bias": (4 * c,),
+        "fc2.weight": (10, 4 * c), "fc2.bias": (10,),
+    }
+
+
+def fan_in(name: str, c: int) -> int:
+    """Inputs feeding one output unit of the layer that owns parameter `name` (biases share it)."""
+    w = layer_shapes(c)[name.split(".")[0] + ".weight"]
+    return math.prod(w[1:])
+
+
+def n_params(c: int) -> int:
+    """N: trainable parameters (weights and biases of every layer)."""
+    return sum(math.prod(s) for s in layer_shapes(c).values())
+
+
+def forward_flops(c: int) -> int:
+    """Forward FLOPs per example: 2 x multiply-adds of the convs and linears (torch.utils.flop_counter's
+    convention). Biases, ReLU, pooling and dropout are not counted."""
+    conv1 = 28 * 28 * c * 1 * 9
+    conv2 = 14 * 14 * (2 * c) * c * 9
+    fc1 = (2 * c * 49) * (4 * c)
+    fc2 = (4 * c) * 10
+    return 2 * (conv1 + conv2 + fc1 + fc2)
+
+
+class CNN(nn.Module):
+    """One model of the family, written the usual way."""
+
+    def __init__(self, c: int, dropout: float = 0.0):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, c, 3, padding=1)
+        self.conv2 = nn.Conv2d(c, 2 * c, 3, padding=1)
+        self.fc1 = nn.Linear(2 * c * 49, 4 * c)
+        self.fc2 = nn.Linear(4 * c, 10)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):  # x: [B, 1, 28, 28]
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = self.dropout(torch.flatten(x, 1))
+        x = self.dropout(F.relu(self.fc1(x)))
+        return self.fc2(x)
+
+
+# ---------------------------------------------------------------- M models at once
+
+
+def init_stack(c: int, seeds: list[int], device="cpu") -> dict[str, torch.Tensor]:
+    """Weights for len(seeds) models, each drawn U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's default
+    scale) from its own seed on the CPU, so a model's init depends on its seed alone: not on the
+    device, nor on which other models share its batch."""
+    out = {name: [] for name in layer_shapes(c)}
+    for seed in seeds:
+        g = torch.Generator().manual_seed(7_919 * seed + 1)
+        for name, shape in layer_shapes(c).items():
+            bound = 1 / math.sqrt(fan_in(name, c))
+            out[name].append((torch.rand(shape, generator=g) * 2 - 1) * bound)
+    return {name: torch.stack(ws).to(device).requires_grad_() for name, ws in out.items()}
+
+
+def dropout_uniform(keys: torch.Tensor, step: int, layer: int, shape: tuple[int, int]) -> torch.Tensor:
+    """Uniform [0, 1) numbers, one [B, F] block per model, from a counter-based hash of
+    (model key, step, layer, position). A model's dropout masks depend on its seed alone and are
+    the same on CPU and CUDA, and drawing them for M models is a few elementwise kernels."""
+    b, f = shape
+    pos = torch.arange(b * f, device=keys.device, dtype=torch.int64).view(1, b, f)
+    h = (keys.view(-1, 1, 1) * 0x9E3779B1 + (step * 4 + layer) * 0x85EBCA77 + pos) & 0xFFFFFFFF
+    # lowbias32 finaliser (Wellons): products wrap mod 2^64, the mask keeps the low 32 bits exact
+    h = h ^ (h >> 16)
+    h = (h * 0x7FEB352D) & 0xFFFFFFFF
+    h = h ^ (h >> 15)
+    h = (h * 0x846CA68B) & 0xFFFFFFFF
+    h = h ^ (h >> 16)
+    return h.to(torch.float32) * (1.0 / 4294967296.0)
+
+
+def _dropout(h, keep, keys, step, layer):
+    """Inverted dropout with a per-model keep probability `keep` [M] (1 = no dropout)."""
+    u = dropout_uniform(keys, step, layer, tuple(h.shape[1:]))
+    k = keep.view(-1, 1, 1)
+    return h * (u < k).to(h.dtype) / k
+
+
+def forward_stack(p: dict[str, torch.Tensor], x: torch.Tensor, keep=None, keys=None, step: int = 0):
+    """Logits [M, B, 10] of M models. x is [M, B, 28, 28] (a batch per model) or [B, 28, 28] (one
+    batch for all, as in evaluation). Dropout applies when `keep` and `keys` are given."""
+    m, c = p["conv1.weight"].shape[:2]
+    if x.dim() == 3:  # shared input: one ungrouped conv with the M models' filters side by side
+        h = F.conv2d(x.unsqueeze(1), p["conv1.weight"].flatten(0, 1), p["conv1.bias"].flatten(), padding=1)
+    else:
+        b = x.shape[1]
+        h = F.conv2d(x.transpose(0, 1), p["conv1.weight"].flatten(0, 1), p["conv1.bias"].flatten(), padding=1, groups=m)
+    h = F.max_pool2d(F.relu(h), 2)
+    h = F.conv2d(h, p["conv2.weight"].flatten(0, 1), p["conv2.bias"].flatten(), padding=1, groups=m)
+    h = F.max_pool2d(F.relu(h), 2)  # [B, M*2c, 7, 7]
+    b = h.shape[0]
+    h = h.view(b, m, 2 * c * 49).transpose(0, 1)  # [M, B, 98c], each model's features in nn.Flatten order
+    if keep is not None:
+        h = _dropout(h, keep, keys, step, 0)
+    h = F.relu(torch.baddbmm(p["fc1.bias"].unsqueeze(1), h, p["fc1.weight"].transpose(1, 2)))
+    if keep is not None:
+        h = _dropout(h, keep, keys, step, 1)
+    return torch.baddbmm(p["fc2.bias"].unsqueeze(1), h, p["fc2.weight"].transpose(1, 2))
+
+
+def to_module(p: dict[str, torch.Tensor], i: int, dropout: float = 0.0) -> CNN:
+    """Model i of a stack as a plain CNN (to export it, or to check the stacked forward against)."""
+    c = p["conv1.weight"].shape[1]
+    model = CNN(c, dropout)
+    model.load_state_dict({name: t[i].detach().clone().cpu() for name, t in p.items()})
+    return model

@@ -1,0 +1,70 @@
+import json
+
+import pandas as pd
+import pytest
+
+from scaling.cli import main
+
+SWEEP = ["sweep", "--widths", "0:2", "--fractions", "1/256", "--seeds", "0:1"]
+COLUMNS = {"width_step", "width", "dropout", "data_fraction", "seed", "lr_mult", "params", "examples", "flops",
+           "val_loss", "val_acc", "status"}
+
+
+def test_sweep_then_rerun_trains_nothing(db, capsys):
+    assert main(SWEEP + ["--dry-run"]) == 0
+    assert "2 runs, 0 cached, 2 to train" in capsys.readouterr().out
+    assert main(SWEEP) == 0
+    assert "trained 2 runs, 0 cached" in capsys.readouterr().out
+    assert main(SWEEP) == 0
+    assert "trained 0 runs, 2 cached" in capsys.readouterr().out
+    assert main(SWEEP + ["--dry-run"]) == 0
+    assert "2 runs, 2 cached, 0 to train" in capsys.readouterr().out
+
+
+def test_runs_json_and_export_round_trip(db, tmp_path, capsys):
+    assert main(SWEEP) == 0
+    capsys.readouterr()
+    assert main(["runs", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 2 and COLUMNS <= set(rows[0])
+    assert {r["width"] for r in rows} == {4, 6} and all(r["status"] == "ok" for r in rows)
+    for fmt, read in (("csv", pd.read_csv), ("parquet", pd.read_parquet)):
+        out = tmp_path / f"runs.{fmt}"
+        assert main(["export", "--format", fmt, "-o", str(out)]) == 0
+        df = read(out)
+        assert COLUMNS <= set(df.columns) and len(df) == 2
+        by_id = {r["run_id"]: r for r in rows}
+        for rec in df.to_dict("records"):
+            assert rec["val_loss"] == pytest.approx(by_id[rec["run_id"]]["val_loss"], rel=1e-12)
+            assert rec["flops"] == by_id[rec["run_id"]]["flops"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--fractions", "0"], "--fractions: fraction 0 must be in (0, 1]"),
+    (["--fractions", "1.5"], "--fractions: fraction 1.5 must be in (0, 1]"),
+    (["--fractions=-1/4"], "--fractions: fraction -0.25 must be in (0, 1]"),
+    (["--fractions", "1/3:1"], "--fractions: range ends must be powers of two"),
+    (["--fractions", "abc"], "--fractions: 'abc' is not a number"),
+    (["--widths", "1.5"], "--widths: '1.5' is not an integer"),
+    (["--widths", "3:3"], "--widths: '3:3' is an empty range"),
+    (["--widths", "0:40"], "--widths: 13 is outside 0..12"),
+    (["--seeds", "2:1"], "--seeds: '2:1' is an empty range"),
+    (["--dropout", "1"], "--dropout: 1 is outside [0, 1)"),
+    (["--lr-mult", "nan"], "--lr-mult: nan is outside"),
+    (["--widths", "0:12", "--fractions", "1/128:1", "--seeds", "0:30"], "over the limit of 2000"),
+])
+def test_bad_input_is_one_clear_line(db, capsys, args, message):
+    assert main(["sweep", *args, "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not db.exists()  # nothing was written
+
+
+def test_not_a_database_is_named_and_left_alone(tmp_path, capsys):
+    bad = tmp_path / "results.csv"
+    bad.write_text("a,b\n1,2\n")
+    assert main(["runs", "--db", str(bad)]) == 2
+    assert f"{bad} is not a DuckDB database file" in capsys.readouterr().err
+    assert bad.read_text() == "a,b\n1,2\n"
+    assert main(SWEEP + ["--db", str(bad)]) == 2
+    assert bad.read_text() == "a,b\n1,2\n"
