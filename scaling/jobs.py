@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -67,13 +69,34 @@ def work(store: Store, device: str, run_ids: list[str] | None = None, stop: Call
         if not cfgs:
             break
         t0 = time.perf_counter()
-        results = train_safely(cfgs, device, curve)
+        with _heartbeat(store, owner):
+            results = train_safely(cfgs, device, curve)
         store.add_results(results)
         progress.trained += sum(r.status != "failed" for r in results)
         progress.failed += sum(r.status == "failed" for r in results)
         progress.last_stack, progress.last_stack_s = cfgs, time.perf_counter() - t0
         on_stack(progress)
     return progress
+
+
+@contextmanager
+def _heartbeat(store: Store, owner: str, every_s: float = 60.0):
+    """Keep our claims fresh while a long stack trains, so no other host takes them as abandoned."""
+    done = threading.Event()
+
+    def beat():
+        while not done.wait(every_s):
+            try:
+                store.heartbeat(owner)
+            except Exception:  # a busy database: the next beat will do
+                pass
+
+    t = threading.Thread(target=beat, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        done.set()
 
 
 # ------------------------------------------------------------ the app's background worker process
@@ -112,15 +135,18 @@ def ensure_worker(store: Store, device: str = "auto") -> int:
 def serve(store: Store, device: str, idle_exit_s: float = 30.0) -> None:
     """The worker process's loop: train whatever is queued; exit after `idle_exit_s` of nothing."""
     pf = pidfile(store)
-    if worker_alive(store) not in (None, os.getpid()):
-        return  # another worker already serves this database
-    pf.write_text(str(os.getpid()))
+    pf.write_text(str(os.getpid()))  # how the app finds a worker; more than one may serve a database
     try:
         idle_since = time.monotonic()
+        trained = 0
         while time.monotonic() - idle_since < idle_exit_s:
-            if work(store, device).trained:
+            progress = work(store, device)
+            if progress.trained + progress.failed:
+                trained += progress.trained
                 idle_since = time.monotonic()
+                print(f"{time.strftime('%H:%M:%S')} trained {progress.trained} runs ({progress.failed} failed)", flush=True)
             time.sleep(0.5)
+        print(f"trained {trained} runs; idle for {idle_exit_s:g} s, exiting", flush=True)
     finally:
         if pf.exists() and pf.read_text() == str(os.getpid()):
             pf.unlink()

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
+import threading
+from collections import defaultdict
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,6 +61,9 @@ RUN_COLUMNS = [
     "epochs", "batch_size", "params", "examples", "flops", "val_loss", "val_acc", "train_loss", "wall_s",
     "device", "status", "error", "created_at",
 ]
+
+
+_WRITERS: dict[Path, threading.RLock] = defaultdict(threading.RLock)  # per database file, in this process
 
 
 class StoreError(RuntimeError):
@@ -110,38 +116,63 @@ class Store:
         elif not p.parent.exists():
             p.parent.mkdir(parents=True, exist_ok=True)
 
-    @contextmanager
-    def connect(self):
-        """One transaction on a fresh connection, retried while another process holds the file."""
+    @property
+    def read_only(self) -> bool:
+        """A file without write permission bits is opened read-only, even by root (who could
+        write anyway): the owner's chmod is taken as intent."""
+        return self.path.exists() and not (self.path.stat().st_mode & 0o222 and os.access(self.path, os.W_OK))
+
+    def _open(self):
+        """A connection, waiting (up to `timeout`) while another process holds the file's lock."""
         deadline = time.monotonic() + self.timeout
         delay = 0.01
         while True:
             try:
-                con = duckdb.connect(str(self.path))
-                break
+                return duckdb.connect(str(self.path), read_only=self.read_only)
             except duckdb.IOException as e:
                 if "lock" not in str(e).lower() or time.monotonic() > deadline:
                     raise StoreError(f"cannot open {self.path}: {str(e).splitlines()[0]}") from None
             except duckdb.Error as e:
-                raise StoreError(f"cannot open {self.path}: {str(e).splitlines()[0]}") from None
-            time.sleep(delay)
+                raise StoreError(f"cannot open {self.path} (corrupt or not a Scaling Lab database?): "
+                                 f"{str(e).splitlines()[0]}; the file was left untouched") from None
+            time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 0.5)
+
+    @contextmanager
+    def connect(self):
+        """One transaction on a fresh connection, closed at the end: nothing holds the file between calls."""
+        con = self._open()
         try:
             if not self._migrated:
                 self._migrate(con)
             con.execute("BEGIN TRANSACTION")
             yield con
             con.execute("COMMIT")
-        except BaseException:
+        except BaseException as e:
             try:
                 con.execute("ROLLBACK")
             except duckdb.Error:  # no transaction open (the failure came before BEGIN)
                 pass
+            if self.read_only and isinstance(e, duckdb.Error) and "read-only" in str(e):
+                raise StoreError(f"{self.path} is read-only: results cannot be saved; make it writable "
+                                 "(chmod u+w) or pass another --db path") from None
             raise
         finally:
             con.close()
 
+    def transact(self, fn):
+        """fn(con) in one write transaction. Writers of one process take turns (the app's sessions
+        write from many threads, and DuckDB's optimistic concurrency would make them conflict);
+        other processes are kept out by the file lock."""
+        with _WRITERS[self.path.resolve()]:
+            with self.connect() as con:
+                return fn(con)
+
     def _migrate(self, con) -> None:
+        with _WRITERS[self.path.resolve()]:
+            self._migrate_locked(con)
+
+    def _migrate_locked(self, con) -> None:
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
         version = 0
         if "meta" in tables:
@@ -153,6 +184,8 @@ class Store:
             raise StoreError(
                 f"{self.path} has schema version {version}, newer than this Scaling Lab ({SCHEMA_VERSION}): "
                 "upgrade the code or pass another --db path; the file was left untouched")
+        if version < SCHEMA_VERSION and self.read_only:
+            raise StoreError(f"{self.path} is read-only and needs a schema upgrade (v{version} -> v{SCHEMA_VERSION}): make it writable")
         for v in range(version, SCHEMA_VERSION):
             con.execute("BEGIN TRANSACTION")
             con.execute(MIGRATIONS[v])
@@ -187,13 +220,19 @@ class Store:
             ])
             per_example = c.flops / c.examples
             curve_rows += [[c.run_id, ex, per_example * ex, _num(vl), _num(va)] for ex, vl, va in r.curve]
-        with self.connect() as con:
-            con.execute("DELETE FROM runs WHERE list_contains(?, run_id)", [ids])  # a failed run being retried
-            con.execute("DELETE FROM curves WHERE list_contains(?, run_id)", [ids])
-            con.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * 22)}, now())", rows)
+
+        def tx(con):
+            # Replace a failed attempt; never overwrite a result: if two workers ever trained the
+            # same config, the first result stays.
+            con.execute("DELETE FROM curves WHERE run_id IN (SELECT run_id FROM runs WHERE status = 'failed' "
+                        "AND list_contains(?, run_id))", [ids])
+            con.execute("DELETE FROM runs WHERE status = 'failed' AND list_contains(?, run_id)", [ids])
+            con.executemany(f"INSERT OR IGNORE INTO runs VALUES ({', '.join('?' * 22)}, now())", rows)
             if curve_rows:
-                con.executemany("INSERT INTO curves VALUES (?, ?, ?, ?, ?)", curve_rows)
+                con.executemany("INSERT OR IGNORE INTO curves VALUES (?, ?, ?, ?, ?)", curve_rows)
             con.execute("DELETE FROM queue WHERE list_contains(?, run_id)", [ids])
+
+        self.transact(tx)
 
     def runs(self, status: str | None = "ok") -> pd.DataFrame:
         """Cached runs as a DataFrame (status None: every run), one row each, columns RUN_COLUMNS."""
@@ -206,11 +245,15 @@ class Store:
             return con.execute("SELECT * FROM curves ORDER BY run_id, examples").df()
 
     def delete_runs(self, run_ids: list[str]) -> int:
-        with self.connect() as con:
-            n = con.execute("SELECT count(*) FROM runs WHERE list_contains(?, run_id)", [list(run_ids)]).fetchone()[0]
-            con.execute("DELETE FROM curves WHERE list_contains(?, run_id)", [list(run_ids)])
-            con.execute("DELETE FROM runs WHERE list_contains(?, run_id)", [list(run_ids)])
-        return n
+        ids = list(run_ids)
+
+        def tx(con):
+            n = con.execute("SELECT count(*) FROM runs WHERE list_contains(?, run_id)", [ids]).fetchone()[0]
+            con.execute("DELETE FROM curves WHERE list_contains(?, run_id)", [ids])
+            con.execute("DELETE FROM runs WHERE list_contains(?, run_id)", [ids])
+            return n
+
+        return self.transact(tx)
 
     # ------------------------------------------------------------ queue
 
@@ -222,25 +265,29 @@ class Store:
         configs = list({c.run_id: c for c in configs}.values())
         ids = [c.run_id for c in configs]
         sweep = uuid4().hex[:12]
-        with self.connect() as con:
+
+        def tx(con):
             cached = {r[0] for r in con.execute(
                 "SELECT run_id FROM runs WHERE status <> 'failed' AND list_contains(?, run_id)", [ids]).fetchall()}
             queued = {r[0] for r in con.execute("SELECT run_id FROM queue WHERE list_contains(?, run_id)", [ids]).fetchall()}
             new = [c for c in configs if c.run_id not in cached and c.run_id not in queued]
             if new:
                 con.executemany(
-                    "INSERT INTO queue VALUES (?, ?, ?, 'queued', NULL, NULL, now(), 0)",
+                    "INSERT OR IGNORE INTO queue VALUES (?, ?, ?, 'queued', NULL, NULL, now(), 0)",
                     [[c.run_id, json.dumps(c.to_dict()), repr(c.stack_key)] for c in new],
                 )
             con.execute("INSERT INTO sweeps VALUES (?, ?, now(), ?)", [sweep, label, ids])
-        return sweep, len(cached), len(new)
+            return sweep, len(cached), len(new)
+
+        return self.transact(tx)
 
     def claim(self, owner: str, max_models: int, run_ids: list[str] | None = None) -> list[RunConfig]:
         """Take a stack of queued runs (one width and fraction, oldest first; only `run_ids` if
         given) for `owner`. Claims whose owner died go back to the queue first, so a killed
         worker's runs are trained again."""
         only, args = ("AND list_contains(?, run_id)", [list(run_ids)]) if run_ids is not None else ("", [])
-        with self.connect() as con:
+
+        def tx(con):
             for run_id, who, beat in con.execute("SELECT run_id, owner, heartbeat FROM queue WHERE status = 'running'").fetchall():
                 stale = beat is None or (time.time() - beat.timestamp()) > STALE_S
                 if stale or not _alive(who):
@@ -257,25 +304,29 @@ class Store:
                 "UPDATE queue SET status = 'running', owner = ?, heartbeat = now(), attempts = attempts + 1 "
                 "WHERE list_contains(?, run_id)", [owner, [r[0] for r in rows]],
             )
-        return [RunConfig.from_dict(json.loads(r[1])) for r in rows]
+            return [RunConfig.from_dict(json.loads(r[1])) for r in rows]
+
+        return self.transact(tx)
 
     def heartbeat(self, owner: str) -> None:
-        with self.connect() as con:
-            con.execute("UPDATE queue SET heartbeat = now() WHERE owner = ?", [owner])
+        self.transact(lambda con: con.execute("UPDATE queue SET heartbeat = now() WHERE owner = ?", [owner]))
 
     def unclaim(self, run_ids: list[str]) -> None:
         """Put claimed runs back (a worker stopping cleanly, or splitting a stack)."""
-        with self.connect() as con:
-            con.execute("UPDATE queue SET status = 'queued', owner = NULL WHERE list_contains(?, run_id)", [list(run_ids)])
+        self.transact(lambda con: con.execute(
+            "UPDATE queue SET status = 'queued', owner = NULL WHERE list_contains(?, run_id)", [list(run_ids)]))
 
     def cancel(self, run_ids: list[str] | None = None) -> int:
         """Drop queued (not running) runs: those given, or all."""
-        with self.connect() as con:
-            where = "status = 'queued'" + (" AND list_contains(?, run_id)" if run_ids is not None else "")
-            args = [list(run_ids)] if run_ids is not None else []
+        where = "status = 'queued'" + (" AND list_contains(?, run_id)" if run_ids is not None else "")
+        args = [list(run_ids)] if run_ids is not None else []
+
+        def tx(con):
             n = con.execute(f"SELECT count(*) FROM queue WHERE {where}", args).fetchone()[0]
             con.execute(f"DELETE FROM queue WHERE {where}", args)
-        return n
+            return n
+
+        return self.transact(tx)
 
     def queue_counts(self, run_ids: list[str] | None = None) -> QueueCounts:
         with self.connect() as con:
