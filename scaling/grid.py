@@ -30,8 +30,10 @@ def int_steps(flag: str, text: str, lo: int = 0, hi: int | None = None) -> list[
     text = text.strip()
     try:
         if ":" in text:
-            a, b = text.split(":")
-            values = list(range(int(a), int(b)))
+            a, b = (int(t) for t in text.split(":"))
+            if b - a > MAX_RUNS:  # checked before building the list: 0:2000000000 must not eat the memory
+                raise GridError(f"{flag}: {text!r} has {b - a} values, more than a grid may hold ({MAX_RUNS})")
+            values = list(range(a, b))
         else:
             values = [int(v) for v in text.split(",")]
     except ValueError:

@@ -25,6 +25,7 @@ from .config import PROTOCOL, RunConfig
 
 SCHEMA_VERSION = 1
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "runs.duckdb"
+MAX_QUEUE = 10_000  # runs waiting at once, all users together
 STALE_S = 3600  # a running claim with no heartbeat for this long is retried, whoever held it
 
 # Ordered migrations: MIGRATIONS[i] takes the schema from version i to i + 1. Never edit one that
@@ -68,6 +69,10 @@ _WRITERS: dict[Path, threading.RLock] = defaultdict(threading.RLock)  # per data
 
 class StoreError(RuntimeError):
     """The database cannot be used; the message names the file and what to do."""
+
+
+class QueueFull(StoreError):
+    """The queue is at its cap; nothing was queued."""
 
 
 @dataclass(frozen=True)
@@ -257,9 +262,10 @@ class Store:
 
     # ------------------------------------------------------------ queue
 
-    def enqueue(self, configs: list[RunConfig], label: str = "") -> tuple[str, int, int]:
+    def enqueue(self, configs: list[RunConfig], label: str = "", max_queue: int = MAX_QUEUE) -> tuple[str, int, int]:
         """Queue the configs not cached nor queued yet; record the sweep. Returns (sweep id,
-        cached, newly queued). A config already queued by someone else is trained once, for both."""
+        cached, newly queued). A config already queued by someone else is trained once, for both.
+        Refuses (queues nothing) when the queue would grow past `max_queue`."""
         from uuid import uuid4
 
         configs = list({c.run_id: c for c in configs}.values())
@@ -271,6 +277,10 @@ class Store:
                 "SELECT run_id FROM runs WHERE status <> 'failed' AND list_contains(?, run_id)", [ids]).fetchall()}
             queued = {r[0] for r in con.execute("SELECT run_id FROM queue WHERE list_contains(?, run_id)", [ids]).fetchall()}
             new = [c for c in configs if c.run_id not in cached and c.run_id not in queued]
+            waiting = con.execute("SELECT count(*) FROM queue").fetchone()[0]
+            if new and waiting + len(new) > max_queue:
+                raise QueueFull(f"the queue holds {waiting} runs; {len(new)} more would pass its cap of {max_queue}: "
+                                "wait for it to drain or cancel a sweep")
             if new:
                 con.executemany(
                     "INSERT OR IGNORE INTO queue VALUES (?, ?, ?, 'queued', NULL, NULL, now(), 0)",

@@ -1,0 +1,73 @@
+"""The worker under device faults: out-of-memory splits the stack, other errors fail the run, the queue goes on."""
+import pytest
+import torch
+
+from scaling import grid, jobs, train
+from scaling.store import QueueFull, Store
+
+CFGS = grid.expand([0], [1 / 256], [0, 1, 2, 3], [0.0])  # one stack of 4
+
+
+@pytest.fixture
+def fits_at_most(monkeypatch):
+    """Fault injection: a device that runs out of memory for stacks larger than `n` models."""
+    real = train.train_stack
+    calls = []
+
+    def install(n):
+        def stack(cfgs, device="cpu", curve=None):
+            calls.append(len(cfgs))
+            if len(cfgs) > n:
+                raise torch.OutOfMemoryError(f"CUDA out of memory. Tried to allocate {len(cfgs)} GiB")
+            return real(cfgs, device, curve)
+
+        monkeypatch.setattr(train, "train_stack", stack)
+        return calls
+
+    return install
+
+
+def test_out_of_memory_halves_the_stack_and_same_results(db, fits_at_most):
+    calls = fits_at_most(1)
+    results = jobs.train_safely(CFGS, "cpu")
+    assert calls == [4, 2, 1, 1, 2, 1, 1]
+    assert [r.status for r in results] == ["ok"] * 4
+    assert [r.config for r in results] == CFGS
+
+
+def test_a_single_model_that_does_not_fit_fails_with_the_message(db, fits_at_most):
+    fits_at_most(0)
+    store = Store(db)
+    store.enqueue(CFGS[:2])
+    progress = jobs.work(store, "cpu")
+    assert progress.failed == 2 and progress.trained == 0
+    failed = store.runs(status="failed")
+    assert len(failed) == 2 and failed.error.str.startswith("out of memory: CUDA out of memory").all()
+    assert store.queue_counts().queued == 0
+
+
+def test_any_other_error_fails_the_stack_and_the_worker_goes_on(db, monkeypatch):
+    real = train.train_stack
+
+    def flaky(cfgs, device="cpu", curve=None):
+        if cfgs[0].width_step == 0:
+            raise RuntimeError("device-side assert triggered")
+        return real(cfgs, device, curve)
+
+    monkeypatch.setattr(train, "train_stack", flaky)
+    store = Store(db)
+    store.enqueue(CFGS[:2] + grid.expand([1], [1 / 256], [0], [0.0]))
+    progress = jobs.work(store, "cpu")
+    assert (progress.trained, progress.failed) == (1, 2)
+    assert set(store.runs(status=None).status) == {"ok", "failed"}
+    assert "RuntimeError: device-side assert triggered" in store.runs(status="failed").error.iloc[0]
+
+
+def test_queue_cap_refuses_the_whole_request(db):
+    store = Store(db)
+    store.enqueue(CFGS[:3], max_queue=5)
+    with pytest.raises(QueueFull, match="3 runs; 4 more would pass its cap of 5"):
+        store.enqueue(grid.expand([1], [1 / 256], [0, 1, 2, 3], [0.0]), max_queue=5)
+    assert store.queue_counts().queued == 3
+    store.enqueue(CFGS, max_queue=5)  # the 3 already queued don't count twice
+    assert store.queue_counts().queued == 4
