@@ -29,15 +29,17 @@ def _number(flag: str, text: str) -> float:
 def int_steps(flag: str, text: str, lo: int = 0, hi: int | None = None) -> list[int]:
     text = text.strip()
     try:
-        if ":" in text:
-            a, b = (int(t) for t in text.split(":"))
-            if b - a > MAX_RUNS:  # checked before building the list: 0:2000000000 must not eat the memory
-                raise GridError(f"{flag}: {text!r} has {b - a} values, more than a grid may hold ({MAX_RUNS})")
-            values = list(range(a, b))
-        else:
-            values = [int(v) for v in text.split(",")]
+        bounds = [int(t) for t in text.split(":")] if ":" in text else None
+        values = None if bounds else [int(v) for v in text.split(",")]
     except ValueError:
         raise GridError(f"{flag}: {text!r} is not an integer range a:b or a list of integers") from None
+    if bounds:
+        if len(bounds) != 2:
+            raise GridError(f"{flag}: {text!r} is not an integer range a:b")
+        a, b = bounds
+        if b - a > MAX_RUNS:  # checked before building the list: 0:2000000000 must not eat the memory
+            raise GridError(f"{flag}: {text!r} has {b - a} values, more than a grid may hold ({MAX_RUNS})")
+        values = list(range(a, b))
     if not values:
         raise GridError(f"{flag}: {text!r} is an empty range (a:b means a..b-1)")
     for v in values:
