@@ -130,13 +130,7 @@ def sweep(args) -> int:
               f"elapsed {_fmt_s(el)}  eta {_fmt_s(max(eta, 0))}   ", end="", file=sys.stderr, flush=True)
 
     print(f"{len(configs)} runs: {n_cached} cached, {len(todo)} to train on {train.device_name(device)}", file=sys.stderr)
-    progress = jobs.work(store, device, ids, on_stack=show, curve=curve)
-    while (q := store.queue_counts(ids)).queued + q.running:  # runs another worker is training
-        print(f"\rwaiting for {q.running + q.queued} runs claimed by another worker...", end="", file=sys.stderr, flush=True)
-        time.sleep(1.0)
-        progress_more = jobs.work(store, device, ids, on_stack=show, curve=curve)
-        progress.trained += progress_more.trained
-        progress.failed += progress_more.failed
+    progress = jobs.work(store, device, ids, on_stack=show, curve=curve, wait=True)
     print(file=sys.stderr)
     by_other = len(todo) - progress.trained - progress.failed
     print(f"trained {progress.trained} runs, {n_cached} cached"

@@ -60,13 +60,18 @@ def _failed(cfg, device, msg) -> train.RunResult:
 
 
 def work(store: Store, device: str, run_ids: list[str] | None = None, stop: Callable[[], bool] = lambda: False,
-         on_stack: Callable[[Progress], None] = lambda p: None, curve: bool | None = None) -> Progress:
-    """Train queued stacks (only `run_ids`, if given) until the queue has none left or stop()."""
+         on_stack: Callable[[Progress], None] = lambda p: None, curve: bool | None = None,
+         wait: bool = False) -> Progress:
+    """Train queued stacks (only `run_ids`, if given) until the queue has none left or stop().
+    With `wait`, also wait for those of `run_ids` that another worker is training."""
     owner = owner_id()
     progress = Progress()
     while not stop():
         cfgs = store.claim(owner, max_models(device), run_ids)
         if not cfgs:
+            if wait and store.queue_counts(run_ids).running:
+                time.sleep(0.5)
+                continue
             break
         t0 = time.perf_counter()
         with _heartbeat(store, owner):
