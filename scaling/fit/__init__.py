@@ -1,0 +1,31 @@
+"""Fitting core: cached runs in, the study's answers out (numpy, scipy and pandas only).
+
+    runs.py      aggregate (seed means, lr choice, exclusions), frontier
+    laws.py      fit_power_law, fit_parametric (Chinchilla), fit_kaplan
+    nopt.py      N_opt(C) three ways: nopt_envelope, nopt_isoflop, nopt_parametric
+    analysis.py  analyze, bootstrap, predictability, compare, fit_table, format_analysis
+    synthetic.py synthetic sweeps with the runs/curves data contract
+
+Conventions: N = parameters, D = examples seen, C = 3 x forward FLOPs x D. This CNN family
+is not C = 6 N D: the compute law is measured from the runs (ComputeLaw: c_per = median
+C/(N D), and the fit C = kappa N^gamma D that N_opt from L(N, D) uses). Fits are in log space
+with Huber losses and positive parameters. Results are frozen dataclasses with
+.to_dict() (JSON-ready, NaN -> None). Invalid input (NaN, non-positive, too few points)
+raises ValueError; an estimator that cannot answer returns ok=False and a reason.
+"""
+from ._util import Interval, percentile_interval
+from .analysis import (QUANTITIES, Analysis, BootstrapResult, Comparison, Prediction, analyze,
+                       bootstrap, compare, fit_table, format_analysis, predictability)
+from .laws import KaplanFit, ParametricFit, PowerLawFit, fit_kaplan, fit_parametric, fit_power_law
+from .nopt import NoptFit, nopt_envelope, nopt_isoflop, nopt_parametric
+from .runs import CONFIG_KEYS, Aggregate, ComputeLaw, aggregate, frontier
+from .synthetic import synthetic_sweep
+
+__all__ = [
+    "Aggregate", "Analysis", "BootstrapResult", "CONFIG_KEYS", "Comparison", "ComputeLaw",
+    "Interval",
+    "KaplanFit", "NoptFit", "ParametricFit", "PowerLawFit", "Prediction", "QUANTITIES",
+    "aggregate", "analyze", "bootstrap", "compare", "fit_kaplan", "fit_parametric",
+    "fit_power_law", "fit_table", "format_analysis", "frontier", "nopt_envelope", "nopt_isoflop",
+    "nopt_parametric", "percentile_interval", "predictability", "synthetic_sweep",
+]

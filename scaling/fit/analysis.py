@@ -1,0 +1,436 @@
+"""The study's answers for a selection of runs, with bootstrap intervals.
+
+analyze        frontier, loss-vs-compute law, L(N) and L(D) slices, N_opt three ways, intervals
+bootstrap      resample runs with replacement, refit everything, percentile intervals
+predictability fit below a compute cutoff, predict the larger runs, report the error
+compare        two selections side by side, with P(first exponent > second)
+fit_table      the parametric L(N, D) fit on any table (the CLI's --csv path)
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ._util import Interval, jsonable, one_blas_thread, percentile_interval
+from .laws import KaplanFit, ParametricFit, PowerLawFit, fit_kaplan, fit_parametric, fit_power_law
+from .nopt import NoptFit, envelope_arrays, isoflop_arrays, parametric_arrays
+from .runs import (Aggregate, ComputeLaw, Prepared, _aggregate_prepared, frontier,
+                   frontier_mask)
+
+ESTIMATORS = ("envelope", "isoflop", "parametric")
+# bootstrap sample name -> what it is (all are reported with an interval)
+QUANTITIES = {
+    "alpha_C": "loss vs compute exponent, L = (E +) A C^-alpha_C (frontier)",
+    "E_C": "irreducible loss of the loss-vs-compute law",
+    "alpha_N": "L(N) exponent at the largest data size",
+    "alpha_D": "L(D) exponent at the largest width",
+    "a_envelope": "N_opt exponent, lower envelope",
+    "a_isoflop": "N_opt exponent, IsoFLOP profiles",
+    "a_parametric": "N_opt exponent, parametric L(N, D)",
+    "alpha": "parametric L(N, D): N exponent",
+    "beta": "parametric L(N, D): D exponent",
+    "E": "parametric L(N, D): irreducible loss",
+    "a": "parametric L(N, D): beta/(alpha+beta), the N_opt exponent if C were proportional to N D",
+}
+
+
+def _try(fn, *args, **kw):
+    """(result, '') or (None, reason) when the fit refuses its input."""
+    try:
+        return fn(*args, **kw), ""
+    except ValueError as e:
+        return None, str(e)
+
+
+def _estimate(p: Prepared, w: np.ndarray, *, irreducible: bool, init: dict | None = None,
+              skip: frozenset = frozenset()) -> dict:
+    """Every point estimate for one resample (w = times each run is drawn).
+
+    With init (the full-data estimates) the fits start from it instead of a grid, and the
+    chart tables are skipped: that keeps 200 bootstrap refits of everything to a few seconds.
+    """
+    mean, use, cnt = p.select(w)
+    if not use.any():
+        excl = ", ".join(f"{k} {v}" for k, v in sorted(p.excluded.items())) or "none"
+        raise ValueError(f"no usable runs in this selection ({len(w)} ok; excluded: {excl})")
+    N, D, C, L, model = p.N[use], p.D[use], p.C[use], mean[use], p.model[use]
+    fm = frontier_mask(C, L)
+    warm = init is not None
+
+    def pl(x, y, key):
+        if key in skip:
+            return None, "skipped"
+        kw = dict(n_starts=0, init=init[key]) if warm and init[key] is not None else {}
+        return _try(fit_power_law, x, y, irreducible, **kw)
+
+    r = dict(n_runs=int(cnt[use].sum()), use=use, mean=mean, frontier=fm)
+    r["loss_vs_compute"], r["loss_vs_compute_reason"] = pl(C[fm], L[fm], "loss_vs_compute")
+    big_d, big_n = D == D.max(), N == N.max()
+    r["loss_vs_params"], r["loss_vs_params_reason"] = pl(N[big_d], L[big_d], "loss_vs_params")
+    r["loss_vs_data"], r["loss_vs_data_reason"] = pl(D[big_n], L[big_n], "loss_vs_data")
+    n = r["n_runs"]
+    if "envelope" not in skip:
+        cc, cC, cL = p.curve_points(w, use)
+        r["envelope"] = envelope_arrays(np.r_[model, p.model[cc]], np.r_[N, p.N[cc]],
+                                        np.r_[C, cC], np.r_[L, cL], n, light=warm)
+    if "isoflop" not in skip:
+        r["isoflop"] = isoflop_arrays(model, N, C, L, n, light=warm)
+    if "parametric" not in skip:
+        pinit = init.get("parametric_fit") if warm else None
+        r["parametric"], r["parametric_fit"] = parametric_arrays(
+            N, D, C, L, p.compute, n, init=pinit, n_starts=0 if pinit is not None else 8,
+            light=warm)
+    return r
+
+
+def _scalars(r: dict) -> dict:
+    def ex(key, attr):
+        f = r.get(key)
+        return getattr(f, attr) if f is not None else math.nan
+
+    out = dict(alpha_C=ex("loss_vs_compute", "alpha"), alpha_N=ex("loss_vs_params", "alpha"),
+               alpha_D=ex("loss_vs_data", "alpha"))
+    f = r.get("loss_vs_compute")
+    out["E_C"] = f.E if f is not None and f.irreducible else math.nan
+    for m in ESTIMATORS:
+        out[f"a_{m}"] = r[m].a if m in r and r[m].ok else math.nan
+    pf = r.get("parametric_fit")
+    ok = "parametric" in r and r["parametric"].ok
+    for k in ("alpha", "beta", "E", "a"):
+        out[k] = getattr(pf, k) if pf is not None and ok else math.nan
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class BootstrapResult:
+    samples: dict                 # name -> array of n_boot values (NaN where the refit failed)
+    intervals: dict               # name -> Interval
+    n_boot: int
+    seed: int
+
+    def prob_greater(self, other: "BootstrapResult", name: str) -> float:
+        """P(this selection's `name` > other's), from independent resamples paired by index."""
+        a, b = self.samples[name], other.samples[name]
+        m = min(a.size, b.size)
+        ok = np.isfinite(a[:m]) & np.isfinite(b[:m])
+        return float(np.mean(a[:m][ok] > b[:m][ok])) if ok.any() else math.nan
+
+    def to_dict(self) -> dict:
+        return jsonable(dict(intervals=self.intervals, n_boot=self.n_boot, seed=self.seed))
+
+
+@one_blas_thread()
+def _bootstrap(p: Prepared, point: dict, *, irreducible, n_boot, seed, level) -> BootstrapResult:
+    rng = np.random.default_rng(seed)
+    n = len(p.runs)
+    names = [k for k, v in _scalars(point).items() if np.isfinite(v)]
+    skip = frozenset(m for m in ESTIMATORS if not (m in point and point[m].ok))
+    samples = {k: np.full(n_boot, np.nan) for k in names}
+    for i in range(n_boot):
+        w = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
+        try:
+            vals = _scalars(_estimate(p, w, irreducible=irreducible, init=point, skip=skip))
+        except ValueError:
+            continue
+        for k in names:
+            samples[k][i] = vals[k]
+    intervals = {k: percentile_interval(s, level, int(np.isnan(s).sum())) for k, s in samples.items()}
+    return BootstrapResult(samples, intervals, n_boot, seed)
+
+
+def bootstrap(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, n_boot: int = 200,
+              seed: int = 0, lr="tuned", irreducible: bool = False,
+              level: float = 0.95) -> BootstrapResult:
+    """Resample runs with replacement, redo everything (seed means, lr choice, frontier, fits)."""
+    p = Prepared(runs, curves, lr)
+    p.check_single_family()
+    point = _estimate(p, np.ones(len(p.runs)), irreducible=irreducible)
+    return _bootstrap(p, point, irreducible=irreducible, n_boot=n_boot, seed=seed, level=level)
+
+
+# ---------------------------------------------------------------- analyze
+
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    aggregate: Aggregate
+    frontier: pd.DataFrame
+    loss_vs_compute: PowerLawFit | None   # None with a reason in notes when it cannot be fitted
+    loss_vs_params: PowerLawFit | None    # L(N) at the largest data size
+    loss_vs_data: PowerLawFit | None      # L(D) at the largest width
+    nopt: dict[str, NoptFit]              # envelope, isoflop, parametric
+    parametric: ParametricFit | None
+    kaplan: KaplanFit | None              # Kaplan's joint L(N, D), point estimate only
+    compute: ComputeLaw                   # C = c_per N D (median); C = kappa N^gamma D (fit)
+    n_runs: int
+    excluded: dict
+    intervals: dict                       # name -> Interval (empty when n_boot = 0)
+    notes: tuple = ()
+    boot: BootstrapResult | None = None
+
+    def to_dict(self) -> dict:
+        return jsonable(dict(
+            n_runs=self.n_runs, excluded=self.excluded, lr=self.aggregate.lr,
+            compute=self.compute,
+            points=self.aggregate.points, frontier=self.frontier,
+            loss_vs_compute=self.loss_vs_compute,
+            loss_vs_params=self.loss_vs_params, loss_vs_data=self.loss_vs_data,
+            nopt=self.nopt, parametric=(self.parametric.to_dict(full=True)
+                                        if self.parametric else None),
+            kaplan=self.kaplan,
+            intervals=self.intervals, notes=list(self.notes),
+            lr_choice=self.aggregate.lr_choice))
+
+
+def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned",
+            irreducible: bool = False, n_boot: int = 200, seed: int = 0,
+            level: float = 0.95) -> Analysis:
+    """The whole answer for one selection (one sweep: a dataset, a dropout, ...).
+
+    n_boot=0 gives the point estimates alone, fast enough to draw at once; intervals can be
+    added by calling again with n_boot > 0.
+    """
+    p = Prepared(runs, curves, lr)
+    p.check_single_family()
+    with one_blas_thread():
+        point = _estimate(p, np.ones(len(p.runs)), irreducible=irreducible)
+        use, mean = point["use"], point["mean"]
+        kaplan, kaplan_why = _try(fit_kaplan, p.N[use], p.D[use], mean[use])
+    boot = (_bootstrap(p, point, irreducible=irreducible, n_boot=n_boot, seed=seed, level=level)
+            if n_boot > 0 else None)
+    iv = boot.intervals if boot else {}
+    agg = _aggregate_prepared(p)
+
+    def with_iv(fit, name):
+        return dataclasses.replace(fit, alpha_interval=iv.get(name)) if fit else fit
+
+    nopt = {m: dataclasses.replace(point[m], interval=iv.get(f"a_{m}")) for m in ESTIMATORS}
+    pfit = point["parametric_fit"]
+    if pfit is not None and nopt["parametric"].ok and iv:
+        pfit = dataclasses.replace(pfit, intervals={k: iv[k] for k in ("E", "alpha", "beta", "a")
+                                                     if k in iv})
+    notes = [f"{k}: {point[k + '_reason']}" for k in ("loss_vs_compute", "loss_vs_params",
+                                                       "loss_vs_data") if point[k] is None]
+    notes += [f"{m}: {nopt[m].reason}" for m in ESTIMATORS if not nopt[m].ok]
+    notes += [f"kaplan: {kaplan_why}"] if kaplan is None else []
+    return Analysis(aggregate=agg, frontier=frontier(agg.points),
+                    loss_vs_compute=with_iv(point["loss_vs_compute"], "alpha_C"),
+                    loss_vs_params=with_iv(point["loss_vs_params"], "alpha_N"),
+                    loss_vs_data=with_iv(point["loss_vs_data"], "alpha_D"),
+                    nopt=nopt, parametric=pfit, kaplan=kaplan, compute=p.compute,
+                    n_runs=point["n_runs"],
+                    excluded=dict(p.excluded), intervals=iv, notes=tuple(notes), boot=boot)
+
+
+def _fmt_iv(iv: Interval | None) -> str:
+    if iv is None or iv.n_boot == 0:
+        return ""
+    n = f"{iv.n_boot} of {iv.n_boot + iv.n_failed}" if iv.n_failed else f"{iv.n_boot}"
+    return f"  [{iv.lo:.3f}, {iv.hi:.3f}] ({iv.level:.0%}, {n} resamples)"
+
+
+def format_analysis(an: Analysis) -> str:
+    """Plain-text report for the CLI."""
+    excl = ", ".join(f"{k} {v}" for k, v in sorted(an.excluded.items())) or "none"
+    lr = "tuned per configuration" if an.aggregate.lr == "tuned" else f"x{an.aggregate.lr:g}"
+    lines = [f"runs used: {an.n_runs} ({len(an.aggregate.points)} configurations, "
+             f"seeds averaged); excluded: {excl}; learning rate: {lr}",
+             f"compute: C = 3 x forward FLOPs x D; here C = {an.compute.c_per:.4g} N D (median), "
+             f"fitted C = {an.compute.kappa:.4g} N^{an.compute.gamma:.3f} D (used for N_opt from "
+             f"L(N, D): a = beta/(alpha + {an.compute.gamma:.3f} beta))",
+             f"frontier: {len(an.frontier)} configurations"]
+    f = an.loss_vs_compute
+    if f is None:
+        why = next((n.split(": ", 1)[1] for n in an.notes if n.startswith("loss_vs_compute:")), "")
+        lines.append(f"loss vs compute: cannot fit: {why}")
+    else:
+        form = "E + A C^-alpha" if f.irreducible else "A C^-alpha"
+        e = f", E = {f.E:.4g}" if f.irreducible else ""
+        lines.append(f"loss vs compute: L = {form}, alpha_C = {f.alpha:.4f}{_fmt_iv(f.alpha_interval)}"
+                     f"{e}, {f.n_points} frontier points")
+    for name, g, what in [("L(N) at largest D", an.loss_vs_params, "alpha_N"),
+                          ("L(D) at largest N", an.loss_vs_data, "alpha_D")]:
+        if g is not None:
+            lines.append(f"{name}: {what} = {g.alpha:.4f}{_fmt_iv(g.alpha_interval)}, "
+                         f"{g.n_points} points")
+    lines.append("compute-optimal model size N_opt = k C^a:")
+    for m in ESTIMATORS:
+        r = an.nopt[m]
+        if r.ok:
+            lines.append(f"  {m:<10} a = {r.a:.4f}{_fmt_iv(r.interval)}, "
+                         f"{len(r.points)} budgets, {r.n_runs} runs")
+        else:
+            lines.append(f"  {m:<10} cannot answer: {r.reason}")
+    if an.parametric is not None:
+        q = an.parametric
+        lines.append(f"parametric L(N, D) = E + A/N^alpha + B/D^beta: E = {q.E:.4g}, A = {q.A:.4g}, "
+                     f"B = {q.B:.4g}, alpha = {q.alpha:.4f}, beta = {q.beta:.4f}")
+    if an.kaplan is not None:
+        k = an.kaplan
+        lines.append(f"Kaplan L(N, D) = [(Nc/N)^(alpha_N/alpha_D) + Dc/D]^alpha_D: "
+                     f"Nc = {k.Nc:.4g}, Dc = {k.Dc:.4g}, alpha_N = {k.alpha_N:.4f}, "
+                     f"alpha_D = {k.alpha_D:.4f}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- predictability
+
+@dataclass(frozen=True, eq=False)
+class Prediction:
+    cutoff_flops: float
+    n_fit: int                     # configurations at or below the cutoff
+    n_heldout: int                 # configurations above it
+    power_law: PowerLawFit         # frontier law fitted below the cutoff
+    parametric: ParametricFit | None
+    heldout: pd.DataFrame          # params, examples, flops, val_loss, on_frontier, predictions
+    frontier_error: float          # mean |pred/obs - 1| of the frontier law on held-out frontier
+    frontier_max_error: float
+    parametric_error: float        # mean |pred/obs - 1| of L(N, D) on every held-out configuration
+    parametric_max_error: float
+    notes: tuple = ()
+
+    def to_dict(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["parametric"] = self.parametric.to_dict(full=True) if self.parametric else None
+        return jsonable(d)
+
+
+@one_blas_thread()
+def predictability(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *,
+                   cutoff_quantile: float = 0.75, cutoff_flops: float | None = None, lr="tuned",
+                   irreducible: bool = False) -> Prediction:
+    """Fit on configurations with compute <= cutoff, predict the larger ones.
+
+    Two predictions: the frontier law L(C) for held-out frontier points, and L(N, D) for every
+    held-out configuration. curves is accepted for symmetry with analyze and not used:
+    predictions are of end-of-run losses.
+    """
+    p = Prepared(runs, None, lr)
+    p.check_single_family()
+    mean, use, _ = p.select(np.ones(len(p.runs)))
+    if not use.any():
+        raise ValueError("no usable runs")
+    N, D, C, L = p.N[use], p.D[use], p.C[use], mean[use]
+    cut = float(cutoff_flops) if cutoff_flops is not None else float(np.quantile(C, cutoff_quantile))
+    below = C <= cut
+    if below.all() or not below.any():
+        raise ValueError(f"cutoff {cut:.3g} FLOPs leaves nothing to "
+                         f"{'predict' if below.all() else 'fit'} (runs span {C.min():.3g}..{C.max():.3g})")
+    fm = frontier_mask(C[below], L[below])
+    law = fit_power_law(C[below][fm], L[below][fm], irreducible)
+    pf, why = _try(fit_parametric, N[below], D[below], L[below])
+    on_front = frontier_mask(C, L)
+    held = pd.DataFrame({"params": N, "examples": D, "flops": C, "val_loss": L,
+                         "on_frontier": on_front})[~below].reset_index(drop=True)
+    held["pred_power_law"] = np.where(held["on_frontier"], law.predict(held["flops"]), np.nan)
+    held["pred_parametric"] = pf.predict(held["params"], held["examples"]) if pf else np.nan
+    ef = (held["pred_power_law"] / held["val_loss"] - 1).abs()
+    ep = (held["pred_parametric"] / held["val_loss"] - 1).abs()
+    return Prediction(cut, int(below.sum()), int((~below).sum()), law, pf, held,
+                      float(ef.mean()), float(ef.max()), float(ep.mean()), float(ep.max()),
+                      (f"parametric: {why}",) if why else ())
+
+
+# ---------------------------------------------------------------- compare
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    labels: tuple
+    table: pd.DataFrame            # one row per exponent: both values, intervals, P(first > second)
+    first: Analysis
+    second: Analysis
+
+    def to_dict(self) -> dict:
+        return jsonable(dict(labels=self.labels, table=self.table))
+
+
+def compare(runs_a: pd.DataFrame, runs_b: pd.DataFrame, curves_a: pd.DataFrame | None = None,
+            curves_b: pd.DataFrame | None = None, *, labels=("dropout 0", "dropout 0.2"),
+            lr="tuned", irreducible: bool = False, n_boot: int = 200, seed: int = 0) -> Comparison:
+    """Two selections' exponents side by side; P(first > second) from independent bootstraps."""
+    sa, sb = np.random.SeedSequence(seed).spawn(2)
+    A = analyze(runs_a, curves_a, lr=lr, irreducible=irreducible, n_boot=n_boot,
+                seed=int(sa.generate_state(1)[0]))
+    B = analyze(runs_b, curves_b, lr=lr, irreducible=irreducible, n_boot=n_boot,
+                seed=int(sb.generate_state(1)[0]))
+    pa, pb = _scalars_of(A), _scalars_of(B)
+    rows = []
+    for name in ("alpha_C", "alpha_N", "alpha_D", "a_envelope", "a_isoflop", "a_parametric",
+                 "alpha", "beta"):
+        ia, ib = A.intervals.get(name), B.intervals.get(name)
+        prob = (A.boot.prob_greater(B.boot, name)
+                if A.boot and B.boot and name in A.boot.samples and name in B.boot.samples
+                else math.nan)
+        rows.append(dict(name=name, what=QUANTITIES[name], first=pa[name],
+                         first_lo=ia.lo if ia else math.nan, first_hi=ia.hi if ia else math.nan,
+                         second=pb[name], second_lo=ib.lo if ib else math.nan,
+                         second_hi=ib.hi if ib else math.nan, p_first_greater=prob,
+                         n_runs_first=A.n_runs, n_runs_second=B.n_runs))
+    return Comparison(tuple(labels), pd.DataFrame(rows), A, B)
+
+
+def _scalars_of(an: Analysis) -> dict:
+    r = dict(loss_vs_compute=an.loss_vs_compute, loss_vs_params=an.loss_vs_params,
+             loss_vs_data=an.loss_vs_data, parametric_fit=an.parametric, **an.nopt)
+    return _scalars(r)
+
+
+# ---------------------------------------------------------------- any table (--csv)
+
+def _column(df: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in df.columns:
+        raise ValueError(f"column '{col}' not in table (columns: {', '.join(map(str, df.columns))})")
+    v = pd.to_numeric(df[col], errors="coerce")
+    if v.isna().any():
+        bad = int(v.isna().sum())
+        raise ValueError(f"column '{col}' has {bad} missing or non-numeric values")
+    v = v.to_numpy(dtype=float)
+    if (v <= 0).any() or not np.isfinite(v).all():
+        raise ValueError(f"column '{col}' has {int((~(v > 0) | ~np.isfinite(v)).sum())} "
+                         f"non-positive or infinite values")
+    return v
+
+
+@one_blas_thread()
+def fit_table(df: pd.DataFrame, n_col: str, loss_col: str, d_col: str | None = None,
+              c_col: str | None = None, drop_highest: int = 0, n_boot: int = 0, seed: int = 0,
+              delta: float = 1e-3, level: float = 0.95) -> ParametricFit:
+    """Parametric L(N, D) on any table; with c_col, D = C/(6N) (the language-model convention).
+
+    drop_highest: drop the K highest-loss rows first (Epoch AI drop 5 on Chinchilla's Figure 4).
+    n_boot > 0 resamples rows and attaches 95% intervals for E, A, B, alpha, beta and a.
+    """
+    for name, col in [("n_col", n_col), ("loss_col", loss_col)]:
+        if not col:
+            raise ValueError(f"{name} is required: the column holding "
+                             f"{'model size N' if name == 'n_col' else 'the loss'}")
+    if (d_col is None) == (c_col is None):
+        raise ValueError("give exactly one of d_col (examples/tokens) or c_col (compute)")
+    N, L = _column(df, n_col), _column(df, loss_col)
+    D = _column(df, d_col) if d_col else _column(df, c_col) / (6 * N)
+    if drop_highest < 0 or drop_highest >= len(L):
+        raise ValueError(f"drop_highest must be in [0, {len(L) - 1}], got {drop_highest}")
+    if drop_highest:
+        keep = np.sort(np.argsort(L, kind="stable")[: len(L) - drop_highest])
+        N, D, L = N[keep], D[keep], L[keep]
+    fit = fit_parametric(N, D, L, delta)
+    if n_boot <= 0:
+        return fit
+    rng = np.random.default_rng(seed)
+    names = ("E", "A", "B", "alpha", "beta", "a")
+    samples = {k: np.full(n_boot, np.nan) for k in names}
+    for i in range(n_boot):
+        idx = rng.integers(0, L.size, L.size)
+        try:
+            b = fit_parametric(N[idx], D[idx], L[idx], delta, init=fit, n_starts=0)
+        except ValueError:
+            continue
+        for k in names:
+            samples[k][i] = getattr(b, k)
+    iv = {k: percentile_interval(s, level, int(np.isnan(s).sum())) for k, s in samples.items()}
+    return dataclasses.replace(fit, intervals=iv)
+
+

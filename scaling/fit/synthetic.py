@@ -1,0 +1,75 @@
+"""Synthetic sweeps with the runs/curves data contract, for tests, benchmarks and demos.
+
+Loss follows L = E + A/N^alpha + B/D^beta with multiplicative log-normal seed noise, so the
+true exponents are known: loss-vs-compute on the frontier ~ alpha*beta/(alpha+beta) and
+N_opt ~ C^(beta/(alpha+beta)). Forward FLOPs are taken proportional to N (flops_per_param
+multiply-adds x 2), so C = 3 * F * D = c_per * N * D exactly, unless flops_gamma is set.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+TRUTH = dict(E=0.05, A=11.0, B=5.0, alpha=0.4, beta=0.3)
+
+
+def width_of(step: int) -> int:
+    return int(round(4 * np.sqrt(2) ** step))
+
+
+def params_of(width: int) -> int:
+    return int(30 * width * width + 200 * width)
+
+
+def synthetic_sweep(*, width_steps=range(8), fractions=tuple(2.0 ** -k for k in range(8)), seeds=3,
+                    dropouts=(0.0,), lr_mults=(1.0,), truth: dict | None = None,
+                    noise: float = 0.02, n_curve: int = 10, bad_runs: int = 0,
+                    flops_per_param: float = 14.0, flops_gamma: float = 1.0, seed: int = 0,
+                    dataset: str = "mnist"):
+    """(runs, curves) DataFrames. truth: E, A, B, alpha, beta, or per dropout {dropout: dict}.
+
+    flops_gamma != 1 makes forward FLOPs grow as N^gamma (a real CNN's FLOPs per parameter
+    drift with width), so that C is no longer proportional to N D.
+    """
+    rng = np.random.default_rng(seed)
+    rows, curve_rows = [], []
+    for dropout in dropouts:
+        t = dict(TRUTH)
+        if truth:
+            t.update(truth[dropout] if dropout in truth else truth)
+        for k in width_steps:
+            w = width_of(k)
+            N = params_of(w)
+            N0 = params_of(width_of(0))
+            F = 2 * flops_per_param * N0 * (N / N0) ** flops_gamma
+            for f in fractions:
+                D = int(round(f * 60000))
+                for lr in lr_mults:
+                    for s in range(seeds):
+                        run_id = f"{dataset}-d{dropout}-k{k}-f{f:g}-lr{lr:g}-s{s}"
+                        # lr_mult 1 is best; the seed noise is one draw per run
+                        lr_pen = 1 + 0.05 * np.log(lr) ** 2
+                        eps = np.exp(noise * rng.standard_normal())
+
+                        def law(d):
+                            return (t["E"] + t["A"] * N ** -t["alpha"] + t["B"] * d ** -t["beta"]) \
+                                * lr_pen * eps
+
+                        L = law(D)
+                        rows.append(dict(run_id=run_id, dataset=dataset, width_step=k, width=w,
+                                         dropout=dropout, data_fraction=f, seed=s,
+                                         lr_rule="fan_in", lr_mult=lr, epochs=1, batch_size=128,
+                                         params=N, examples=D, flops=3.0 * F * D, val_loss=L,
+                                         val_acc=float(np.exp(-3 * L)), train_loss=L * 0.95,
+                                         wall_s=1e-6 * F * D, device="cpu", status="ok"))
+                        for e in np.unique(np.geomspace(max(D / 64, 32), D, n_curve).round()):
+                            le = law(e) * np.exp(0.005 * rng.standard_normal()) if e < D else L
+                            curve_rows.append(dict(run_id=run_id, examples=int(e),
+                                                   flops=3.0 * F * e, val_loss=le,
+                                                   val_acc=float(np.exp(-3 * le))))
+    runs = pd.DataFrame(rows)
+    if bad_runs:
+        idx = rng.choice(len(runs), bad_runs, replace=False)
+        runs.loc[idx, "status"] = np.where(np.arange(bad_runs) % 2 == 0, "diverged", "failed")
+        runs.loc[idx[::2], "val_loss"] = np.nan
+    return runs, pd.DataFrame(curve_rows)
