@@ -68,3 +68,41 @@ def test_not_a_database_is_named_and_left_alone(tmp_path, capsys):
     assert bad.read_text() == "a,b\n1,2\n"
     assert main(SWEEP + ["--db", str(bad)]) == 2
     assert bad.read_text() == "a,b\n1,2\n"
+
+
+CHINCHILLA = ["fit", "--csv", "tests/data/chinchilla_fig4_extracted.csv", "--n-col", "Model Size",
+              "--c-col", "Training FLOP", "--loss-col", "loss", "--drop-highest", "5"]
+
+
+def test_fit_csv_reproduces_epochs_chinchilla_replication(capsys, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    assert main(CHINCHILLA + ["--bootstrap", "0", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert set(got) >= {"E", "A", "B", "alpha", "beta", "a"} and "intervals" not in got
+    assert abs(got["E"] - 1.817) < 0.01 and abs(got["alpha"] - 0.348) < 0.005
+    assert abs(got["beta"] - 0.366) < 0.005 and abs(got["a"] - 0.513) < 0.01
+    assert main(CHINCHILLA + ["--bootstrap", "30", "--json"]) == 0
+    iv = json.loads(capsys.readouterr().out)["intervals"]
+    for name in ("E", "alpha", "beta", "a"):
+        assert iv[name]["lo"] < got[name] < iv[name]["hi"] and iv[name]["n_boot"] == 30
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--csv", "nope.csv", "--n-col", "N", "--d-col", "D", "--loss-col", "L"], "--csv nope.csv"),
+    (["--csv", "tests/data/chinchilla_fig4_extracted.csv", "--n-col", "params", "--c-col", "Training FLOP",
+      "--loss-col", "loss"], "params"),
+])
+def test_fit_bad_input(capsys, monkeypatch, args, message):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    assert main(["fit", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_fit_on_an_empty_cache_says_what_to_do(db, capsys):
+    assert main(["fit"]) == 2
+    assert "no cached mnist runs" in capsys.readouterr().err
