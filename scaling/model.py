@@ -93,20 +93,30 @@ def init_stack(c: int, seeds: list[int], device="cpu") -> dict[str, torch.Tensor
     return {name: torch.stack(ws).to(device).requires_grad_() for name, ws in out.items()}
 
 
+def _int32(v: int) -> int:
+    """v mod 2^32 as a signed int32, so int32 tensors can do uint32 arithmetic (both wrap the same)."""
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
 def dropout_uniform(keys: torch.Tensor, step: int, layer: int, shape: tuple[int, int]) -> torch.Tensor:
-    """Uniform [0, 1) numbers, one [B, F] block per model, from a counter-based hash of
-    (model key, step, layer, position). A model's dropout masks depend on its seed alone and are
-    the same on CPU and CUDA, and drawing them for M models is a few elementwise kernels."""
+    """Uniform [0, 1) numbers (multiples of 2^-24), one [B, F] block per model, from a counter-based
+    hash of (model key, step, layer, position). A model's dropout masks depend on its seed alone
+    and are the same on CPU and CUDA, and drawing them for M models is a few elementwise kernels.
+
+    The lowbias32 hash (Wellons) in int32: products wrap mod 2^32 as in uint32, and each right
+    shift is masked so it is a logical one. (int32 in place: 2.7x faster than the same hash in
+    int64, 5.5 vs 15.9 ms for 6 x 64 x 2254 numbers on one core.)"""
     b, f = shape
-    pos = torch.arange(b * f, device=keys.device, dtype=torch.int64).view(1, b, f)
-    h = (keys.view(-1, 1, 1) * 0x9E3779B1 + (step * 4 + layer) * 0x85EBCA77 + pos) & 0xFFFFFFFF
-    # lowbias32 finaliser (Wellons): products wrap mod 2^64, the mask keeps the low 32 bits exact
-    h = h ^ (h >> 16)
-    h = (h * 0x7FEB352D) & 0xFFFFFFFF
-    h = h ^ (h >> 15)
-    h = (h * 0x846CA68B) & 0xFFFFFFFF
-    h = h ^ (h >> 16)
-    return h.to(torch.float32) * (1.0 / 4294967296.0)
+    base = (keys.to(torch.int64) * 0x9E3779B1 + (step * 4 + layer) * 0x85EBCA77) & 0xFFFFFFFF
+    base = torch.where(base >= 1 << 31, base - (1 << 32), base).to(torch.int32)  # on the device: no sync
+    h = base.view(-1, 1, 1) + torch.arange(b * f, dtype=torch.int32, device=keys.device).view(1, b, f)
+    h ^= (h >> 16) & 0xFFFF
+    h *= _int32(0x7FEB352D)
+    h ^= (h >> 15) & 0x1FFFF
+    h *= _int32(0x846CA68B)
+    h ^= (h >> 16) & 0xFFFF
+    return ((h >> 8) & 0xFFFFFF).to(torch.float32).mul_(1.0 / 16777216)  # top 24 bits: exact in float32
 
 
 def _dropout(h, keep, keys, step, layer):
@@ -116,20 +126,30 @@ def _dropout(h, keep, keys, step, layer):
     return h * (u < k).to(h.dtype) / k
 
 
+CL = torch.channels_last  # NHWC: oneDNN's native layout; grouped convs run 2x faster than in NCHW (below)
+
+
 def forward_stack(p: dict[str, torch.Tensor], x: torch.Tensor, keep=None, keys=None, step: int = 0):
     """Logits [M, B, 10] of M models. x is [M, B, 28, 28] (a batch per model) or [B, 28, 28] (one
-    batch for all, as in evaluation). Dropout applies when `keep` and `keys` are given."""
+    batch for all, as in evaluation). Dropout applies when `keep` and `keys` are given.
+
+    The convs of all M models are one grouped conv in channels_last: 6 models of width 23, one
+    training step on one core, 119 ms vs 243 ms for the same in NCHW and 156 ms for a Python loop
+    of per-model convs. Max-pooling comes before bias and ReLU: both are monotone, so the result is
+    the same, and they then touch a quarter of the elements."""
     m, c = p["conv1.weight"].shape[:2]
-    if x.dim() == 3:  # shared input: one ungrouped conv with the M models' filters side by side
-        h = F.conv2d(x.unsqueeze(1), p["conv1.weight"].flatten(0, 1), p["conv1.bias"].flatten(), padding=1)
-    else:
-        b = x.shape[1]
-        h = F.conv2d(x.transpose(0, 1), p["conv1.weight"].flatten(0, 1), p["conv1.bias"].flatten(), padding=1, groups=m)
-    h = F.max_pool2d(F.relu(h), 2)
-    h = F.conv2d(h, p["conv2.weight"].flatten(0, 1), p["conv2.bias"].flatten(), padding=1, groups=m)
-    h = F.max_pool2d(F.relu(h), 2)  # [B, M*2c, 7, 7]
+    # [B, M, 28, 28]: model i's images are group i's input channel. A shared batch is copied M
+    # times rather than fed to one ungrouped conv: that conv's output comes out NCHW (a 1-channel
+    # input is ambiguous), and pooling it then costs more than the whole grouped conv.
+    x = x.unsqueeze(1).expand(-1, m, -1, -1) if x.dim() == 3 else x.transpose(0, 1)
+    w1 = p["conv1.weight"].flatten(0, 1).contiguous(memory_format=CL)
+    h = F.conv2d(x.contiguous(memory_format=CL), w1, padding=1, groups=m)
+    h = F.relu(F.max_pool2d(h, 2) + p["conv1.bias"].view(1, -1, 1, 1))
+    w2 = p["conv2.weight"].flatten(0, 1).contiguous(memory_format=CL)
+    h = F.conv2d(h, w2, padding=1, groups=m)
+    h = F.relu(F.max_pool2d(h, 2) + p["conv2.bias"].view(1, -1, 1, 1))  # [B, M*2c, 7, 7]
     b = h.shape[0]
-    h = h.view(b, m, 2 * c * 49).transpose(0, 1)  # [M, B, 98c], each model's features in nn.Flatten order
+    h = h.unflatten(1, (m, 2 * c)).transpose(0, 1).reshape(m, b, 2 * c * 49)  # each model's features in nn.Flatten order
     if keep is not None:
         h = _dropout(h, keep, keys, step, 0)
     h = F.relu(torch.baddbmm(p["fc1.bias"].unsqueeze(1), h, p["fc1.weight"].transpose(1, 2)))

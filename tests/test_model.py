@@ -52,3 +52,49 @@ def test_dropout_masks_are_per_model_and_uniform():
     assert not torch.equal(u[0], model.dropout_uniform(keys, 4, 0, (64, 100))[0])
     assert 0 <= u.min() and u.max() < 1 and abs(u.mean().item() - 0.5) < 0.01
     assert abs((u < 0.8).float().mean().item() - 0.8) < 0.01
+
+
+def _lowbias32(x: int) -> int:
+    """The reference hash in plain Python uint32 arithmetic."""
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & 0xFFFFFFFF
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & 0xFFFFFFFF
+    return x ^ (x >> 16)
+
+
+def test_dropout_hash_is_uint32_lowbias32_in_int32_arithmetic():
+    """The int32 tensor code must equal the uint32 hash bit for bit (wrapping products, logical
+    shifts), else CPU and CUDA, or two torch versions, could draw different masks."""
+    keys = torch.tensor([0, 7, 2**31 - 1])
+    u = model.dropout_uniform(keys, step=123_457, layer=1, shape=(3, 5))
+    for i, k in enumerate(keys.tolist()):
+        for pos in range(15):
+            h = (k * 0x9E3779B1 + (123_457 * 4 + 1) * 0x85EBCA77 + pos) & 0xFFFFFFFF
+            assert u[i].flatten()[pos].item() == (_lowbias32(h) >> 8) / 2**24
+
+
+def test_stacked_gradients_equal_each_plain_model():
+    p = model.init_stack(5, seeds=[3, 4])
+    x = torch.randn(2, 7, 28, 28)
+    y = torch.randint(0, 10, (2, 7))
+    loss = torch.nn.functional.cross_entropy(model.forward_stack(p, x).flatten(0, 1), y.flatten(), reduction="sum")
+    grads = torch.autograd.grad(loss, list(p.values()))
+    for i in range(2):
+        net = model.to_module(p, i)
+        torch.nn.functional.cross_entropy(net(x[i].unsqueeze(1)), y[i], reduction="sum").backward()
+        for g, (name, q) in zip(grads, net.named_parameters()):
+            torch.testing.assert_close(g[i], q.grad, rtol=1e-4, atol=1e-5, msg=name)
+
+
+@pytest.mark.cuda
+def test_cuda_forward_and_dropout_match_cpu():
+    keys = torch.tensor([0, 1, 5])
+    assert torch.equal(model.dropout_uniform(keys, 9, 0, (64, 300)),
+                       model.dropout_uniform(keys.cuda(), 9, 0, (64, 300)).cpu())
+    p = model.init_stack(8, seeds=[0, 1, 2])
+    x = torch.randn(3, 16, 28, 28)
+    keep, keys = torch.tensor([1.0, 0.8, 0.8]), torch.tensor([0, 1, 2])
+    cpu = model.forward_stack(p, x, keep, keys, step=4)
+    gpu = model.forward_stack({k: v.cuda() for k, v in p.items()}, x.cuda(), keep.cuda(), keys.cuda(), step=4)
+    torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-3, atol=1e-4)

@@ -1,4 +1,5 @@
 import math
+import statistics
 
 import pytest
 import torch
@@ -85,8 +86,91 @@ def test_bad_device_is_refused():
         train.resolve_device("tpu")
 
 
+def _exact_fp32_on_cuda(monkeypatch):
+    """fp32 all through on CUDA: no bf16 autocast, no TF32 convolutions (cuDNN's default)."""
+    monkeypatch.setitem(train.BF16, "cuda", False)
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+
+
 @pytest.mark.cuda
-def test_cuda_matches_cpu():
+def test_cuda_matches_cpu(monkeypatch):
+    _exact_fp32_on_cuda(monkeypatch)
     c = cfg(seed=1, dropout=0.2)
     cpu, gpu = train.train_stack([c], "cpu")[0], train.train_stack([c], "cuda")[0]
     assert math.isclose(cpu.val_loss, gpu.val_loss, rel_tol=1e-3)
+
+
+def test_a_stack_split_to_fit_memory_gives_the_same_results(monkeypatch):
+    cfgs = [cfg(seed=s, dropout=d) for s in (0, 1) for d in (0.0, 0.2)]
+    whole = train.train_stack(cfgs)
+    monkeypatch.setattr(train, "max_fit", lambda *a: 3)  # as if the device held 3 models of this width
+    parts = train.train_stack(cfgs)
+    assert [r.config for r in parts] == cfgs
+    for a, b in zip(whole, parts):
+        assert math.isclose(a.val_loss, b.val_loss, rel_tol=1e-5)
+
+
+def test_max_fit_is_unbounded_on_cpu():
+    assert train.max_fit(model.width(12), 64, "cpu") >= 1 << 20
+
+
+def _agree(a, b):
+    """Two precisions agree if their seed means differ by less than half the seed-to-seed spread.
+    One run is chaotic: a 1e-7 relative nudge of its init moves val loss by ~7% after 60 steps
+    (width 23), so bf16 cannot match fp32 run by run. Measured on the CPU's bf16 kernels, 6 seeds:
+    bf16/fp32 - 1 per seed = +3.7% +- 5.6 (width 11, 1/64), +4.7% +- 11.7 (11, 1/16), -8.6% +- 6.3
+    (23, 1/16), against a seed-to-seed spread of 16%, 22% and 13% of the mean."""
+    va, vb = [r.val_loss for r in a], [r.val_loss for r in b]
+    assert all(r.status == "ok" for r in a + b)
+    assert abs(statistics.mean(va) - statistics.mean(vb)) < 0.5 * statistics.stdev(va), (va, vb)
+    assert all(0.75 < y / x < 1.33 for x, y in zip(va, vb)), (va, vb)
+
+
+def test_bf16_autocast_agrees_with_fp32(monkeypatch):
+    """bf16 autocast (the CUDA default), checked on the CPU's bf16 kernels where no GPU is at hand."""
+    cfgs = [cfg(width_step=3, data_fraction=1 / 64, seed=s) for s in range(4)]
+    fp32 = train.train_stack(cfgs)
+    monkeypatch.setitem(train.BF16, "cpu", True)
+    _agree(fp32, train.train_stack(cfgs))
+
+
+@pytest.mark.cuda
+def test_cuda_stack_gives_each_model_its_solo_result(monkeypatch):
+    _exact_fp32_on_cuda(monkeypatch)
+    cfgs = [cfg(seed=0), cfg(seed=1, dropout=0.2), cfg(seed=0, lr_mult=2.0), cfg(seed=2, lr_rule="constant")]
+    together = train.train_stack(cfgs, "cuda")
+    for c, r in zip(cfgs, together):
+        alone = train.train_stack([c], "cuda")[0]
+        assert math.isclose(r.val_loss, alone.val_loss, rel_tol=1e-3), c
+
+
+@pytest.mark.cuda
+def test_cuda_seeds_reproduce():
+    a, b = (train.train_stack([cfg(seed=3, dropout=0.2)], "cuda")[0] for _ in range(2))
+    assert math.isclose(a.val_loss, b.val_loss, rel_tol=1e-3) and a.status == "ok"  # cuDNN may use atomics
+
+
+@pytest.mark.cuda
+def test_cuda_bf16_agrees_with_fp32_and_with_cpu(monkeypatch):
+    cfgs = [cfg(width_step=3, data_fraction=1 / 64, seed=s) for s in range(4)]
+    bf16 = train.train_stack(cfgs, "cuda", curve=True)
+    monkeypatch.setitem(train.BF16, "cuda", False)
+    fp32 = train.train_stack(cfgs, "cuda")
+    cpu = train.train_stack(cfgs, "cpu")
+    assert all(len(r.curve) >= 5 for r in bf16)
+    _agree(fp32, bf16)
+    _agree(cpu, fp32)
+
+
+@pytest.mark.cuda
+def test_cuda_stack_is_split_to_fit_free_memory(monkeypatch):
+    n = train.max_fit(model.width(12), 64, "cuda")
+    assert 1 <= n and n * train.TRAIN_BYTES * model.width(12) * 64 <= torch.cuda.mem_get_info()[0]
+    cfgs = [cfg(seed=s) for s in range(3)]
+    whole = train.train_stack(cfgs, "cuda")
+    monkeypatch.setattr(train, "MEMORY_SHARE", 1e-9)  # as if one model at a time fitted
+    assert train.max_fit(cfgs[0].width, 64, "cuda") == 1
+    parts = train.train_stack(cfgs, "cuda")
+    assert [r.config for r in parts] == cfgs and all(r.status == "ok" for r in parts)
+    for a, b in zip(whole, parts):
+        assert math.isclose(a.val_loss, b.val_loss, rel_tol=1e-2)

@@ -1,0 +1,73 @@
+"""Compare: two selections (default dropout 0 vs 0.2): frontiers, exponents, P(they differ)."""
+import math
+
+import pandas as pd
+import streamlit as st
+
+from pages import _shared as ui
+from scaling import charts, views
+
+st.title("Compare two selections")
+s = ui.store()
+runs = ui.load_runs(s)
+opts = views.options(runs)
+if opts.empty:
+    st.info("No runs cached yet: start on **Explore** (quick sweep) or **Train**.")
+    st.stop()
+version = views.data_version(runs)
+curves = ui.load_curves(s, version)
+
+second = 0.2 if any(math.isclose(d, 0.2) for d in opts.dropouts) else opts.dropouts[-1]
+ca, cb = st.columns(2)
+with ca.expander("Selection A", expanded=False):
+    A = ui.selection_controls(runs, "compare", "a_", views.Selection(dropout=0.0), container=st.container())
+with cb.expander("Selection B", expanded=False):
+    B = ui.selection_controls(runs, "compare", "b_", views.Selection(dropout=second), container=st.container())
+ca.caption(f"**A**: {views.describe(A)}")
+cb.caption(f"**B**: {views.describe(B)}")
+ui.write_url((A, "a_"), (B, "b_"))
+la, lb = f"A: dropout {A.dropout:g}", f"B: dropout {B.dropout:g}"
+if la[3:] == lb[3:]:
+    lb += " "  # two legend entries even when the dropouts match
+
+an_a = ui.analysis(s, version, A, runs, curves, n_boot=0)
+an_b = ui.analysis(s, version, B, runs, curves, n_boot=0)
+bad = [(lab, a) for lab, a in ((la, an_a), (lb, an_b)) if isinstance(a, views.SelectionError)]
+for lab, e in bad:
+    st.warning(f"{lab}: nothing to fit: {e}")
+if bad:
+    st.stop()
+
+lines = {lab: views.law_line(a.loss_vs_compute) for lab, a in ((la, an_a), (lb, an_b)) if a.loss_vs_compute}
+ui.chart(st, charts.compare_frontiers({la: an_a.frontier, lb: an_b.frontier}, lines))
+
+names = {"alpha_C": "α_C (loss vs compute)", f"a_{A.estimator}": f"a (N_opt, {views.ESTIMATORS[A.estimator]})",
+         "alpha_N": "α_N (L(N) at the largest D)", "alpha_D": "α_D (L(D) at the largest N)"}
+for est in (B.estimator, "parametric"):  # the parametric estimator answers on the smallest grids
+    names.setdefault(f"a_{est}", f"a (N_opt, {views.ESTIMATORS[est]})")
+with st.spinner(f"bootstrapping both selections ({ui.BOOT} resamples each)…"):
+    full_a = ui.analysis(s, version, A, runs, curves, n_boot=ui.BOOT)
+    full_b = ui.analysis(s, version, B, runs, curves, n_boot=ui.BOOT)
+t = views.compare_table(full_a, full_b, names)
+
+cols = st.columns(len(t))
+for col, r in zip(cols, t.itertuples()):
+    col.markdown(f"**{r.exponent}**")
+    col.metric(la, f"{r.a:.3f}" if math.isfinite(r.a) else "—")
+    col.caption(f"[{r.a_lo:.3f}, {r.a_hi:.3f}] · {r.n_runs_a} runs" if math.isfinite(r.a_lo) else f"{r.n_runs_a} runs")
+    col.metric(lb, f"{r.b:.3f}" if math.isfinite(r.b) else "—")
+    col.caption(f"[{r.b_lo:.3f}, {r.b_hi:.3f}] · {r.n_runs_b} runs" if math.isfinite(r.b_lo) else f"{r.n_runs_b} runs")
+    col.metric("P(A > B)", f"{r.p_a_greater:.2f}" if math.isfinite(r.p_a_greater) else "—",
+               help="share of paired bootstrap resamples where A's exponent exceeds B's; near 0 or 1 the "
+                    "selections differ, near 0.5 they cannot be told apart")
+
+side = pd.concat([t.assign(selection=la, value=t["a"], lo=t["a_lo"], hi=t["a_hi"]),
+                  t.assign(selection=lb, value=t["b"], lo=t["b_lo"], hi=t["b_hi"])])[
+    ["exponent", "selection", "value", "lo", "hi"]].rename(columns={"exponent": "name"})
+ui.chart(st, charts.exponents_side_by_side(side))
+st.caption("Intervals: 95% bootstrap percentile intervals (runs resampled with replacement, everything refitted). "
+           "Two-sided bootstrap p-value for 'no difference' = 2·min(P, 1−P).")
+d1, d2 = st.columns(2)
+ui.download(d1, "Exponents (CSV)", t, "compare_exponents.csv")
+ui.download(d2, "Both frontiers (CSV)", pd.concat([an_a.frontier.assign(selection=la), an_b.frontier.assign(selection=lb)]),
+            "compare_frontiers.csv")

@@ -1,0 +1,137 @@
+"""Explore: scaling curves of the cached runs; every control refits from the cache, never trains."""
+import math
+
+import streamlit as st
+
+from pages import _shared as ui
+from scaling import charts, views
+
+st.title("Explore scaling curves")
+s = ui.store()
+runs = ui.load_runs(s)
+version = views.data_version(runs)
+
+sweeps = ui.running_sweeps(s)
+for sid, label in sweeps:
+    ui.sweep_panel(s, sid, label, views.time_model(runs, ui.device().label))
+training = any(ui.sweep_active(s, sid) for sid, _ in sweeps)
+
+if views.options(runs).empty and training:
+    st.info("Training has started: the charts appear here as soon as the first runs land.",
+            icon=":material/hourglass_top:")
+    st.stop()
+if views.options(runs).empty:
+    dev = ui.device()
+    spec = views.quick_grid(dev.device)
+    st.info("**The cache is empty.** Every chart here is drawn from trained runs kept in "
+            f"`{s.path}`. Train a first grid: the quick sweep below is sized to this device "
+            f"({dev.name}); or choose your own grid on the **Train** page, or run `scaling sweep` in a terminal.",
+            icon=":material/science:")
+    p = ui.guarded(views.plan, s, spec, runs, dev.label)
+    st.caption(f"Quick sweep: {spec.label()} → {p.new} runs, {views.fmt_flops(p.flops)}, "
+               f"about {views.fmt_s(p.est_s)} on {dev.label}.")
+    if st.button("Train the quick sweep", type="primary", icon=":material/play_arrow:"):
+        sid, n_cached, n_new = ui.guarded(views.start_sweep, s, spec, dev.device)
+        ui.remember_sweep(sid, "quick sweep")
+        st.rerun()
+    st.stop()
+
+sel = ui.selection_controls(runs, "explore")
+ui.write_url((sel, ""))
+curves = ui.load_curves(s, version)
+
+an = ui.point_estimates(s, version, sel, runs, curves)
+if isinstance(an, views.SelectionError):
+    st.warning(f"Nothing to fit: {an}", icon=":material/filter_alt_off:")
+    st.stop()
+
+# Cards first with the point estimates; the intervals fill in once the bootstrap is done.
+cards = st.empty()
+
+
+def draw_cards(a, pending: bool):
+    with cards.container():
+        c1, c2, c3 = st.columns(3)
+        law, nf = a.loss_vs_compute, a.nopt[sel.estimator]
+        ui.exponent_card(c1, "α_C  (loss ∝ C^-α_C on the frontier)", law.alpha if law else math.nan,
+                         None if pending else (law.alpha_interval if law else None), a.n_runs,
+                         help="exponent of the fitted loss-vs-compute law on the compute-efficient frontier")
+        ui.exponent_card(c2, f"a  (N_opt ∝ C^a, {views.ESTIMATORS[sel.estimator]})", nf.a if nf.ok else math.nan,
+                         None if pending else nf.interval, nf.n_runs,
+                         help="how fast the compute-optimal parameter count grows with compute")
+        c3.metric("runs · configurations · frontier", f"{a.n_runs} · {len(a.aggregate.points)} · {len(a.frontier)}")
+        excl = ", ".join(f"{k}: {v}" for k, v in a.excluded.items())
+        c3.caption(f"seeds averaged per configuration; learning rate "
+                   f"{'tuned per size' if sel.lr == views.LR_TUNED else f'×{sel.lr:g}'}"
+                   + (f"; excluded {excl}" if excl else ""))
+
+
+draw_cards(an, pending=True)
+
+pts = an.aggregate.points
+ok_runs = views.select(runs, sel)
+ok_runs = ok_runs[ok_runs["status"] == "ok"][["width", "width_step", "params", "data_fraction", "examples",
+                                               "flops", "seed", "val_loss", "val_acc", "lr_mult"]]
+law = an.loss_vs_compute
+line = views.law_line(law) if law else None
+eq = views.equation(law) if law else "the frontier has too few points for a fit"
+
+left, right = st.columns([3, 2])
+loss_slot = left.empty()
+loss_fig = charts.loss_vs_compute(ok_runs, pts, an.frontier, law, line, None, eq)
+ui.chart(loss_slot, loss_fig)
+nopt_slot = right.empty()
+nf = an.nopt[sel.estimator]
+
+
+def draw_nopt(nf, others=None):
+    if nf.ok:
+        ui.chart(nopt_slot, charts.nopt_vs_compute(nf, views.nopt_band(nf)))
+        return
+    # say why instead of an empty chart, and which estimators do answer here
+    alt_text = "".join(f"\n\n{views.ESTIMATORS[m]} gives a = {o.a:.3f}"
+                       + (f" [{o.interval.lo:.3f}, {o.interval.hi:.3f}]" if o.interval is not None else "")
+                       + ": choose it under *N_opt estimator*."
+                       for m, o in (others or {}).items() if o.ok and m != nf.method)
+    nopt_slot.info(f"**Compute-optimal model size ({views.ESTIMATORS[nf.method]})** cannot be estimated here: "
+                   f"{nf.reason}. Widen the width and data-fraction ranges, or train larger widths on more data, "
+                   "so that several widths compete at each compute budget." + alt_text, icon=":material/info:")
+
+
+draw_nopt(nf)
+
+left2, right2 = st.columns([3, 2])
+ui.chart(left2, charts.accuracy_vs_compute(ok_runs, pts))
+with right2:
+    st.markdown("**The data bottleneck**")
+    t1, t2 = st.tabs(["loss vs N per D", "loss vs D per N"])
+    ui.chart(t1, charts.bottleneck(pts, "examples"))
+    ui.chart(t2, charts.bottleneck(pts, "params"))
+
+with st.expander("Chart data and downloads"):
+    st.caption("Each chart's toolbar (top right, on hover) saves it as PNG and shows its data; the buttons "
+               "below give the data as CSV and the loss chart as SVG.")
+    d1, d2, d3, d4 = st.columns(4)
+    ui.download(d1, "runs (CSV)", ok_runs, "runs.csv")
+    ui.download(d2, "seed means and frontier (CSV)", pts.assign(on_frontier=pts["flops"].isin(an.frontier["flops"])),
+                "points.csv")
+    ui.download(d3, "N_opt budgets (CSV)", nf.points, f"nopt_{sel.estimator}.csv")
+    d4.download_button("loss chart (SVG)", loss_fig.svg, file_name="loss_vs_compute.svg", mime="image/svg+xml",
+                       on_click="ignore", icon=":material/download:")  # rendered by vl-convert on click
+    if an.notes:
+        st.caption("Fit notes: " + " · ".join(an.notes))
+
+# Intervals: the bootstrap runs after everything above is on screen, cached per selection; a
+# slider move meanwhile simply stops this run and starts the next.
+# On a CPU box a sweep in flight needs both cores: the intervals wait until it is done.
+defer = training and ui.device().device == "cpu"
+if defer:
+    st.caption("95% intervals are computed when the training in progress finishes (it needs the CPU).")
+full = ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT) if ui.BOOT and not defer else None
+if full is not None and not isinstance(full, views.SelectionError):
+    draw_cards(full, pending=False)
+    flaw = full.loss_vs_compute
+    bnd = ui.band(s, version, sel, flaw, full.frontier) if flaw is not None and len(full.frontier) >= 3 else None
+    eq = views.equation(flaw) if flaw else eq
+    ui.chart(loss_slot, charts.loss_vs_compute(ok_runs, pts, full.frontier, flaw, line, bnd, eq))
+    draw_nopt(full.nopt[sel.estimator], full.nopt)

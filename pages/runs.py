@@ -1,0 +1,65 @@
+"""Runs: the cache as a filterable table; download it; delete selected runs after confirming."""
+import io
+
+import streamlit as st
+
+from pages import _shared as ui
+from scaling import views
+
+st.title("Cached runs")
+s = ui.store()
+runs = ui.load_runs(s)
+if runs.empty:
+    st.info("No runs cached yet: start on **Explore** (quick sweep) or **Train**.")
+    st.stop()
+
+f1, f2, f3, f4 = st.columns(4)
+ds = f1.multiselect("Dataset", sorted(runs["dataset"].unique()), key="r_ds", placeholder="all")
+dr = f2.multiselect("Dropout", sorted(runs["dropout"].unique()), key="r_dropout", placeholder="all",
+                    format_func=lambda d: f"{d:g}")
+ws = f3.multiselect("Width step", sorted(runs["width_step"].unique()), key="r_width", placeholder="all")
+stt = f4.multiselect("Status", sorted(runs["status"].unique()), key="r_status", placeholder="all")
+view = runs
+for col, chosen in [("dataset", ds), ("dropout", dr), ("width_step", ws), ("status", stt)]:
+    if chosen:
+        view = view[view[col].isin(chosen)]
+view = view.reset_index(drop=True)
+
+cols = ["width_step", "width", "dropout", "data_fraction", "seed", "lr_mult", "params", "examples", "flops",
+        "val_loss", "val_acc", "wall_s", "status", "device", "created_at", "run_id"]
+event = st.dataframe(
+    view[cols], key="r_table", on_select="rerun", selection_mode="multi-row", hide_index=True, width="stretch", height=460,
+    column_config={"data_fraction": st.column_config.NumberColumn("fraction", format="%.5g"),
+                   "flops": st.column_config.NumberColumn("C (FLOPs)", format="%.3e"),
+                   "val_acc": st.column_config.NumberColumn("val acc", format="percent"),
+                   "params": st.column_config.NumberColumn("N", format="%d"),
+                   "examples": st.column_config.NumberColumn("D", format="%d")})
+st.caption(f"{len(view)} of {len(runs)} runs. Select rows (left edge) to delete them.")
+
+d1, d2, _ = st.columns([1, 1, 3])
+export = view.drop(columns=["created_at"])
+ui.download(d1, "Download CSV", export, "runs.csv")
+
+
+def parquet() -> bytes:  # written only when the button is clicked
+    buf = io.BytesIO()
+    export.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+d2.download_button("Download Parquet", parquet, file_name="runs.parquet", mime="application/octet-stream",
+                   on_click="ignore", icon=":material/download:")
+
+chosen = event.selection.rows if event is not None else []
+if chosen:
+    ids = view.loc[chosen, "run_id"].tolist()
+    with st.container(border=True):
+        st.warning(f"Delete {len(ids)} selected run{'s' * (len(ids) != 1)}? Their results and curves are removed "
+                   "from the cache; asking for them again trains them again.")
+        ok = st.checkbox("Yes, delete them", key="r_confirm")
+        if st.button("Delete", type="primary", disabled=not ok, icon=":material/delete:"):
+            n = ui.guarded(s.delete_runs, ids)
+            st.session_state.pop("r_confirm", None)
+            st.session_state.pop("r_table", None)
+            st.toast(f"deleted {n} runs")
+            st.rerun()

@@ -1,0 +1,66 @@
+"""Train: choose a grid, see the plan, queue it; a worker process trains it outside this page."""
+import streamlit as st
+
+from pages import _shared as ui
+from scaling import data, views
+
+st.title("Train")
+s = ui.store()
+runs = ui.load_runs(s)
+dev = ui.device()
+
+with st.sidebar.container(border=True):
+    st.markdown("**Device**")
+    if dev.memory_gb:
+        st.write(f"GPU: {dev.name}, {dev.memory_gb:.0f} GiB")
+    else:
+        st.write(f"CPU: {dev.name}, {dev.threads} torch threads")
+    st.caption(f"database: `{s.path}`")
+
+FRACTIONS = [2.0**-k for k in range(12, -1, -1)]  # 1/4096 .. 1
+quick = views.quick_grid(dev.device)
+st.markdown("Choose a grid. Runs already in the cache are not trained again; training happens in a "
+            "separate worker process, so it goes on if you leave this page or close the tab.")
+c1, c2, c3 = st.columns(3)
+ds = c1.selectbox("Dataset", data.DATASETS, key="t_dataset")
+w = c1.select_slider("Width steps", list(range(13)), value=(0, 2), key="t_widths",
+                     format_func=lambda k: f"{k} (w={ui.views_width(k)})")
+f = c2.select_slider("Data fractions", FRACTIONS, value=(1 / 256, 1 / 64), key="t_fractions", format_func=views.frac_label)
+n_seeds = c2.number_input("Seeds", 1, 10, 2, key="t_seeds", help="seeds 0..n-1")
+drop = c3.multiselect("Dropout", [0.0, 0.1, 0.2, 0.3, 0.5], default=[0.0, 0.2], key="t_dropout", format_func=lambda d: f"{d:g}")
+lrs = c3.multiselect("Learning-rate multipliers", [0.3, 1.0, 3.0], default=[1.0], key="t_lr",
+                     format_func=lambda v: f"×{v:g}", help="several values let Explore tune the rate per size")
+st.caption(f"Quick sweep for this device: {quick.label()}")
+
+if not drop or not lrs:
+    st.warning("Choose at least one dropout value and one learning-rate multiplier.")
+    st.stop()
+spec = views.GridSpec(widths=f"{w[0]}:{w[1] + 1}", fractions=f"{views.frac_label(f[0])}:{views.frac_label(f[1])}",
+                      seeds=f"0:{int(n_seeds)}", dropouts=",".join(f"{d:g}" for d in drop),
+                      lr_mults=",".join(f"{v:g}" for v in lrs), dataset=ds)
+try:
+    p = ui.guarded(views.plan, s, spec, runs, dev.label)
+except views.grid.GridError as e:
+    st.error(str(e))
+    st.stop()
+
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("runs in the grid", len(p.configs))
+m2.metric("cached", p.cached)
+m3.metric("to train", p.new, help=f"{views.fmt_flops(p.flops)} of training compute (C = 3 × forward FLOPs × D)")
+m4.metric("estimated time", views.fmt_s(p.est_s) if p.new else "—", help=f"on {dev.label}, from the runs trained here")
+st.caption(f"Training compute to spend: {views.fmt_flops(p.flops)}.")
+
+if st.button(f"Queue {p.new} runs", type="primary", disabled=p.new == 0, icon=":material/play_arrow:"):
+    sid, n_cached, n_new = ui.guarded(views.start_sweep, s, spec, dev.device)
+    ui.remember_sweep(sid, spec.label())
+    st.toast(f"queued {n_new} runs ({n_cached} cached)")
+
+sweeps = ui.running_sweeps(s)
+if sweeps:
+    st.subheader("Progress")
+    timing = views.time_model(runs, dev.label)
+    for sid, label in sweeps:
+        ui.sweep_panel(s, sid, label, timing)
+else:
+    st.caption("No sweep is running.")

@@ -1,0 +1,327 @@
+"""Altair chart builders: DataFrames and fit results in, a chart out (no Streamlit, no fitting).
+
+Conventions: compute and loss on log axes (a power law is a straight line there); colour is the
+width, shape the data fraction; a click on the width legend highlights that width (a
+selection_point bound to the legend, applied to every layer that has a width).
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import altair as alt
+import numpy as np
+import pandas as pd
+from dataclasses import dataclass
+from altair.utils.schemapi import debug_mode
+
+from .views import frac_label
+
+LOG = alt.Scale(type="log", nice=False)
+LOG_Y = alt.Scale(type="log", nice=False, zero=False)
+WIDTH_SCHEME = "viridis"
+FIT_COLOR = "#d62728"
+FRONTIER_COLOR = "#111111"
+HEIGHT = 340
+
+
+@dataclass(frozen=True, eq=False)
+class Figure:
+    """An Altair chart whose data sets are referenced by name, plus those data sets.
+
+    Why not plain alt.Chart(df): Altair deep-copies, hashes and validates inline data on every
+    to_dict, which was 3/4 of the time to draw the Explore charts (~150 of 200 ms with 500 runs).
+    Named data keeps the spec small; the frames go straight into its `datasets`, which Streamlit
+    ships as Arrow. `chart_inline()` gives the ordinary self-contained chart (tests validate it
+    against the Vega-Lite schema; it saves as PNG/SVG with vl-convert)."""
+    chart: object
+    data: dict
+
+    def spec(self) -> dict:
+        with debug_mode(False):
+            d = self.chart.to_dict(validate=False)
+        d["datasets"] = dict(self.data)
+        return d
+
+    def chart_inline(self):
+        d = self.spec()
+        d["datasets"] = {k: _records(v) for k, v in self.data.items()}
+        return alt.Chart.from_dict(d, validate=True) if "layer" not in d and "facet" not in d else \
+            (alt.LayerChart if "layer" in d else alt.FacetChart).from_dict(d, validate=True)
+
+    def svg(self) -> bytes:
+        import vl_convert as vlc
+
+        d = self.spec()
+        d["datasets"] = {k: _records(v) for k, v in self.data.items()}
+        return vlc.vegalite_to_svg(d).encode()
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    import json
+
+    return json.loads(df.to_json(orient="records", double_precision=15, date_format="iso"))
+
+
+def spec(fig: "Figure") -> dict:
+    return fig.spec()
+
+
+class _Data:
+    """Collects a builder's frames; src(name, df) is what alt.Chart takes instead of df."""
+
+    def __init__(self):
+        self.frames = {}
+
+    def __call__(self, name: str, df: pd.DataFrame):
+        self.frames[name] = df
+        return alt.Data(name=name)
+
+
+def _fast(builder):
+    """Build without Altair's validation of every encoding object at creation; the result is a
+    Figure (chart + named data sets)."""
+    @functools.wraps(builder)
+    def wrapped(*args, **kw):
+        src = _Data()
+        with debug_mode(False):
+            chart = builder(src, *args, **kw)
+        return None if chart is None else Figure(chart, src.frames)
+    return wrapped
+
+
+def _with_labels(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    if "data_fraction" in df.columns:
+        labels = {f: frac_label(f) for f in df["data_fraction"].unique()}  # a few values, many rows
+        df["fraction"] = df["data_fraction"].map(labels)
+    return df
+
+
+def _fraction_sort(df: pd.DataFrame) -> list[str]:
+    return [frac_label(f) for f in sorted(df["data_fraction"].unique())] if "data_fraction" in df else []
+
+
+def _width_param():
+    return alt.selection_point(fields=["width"], bind="legend", name="pick_width")
+
+
+def _tooltip(acc: bool = True):
+    t = [alt.Tooltip("width:O", title="width"), alt.Tooltip("params:Q", title="N (params)", format=","),
+         alt.Tooltip("fraction:N", title="data fraction"), alt.Tooltip("examples:Q", title="D (examples)", format=","),
+         alt.Tooltip("flops:Q", title="C (FLOPs)", format=".3s")]
+    return t
+
+
+@_fast
+def loss_vs_compute(src, runs: pd.DataFrame, points: pd.DataFrame, frontier: pd.DataFrame, law=None,
+                    line: pd.DataFrame | None = None, band: pd.DataFrame | None = None,
+                    equation: str = "", y: str = "val_loss", y_title: str = "validation loss") -> alt.LayerChart:
+    """Every run a small point, seed means a larger one, the frontier a black line through its
+    configurations, the fitted law a dashed red line with its band (when given)."""
+    runs, points, frontier = _with_labels(runs), _with_labels(points), _with_labels(frontier)
+    fsort = _fraction_sort(points)
+    pick = _width_param()
+    x = alt.X("flops:Q", scale=LOG, title="training compute C (FLOPs)", axis=alt.Axis(format=".0e"))
+    yy = alt.Y(f"{y}:Q", scale=LOG_Y, title=y_title)
+    color = alt.Color("width:O", scale=alt.Scale(scheme=WIDTH_SCHEME), title="width",
+                      legend=alt.Legend(orient="right", symbolType="circle"))
+    # two stacked legends on the right overflow the chart: the shapes go below it
+    shape = alt.Shape("fraction:N", sort=fsort, title="data fraction",
+                      legend=alt.Legend(orient="bottom", direction="horizontal"))
+    fade = alt.condition(pick, alt.value(0.9), alt.value(0.08))
+    tip = _tooltip() + [alt.Tooltip("seed:Q"), alt.Tooltip("val_loss:Q", title="val loss", format=".4f"),
+                        alt.Tooltip("val_acc:Q", title="val accuracy", format=".2%")]
+    layers = []
+    if band is not None and len(band):
+        layers.append(alt.Chart(src("band", band)).mark_area(color=FIT_COLOR, opacity=0.15).encode(
+            x=alt.X("flops:Q", scale=LOG), y=alt.Y("lo:Q", scale=LOG_Y), y2="hi:Q"))
+    pts_runs = alt.Chart(src("runs", runs)).mark_point(size=22, filled=True).encode(
+        x=x, y=yy, color=color, shape=shape, opacity=alt.condition(pick, alt.value(0.45), alt.value(0.05)),
+        tooltip=tip).add_params(pick)
+    layers.append(pts_runs)
+    mean_tip = _tooltip() + [alt.Tooltip("n_seeds:Q", title="seeds"),
+                             alt.Tooltip(f"{y}:Q", title=f"mean {y_title}", format=".4f")]
+    layers.append(alt.Chart(src("points", points)).mark_point(size=90, filled=False, strokeWidth=2).encode(
+        x=x, y=yy, color=color, shape=shape, opacity=fade, tooltip=mean_tip))
+    if y == "val_loss" and len(frontier):
+        layers.append(alt.Chart(src("frontier", frontier)).mark_line(color=FRONTIER_COLOR, strokeWidth=1.5, opacity=0.7).encode(
+            x=x, y=yy, order="flops:Q"))
+        layers.append(alt.Chart(src("frontier", frontier)).mark_point(size=160, color=FRONTIER_COLOR, filled=False, strokeWidth=1.5)
+                      .encode(x=x, y=yy, tooltip=mean_tip))
+    if line is not None and len(line):
+        layers.append(alt.Chart(src("line", line)).mark_line(color=FIT_COLOR, strokeDash=[6, 4], strokeWidth=2.5).encode(
+            x=alt.X("flops:Q", scale=LOG), y=alt.Y("fit:Q", scale=LOG_Y),
+            tooltip=[alt.Tooltip("flops:Q", format=".3s", title="C"), alt.Tooltip("fit:Q", format=".4f", title="fit")]))
+    title = alt.Title(f"{y_title.capitalize()} against training compute",
+                      subtitle=[equation] if equation else alt.Undefined, subtitleColor=FIT_COLOR, subtitleFontSize=13)
+    return alt.layer(*layers).resolve_scale(shape="shared").properties(title=title, height=HEIGHT)
+
+
+@_fast
+def accuracy_vs_compute(src, runs: pd.DataFrame, points: pd.DataFrame) -> alt.LayerChart:
+    runs, points = _with_labels(runs), _with_labels(points)
+    pick = _width_param()
+    x = alt.X("flops:Q", scale=LOG, title="training compute C (FLOPs)", axis=alt.Axis(format=".0e"))
+    # error rate on a log axis would straighten it, but accuracy is what people read
+    yy = alt.Y("val_acc:Q", title="validation accuracy", scale=alt.Scale(zero=False), axis=alt.Axis(format="%"))
+    color = alt.Color("width:O", scale=alt.Scale(scheme=WIDTH_SCHEME), title="width")
+    shape = alt.Shape("fraction:N", sort=_fraction_sort(points), title="data fraction",
+                      legend=alt.Legend(orient="bottom", direction="horizontal"))
+    tip = _tooltip() + [alt.Tooltip("n_seeds:Q", title="seeds"), alt.Tooltip("val_acc:Q", format=".2%", title="mean accuracy")]
+    a = alt.Chart(src("runs", runs)).mark_point(size=22, filled=True).encode(
+        x=x, y=yy, color=color, shape=shape, opacity=alt.condition(pick, alt.value(0.45), alt.value(0.05))).add_params(pick)
+    b = alt.Chart(src("points", points)).mark_point(size=90, filled=False, strokeWidth=2).encode(
+        x=x, y=yy, color=color, shape=shape, opacity=alt.condition(pick, alt.value(0.9), alt.value(0.08)), tooltip=tip)
+    return alt.layer(a, b).properties(title="Validation accuracy against training compute", height=HEIGHT)
+
+
+@_fast
+def nopt_vs_compute(src, nopt, band: pd.DataFrame | None = None, title: str | None = None) -> alt.LayerChart:
+    """The compute-optimal N at each usable budget, the fitted N_opt = k C^a and its exponent's band."""
+    pts = nopt.points.assign(method=nopt.method)
+    x = alt.X("C:Q", scale=LOG, title="training compute C (FLOPs)", axis=alt.Axis(format=".0e"))
+    y = alt.Y("N_opt:Q", scale=LOG_Y, title="compute-optimal parameters N_opt")
+    layers = []
+    if band is not None and "lo" in band and len(band):
+        layers.append(alt.Chart(src("band", band)).mark_area(color=FIT_COLOR, opacity=0.15).encode(
+            x=x, y=alt.Y("lo:Q", scale=LOG_Y), y2="hi:Q"))
+    if band is not None and len(band):
+        layers.append(alt.Chart(src("band", band)).mark_line(color=FIT_COLOR, strokeDash=[6, 4], strokeWidth=2.5).encode(x=x, y=y))
+    layers.append(alt.Chart(src("pts", pts)).mark_point(size=70, filled=True, color=FRONTIER_COLOR).encode(
+        x=x, y=y, tooltip=[alt.Tooltip("C:Q", format=".3s"), alt.Tooltip("N_opt:Q", format=",.0f")]))
+    iv = nopt.interval
+    sub = f"N_opt = {nopt.k:.3g}·C^{nopt.a:.3f}" if nopt.ok else nopt.reason
+    if nopt.ok and iv is not None and math.isfinite(iv.lo):
+        sub += f"   a ∈ [{iv.lo:.3f}, {iv.hi:.3f}] (95%)"
+    return alt.layer(*layers).properties(
+        title=alt.Title(title or f"Compute-optimal model size ({nopt.method})", subtitle=[sub],
+                        subtitleColor=FIT_COLOR if nopt.ok else "gray", subtitleFontSize=13), height=HEIGHT)
+
+
+@_fast
+def bottleneck(src, points: pd.DataFrame, by: str) -> alt.Chart:
+    """The data bottleneck: loss against N, one line per D (by='examples'), or against D per N
+    (by='params'). With D fixed, growing N plateaus."""
+    points = _with_labels(points)
+    if by == "examples":
+        x = alt.X("params:Q", scale=LOG, title="parameters N")
+        color = alt.Color("fraction:N", sort=_fraction_sort(points), title="data fraction",
+                          scale=alt.Scale(scheme="plasma"))
+        detail, title = "fraction:N", "Loss against N, one line per data size D"
+    else:
+        x = alt.X("examples:Q", scale=LOG, title="training examples D")
+        color = alt.Color("width:O", scale=alt.Scale(scheme=WIDTH_SCHEME), title="width")
+        detail, title = "width:O", "Loss against D, one line per width N"
+    tip = _tooltip() + [alt.Tooltip("val_loss:Q", format=".4f", title="mean val loss")]
+    base = alt.Chart(src("points", points)).encode(x=x, y=alt.Y("val_loss:Q", scale=LOG_Y, title="validation loss"),
+                                    color=color, detail=detail)
+    return (base.mark_line(point=True).encode(tooltip=tip)).properties(title=title, height=280)
+
+
+@_fast
+def compare_frontiers(src, frames: dict[str, pd.DataFrame], lines: dict[str, pd.DataFrame]) -> alt.LayerChart:
+    """Both selections' frontiers and fitted laws on one chart, one colour each."""
+    fr = pd.concat([f.assign(selection=k) for k, f in frames.items()], ignore_index=True)
+    ln = pd.concat([f.assign(selection=k) for k, f in lines.items()], ignore_index=True) if lines else pd.DataFrame()
+    x = alt.X("flops:Q", scale=LOG, title="training compute C (FLOPs)", axis=alt.Axis(format=".0e"))
+    color = alt.Color("selection:N", title="selection", scale=alt.Scale(range=["#1f77b4", "#ff7f0e"]))
+    layers = [alt.Chart(src("fr", fr)).mark_line(point=True).encode(
+        x=x, y=alt.Y("val_loss:Q", scale=LOG_Y, title="validation loss (frontier)"), color=color,
+        tooltip=["selection:N", alt.Tooltip("width:O"), alt.Tooltip("data_fraction:Q", format=".4g"),
+                 alt.Tooltip("flops:Q", format=".3s"), alt.Tooltip("val_loss:Q", format=".4f")])]
+    if len(ln):
+        layers.append(alt.Chart(src("ln", ln)).mark_line(strokeDash=[6, 4], strokeWidth=2).encode(
+            x=x, y=alt.Y("fit:Q", scale=LOG_Y), color=color))
+    return alt.layer(*layers).properties(title="Compute-efficient frontiers and their fitted laws", height=HEIGHT)
+
+
+@_fast
+def exponents_side_by_side(src, table: pd.DataFrame) -> alt.LayerChart:
+    """Each exponent of two selections with its 95% interval (table: name, selection, value, lo, hi)."""
+    t = table.dropna(subset=["value"])
+    y = alt.Y("selection:N", title=None)
+    base = alt.Chart().encode(y=y, color=alt.Color("selection:N", legend=None,
+                                                       scale=alt.Scale(range=["#1f77b4", "#ff7f0e"])))
+    rule = base.mark_rule(strokeWidth=3).encode(x=alt.X("lo:Q", title="value (95% interval)", scale=alt.Scale(zero=False)), x2="hi:Q")
+    dot = base.mark_point(size=80, filled=True).encode(
+        x="value:Q", tooltip=["name:N", "selection:N", alt.Tooltip("value:Q", format=".3f"),
+                              alt.Tooltip("lo:Q", format=".3f"), alt.Tooltip("hi:Q", format=".3f")])
+    return alt.layer(rule, dot, data=src("t", t)).facet(row=alt.Row("name:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left"))
+                                             ).resolve_scale(x="independent").properties(title="Exponents side by side")
+
+
+@_fast
+def isoflop_curves(src, profiles: pd.DataFrame, nopt=None) -> alt.LayerChart:
+    """Loss against N at fixed compute budgets (one curve per budget), with each budget's optimum."""
+    order = sorted(profiles["budget"].unique())
+    labels = [profiles.loc[profiles["budget"] == b, "budget_label"].iloc[0] for b in order]
+    color = alt.Color("budget_label:N", sort=labels, title="compute budget", scale=alt.Scale(scheme="turbo"))
+    layers = [alt.Chart(src("profiles", profiles)).mark_line(point=True).encode(
+        x=alt.X("params:Q", scale=LOG, title="parameters N"),
+        y=alt.Y("val_loss:Q", scale=LOG_Y, title="validation loss (interpolated at the budget)"),
+        color=color, tooltip=["budget_label:N", "width:O", alt.Tooltip("params:Q", format=","),
+                              alt.Tooltip("val_loss:Q", format=".4f")])]
+    if nopt is not None and nopt.ok and len(nopt.points):
+        layers.append(alt.Chart(src("nopt_points", nopt.points)).mark_rule(color="gray", strokeDash=[2, 2]).encode(
+            x="N_opt:Q", tooltip=[alt.Tooltip("C:Q", format=".3s"), alt.Tooltip("N_opt:Q", format=",.0f")]))
+    return alt.layer(*layers).properties(title="IsoFLOP profiles (dotted: the isoflop estimator's N_opt per budget)",
+                                         height=HEIGHT)
+
+
+@_fast
+def nopt_estimators(src, nopts: dict) -> alt.LayerChart:
+    """The three N_opt estimators on one chart: their budget points and fitted lines."""
+    pts, lines = [], []
+    for m, nf in nopts.items():
+        if not nf.ok or nf.points.empty:
+            continue
+        label = f"{m}: a = {nf.a:.3f}" + (f" [{nf.interval.lo:.3f}, {nf.interval.hi:.3f}]"
+                                          if nf.interval is not None and math.isfinite(nf.interval.lo) else "")
+        pts.append(nf.points.assign(estimator=label))
+        c = np.geomspace(nf.points["C"].min(), nf.points["C"].max(), 30)
+        lines.append(pd.DataFrame({"C": c, "N_opt": nf.predict(c), "estimator": label}))
+    if not pts:
+        return None
+    P, L = pd.concat(pts), pd.concat(lines)
+    x = alt.X("C:Q", scale=LOG, title="training compute C (FLOPs)", axis=alt.Axis(format=".0e"))
+    y = alt.Y("N_opt:Q", scale=LOG_Y, title="N_opt")
+    color = alt.Color("estimator:N", title="estimator", legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=500))
+    return alt.layer(alt.Chart(src("P", P)).mark_point(size=50).encode(x=x, y=y, color=color, tooltip=["estimator:N", alt.Tooltip("C:Q", format=".3s"), alt.Tooltip("N_opt:Q", format=",.0f")]),
+                     alt.Chart(src("L", L)).mark_line().encode(x=x, y=y, color=color)).properties(
+        title="N_opt three ways", height=HEIGHT)
+
+
+@_fast
+def prediction(src, heldout: pd.DataFrame) -> alt.LayerChart:
+    """Predicted against observed loss for the held-out largest runs (the diagonal is perfect)."""
+    rows = []
+    for col, name in [("pred_power_law", "frontier law L(C)"), ("pred_parametric", "parametric L(N, D)")]:
+        if col in heldout:
+            d = heldout[["params", "examples", "flops", "val_loss", col]].rename(columns={col: "pred"}).dropna()
+            rows.append(d.assign(model=name))
+    d = pd.concat(rows) if rows else pd.DataFrame(columns=["val_loss", "pred", "model"])
+    lo = float(np.nanmin(np.r_[d["val_loss"], d["pred"]])) if len(d) else 0.1
+    hi = float(np.nanmax(np.r_[d["val_loss"], d["pred"]])) if len(d) else 1.0
+    diag = pd.DataFrame({"v": [lo, hi]})
+    sc = alt.Scale(type="log", domain=[lo * 0.95, hi * 1.05], nice=False)
+    return alt.layer(
+        alt.Chart(src("diag", diag)).mark_line(color="gray", strokeDash=[3, 3]).encode(x=alt.X("v:Q", scale=sc), y=alt.Y("v:Q", scale=sc)),
+        alt.Chart(src("d", d)).mark_point(size=70, filled=True).encode(
+            x=alt.X("val_loss:Q", scale=sc, title="observed validation loss"),
+            y=alt.Y("pred:Q", scale=sc, title="predicted from the smaller runs"), color=alt.Color("model:N", title="fit"),
+            tooltip=["model:N", alt.Tooltip("params:Q", format=","), alt.Tooltip("examples:Q", format=","),
+                     alt.Tooltip("flops:Q", format=".3s"), alt.Tooltip("val_loss:Q", format=".4f"),
+                     alt.Tooltip("pred:Q", format=".4f")]),
+    ).properties(title="Predicting the largest runs from the smaller ones", height=HEIGHT)
+
+
+@_fast
+def residuals(src, points: pd.DataFrame) -> alt.Chart:
+    """log L - log prediction of the parametric fit (column residual), against N, coloured by D."""
+    d = _with_labels(points)
+    return alt.Chart(src("d", d)).mark_point(size=50, filled=True).encode(
+        x=alt.X("params:Q", scale=LOG, title="parameters N"), y=alt.Y("residual:Q", title="log L − log L̂"),
+        color=alt.Color("fraction:N", sort=_fraction_sort(d), title="data fraction", scale=alt.Scale(scheme="plasma")),
+        tooltip=["width:O", "fraction:N", alt.Tooltip("val_loss:Q", format=".4f"), alt.Tooltip("residual:Q", format="+.4f")],
+    ).properties(title="Residuals of the parametric fit", height=280)

@@ -1,0 +1,41 @@
+"""Scaling Lab: `streamlit run streamlit_app.py`. Navigation, the optional password gate and the
+shared sidebar; the pages live in pages/ and every number comes from scaling/."""
+import streamlit as st
+
+from scaling import access
+
+st.set_page_config(page_title="Scaling Lab", page_icon=":material/ssid_chart:", layout="wide")
+
+
+def _secrets() -> dict:
+    try:  # no secrets.toml is the normal case
+        return dict(st.secrets)
+    except Exception:
+        return {}
+
+
+# A shared host may set a password ($SCALING_PASSWORD or `password` in .streamlit/secrets.toml);
+# nothing of the app is drawn before it is given.
+expected = access.expected_password(_secrets())
+if expected and not st.session_state.get("authenticated"):
+    st.title("Scaling Lab")
+    with st.form("login"):
+        given = st.text_input("Password", type="password")
+        if st.form_submit_button("Enter"):
+            if access.password_ok(given, expected):
+                st.session_state["authenticated"] = True
+                st.rerun()
+            st.error("Wrong password.")
+    st.stop()
+
+pages = [
+    st.Page("pages/explore.py", title="Explore", icon=":material/ssid_chart:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/table:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("pages/fit_lab.py", title="Fit lab", icon=":material/functions:"),
+]
+page = st.navigation(pages)
+st.sidebar.caption("Scaling Lab: small CNNs on MNIST, one epoch each; every run is cached in DuckDB, "
+                   "so nothing is trained twice. N = parameters, D = examples seen, C = 3 × forward FLOPs × D.")
+page.run()

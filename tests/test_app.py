@@ -1,0 +1,226 @@
+"""The app's pages under AppTest, on a small cache of real runs trained once per test session."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from scaling import grid, jobs, views
+from scaling.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "streamlit_app.py")
+# The small real cache: 3 widths x 3 fractions x 2 seeds x 2 dropouts = 36 runs on tiny slices.
+SMALL = views.GridSpec(widths="0:3", fractions="1/256:1/64", seeds="0:2", dropouts="0,0.2")
+_built: dict[str, Path] = {}
+
+
+def build_small_cache(tmp_path_factory) -> Path:
+    """Train SMALL into a database once per session (through the store's queue and the worker
+    loop, as the app does), shared by every test module that asks for it."""
+    if "db" not in _built:
+        path = tmp_path_factory.mktemp("app_cache") / "runs.duckdb"
+        store = Store(path)
+        store.enqueue(SMALL.configs(), label="test cache")
+        t0 = time.perf_counter()
+        jobs.work(store, "cpu")
+        print(f"\nsmall cache: {len(store.runs())} runs trained in {time.perf_counter() - t0:.0f} s")
+        _built["db"] = path
+    return _built["db"]
+
+
+@pytest.fixture(scope="session")
+def small_cache(tmp_path_factory) -> Path:
+    return build_small_cache(tmp_path_factory)
+
+
+@pytest.fixture
+def app(small_cache, monkeypatch):
+    monkeypatch.setenv("SCALING_DB", str(small_cache))
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(APP, default_timeout=120)
+
+
+def _ok(at):
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _w(widgets, label: str):
+    """A widget by its label (the selection widgets' keys change with the cached choices)."""
+    return next(w for w in widgets if w.label == label)
+
+
+def _metric(at, prefix: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(prefix))
+
+
+@pytest.mark.parametrize("page", ["pages/train.py", "pages/runs.py", "pages/compare.py", "pages/fit_lab.py"])
+def test_every_page_renders(app, page):
+    app.run()
+    _ok(app)
+    app.switch_page(page).run()
+    _ok(app)
+
+
+def test_explore_shows_exponents_with_intervals(app):
+    app.run()
+    _ok(app)
+    assert float(_metric(app, "α_C")) > 0
+    captions = " ".join(c.value for c in app.caption)
+    assert "95% interval [" in captions and "36 runs" not in captions  # one dropout: 18 runs
+    assert "18 runs" in captions
+    assert app.query_params["dropout"] == "0"
+
+
+def test_slider_change_refits(app):
+    app.run()
+    before = _metric(app, "α_C")
+    _w(app.select_slider, "Width steps").set_value((0, 1)).run()
+    _ok(app)
+    after = _metric(app, "α_C")
+    assert after != before
+    assert app.query_params["w"] == "0:2"
+
+
+def test_seed_and_dropout_change_refit(app):
+    app.run()
+    a0 = _metric(app, "α_C")
+    _w(app.selectbox, "Dropout").set_value(0.2).run()
+    _ok(app)
+    assert _metric(app, "α_C") != a0
+
+
+def test_too_few_points_says_so(app):
+    app.run()
+    _w(app.select_slider, "Width steps").set_value((0, 0))
+    _w(app.select_slider, "Data fractions").set_value((1 / 256, 1 / 128)).run()
+    assert not app.exception
+    assert any("Nothing to fit" in w.value for w in app.warning)
+
+
+def test_malformed_url_falls_back_with_a_note(app):
+    app.query_params["w"] = "banana"
+    app.query_params["fit"] = "cubic"
+    app.query_params["dropout"] = "0.2"
+    app.run()
+    _ok(app)
+    notes = " ".join(w.value for w in app.warning)
+    assert "?w=" in notes and "?fit=" in notes
+    assert _w(app.selectbox, "Dropout").value == 0.2  # the valid parameter is kept
+
+
+def test_link_reopens_the_same_view(app):
+    app.query_params.update({"w": "1:3", "f": "1/128:1/64", "fit": "irreducible", "nopt": "isoflop"})
+    app.run()
+    _ok(app)
+    assert _w(app.select_slider, "Width steps").value == (1, 2)
+    assert _w(app.radio, "Fit form").value == "irreducible"
+    assert _w(app.selectbox, "N_opt estimator").value == "isoflop"
+
+
+def test_empty_cache_offers_the_quick_sweep(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCALING_DB", str(tmp_path / "empty.duckdb"))
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    _ok(at)
+    assert any("cache is empty" in i.value for i in at.info)
+    assert any(b.label == "Train the quick sweep" for b in at.button)
+    for page in ["pages/runs.py", "pages/compare.py", "pages/fit_lab.py"]:
+        at.switch_page(page).run()
+        _ok(at)
+        assert any("No runs cached" in i.value for i in at.info)
+
+
+def test_database_error_is_shown_not_raised(tmp_path, monkeypatch):
+    bad = tmp_path / "not_a_db.duckdb"
+    bad.write_text("this is not a DuckDB file, and the app must not crash on it\n" * 4)
+    monkeypatch.setenv("SCALING_DB", str(bad))
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert any("not a DuckDB database" in e.value for e in at.error)
+
+
+def test_train_queues_a_tiny_sweep_that_lands(tmp_path, monkeypatch):
+    db = tmp_path / "train.duckdb"
+    monkeypatch.setenv("SCALING_DB", str(db))
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("pages/train.py").run()
+    _ok(at)
+    at.select_slider(key="t_widths").set_value((0, 0))
+    at.select_slider(key="t_fractions").set_value((1 / 512, 1 / 512))
+    at.number_input(key="t_seeds").set_value(1)
+    at.multiselect(key="t_dropout").set_value([0.0]).run()
+    _ok(at)
+    assert _metric(at, "to train") == "1"
+    next(b for b in at.button if b.label.startswith("Queue 1 run")).click().run()
+    _ok(at)
+    store = Store(db)
+    sweep_id = at.session_state["my_sweeps"][0][0]
+    try:
+        status = views.wait_sweep(store, sweep_id, timeout=180)
+    finally:
+        pid = jobs.worker_alive(store)
+        if pid:
+            os.kill(pid, signal.SIGTERM)  # the worker this test started; it would idle 30 s
+    assert status.done == 1 and not status.active
+    assert len(store.runs()) == 1
+    at.switch_page("pages/runs.py").run()
+    _ok(at)
+    assert len(at.dataframe[0].value) == 1
+    at.switch_page("pages/explore.py").run()
+    _ok(at)  # one run: too few to fit, said so
+    assert any("Nothing to fit" in w.value for w in at.warning)
+
+
+def test_grid_spec_matches_the_cli_syntax():
+    assert len(SMALL.configs()) == 36
+    with pytest.raises(grid.GridError):
+        views.GridSpec(widths="3:1").configs()
+
+
+def test_password_gate(small_cache, monkeypatch):
+    monkeypatch.setenv("SCALING_DB", str(small_cache))
+    monkeypatch.setenv("SCALING_PASSWORD", "s3cret")
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.metric and not at.exception  # nothing of the app before the password
+    at.text_input[0].input("wrong")
+    at.button[0].click().run()
+    assert any("Wrong password" in e.value for e in at.error) and not at.metric
+    at.text_input[0].input("s3cret")
+    at.button[0].click().run()
+    _ok(at)
+    assert float(_metric(at, "α_C")) > 0
+
+
+def test_charts_are_valid_vega_lite(small_cache):
+    """The app draws unvalidated specs for speed (scaling.charts.Figure): validate them here."""
+    from scaling import charts
+
+    store = Store(small_cache)
+    runs = store.runs(status=None)
+    an = views.analysis(runs, None, views.Selection(), n_boot=20)
+    pts = an.aggregate.points
+    figs = [charts.loss_vs_compute(views.select(runs, views.Selection()), pts, an.frontier, an.loss_vs_compute,
+                                   views.law_line(an.loss_vs_compute),
+                                   views.law_band(an.loss_vs_compute, an.frontier, n_boot=20), "eq"),
+            charts.accuracy_vs_compute(views.select(runs, views.Selection()), pts),
+            charts.bottleneck(pts, "examples"), charts.bottleneck(pts, "params"),
+            charts.nopt_vs_compute(an.nopt["envelope"], views.nopt_band(an.nopt["envelope"])),
+            charts.compare_frontiers({"a": an.frontier, "b": an.frontier}, {"a": views.law_line(an.loss_vs_compute)}),
+            charts.isoflop_curves(views.isoflop_profiles(pts), an.nopt["isoflop"]),
+            charts.residuals(views.parametric_residuals(an))]
+    for fig in figs:
+        fig.chart_inline()  # raises on a spec that is not valid Vega-Lite
+    assert fig.svg().startswith(b"<svg")

@@ -1,0 +1,26 @@
+"""The sweep benchmark runs end to end (its 2-run tiny grid) and prints the JSON it promises.
+No timing is asserted here: speed targets belong to the benchmark, not to tests."""
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import bench_sweep  # noqa: E402
+
+
+def test_bench_sweep_tiny_prints_its_json(capsys):
+    assert bench_sweep.main(["--tiny", "--json", "--device", "cpu"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("baseline_examples_per_s", "project_examples_per_s", "speedup", "peak_fraction", "device"):
+        assert key in out
+    assert out["runs"] == out["baseline_runs"] == 2
+    assert out["baseline_examples_per_s"] > 0 and out["project_examples_per_s"] > 0 and out["peak_fraction"] > 0
+    assert out["device"].startswith("cpu")
+
+
+def test_the_grids_are_the_ones_documented():
+    widths, fractions, seeds, dropouts, every = bench_sweep.GRIDS["full"]
+    assert len(widths) * len(fractions) * len(seeds) * len(dropouts) == 384
+    assert min(fractions) == 1 / 128 and max(fractions) == 1 and dropouts == [0.0, 0.2]
+    assert every == len(seeds) * len(dropouts)  # the baseline keeps one run of every width and fraction
