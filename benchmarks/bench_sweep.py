@@ -164,20 +164,25 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ap.add_argument("--baseline-every", type=int, default=None,
-                    help="baseline on every K-th run only (default: 4 on --quick, 6 on the full grid)")
+                    help="baseline on every K-th run only (default: 4 on --quick, 6 on the full grid; 0: no baseline)")
     args = ap.parse_args(argv)
     device = train.resolve_device(args.device)
     mode = "tiny" if args.tiny else "quick" if args.quick else "full"
     widths, fractions, seeds, dropouts, every = GRIDS[mode]
     cfgs = grid.expand(widths, fractions, seeds, dropouts)
-    every = args.baseline_every or every
-    sample = cfgs[::every]
+    every = every if args.baseline_every is None else args.baseline_every
+    sample = cfgs[::every] if every else []
     middle = widths[len(widths) // 2]
 
     peak = matmul_peak(device)
     project_s, per_width, per_width_eval = run_project(cfgs, device)
     mid = [c for c in cfgs if c.width_step == middle]
     mid_eval = per_width_eval[middle]
+    if every == 0:  # profiling the project's trainer alone
+        print(json.dumps({"device": train.device_name(device), "runs": len(cfgs), "project_wall_s": round(project_s, 2),
+                          "per_width_s": {model.width(w): round(t, 2) for w, t in per_width.items()},
+                          "per_width_eval_s": {model.width(w): round(t, 3) for w, t in per_width_eval.items()}}))
+        return 0
     baseline_s = run_baseline(sample, device)
 
     examples = sum(c.examples for c in cfgs)

@@ -66,8 +66,9 @@ class RunConfig:
 
     @property
     def stack_key(self) -> tuple:
-        """Configs with equal keys take identical step sequences, so they can train as one stack."""
-        return (self.dataset, self.width_step, self.data_fraction, self.epochs, self.batch_size)
+        """Configs with equal keys have one architecture and batch shape, so they can train as one
+        stack (runs of different data fractions too: see train.train_stack)."""
+        return (self.dataset, self.width_step, self.epochs, self.batch_size)
 
     @property
     def run_id(self) -> str:

@@ -43,6 +43,12 @@ BF16 = {"cpu": False, "cuda": True}
 # of fp32 CPU steps: 16.5 kB (width 32, 4 models), 19.6 kB (32, 8), 16.1 kB (64, 4); rounded up.
 TRAIN_BYTES = 24 * 1024
 MEMORY_SHARE = 0.5  # of the device's free memory a stack may plan to use
+# CUDA graphs for stacks with at least GRAPH_MIN_STEPS whole batches (capture costs a few steps'
+# time), after GRAPH_WARMUP eager steps. GRAPHS = False is the plain eager loop (tests compare both).
+GRAPHS = True
+GRAPH_MIN_STEPS = 16
+GRAPH_WARMUP = 3
+TAIL_STEPS = 20  # the reported train loss is the mean over a run's last TAIL_STEPS steps
 
 
 @dataclass(frozen=True)
@@ -76,23 +82,31 @@ def device_name(device: str) -> str:
 
 def plan_stacks(configs: list[RunConfig], max_models: int) -> list[list[RunConfig]]:
     """Split configs into stacks of at most `max_models`, biggest compute first (so an ETA built
-    from the first stacks errs on the long side)."""
-    configs = sorted(configs, key=lambda c: (c.stack_key, c.seed, c.dropout, c.lr_mult, c.lr_rule))
+    from the first stacks errs on the long side). Within a width, the longest runs come first, so
+    a stack split for size keeps runs of similar length together."""
+    configs = sorted(configs, key=lambda c: (c.stack_key, -c.examples, c.seed, c.dropout, c.lr_mult, c.lr_rule))
     stacks = []
     for _, group in groupby(configs, key=lambda c: c.stack_key):
         group = list(group)
         stacks += [group[i : i + max_models] for i in range(0, len(group), max_models)]
-    return sorted(stacks, key=lambda s: -s[0].flops)
+    return sorted(stacks, key=lambda s: -sum(c.flops for c in s))
 
 
-def _schedule(cfgs: list[RunConfig], device) -> torch.Tensor:
-    """Example indices [M, steps * batch] per model: its nested subset, reshuffled every epoch by its seed."""
+def _schedule(cfgs: list[RunConfig], bs: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Example indices [M, steps * bs] per model (its nested subset, reshuffled every epoch by its
+    seed) and their weights: 1, or 0 for the padding that fills a model's last batch and the steps
+    after its end. Padding is example 0, which weight 0 keeps out of the loss and its gradient."""
     rows = []
     for cfg in cfgs:
         idx = data.subset(cfg.seed, cfg.data_fraction)
         g = torch.Generator().manual_seed(104_729 * cfg.seed + 3)
         rows.append(torch.cat([idx[torch.randperm(len(idx), generator=g)] for _ in range(cfg.epochs)]))
-    return torch.stack(rows).to(device)
+    width = max(math.ceil(len(r) / bs) for r in rows) * bs
+    order = torch.zeros(len(rows), width, dtype=torch.int64)
+    weight = torch.zeros(len(rows), width)
+    for i, r in enumerate(rows):
+        order[i, : len(r)], weight[i, : len(r)] = r, 1.0
+    return order.to(device), weight.to(device)
 
 
 def _curve_steps(n_steps: int) -> set[int]:
@@ -105,9 +119,10 @@ def _kind(device) -> str:
 
 
 def _autocast(device):
-    """bf16 autocast where BF16 says so, else nothing."""
+    """bf16 autocast where BF16 says so, else nothing. No cast cache: a CUDA graph must recompute
+    the bf16 copies of the weights on every replay."""
     kind = _kind(device)
-    return torch.autocast(kind, dtype=torch.bfloat16) if BF16[kind] else contextlib.nullcontext()
+    return torch.autocast(kind, dtype=torch.bfloat16, cache_enabled=False) if BF16[kind] else contextlib.nullcontext()
 
 
 def _eval_chunk(m: int, c: int, device) -> int:
@@ -158,78 +173,156 @@ def max_fit(width: int, batch_size: int, device) -> int:
 
 
 def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None = None) -> list[RunResult]:
-    """Train the models of one stack (configs with one stack_key) and evaluate them.
+    """Train the models of one stack (configs with one stack_key: one width) and evaluate them.
 
-    A model whose loss turns NaN/inf is reported `diverged`; its neighbours are unaffected (their
-    weights never mix). Curves default to on for CUDA, off for CPU where each point costs a full
-    pass over the 10k validation images per model.
+    Models may differ in data fraction, hence in length: they are ordered longest first, so the
+    models still training are always a prefix of the stack, and each step trains just that prefix
+    (a model that has finished is frozen, evaluated when its last step is done). A model whose loss
+    turns NaN/inf is reported `diverged`; its neighbours are unaffected (their weights never mix).
+    Curves default to on for CUDA, off for CPU where each point costs a full pass over the 10k
+    validation images per model.
     """
-    assert len({c.stack_key for c in cfgs}) == 1, "a stack needs one width, fraction, epochs and batch size"
+    assert len({c.stack_key for c in cfgs}) == 1, "a stack needs one dataset, width, epochs and batch size"
     fit = max_fit(cfgs[0].width, cfgs[0].batch_size, device)
     if len(cfgs) > fit:  # more than the device memory holds: train it in parts
         return [r for i in range(0, len(cfgs), fit) for r in train_stack(cfgs[i : i + fit], device, curve)]
     if _kind(device) == "cpu":
         _keep_freed_memory()
     t0 = time.perf_counter()
-    head = cfgs[0]
     curve = device.startswith("cuda") if curve is None else curve
+    rank = sorted(range(len(cfgs)), key=lambda i: -cfgs[i].examples)  # longest first; stable
+    ranked = [cfgs[i] for i in rank]
+    head = ranked[0]
     ds = data.load(head.dataset, device)
-    m, c, bs = len(cfgs), head.width, head.batch_size
-    p = model.init_stack(c, [cfg.seed for cfg in cfgs], device)
-    lr = {name: torch.tensor([lr_per_layer(cfg, name) for cfg in cfgs], device=device).view(-1, *[1] * (t.dim() - 1))
-          for name, t in p.items()}
-    exp_avg = {name: torch.zeros_like(t) for name, t in p.items()}
-    exp_avg_sq = {name: torch.zeros_like(t) for name, t in p.items()}
-    keep = torch.tensor([1 - cfg.dropout for cfg in cfgs], device=device)
-    keys = torch.tensor([cfg.seed for cfg in cfgs], device=device, dtype=torch.int64)
-    use_dropout = any(cfg.dropout > 0 for cfg in cfgs)
-
-    order = _schedule(cfgs, device)
-    n = order.shape[1]
-    n_steps = math.ceil(n / bs)
-    want_curve = _curve_steps(n_steps) if curve else {n_steps}
+    m, c, bs = len(ranked), head.width, head.batch_size
+    steps = [math.ceil(cfg.examples / bs) for cfg in ranked]  # non-increasing
+    p = {name: t.detach() for name, t in model.init_stack(c, [cfg.seed for cfg in ranked], device).items()}
+    params = list(p.values())
+    lr = [torch.tensor([lr_per_layer(cfg, name) for cfg in ranked], device=device).view(-1, *[1] * (t.dim() - 1)).expand_as(t)
+          .contiguous() for name, t in p.items()]  # full shape: the foreach ops' fast path wants equal shapes
+    exp_avg = [torch.zeros_like(t) for t in params]
+    exp_avg_sq = [torch.zeros_like(t) for t in params]
+    keep = torch.tensor([1 - cfg.dropout for cfg in ranked], device=device)
+    keys = torch.tensor([cfg.seed for cfg in ranked], device=device, dtype=torch.int64)
+    use_dropout = any(cfg.dropout > 0 for cfg in ranked)
+    order, weight = _schedule(ranked, bs, device)
+    batches, weights = order.view(m, -1, bs), weight.view(m, -1, bs)
+    tail_from = torch.tensor([s - TAIL_STEPS for s in steps], device=device)
+    tail_sum = torch.zeros(m, device=device)
+    tail_n = torch.zeros(m, device=device)
     bad = torch.zeros(m, dtype=torch.bool, device=device)
-    tail = []  # last steps' per-model train losses, for the final train loss
-    points = []
-    for step in range(1, n_steps + 1):
-        idx = order[:, (step - 1) * bs : step * bs]  # [M, B]
-        x, y = ds.x_train[idx], ds.y_train[idx]
-        with _autocast(device):
-            logits = model.forward_stack(p, x, keep, keys, step) if use_dropout else model.forward_stack(p, x)
-        losses = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none").view(m, -1).mean(1)
-        grads = torch.autograd.grad(losses.sum(), list(p.values()))
-        bad |= ~torch.isfinite(losses)
-        _adam(p, grads, exp_avg, exp_avg_sq, lr, step)
-        if step > n_steps - 20:
-            tail.append(losses.detach())
-        if step in want_curve:
-            vl, va = evaluate(p, ds)
-            points.append((min(step * bs, n), vl, va))
+    done = torch.zeros((), dtype=torch.int64, device=device)  # steps taken: a tensor, so a CUDA graph can count
+    b1, b2 = (torch.tensor(b, dtype=torch.float64, device=device) for b in BETAS)
+    amp = _autocast(device)
 
-    val_loss, val_acc = points[-1][1].tolist(), points[-1][2].tolist()
-    train_loss = torch.stack(tail).mean(0).tolist()
+    def step_of(k: int):
+        """One training step of the first k models (views into the whole stack's tensors)."""
+        pk = {name: t[:k].detach().requires_grad_() for name, t in p.items()}
+        opt = [[t[:k] for t in ts] for ts in (exp_avg, exp_avg_sq, lr)]
+        kk, kkeys, kbatch, kw, kbad = keep[:k], keys[:k], batches[:k], weights[:k], bad[:k]
+        ktail_from, ktail_sum, ktail_n = tail_from[:k], tail_sum[:k], tail_n[:k]
+
+        def step():
+            i = done.view(1)
+            idx, w = kbatch.index_select(1, i).squeeze(1), kw.index_select(1, i).squeeze(1)  # [k, B]
+            done.add_(1)
+            x, y = ds.x_train[idx], ds.y_train[idx]
+            with amp:
+                logits = model.forward_stack(pk, x, kk, kkeys, done) if use_dropout else model.forward_stack(pk, x)
+            ce = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none").view(k, -1)
+            losses = (ce * w).sum(1) / w.sum(1)
+            grads = torch.autograd.grad(losses.sum(), list(pk.values()))
+            losses = losses.detach()  # frees the autograd graph now (a graph kept alive trips CUDA-graph capture)
+            kbad.logical_or_(~torch.isfinite(losses))
+            in_tail = done > ktail_from
+            ktail_sum.add_(torch.where(in_tail, losses, 0.0))
+            ktail_n.add_(in_tail)
+            _adam(list(pk.values()), grads, *opt, done, b1, b2)
+
+        return step
+
+    # when to evaluate whom: each model after its last step, and along its curve if asked for
+    evals: dict[int, list[int]] = {}
+    for i, n_i in enumerate(steps):
+        for s in (_curve_steps(n_i) if curve else {n_i}):
+            evals.setdefault(s, []).append(i)
+    points: list[list[tuple[int, float, float]]] = [[] for _ in range(m)]
+    val = torch.full((2, m), math.nan)
+    s = 0
+    for end in sorted(set(steps)):  # phases: between two models' ends, the active prefix is fixed
+        k = sum(n_i >= end for n_i in steps)
+        step = step_of(k)
+        graphed = _StepGraph(step) if _kind(device) == "cuda" and GRAPHS and end - s >= GRAPH_MIN_STEPS else None
+        while s < end:
+            graphed() if graphed else step()
+            s += 1
+            if s in evals:
+                who = evals[s]
+                sub = torch.tensor(who, device=device)
+                vl, va = (t.cpu() for t in evaluate({n: t.index_select(0, sub) for n, t in p.items()}, ds))
+                for j, i in enumerate(who):
+                    points[i].append((min(s * bs, ranked[i].examples), vl[j].item(), va[j].item()))
+                    if s == steps[i]:
+                        val[0, i], val[1, i] = vl[j], va[j]
+        del graphed
+
+    train_loss = (tail_sum / tail_n).tolist()
     bad = bad.tolist()
-    wall = (time.perf_counter() - t0) / m
+    wall = time.perf_counter() - t0
+    total = sum(cfg.flops for cfg in ranked)
     dev = device_name(device)
-    results = []
-    for i, cfg in enumerate(cfgs):
-        diverged = bad[i] or not math.isfinite(val_loss[i])
-        results.append(RunResult(
-            config=cfg, val_loss=val_loss[i], val_acc=val_acc[i], train_loss=train_loss[i], wall_s=wall, device=dev,
+    out: list[RunResult | None] = [None] * m
+    for i, cfg in enumerate(ranked):
+        vl, va = val[0, i].item(), val[1, i].item()
+        diverged = bad[i] or not math.isfinite(vl)
+        out[rank[i]] = RunResult(
+            config=cfg, val_loss=vl, val_acc=va, train_loss=train_loss[i], device=dev,
+            wall_s=wall * cfg.flops / total,  # the stack's time, shared by compute
             status="diverged" if diverged else "ok",
             error="non-finite loss during training" if diverged else "",
-            curve=tuple((ex, vl[i].item(), va[i].item()) for ex, vl, va in points) if curve else (),
-        ))
-    return results
+            curve=tuple(points[i]) if curve else (),
+        )
+    return out
+
+
+class _StepGraph:
+    """A training step captured once as a CUDA graph and replayed: one launch per step instead of
+    ~200, whose CPU cost (~5 ms a step, at every width) was nearly all of a GPU sweep's time.
+    The first steps run eagerly on a side stream, as capture requires (they are real steps);
+    the batch indices, the step count and everything that depends on them live on the device."""
+
+    def __init__(self, fn):
+        self.fn, self.graph, self.taken = fn, None, 0
+        self.side = torch.cuda.Stream()
+
+    def __call__(self) -> None:
+        if self.taken < GRAPH_WARMUP:
+            self.side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(self.side):
+                self.fn()
+            torch.cuda.current_stream().wait_stream(self.side)
+        else:
+            if self.graph is None:
+                self.graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(self.graph):
+                    self.fn()
+            self.graph.replay()
+        self.taken += 1
 
 
 @torch.no_grad()
-def _adam(p, grads, exp_avg, exp_avg_sq, lr, step):
-    """torch.optim.Adam's update, with a learning rate per model (and per layer)."""
-    b1, b2 = BETAS
-    bc1, bc2_sqrt = 1 - b1**step, math.sqrt(1 - b2**step)
-    for (name, w), g in zip(p.items(), grads):
-        exp_avg[name].lerp_(g, 1 - b1)
-        exp_avg_sq[name].mul_(b2).addcmul_(g, g, value=1 - b2)
-        denom = (exp_avg_sq[name].sqrt() / bc2_sqrt).add_(EPS)
-        w.sub_(lr[name] / bc1 * exp_avg[name] / denom)
+def _adam(params, grads, exp_avg, exp_avg_sq, lr, step, b1, b2):
+    """torch.optim.Adam's update with a learning rate per model and layer (`lr`: one tensor per
+    parameter, of its shape). Multi-tensor (foreach) ops: ~9 kernels per step on CUDA instead of
+    ~60, so a captured step is shorter. `step` and the betas are 0-dim tensors on the device."""
+    bc1, bc2_sqrt = 1 - b1**step, (1 - b2**step).sqrt()
+    torch._foreach_lerp_(exp_avg, grads, 1 - BETAS[0])
+    torch._foreach_mul_(exp_avg_sq, BETAS[1])
+    torch._foreach_addcmul_(exp_avg_sq, grads, grads, value=1 - BETAS[1])
+    denom = torch._foreach_sqrt(exp_avg_sq)
+    torch._foreach_div_(denom, bc2_sqrt)
+    torch._foreach_add_(denom, EPS)
+    update = torch._foreach_div(exp_avg, denom)
+    torch._foreach_mul_(update, lr)
+    torch._foreach_div_(update, bc1)
+    torch._foreach_sub_(params, update)

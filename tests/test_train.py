@@ -40,7 +40,8 @@ def test_matches_a_plain_module_trained_with_torch_adam():
     ds = data.load("mnist", "cpu")
     net = model.to_module(model.init_stack(c.width, [c.seed]), 0)
     opt = torch.optim.Adam([{"params": [p], "lr": lr_per_layer(c, name)} for name, p in net.named_parameters()])
-    order = train._schedule([c], "cpu")[0]
+    order, weight = train._schedule([c], c.batch_size, "cpu")
+    order = order[0][weight[0] > 0]
     for i in range(0, len(order), c.batch_size):
         idx = order[i : i + c.batch_size]
         loss = F.cross_entropy(net(ds.x_train[idx].unsqueeze(1)), ds.y_train[idx])
@@ -73,12 +74,29 @@ def test_validation_curve_is_log_spaced_and_ends_at_the_result():
     assert train.train_stack([c], curve=False)[0].curve == ()
 
 
-def test_plan_stacks_groups_by_width_and_fraction():
+def test_plan_stacks_groups_by_width_longest_first():
     cfgs = [cfg(width_step=w, data_fraction=f, seed=s) for w in (0, 1) for f in (TINY, 1 / 128) for s in range(5)]
     stacks = train.plan_stacks(cfgs, max_models=3)
-    assert sorted(len(s) for s in stacks) == [2, 2, 2, 2, 3, 3, 3, 3]
+    assert sorted(len(s) for s in stacks) == [1, 1, 3, 3, 3, 3, 3, 3]
     assert all(len({c.stack_key for c in s}) == 1 for s in stacks)
-    assert stacks[0][0].flops == max(c.flops for c in cfgs)
+    assert all([c.examples for c in s] == sorted((c.examples for c in s), reverse=True) for s in stacks)
+    assert stacks[0][0].width_step == 1 and stacks[0][0].data_fraction == 1 / 128
+
+
+def test_runs_of_different_lengths_in_one_stack_get_their_solo_results():
+    """A stack mixes data fractions: each model trains for its own number of steps (its last
+    batch partial), is frozen after, and gets what it gets when trained alone."""
+    cfgs = [cfg(data_fraction=TINY, seed=1, dropout=0.2), cfg(data_fraction=1 / 128, seed=0),
+            cfg(data_fraction=1 / 100, seed=2), cfg(data_fraction=TINY, seed=0)]  # 4, 8, 10, 4 steps
+    together = train.train_stack(cfgs, curve=True)
+    assert [r.config for r in together] == cfgs
+    for c, r in zip(cfgs, together):
+        alone = train.train_stack([c], curve=True)[0]
+        assert r.status == alone.status == "ok"
+        assert math.isclose(r.val_loss, alone.val_loss, rel_tol=1e-4), c
+        assert math.isclose(r.train_loss, alone.train_loss, rel_tol=1e-4), c
+        assert [p[0] for p in r.curve] == [p[0] for p in alone.curve] and r.curve[-1][0] == c.examples
+    assert together[0].wall_s < together[1].wall_s  # the stack's time is shared by compute
 
 
 def test_bad_device_is_refused():
@@ -174,3 +192,19 @@ def test_cuda_stack_is_split_to_fit_free_memory(monkeypatch):
     assert [r.config for r in parts] == cfgs and all(r.status == "ok" for r in parts)
     for a, b in zip(whole, parts):
         assert math.isclose(a.val_loss, b.val_loss, rel_tol=1e-2)
+
+
+@pytest.mark.cuda
+def test_cuda_graph_replays_the_eager_step(monkeypatch):
+    """The captured step is the eager step: same kernels, same numbers, curve points included."""
+    _exact_fp32_on_cuda(monkeypatch)
+    cfgs = [cfg(data_fraction=1 / 32, seed=s, dropout=d) for s in (0, 1) for d in (0.0, 0.2)]  # 29 steps, last partial
+    assert cfgs[0].examples // cfgs[0].batch_size >= train.GRAPH_MIN_STEPS
+    graphed = train.train_stack(cfgs, "cuda", curve=True)
+    monkeypatch.setattr(train, "GRAPHS", False)
+    eager = train.train_stack(cfgs, "cuda", curve=True)
+    for a, b in zip(graphed, eager):
+        assert a.status == b.status == "ok"
+        assert math.isclose(a.val_loss, b.val_loss, rel_tol=1e-4) and math.isclose(a.train_loss, b.train_loss, rel_tol=1e-4)
+        assert [p[0] for p in a.curve] == [p[0] for p in b.curve]
+        assert all(math.isclose(x[1], y[1], rel_tol=1e-4) for x, y in zip(a.curve, b.curve))
