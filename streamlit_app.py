@@ -6,6 +6,14 @@ from scaling import access
 
 st.set_page_config(page_title="Scaling Lab", page_icon=":material/ssid_chart:", layout="wide")
 
+pages = [
+    st.Page("pages/explore.py", title="Explore", icon=":material/ssid_chart:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/table:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("pages/fit_lab.py", title="Fit lab", icon=":material/functions:"),
+]
+
 
 def _secrets() -> dict:
     try:  # no secrets.toml is the normal case
@@ -15,9 +23,10 @@ def _secrets() -> dict:
 
 
 # A shared host may set a password ($SCALING_PASSWORD or `password` in .streamlit/secrets.toml);
-# nothing of the app is drawn before it is given.
+# nothing of the app is drawn before it is given, not even the list of pages.
 expected = access.expected_password(_secrets())
 if expected and not st.session_state.get("authenticated"):
+    st.navigation(pages, position="hidden")
     st.title("Scaling Lab")
     with st.form("login"):
         given = st.text_input("Password", type="password")
@@ -28,14 +37,8 @@ if expected and not st.session_state.get("authenticated"):
             st.error("Wrong password.")
     st.stop()
 
-pages = [
-    st.Page("pages/explore.py", title="Explore", icon=":material/ssid_chart:", default=True),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/runs.py", title="Runs", icon=":material/table:"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
-    st.Page("pages/fit_lab.py", title="Fit lab", icon=":material/functions:"),
-]
 page = st.navigation(pages)
 st.sidebar.caption("Scaling Lab: small CNNs on MNIST, one epoch each; every run is cached in DuckDB, "
                    "so nothing is trained twice. N = parameters, D = examples seen, C = 3 × forward FLOPs × D.")
+st.session_state["_via_app"] = True  # the page checks it: see pages/_shared.through_app
 page.run()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -16,6 +18,30 @@ from scaling.store import DEFAULT_DB, Store, StoreError
 # Bootstrap resamples on the pages (~2-3 s for a few hundred runs on 2 cores). 0 switches the
 # intervals off (benchmarks/bench_app.py times the point estimates alone that way).
 BOOT = int(os.environ.get("SCALING_APP_BOOT", "100"))
+
+
+# ---------------------------------------------------------------- run through the app
+
+
+APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+
+
+def through_app() -> None:
+    """Call first in every page: make sure the page runs inside streamlit_app.py (its navigation,
+    password gate and sidebar), never alone.
+
+    Why: a directory named pages/ puts a freshly started Streamlit server in its legacy multipage
+    mode until the first session runs st.navigation. Until then a direct link (a shared Compare
+    URL, a bookmark) ran the page script by itself: no password gate, a narrow layout and a
+    sidebar listing every file of pages/. streamlit_app.py marks each run it hands to a page; a
+    page run without the mark runs the app instead, which picks the same page by its URL (query
+    parameters kept) and switches the server out of the legacy mode for good."""
+    if st.session_state.pop("_via_app", False):
+        return
+    import runpy
+
+    runpy.run_path(str(APP), run_name="__main__")
+    st.stop()
 
 
 # ---------------------------------------------------------------- the store, guarded
@@ -170,6 +196,14 @@ def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default:
     return sel
 
 
+def set_estimator(estimator: str, prefix: str = "") -> None:
+    """A button callback: switch the page's N_opt estimator (the widgets are created afresh)."""
+    ss = st.session_state
+    if f"{prefix}selection" in ss:
+        ss[f"{prefix}selection"] = replace(ss[f"{prefix}selection"], estimator=estimator)
+        ss[f"{prefix}gen"] = ss.get(f"{prefix}gen", 0) + 1
+
+
 def _index(options, value) -> int:
     for i, o in enumerate(options):
         if o == value or (isinstance(o, float) and isinstance(value, float) and math.isclose(o, value)):
@@ -245,10 +279,14 @@ def sweep_panel(s: Store, sweep_id: str, label: str = "", timing: tuple[float, f
             st.progress(frac, text=f"current stack ({len(stt.current)} models): width step {int(cur['width_step'])}, "
                         f"fraction {views.frac_label(cur['data_fraction'])}, {views.fmt_s(el)} elapsed"
                         + (f" of ~{views.fmt_s(est_s_per_run)}" if est_s_per_run else ""))
-        if stt.active and stt.worker_pid is None:
+        started = st.session_state.get("sweep_started", {}).get(sweep_id, 0.0)
+        if stt.active and stt.worker_pid is None and time.time() - started < 20:
+            st.caption("starting the worker process…")  # it writes its pid once torch is imported
+        elif stt.active and stt.worker_pid is None:
             st.warning("No worker is running for this database: the queue waits. Press *Resume* to start one.")
             if st.button("Resume", key=f"resume_{sweep_id}"):
                 views.start_worker(s)
+                st.session_state.setdefault("sweep_started", {})[sweep_id] = time.time()
         if stt.active and st.button("Cancel the queued runs", key=f"cancel_{sweep_id}", icon=":material/cancel:"):
             n = s.cancel(s.sweep_run_ids(sweep_id))
             st.toast(f"cancelled {n} queued runs; the stack being trained finishes")
@@ -260,7 +298,14 @@ def sweep_panel(s: Store, sweep_id: str, label: str = "", timing: tuple[float, f
             if not first:
                 st.rerun(scope="app")
         if not stt.active:
-            st.success(f"Sweep finished: {stt.done} runs" + (f" ({stt.failed} failed)" if stt.failed else ""))
+            failed = f", {stt.failed} failed (see Runs, status 'failed')" if stt.failed else ""
+            if stt.cancelled:
+                st.info(f"Sweep stopped: {stt.done} of {stt.total} runs done, {stt.cancelled} cancelled{failed}. "
+                        "Queue the same grid again to train the rest.", icon=":material/cancel:")
+            else:
+                st.success(f"Sweep finished: all {stt.done} runs done{failed}.", icon=":material/check_circle:")
+            # shown once: the next rerun of the page drops the panel
+            st.session_state.setdefault("finished_shown", set()).add(sweep_id)
 
     panel()
 
@@ -269,11 +314,14 @@ def running_sweeps(s: Store) -> list[tuple[str, str]]:
     """Sweeps started from this session plus any other still running (a reopened tab sees them)."""
     found = _snap(s)[1]
     mine = st.session_state.get("my_sweeps", [])
+    shown = st.session_state.get("finished_shown", set())
     ids = {sid for sid, _ in found}
-    return found + [(sid, lab) for sid, lab in mine if sid not in ids]
+    # a sweep of this session that has finished is shown once more (its final line), then dropped
+    return found + [(sid, lab) for sid, lab in mine if sid not in ids and sid not in shown]
 
 
 def remember_sweep(sweep_id: str, label: str) -> None:
+    st.session_state.setdefault("sweep_started", {})[sweep_id] = time.time()
     st.session_state.setdefault("my_sweeps", [])
     st.session_state["my_sweeps"] = [(sweep_id, label)] + [x for x in st.session_state["my_sweeps"] if x[0] != sweep_id][:4]
 

@@ -6,6 +6,7 @@ import streamlit as st
 from pages import _shared as ui
 from scaling import charts, views
 
+ui.through_app()
 st.title("Explore scaling curves")
 s = ui.store()
 runs = ui.load_runs(s)
@@ -78,8 +79,8 @@ eq = views.equation(law) if law else "the frontier has too few points for a fit"
 
 left, right = st.columns([3, 2])
 loss_slot = left.empty()
-loss_fig = charts.loss_vs_compute(ok_runs, pts, an.frontier, law, line, None, eq)
-ui.chart(loss_slot, loss_fig)
+loss_fig = {"fig": charts.loss_vs_compute(ok_runs, pts, an.frontier, law, line, None, eq)}  # the latest drawn
+ui.chart(loss_slot, loss_fig["fig"])
 nopt_slot = right.empty()
 nf = an.nopt[sel.estimator]
 
@@ -88,17 +89,22 @@ def draw_nopt(nf, others=None):
     if nf.ok:
         ui.chart(nopt_slot, charts.nopt_vs_compute(nf, views.nopt_band(nf)))
         return
-    # say why instead of an empty chart, and which estimators do answer here
-    alt_text = "".join(f"\n\n{views.ESTIMATORS[m]} gives a = {o.a:.3f}"
-                       + (f" [{o.interval.lo:.3f}, {o.interval.hi:.3f}]" if o.interval is not None else "")
-                       + ": choose it under *N_opt estimator*."
-                       for m, o in (others or {}).items() if o.ok and m != nf.method)
-    nopt_slot.info(f"**Compute-optimal model size ({views.ESTIMATORS[nf.method]})** cannot be estimated here: "
-                   f"{nf.reason}. Widen the width and data-fraction ranges, or train larger widths on more data, "
-                   "so that several widths compete at each compute budget." + alt_text, icon=":material/info:")
+    # say why instead of an empty chart, and offer the estimators that do answer here
+    with nopt_slot.container():
+        st.info(f"**Compute-optimal model size ({views.ESTIMATORS[nf.method]})** cannot be estimated on this "
+                f"selection: {views.explain_nopt(nf)}.", icon=":material/info:")
+        for m, o in (others or {}).items():
+            if o.ok and m != nf.method:
+                iv = f" [{o.interval.lo:.3f}, {o.interval.hi:.3f}]" if o.interval is not None and math.isfinite(o.interval.lo) else ""
+                st.button(f"Show {views.ESTIMATORS[m]} instead (a = {o.a:.3f}{iv})", key=f"use_{m}",
+                          on_click=ui.set_estimator, args=(m,), icon=":material/swap_horiz:")
 
 
 draw_nopt(nf)
+
+left.caption("Small dots: runs; rings: seed means; black: the compute-efficient frontier; dashed red: the fitted "
+             "law and its 95% band. Click a width in the legend to highlight it (shift-click for more, "
+             "double-click the chart to reset).")
 
 left2, right2 = st.columns([3, 2])
 ui.chart(left2, charts.accuracy_vs_compute(ok_runs, pts))
@@ -116,8 +122,9 @@ with st.expander("Chart data and downloads"):
     ui.download(d2, "seed means and frontier (CSV)", pts.assign(on_frontier=pts["flops"].isin(an.frontier["flops"])),
                 "points.csv")
     ui.download(d3, "N_opt budgets (CSV)", nf.points, f"nopt_{sel.estimator}.csv")
-    d4.download_button("loss chart (SVG)", loss_fig.svg, file_name="loss_vs_compute.svg", mime="image/svg+xml",
-                       on_click="ignore", icon=":material/download:")  # rendered by vl-convert on click
+    # rendered by vl-convert on click, from the chart last drawn (with its band once the bootstrap is done)
+    d4.download_button("loss chart (SVG)", lambda: loss_fig["fig"].svg(), file_name="loss_vs_compute.svg",
+                       mime="image/svg+xml", on_click="ignore", icon=":material/download:")
     if an.notes:
         st.caption("Fit notes: " + " · ".join(an.notes))
 
@@ -133,5 +140,6 @@ if full is not None and not isinstance(full, views.SelectionError):
     flaw = full.loss_vs_compute
     bnd = ui.band(s, version, sel, flaw, full.frontier) if flaw is not None and len(full.frontier) >= 3 else None
     eq = views.equation(flaw) if flaw else eq
-    ui.chart(loss_slot, charts.loss_vs_compute(ok_runs, pts, full.frontier, flaw, line, bnd, eq))
+    loss_fig["fig"] = charts.loss_vs_compute(ok_runs, pts, full.frontier, flaw, line, bnd, eq)
+    ui.chart(loss_slot, loss_fig["fig"])
     draw_nopt(full.nopt[sel.estimator], full.nopt)

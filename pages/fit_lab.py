@@ -7,6 +7,7 @@ import streamlit as st
 from pages import _shared as ui
 from scaling import charts, fit, views
 
+ui.through_app()
 st.title("Fit lab")
 s = ui.store()
 runs = ui.load_runs(s)
@@ -30,16 +31,31 @@ if pf is None:
     st.warning("The parametric fit failed on this selection: " + "; ".join(an.notes))
 else:
     iv = pf.intervals or {}
+    npar = an.nopt["parametric"]
+    floor = views.floor_negligible(pf.E, float(an.aggregate.points["val_loss"].min()))
     cols = st.columns(6)
-    for col, k in zip(cols, ["E", "A", "B", "alpha", "beta", "a"]):
+    cards = [("E", "E", views.fmt_num), ("A", "A", views.fmt_num), ("B", "B", views.fmt_num),
+             ("α", "alpha", lambda v: f"{v:.3f}"), ("β", "beta", lambda v: f"{v:.3f}")]
+    for col, (label, k, fmt) in zip(cols, cards):
         v = getattr(pf, k)
-        col.metric(k if k not in ("alpha", "beta") else {"alpha": "α", "beta": "β"}[k], f"{v:.4g}")
+        col.metric(label, "≈ 0" if k == "E" and floor else fmt(v))
         i = iv.get(k)
-        if i is not None and math.isfinite(i.lo):
-            col.caption(f"[{i.lo:.4g}, {i.hi:.4g}]")
+        if k == "E" and floor:
+            col.caption("no irreducible loss visible in this range")
+        elif i is not None and math.isfinite(i.lo):
+            col.caption(f"95% [{fmt(i.lo)}, {fmt(i.hi)}]")
+    a_iv = npar.interval
+    cols[5].metric("a  (N_opt ∝ C^a)", f"{npar.a:.3f}" if npar.ok else "—",
+                   help="β/(α + γβ): the compute-optimal split of C = κ·N^γ·D between N and D")
+    if a_iv is not None and math.isfinite(a_iv.lo):
+        cols[5].caption(f"95% [{a_iv.lo:.3f}, {a_iv.hi:.3f}]")
+    comp = getattr(an, "compute", None)
+    gamma = f"{comp.gamma:.3f}" if comp is not None else "γ"
     st.caption(f"Summed Huber loss (δ = {pf.delta:g}) on log L over {pf.n_points} configurations, L-BFGS from a "
-               f"grid of starts; a = β/(α+β) is the N_opt exponent. {views.compute_note(an)}")
+               f"grid of starts. {views.compute_note(an)} Minimising L at fixed C gives N_opt ∝ C^a with "
+               f"a = β/(α + γβ), γ = {gamma}; β/(α+β) = {pf.a:.3f} would be the exponent if C were ∝ N·D.")
 
+st.subheader("Compute-optimal model size, three ways")
 c1, c2 = st.columns(2)
 prof = views.isoflop_profiles(an.aggregate.points)
 if len(prof):
@@ -49,10 +65,16 @@ if ch is not None:
     ui.chart(c2, ch)
 else:
     c2.info("No N_opt estimator can answer on this selection.")
-est = pd.DataFrame([dict(estimator=views.ESTIMATORS[m], a=nf.a, lo=nf.interval.lo if nf.interval else math.nan,
-                         hi=nf.interval.hi if nf.interval else math.nan, budgets=len(nf.points), runs=nf.n_runs,
-                         note=nf.reason) for m, nf in an.nopt.items()])
-c2.dataframe(est, hide_index=True, width="stretch")
+est = pd.DataFrame([dict(estimator=views.ESTIMATORS[m], a=f"{nf.a:.3f}" if nf.ok else "—",
+                         interval=f"[{nf.interval.lo:.3f}, {nf.interval.hi:.3f}]"
+                         if nf.ok and nf.interval is not None and math.isfinite(nf.interval.lo) else "—",
+                         budgets=len(nf.points) if nf.points is not None else 0, runs=nf.n_runs)
+                    for m, nf in an.nopt.items()])
+c2.dataframe(est, hide_index=True, width="stretch",
+             column_config={"interval": "95% interval", "budgets": "budgets used"})
+for m, nf in an.nopt.items():
+    if not nf.ok:
+        c2.caption(f"**{views.ESTIMATORS[m]}** cannot answer: {views.explain_nopt(nf)}.")
 
 st.subheader("Predictability: fit the smaller runs, predict the largest")
 q = st.slider("Fit on configurations up to this compute quantile", 0.5, 0.9, 0.75, 0.05, key="fl_cut")

@@ -6,6 +6,7 @@ import streamlit as st
 from pages import _shared as ui
 from scaling import views
 
+ui.through_app()
 st.title("Cached runs")
 s = ui.store()
 runs = ui.load_runs(s)
@@ -25,16 +26,24 @@ for col, chosen in [("dataset", ds), ("dropout", dr), ("width_step", ws), ("stat
         view = view[view[col].isin(chosen)]
 view = view.reset_index(drop=True)
 
-cols = ["width_step", "width", "dropout", "data_fraction", "seed", "lr_mult", "params", "examples", "flops",
-        "val_loss", "val_acc", "wall_s", "status", "device", "created_at", "run_id"]
+cols = ["width_step", "width", "dropout", "fraction", "seed", "lr_mult", "params", "examples", "flops",
+        "val_loss", "val_acc", "wall_s", "status", "device", "created_at", "error", "run_id"]
+labels = {f: views.frac_label(f) for f in view["data_fraction"].unique()}  # 1/256, as everywhere else
+shown = view.assign(fraction=view["data_fraction"].map(labels))
+Num = st.column_config.NumberColumn
 event = st.dataframe(
-    view[cols], key="r_table", on_select="rerun", selection_mode="multi-row", hide_index=True, width="stretch", height=460,
-    column_config={"data_fraction": st.column_config.NumberColumn("fraction", format="%.5g"),
-                   "flops": st.column_config.NumberColumn("C (FLOPs)", format="%.3e"),
-                   "val_acc": st.column_config.NumberColumn("val acc", format="percent"),
-                   "params": st.column_config.NumberColumn("N", format="%d"),
-                   "examples": st.column_config.NumberColumn("D", format="%d")})
-st.caption(f"{len(view)} of {len(runs)} runs. Select rows (left edge) to delete them.")
+    shown[cols], key="r_table", on_select="rerun", selection_mode="multi-row", hide_index=True, width="stretch",
+    height=min(460, 38 + 35 * max(len(view), 1)),
+    column_config={"width_step": Num("width step", format="%d"), "width": Num("width", format="%d"),
+                   "dropout": Num("dropout", format="%g"), "fraction": st.column_config.TextColumn("data fraction"),
+                   "lr_mult": Num("lr ×", format="%g"), "params": Num("N (params)", format="localized"),
+                   "examples": Num("D (examples)", format="localized"), "flops": Num("C (FLOPs)", format="%.3e"),
+                   "val_loss": Num("val loss", format="%.4f"), "val_acc": Num("val acc", format="percent"),
+                   "wall_s": Num("train s", format="%.1f", help="this run's share of its stack's training time"),
+                   "created_at": st.column_config.DatetimeColumn("trained at", format="YYYY-MM-DD HH:mm"),
+                   "run_id": st.column_config.TextColumn("run id")})
+st.caption(f"{len(view)} of {len(runs)} runs. Select rows (the boxes at the left edge) to delete them. "
+           "The downloads hold the rows shown, every column.")
 
 d1, d2, _ = st.columns([1, 1, 3])
 export = view.drop(columns=["created_at"])

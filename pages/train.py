@@ -4,6 +4,7 @@ import streamlit as st
 from pages import _shared as ui
 from scaling import data, views
 
+ui.through_app()
 st.title("Train")
 s = ui.store()
 runs = ui.load_runs(s)
@@ -15,6 +16,13 @@ with st.sidebar.container(border=True):
         st.write(f"GPU: {dev.name}, {dev.memory_gb:.0f} GiB")
     else:
         st.write(f"CPU: {dev.name}, {dev.threads} torch threads")
+
+    @st.fragment(run_every=3.0)
+    def worker_line():  # refreshed on its own: the worker starts a few seconds after a sweep is queued
+        pid = ui.guarded(views.worker_pid, s)
+        st.write(f"Worker: running (pid {pid})" if pid else "Worker: none (one starts when runs are queued)")
+
+    worker_line()
     st.caption(f"database: `{s.path}`")
 
 FRACTIONS = [2.0**-k for k in range(12, -1, -1)]  # 1/4096 .. 1
@@ -44,17 +52,23 @@ except views.grid.GridError as e:
     st.error(str(e))
     st.stop()
 
-m1, m2, m3, m4 = st.columns(4)
+m1, m2, m3, m4, m5 = st.columns(5)
 m1.metric("runs in the grid", len(p.configs))
 m2.metric("cached", p.cached)
-m3.metric("to train", p.new, help=f"{views.fmt_flops(p.flops)} of training compute (C = 3 × forward FLOPs × D)")
-m4.metric("estimated time", views.fmt_s(p.est_s) if p.new else "—", help=f"on {dev.label}, from the runs trained here")
-st.caption(f"Training compute to spend: {views.fmt_flops(p.flops)}.")
+m3.metric("already queued", p.queued, help="waiting or training now (this sweep or another): not queued twice")
+m4.metric("to train", p.new, help=f"{views.fmt_flops(p.flops)} of training compute (C = 3 × forward FLOPs × D)")
+m5.metric("estimated time", views.fmt_s(p.est_s) if p.new else "—",
+          help=f"on {dev.label}: a fixed cost per run plus FLOPs at a throughput, both fitted to the runs trained here")
+st.caption(f"Training compute to spend: {views.fmt_flops(p.flops)}."
+           + (" Everything in this grid is cached or queued: change the grid to train more." if not p.new else ""))
 
 if st.button(f"Queue {p.new} runs", type="primary", disabled=p.new == 0, icon=":material/play_arrow:"):
     sid, n_cached, n_new = ui.guarded(views.start_sweep, s, spec, dev.device)
     ui.remember_sweep(sid, spec.label())
-    st.toast(f"queued {n_new} runs ({n_cached} cached)")
+    st.session_state["t_toast"] = f"queued {n_new} runs ({n_cached} cached)"
+    st.rerun()  # the plan above now counts them as queued
+if msg := st.session_state.pop("t_toast", None):
+    st.toast(msg, icon=":material/play_arrow:")
 
 sweeps = ui.running_sweeps(s)
 if sweeps:

@@ -15,14 +15,80 @@ import pandas as pd
 from dataclasses import dataclass
 from altair.utils.schemapi import debug_mode
 
-from .views import frac_label
+from .views import fmt_num, frac_label
 
 LOG = alt.Scale(type="log", nice=False)
-LOG_Y = alt.Scale(type="log", nice=False, zero=False)
+LOG_Y = LOG  # (a log scale has no zero: `zero=False` only made Vega warn)
 WIDTH_SCHEME = "viridis"
 FIT_COLOR = "#d62728"
 FRONTIER_COLOR = "#111111"
 HEIGHT = 340
+# categorical colours for a few named series (Streamlit's own palette starts with two blues)
+PAIR = ["#1f77b4", "#ff7f0e", "#2ca02c"]
+
+
+# ---------------------------------------------------------------- log axes
+# Vega's own ticks on a log axis spanning less than two decades label only one or two values
+# (a loss axis read "0.4 ... 2"). The axes here get explicit ticks from the densest of these
+# mantissa sets that gives at most ~8 of them, and a domain padded to the data, so no point sits
+# on the frame and a wide bootstrap band cannot stretch the axis (the band is clipped instead).
+_MANTISSAS = [(1, 1.2, 1.4, 1.6, 1.8, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9), (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8),
+              (1, 1.5, 2, 3, 4, 5, 6, 8), (1, 2, 3, 5), (1, 2, 5), (1, 3), (1,)]
+# compute as 2e9, not 2e+9; parameter and example counts as 20k, 1.5M
+SCI = "replace(format(datum.value, '.2~e'), 'e+', 'e')"
+SI = "replace(format(datum.value, '.3~s'), 'G', 'B')"
+
+
+def log_ticks(values, max_ticks: int = 8) -> list[float]:
+    """Round tick values (1-2-5 style, denser when the range is narrow) inside [min, max]."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not v.size:
+        return []
+    lo, hi = float(v.min()), float(v.max())
+    e0, e1 = math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1
+    best = []
+    for mset in _MANTISSAS:
+        ticks = [float(f"{m * 10.0 ** e:.6g}") for e in range(e0, e1 + 1) for m in mset]
+        ticks = [t for t in ticks if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
+        if len(ticks) <= max_ticks:
+            if len(ticks) >= 2 or best:
+                return ticks if len(ticks) >= 2 else best
+            # a range too narrow for any round mantissa: a few values rounded to what tells them apart
+            for digits in (2, 3, 4):
+                few = sorted({float(f"{t:.{digits}g}") for t in np.geomspace(lo, hi, 4)})
+                few = [t for t in few if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
+                if len(few) >= 2:
+                    return few
+            return ticks
+        best = ticks
+    step = math.ceil(len(best) / max_ticks)  # many decades: every step-th power of ten
+    return best[::step]
+
+
+def log_domain(values, pad: float = 1.12) -> list[float] | None:
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not v.size:
+        return None
+    lo, hi = float(v.min()), float(v.max())
+    if hi / lo < 1.05:  # one value: a band around it
+        lo, hi = lo / 1.2, hi * 1.2
+    return [lo / pad, hi * pad]
+
+
+def log_enc(channel, field: str, title, values, label_expr: str | None = None, fmt: str = "~g", pad: float = 1.12,
+            **kw):
+    """alt.X / alt.Y on a log scale with a padded domain and round ticks, from the values it must show."""
+    dom = log_domain(values, pad)
+    scale = alt.Scale(type="log", nice=False, domain=dom) if dom else LOG
+    axis = alt.Axis(values=log_ticks(dom) if dom else alt.Undefined, format=fmt if label_expr is None else alt.Undefined,
+                    labelExpr=label_expr if label_expr is not None else alt.Undefined, grid=True)
+    return channel(field, scale=scale, axis=axis, title=title, **kw)
+
+
+def _vals(*cols):
+    return np.concatenate([np.asarray(c, float).ravel() for c in cols if c is not None and len(c)] or [np.array([])])
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +106,11 @@ class Figure:
     def spec(self) -> dict:
         with debug_mode(False):
             d = self.chart.to_dict(validate=False)
+        if "facet" not in d:
+            # Streamlit's default autosize ("fit") squeezes the plot to make room for the title,
+            # legends and axes inside `height` (the loss plot was ~120 px tall); fit-x keeps the
+            # plot's height and fits only the width to the column
+            d.setdefault("autosize", {"type": "fit-x", "contains": "padding"})
         d["datasets"] = dict(self.data)
         return d
 
@@ -52,9 +123,20 @@ class Figure:
     def svg(self) -> bytes:
         import vl_convert as vlc
 
+        return vlc.vegalite_to_svg(self._standalone()).encode()
+
+    def png(self, scale: float = 2.0) -> bytes:
+        import vl_convert as vlc
+
+        return vlc.vegalite_to_png(self._standalone(), scale=scale)
+
+    def _standalone(self, width: int = 720) -> dict:
+        """The spec with its data inline and a fixed plot width (no Streamlit column to fit)."""
         d = self.spec()
         d["datasets"] = {k: _records(v) for k, v in self.data.items()}
-        return vlc.vegalite_to_svg(d).encode()
+        if "facet" not in d:
+            d["width"], d["autosize"] = width, {"type": "pad", "contains": "padding"}
+        return d
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -113,6 +195,14 @@ def _tooltip(acc: bool = True):
     return t
 
 
+def _compute_x(values, field: str = "flops:Q"):
+    return log_enc(alt.X, field, "training compute C (FLOPs)", values, label_expr=SCI)
+
+
+def _loss_y(values, field: str = "val_loss:Q", title: str = "validation loss"):
+    return log_enc(alt.Y, field, title, values)
+
+
 @_fast
 def loss_vs_compute(src, runs: pd.DataFrame, points: pd.DataFrame, frontier: pd.DataFrame, law=None,
                     line: pd.DataFrame | None = None, band: pd.DataFrame | None = None,
@@ -122,20 +212,19 @@ def loss_vs_compute(src, runs: pd.DataFrame, points: pd.DataFrame, frontier: pd.
     runs, points, frontier = _with_labels(runs), _with_labels(points), _with_labels(frontier)
     fsort = _fraction_sort(points)
     pick = _width_param()
-    x = alt.X("flops:Q", scale=LOG, title="training compute C (FLOPs)", axis=alt.Axis(format=".0e"))
-    yy = alt.Y(f"{y}:Q", scale=LOG_Y, title=y_title)
+    # the axes span the runs (and the fitted line); a wide band is clipped, not allowed to squash them
+    x = _compute_x(_vals(runs["flops"], points["flops"]))
+    yy = _loss_y(_vals(runs[y], points[y], line["fit"] if line is not None and len(line) else None), f"{y}:Q", y_title)
     color = alt.Color("width:O", scale=alt.Scale(scheme=WIDTH_SCHEME), title="width",
                       legend=alt.Legend(orient="right", symbolType="circle"))
-    # two stacked legends on the right overflow the chart: the shapes go below it
-    shape = alt.Shape("fraction:N", sort=fsort, title="data fraction",
-                      legend=alt.Legend(orient="bottom", direction="horizontal"))
+    shape = alt.Shape("fraction:N", sort=fsort, title="data fraction", legend=alt.Legend(orient="right"))
     fade = alt.condition(pick, alt.value(0.9), alt.value(0.08))
     tip = _tooltip() + [alt.Tooltip("seed:Q"), alt.Tooltip("val_loss:Q", title="val loss", format=".4f"),
                         alt.Tooltip("val_acc:Q", title="val accuracy", format=".2%")]
     layers = []
     if band is not None and len(band):
-        layers.append(alt.Chart(src("band", band)).mark_area(color=FIT_COLOR, opacity=0.15).encode(
-            x=alt.X("flops:Q", scale=LOG), y=alt.Y("lo:Q", scale=LOG_Y), y2="hi:Q"))
+        layers.append(alt.Chart(src("band", band)).mark_area(color=FIT_COLOR, opacity=0.15, clip=True).encode(
+            x=x, y=alt.Y("lo:Q", scale=yy["scale"]), y2="hi:Q"))
     pts_runs = alt.Chart(src("runs", runs)).mark_point(size=22, filled=True).encode(
         x=x, y=yy, color=color, shape=shape, opacity=alt.condition(pick, alt.value(0.45), alt.value(0.05)),
         tooltip=tip).add_params(pick)
@@ -150,8 +239,8 @@ def loss_vs_compute(src, runs: pd.DataFrame, points: pd.DataFrame, frontier: pd.
         layers.append(alt.Chart(src("frontier", frontier)).mark_point(size=160, color=FRONTIER_COLOR, filled=False, strokeWidth=1.5)
                       .encode(x=x, y=yy, tooltip=mean_tip))
     if line is not None and len(line):
-        layers.append(alt.Chart(src("line", line)).mark_line(color=FIT_COLOR, strokeDash=[6, 4], strokeWidth=2.5).encode(
-            x=alt.X("flops:Q", scale=LOG), y=alt.Y("fit:Q", scale=LOG_Y),
+        layers.append(alt.Chart(src("line", line)).mark_line(color=FIT_COLOR, strokeDash=[6, 4], strokeWidth=2.5, clip=True).encode(
+            x=x, y=alt.Y("fit:Q", scale=yy["scale"]),
             tooltip=[alt.Tooltip("flops:Q", format=".3s", title="C"), alt.Tooltip("fit:Q", format=".4f", title="fit")]))
     title = alt.Title(f"{y_title.capitalize()} against training compute",
                       subtitle=[equation] if equation else alt.Undefined, subtitleColor=FIT_COLOR, subtitleFontSize=13)
@@ -162,12 +251,12 @@ def loss_vs_compute(src, runs: pd.DataFrame, points: pd.DataFrame, frontier: pd.
 def accuracy_vs_compute(src, runs: pd.DataFrame, points: pd.DataFrame) -> alt.LayerChart:
     runs, points = _with_labels(runs), _with_labels(points)
     pick = _width_param()
-    x = alt.X("flops:Q", scale=LOG, title="training compute C (FLOPs)", axis=alt.Axis(format=".0e"))
+    x = _compute_x(_vals(runs["flops"], points["flops"]))
     # error rate on a log axis would straighten it, but accuracy is what people read
     yy = alt.Y("val_acc:Q", title="validation accuracy", scale=alt.Scale(zero=False), axis=alt.Axis(format="%"))
-    color = alt.Color("width:O", scale=alt.Scale(scheme=WIDTH_SCHEME), title="width")
-    shape = alt.Shape("fraction:N", sort=_fraction_sort(points), title="data fraction",
-                      legend=alt.Legend(orient="bottom", direction="horizontal"))
+    color = alt.Color("width:O", scale=alt.Scale(scheme=WIDTH_SCHEME), title="width",
+                      legend=alt.Legend(orient="right", symbolType="circle"))
+    shape = alt.Shape("fraction:N", sort=_fraction_sort(points), title="data fraction", legend=alt.Legend(orient="right"))
     tip = _tooltip() + [alt.Tooltip("n_seeds:Q", title="seeds"), alt.Tooltip("val_acc:Q", format=".2%", title="mean accuracy")]
     a = alt.Chart(src("runs", runs)).mark_point(size=22, filled=True).encode(
         x=x, y=yy, color=color, shape=shape, opacity=alt.condition(pick, alt.value(0.45), alt.value(0.05))).add_params(pick)
@@ -180,22 +269,25 @@ def accuracy_vs_compute(src, runs: pd.DataFrame, points: pd.DataFrame) -> alt.La
 def nopt_vs_compute(src, nopt, band: pd.DataFrame | None = None, title: str | None = None) -> alt.LayerChart:
     """The compute-optimal N at each usable budget, the fitted N_opt = k C^a and its exponent's band."""
     pts = nopt.points.assign(method=nopt.method)
-    x = alt.X("C:Q", scale=LOG, title="training compute C (FLOPs)", axis=alt.Axis(format=".0e"))
-    y = alt.Y("N_opt:Q", scale=LOG_Y, title="compute-optimal parameters N_opt")
+    have_band = band is not None and "lo" in band and len(band)
+    x = _compute_x(_vals(pts["C"], band["C"] if band is not None and len(band) else None), "C:Q")
+    y = log_enc(alt.Y, "N_opt:Q", "compute-optimal parameters N_opt",
+                _vals(pts["N_opt"], band["N_opt"] if band is not None and len(band) else None), label_expr=SI)
     layers = []
-    if band is not None and "lo" in band and len(band):
-        layers.append(alt.Chart(src("band", band)).mark_area(color=FIT_COLOR, opacity=0.15).encode(
-            x=x, y=alt.Y("lo:Q", scale=LOG_Y), y2="hi:Q"))
+    if have_band:
+        layers.append(alt.Chart(src("band", band)).mark_area(color=FIT_COLOR, opacity=0.15, clip=True).encode(
+            x=x, y=alt.Y("lo:Q", scale=y["scale"]), y2="hi:Q"))
     if band is not None and len(band):
         layers.append(alt.Chart(src("band", band)).mark_line(color=FIT_COLOR, strokeDash=[6, 4], strokeWidth=2.5).encode(x=x, y=y))
     layers.append(alt.Chart(src("pts", pts)).mark_point(size=70, filled=True, color=FRONTIER_COLOR).encode(
-        x=x, y=y, tooltip=[alt.Tooltip("C:Q", format=".3s"), alt.Tooltip("N_opt:Q", format=",.0f")]))
+        x=x, y=y, tooltip=[alt.Tooltip("C:Q", format=".3s", title="C (FLOPs)"), alt.Tooltip("N_opt:Q", format=",.0f")]))
     iv = nopt.interval
-    sub = f"N_opt = {nopt.k:.3g}·C^{nopt.a:.3f}" if nopt.ok else nopt.reason
+    sub = f"N_opt = {fmt_num(nopt.k)} · C^{nopt.a:.3f}" if nopt.ok else nopt.reason
     if nopt.ok and iv is not None and math.isfinite(iv.lo):
-        sub += f"   a ∈ [{iv.lo:.3f}, {iv.hi:.3f}] (95%)"
+        sub += f"  —  a ∈ [{iv.lo:.3f}, {iv.hi:.3f}] (95%)"
+    names = {"envelope": "lower envelope", "isoflop": "IsoFLOP profiles", "parametric": "parametric L(N, D)"}
     return alt.layer(*layers).properties(
-        title=alt.Title(title or f"Compute-optimal model size ({nopt.method})", subtitle=[sub],
+        title=alt.Title(title or f"Compute-optimal model size ({names.get(nopt.method, nopt.method)})", subtitle=[sub],
                         subtitleColor=FIT_COLOR if nopt.ok else "gray", subtitleFontSize=13), height=HEIGHT)
 
 
@@ -205,17 +297,16 @@ def bottleneck(src, points: pd.DataFrame, by: str) -> alt.Chart:
     (by='params'). With D fixed, growing N plateaus."""
     points = _with_labels(points)
     if by == "examples":
-        x = alt.X("params:Q", scale=LOG, title="parameters N")
+        x = log_enc(alt.X, "params:Q", "parameters N", points["params"], label_expr=SI)
         color = alt.Color("fraction:N", sort=_fraction_sort(points), title="data fraction",
                           scale=alt.Scale(scheme="plasma"))
         detail, title = "fraction:N", "Loss against N, one line per data size D"
     else:
-        x = alt.X("examples:Q", scale=LOG, title="training examples D")
+        x = log_enc(alt.X, "examples:Q", "training examples D", points["examples"], label_expr=SI)
         color = alt.Color("width:O", scale=alt.Scale(scheme=WIDTH_SCHEME), title="width")
         detail, title = "width:O", "Loss against D, one line per width N"
     tip = _tooltip() + [alt.Tooltip("val_loss:Q", format=".4f", title="mean val loss")]
-    base = alt.Chart(src("points", points)).encode(x=x, y=alt.Y("val_loss:Q", scale=LOG_Y, title="validation loss"),
-                                    color=color, detail=detail)
+    base = alt.Chart(src("points", points)).encode(x=x, y=_loss_y(points["val_loss"]), color=color, detail=detail)
     return (base.mark_line(point=True).encode(tooltip=tip)).properties(title=title, height=280)
 
 
@@ -223,17 +314,21 @@ def bottleneck(src, points: pd.DataFrame, by: str) -> alt.Chart:
 def compare_frontiers(src, frames: dict[str, pd.DataFrame], lines: dict[str, pd.DataFrame]) -> alt.LayerChart:
     """Both selections' frontiers and fitted laws on one chart, one colour each."""
     fr = pd.concat([f.assign(selection=k) for k, f in frames.items()], ignore_index=True)
+    fr = _with_labels(fr)
     ln = pd.concat([f.assign(selection=k) for k, f in lines.items()], ignore_index=True) if lines else pd.DataFrame()
-    x = alt.X("flops:Q", scale=LOG, title="training compute C (FLOPs)", axis=alt.Axis(format=".0e"))
-    color = alt.Color("selection:N", title="selection", scale=alt.Scale(range=["#1f77b4", "#ff7f0e"]))
+    x = _compute_x(fr["flops"])
+    y = _loss_y(_vals(fr["val_loss"], ln["fit"] if len(ln) else None), title="validation loss (frontier)")
+    color = alt.Color("selection:N", title="selection", scale=alt.Scale(range=PAIR[:2]),
+                      legend=alt.Legend(orient="top", labelLimit=400))
     layers = [alt.Chart(src("fr", fr)).mark_line(point=True).encode(
-        x=x, y=alt.Y("val_loss:Q", scale=LOG_Y, title="validation loss (frontier)"), color=color,
-        tooltip=["selection:N", alt.Tooltip("width:O"), alt.Tooltip("data_fraction:Q", format=".4g"),
-                 alt.Tooltip("flops:Q", format=".3s"), alt.Tooltip("val_loss:Q", format=".4f")])]
+        x=x, y=y, color=color,
+        tooltip=["selection:N", alt.Tooltip("width:O"), alt.Tooltip("fraction:N", title="data fraction"),
+                 alt.Tooltip("flops:Q", format=".3s", title="C (FLOPs)"), alt.Tooltip("val_loss:Q", format=".4f")])]
     if len(ln):
-        layers.append(alt.Chart(src("ln", ln)).mark_line(strokeDash=[6, 4], strokeWidth=2).encode(
-            x=x, y=alt.Y("fit:Q", scale=LOG_Y), color=color))
-    return alt.layer(*layers).properties(title="Compute-efficient frontiers and their fitted laws", height=HEIGHT)
+        layers.append(alt.Chart(src("ln", ln)).mark_line(strokeDash=[6, 4], strokeWidth=2, clip=True).encode(
+            x=x, y=alt.Y("fit:Q", scale=y["scale"]), color=color))
+    return alt.layer(*layers).properties(
+        title=alt.Title("Compute-efficient frontiers (solid) and their fitted laws (dashed)"), height=HEIGHT)
 
 
 @_fast
@@ -242,13 +337,14 @@ def exponents_side_by_side(src, table: pd.DataFrame) -> alt.LayerChart:
     t = table.dropna(subset=["value"])
     y = alt.Y("selection:N", title=None)
     base = alt.Chart().encode(y=y, color=alt.Color("selection:N", legend=None,
-                                                       scale=alt.Scale(range=["#1f77b4", "#ff7f0e"])))
+                                                       scale=alt.Scale(range=PAIR[:2])))
     rule = base.mark_rule(strokeWidth=3).encode(x=alt.X("lo:Q", title="value (95% interval)", scale=alt.Scale(zero=False)), x2="hi:Q")
     dot = base.mark_point(size=80, filled=True).encode(
         x="value:Q", tooltip=["name:N", "selection:N", alt.Tooltip("value:Q", format=".3f"),
                               alt.Tooltip("lo:Q", format=".3f"), alt.Tooltip("hi:Q", format=".3f")])
-    return alt.layer(rule, dot, data=src("t", t)).facet(row=alt.Row("name:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left"))
-                                             ).resolve_scale(x="independent").properties(title="Exponents side by side")
+    return alt.layer(rule, dot, data=src("t", t)).properties(width=520).facet(
+        row=alt.Row("name:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left", labelLimit=260, labelFontSize=12))
+    ).resolve_scale(x="independent").properties(title="Exponents side by side (dot: estimate; bar: 95% interval)")
 
 
 @_fast
@@ -257,16 +353,20 @@ def isoflop_curves(src, profiles: pd.DataFrame, nopt=None) -> alt.LayerChart:
     order = sorted(profiles["budget"].unique())
     labels = [profiles.loc[profiles["budget"] == b, "budget_label"].iloc[0] for b in order]
     color = alt.Color("budget_label:N", sort=labels, title="compute budget", scale=alt.Scale(scheme="turbo"))
+    x = log_enc(alt.X, "params:Q", "parameters N", profiles["params"], label_expr=SI)
     layers = [alt.Chart(src("profiles", profiles)).mark_line(point=True).encode(
-        x=alt.X("params:Q", scale=LOG, title="parameters N"),
-        y=alt.Y("val_loss:Q", scale=LOG_Y, title="validation loss (interpolated at the budget)"),
-        color=color, tooltip=["budget_label:N", "width:O", alt.Tooltip("params:Q", format=","),
+        x=x, y=_loss_y(profiles["val_loss"], title="validation loss (interpolated at the budget)"),
+        color=color, tooltip=[alt.Tooltip("budget_label:N", title="budget"), "width:O", alt.Tooltip("params:Q", format=","),
                               alt.Tooltip("val_loss:Q", format=".4f")])]
+    sub = alt.Undefined
     if nopt is not None and nopt.ok and len(nopt.points):
         layers.append(alt.Chart(src("nopt_points", nopt.points)).mark_rule(color="gray", strokeDash=[2, 2]).encode(
-            x="N_opt:Q", tooltip=[alt.Tooltip("C:Q", format=".3s"), alt.Tooltip("N_opt:Q", format=",.0f")]))
-    return alt.layer(*layers).properties(title="IsoFLOP profiles (dotted: the isoflop estimator's N_opt per budget)",
-                                         height=HEIGHT)
+            x=alt.X("N_opt:Q", scale=x["scale"]), tooltip=[alt.Tooltip("C:Q", format=".3s"), alt.Tooltip("N_opt:Q", format=",.0f")]))
+        sub = ["dotted: the IsoFLOP estimator's N_opt at each budget"]
+    elif nopt is not None and not nopt.ok:
+        sub = ["no budget has its minimum inside the widths: the IsoFLOP estimator cannot answer"]
+    return alt.layer(*layers).properties(title=alt.Title("IsoFLOP profiles: loss against N at fixed compute", subtitle=sub,
+                                                         subtitleColor="gray"), height=HEIGHT)
 
 
 @_fast
@@ -284,9 +384,10 @@ def nopt_estimators(src, nopts: dict) -> alt.LayerChart:
     if not pts:
         return None
     P, L = pd.concat(pts), pd.concat(lines)
-    x = alt.X("C:Q", scale=LOG, title="training compute C (FLOPs)", axis=alt.Axis(format=".0e"))
-    y = alt.Y("N_opt:Q", scale=LOG_Y, title="N_opt")
-    color = alt.Color("estimator:N", title="estimator", legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=500))
+    x = _compute_x(_vals(P["C"], L["C"]), "C:Q")
+    y = log_enc(alt.Y, "N_opt:Q", "compute-optimal parameters N_opt", _vals(P["N_opt"], L["N_opt"]), label_expr=SI)
+    color = alt.Color("estimator:N", title="estimator", scale=alt.Scale(range=PAIR),
+                      legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=500))
     return alt.layer(alt.Chart(src("P", P)).mark_point(size=50).encode(x=x, y=y, color=color, tooltip=["estimator:N", alt.Tooltip("C:Q", format=".3s"), alt.Tooltip("N_opt:Q", format=",.0f")]),
                      alt.Chart(src("L", L)).mark_line().encode(x=x, y=y, color=color)).properties(
         title="N_opt three ways", height=HEIGHT)
@@ -303,25 +404,31 @@ def prediction(src, heldout: pd.DataFrame) -> alt.LayerChart:
     d = pd.concat(rows) if rows else pd.DataFrame(columns=["val_loss", "pred", "model"])
     lo = float(np.nanmin(np.r_[d["val_loss"], d["pred"]])) if len(d) else 0.1
     hi = float(np.nanmax(np.r_[d["val_loss"], d["pred"]])) if len(d) else 1.0
-    diag = pd.DataFrame({"v": [lo, hi]})
-    sc = alt.Scale(type="log", domain=[lo * 0.95, hi * 1.05], nice=False)
+    diag = pd.DataFrame({"v": [lo / 1.05, hi * 1.05]})
+    dom = log_domain([lo, hi], 1.05)
+    sc = alt.Scale(type="log", domain=dom, nice=False)
+    ax = alt.Axis(values=log_ticks(dom), format="~g")
     return alt.layer(
         alt.Chart(src("diag", diag)).mark_line(color="gray", strokeDash=[3, 3]).encode(x=alt.X("v:Q", scale=sc), y=alt.Y("v:Q", scale=sc)),
         alt.Chart(src("d", d)).mark_point(size=70, filled=True).encode(
-            x=alt.X("val_loss:Q", scale=sc, title="observed validation loss"),
-            y=alt.Y("pred:Q", scale=sc, title="predicted from the smaller runs"), color=alt.Color("model:N", title="fit"),
+            x=alt.X("val_loss:Q", scale=sc, axis=ax, title="observed validation loss"),
+            y=alt.Y("pred:Q", scale=sc, axis=ax, title="predicted from the smaller runs"), color=alt.Color("model:N", title="fit", scale=alt.Scale(range=PAIR)),
             tooltip=["model:N", alt.Tooltip("params:Q", format=","), alt.Tooltip("examples:Q", format=","),
                      alt.Tooltip("flops:Q", format=".3s"), alt.Tooltip("val_loss:Q", format=".4f"),
                      alt.Tooltip("pred:Q", format=".4f")]),
-    ).properties(title="Predicting the largest runs from the smaller ones", height=HEIGHT)
+    ).properties(title=alt.Title("Predicting the largest runs from the smaller ones", subtitle=["on the diagonal: perfect"],
+                                 subtitleColor="gray"), height=HEIGHT)
 
 
 @_fast
 def residuals(src, points: pd.DataFrame) -> alt.Chart:
     """log L - log prediction of the parametric fit (column residual), against N, coloured by D."""
     d = _with_labels(points)
-    return alt.Chart(src("d", d)).mark_point(size=50, filled=True).encode(
-        x=alt.X("params:Q", scale=LOG, title="parameters N"), y=alt.Y("residual:Q", title="log L − log L̂"),
+    zero = alt.Chart(src("zero", pd.DataFrame({"r": [0.0]}))).mark_rule(color="gray", strokeDash=[3, 3]).encode(y="r:Q")
+    pts = alt.Chart(src("d", d)).mark_point(size=50, filled=True).encode(
+        x=log_enc(alt.X, "params:Q", "parameters N", d["params"], label_expr=SI),
+        y=alt.Y("residual:Q", title="log L − log L̂ (parametric fit)"),
         color=alt.Color("fraction:N", sort=_fraction_sort(d), title="data fraction", scale=alt.Scale(scheme="plasma")),
         tooltip=["width:O", "fraction:N", alt.Tooltip("val_loss:Q", format=".4f"), alt.Tooltip("residual:Q", format="+.4f")],
-    ).properties(title="Residuals of the parametric fit", height=280)
+    )
+    return alt.layer(zero, pts).properties(title="Residuals of the parametric fit", height=280)

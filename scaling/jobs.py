@@ -20,7 +20,7 @@ import torch
 
 from . import train
 from .config import RunConfig
-from .store import Store, owner_id
+from .store import Store, owner_id, pid_alive
 
 # On the CPU a stack beyond ~6 models only spills the caches: per-model step time at width 23 was
 # 20.5 ms with 6 models, 22.2 ms with 12 and 24.2 ms with 24 (one core). On CUDA the cap is high;
@@ -118,12 +118,9 @@ def worker_alive(store: Store) -> int | None:
     """The pid of the worker serving this database, if one is running."""
     try:
         pid = int(pidfile(store).read_text())
-        os.kill(pid, 0)
-        return pid
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+    except (FileNotFoundError, ValueError):
         return None
-    except PermissionError:
-        return pid
+    return pid if pid_alive(pid) else None  # a killed worker may linger as a zombie: dead all the same
 
 
 def ensure_worker(store: Store, device: str = "auto") -> int:
@@ -137,6 +134,9 @@ def ensure_worker(store: Store, device: str = "auto") -> int:
         [sys.executable, "-m", "scaling", "worker", "--db", str(store.path), "--device", device],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )
+    log.close()  # the child holds its own copy
+    # reap it when it exits, or it lingers as a zombie of the app's process for the app's lifetime
+    threading.Thread(target=proc.wait, daemon=True, name=f"reap-worker-{proc.pid}").start()
     return proc.pid
 
 

@@ -66,7 +66,9 @@ class Selection:
     seeds: tuple[int, ...] = ()               # () = every cached seed
     lr: str | float = LR_TUNED
     form: str = "power"
-    estimator: str = "envelope"
+    # parametric by default: it answers on the smallest grids (the CPU quick sweep), where no
+    # width range is wide enough for the envelope and IsoFLOP estimators to find a minimum
+    estimator: str = "parametric"
 
     @property
     def irreducible(self) -> bool:
@@ -333,12 +335,35 @@ def law_line(law, n_grid: int = 60) -> pd.DataFrame:
     return pd.DataFrame({"flops": c, "fit": law.predict(c)})
 
 
+def fmt_num(x: float, digits: int = 3) -> str:
+    """3 significant digits: 0.958, 42.1, 9020, 1.17e4, 3.2e-5 (never 9.02e+03)."""
+    if not math.isfinite(x):
+        return "?"
+    if x != 0 and not 1e-3 <= abs(x) < 1e4:
+        m, e = f"{x:.{digits - 1}e}".split("e")
+        return f"{m}e{int(e)}"
+    if abs(x) >= 10 ** digits:
+        return f"{x:.0f}"
+    return f"{x:#.{digits}g}".rstrip(".")  # 1.00, not 1
+
+
+def floor_negligible(E: float, lowest_loss: float) -> bool:
+    """An irreducible loss E fitted to (almost) nothing, at its lower bound: the data show no
+    floor in their range, and E's value (1e-13, say) means nothing."""
+    return not E > 1e-3 * lowest_loss
+
+
 def equation(law) -> str:
-    a = f"{law.A:.3g} · C^-{law.alpha:.3f}"
-    eq = f"L = {law.E:.3g} + {a}" if law.irreducible else f"L = {a}"
+    a = f"{fmt_num(law.A)} · C^−{law.alpha:.3f}"
+    if law.irreducible:
+        eq = f"L = {fmt_num(law.E)} + {a}"
+        if floor_negligible(law.E, float(law.predict(np.array([law.x_range[1]]))[0])):
+            eq = f"L = E + {a} with E ≈ 0 (no floor visible in this range)"
+    else:
+        eq = f"L = {a}"
     iv = law.alpha_interval
     if iv is not None and math.isfinite(iv.lo):
-        eq += f"     α_C 95% interval [{iv.lo:.3f}, {iv.hi:.3f}]"
+        eq += f"  —  α_C ∈ [{iv.lo:.3f}, {iv.hi:.3f}] (95%)"
     return eq
 
 
@@ -355,6 +380,31 @@ def nopt_band(nf, n_grid: int = 40) -> pd.DataFrame:
         ends = np.array([n_mid * (c / mid) ** nf.interval.lo, n_mid * (c / mid) ** nf.interval.hi])
         out["lo"], out["hi"] = ends.min(axis=0), ends.max(axis=0)
     return out
+
+
+_SKIP_WHY = {
+    "fewer than 3 widths reach it": "fewer than 3 widths reach that compute",
+    "minimum at the smallest width": "the smallest width trained has the lowest loss (the optimum is smaller "
+                                     "than the widths trained; larger data fractions reach budgets where it "
+                                     "moves up into range)",
+    "minimum at the largest width": "the largest width trained has the lowest loss (the optimum lies beyond "
+                                    "the widths trained: larger widths would show it)",
+    "no minimum inside the widths": "the loss has no clear minimum across the widths",
+    "N_opt outside the widths tested": "N_opt falls outside the widths trained",
+}
+
+
+def explain_nopt(nf) -> str:
+    """Why an N_opt estimator cannot answer, in words: what it needed and what the budgets showed."""
+    skipped = getattr(nf, "skipped", None)
+    if skipped is None or not len(skipped):
+        return nf.reason
+    counts = skipped["reason"].value_counts()
+    parts = [f"at {n} of them {_SKIP_WHY.get(r, r)}" for r, n in counts.items()]
+    n_ok = len(nf.points) if nf.points is not None else 0
+    return (f"it needs at least 3 compute budgets where several widths compete and one in the middle wins; "
+            f"of the {len(skipped) + n_ok} budgets tried, {n_ok} qualif{'y' if n_ok != 1 else 'ies'}: "
+            + "; ".join(parts))
 
 
 def isoflop_profiles(points: pd.DataFrame, n_budgets: int = 6) -> pd.DataFrame:
@@ -454,19 +504,24 @@ def time_model(runs: pd.DataFrame, device_label: str) -> tuple[float, float]:
 class Plan:
     configs: list
     cached: int
-    new: int
+    new: int               # neither cached nor queued: what queueing the grid adds
     flops: float           # training compute of the runs to train
     est_s: float           # estimated wall time on this device
     todo: list = field(default_factory=list)
+    queued: int = 0        # already waiting in the queue (or training), by this or another sweep
 
 
 def plan(store: Store, spec: GridSpec, runs: pd.DataFrame, device_label: str) -> Plan:
     configs = spec.configs()
-    cached = store.cached_ids([c.run_id for c in configs])
-    todo = [c for c in configs if c.run_id not in cached]
+    ids = [c.run_id for c in configs]
+    cached = store.cached_ids(ids)
+    with store.connect() as con:
+        waiting = {r[0] for r in con.execute("SELECT run_id FROM queue WHERE list_contains(?, run_id)", [ids]).fetchall()}
+    waiting -= cached
+    todo = [c for c in configs if c.run_id not in cached and c.run_id not in waiting]
     t0, rate = time_model(runs, device_label)
     est = sum(t0 + c.flops / rate for c in todo)
-    return Plan(configs, len(cached), len(todo), float(sum(c.flops for c in todo)), est, todo)
+    return Plan(configs, len(cached), len(todo), float(sum(c.flops for c in todo)), est, todo, len(waiting))
 
 
 # ---------------------------------------------------------------- the device
@@ -521,6 +576,11 @@ class SweepStatus:
     @property
     def active(self) -> bool:
         return self.queued + self.running > 0
+
+    @property
+    def cancelled(self) -> int:
+        """Runs of the sweep neither done nor waiting: taken off the queue by a cancel."""
+        return max(self.total - self.done - self.queued - self.running, 0)
 
 
 def sweep_status(store: Store, sweep_id: str, label: str = "") -> SweepStatus:
@@ -584,6 +644,13 @@ def start_worker(store: Store, device: str = "auto") -> int:
     from . import jobs
 
     return jobs.ensure_worker(store, device)
+
+
+def worker_pid(store: Store) -> int | None:
+    """The pid of the worker process serving this database, if one runs."""
+    from . import jobs
+
+    return jobs.worker_alive(store)
 
 
 def parametric_residuals(an) -> pd.DataFrame:

@@ -75,6 +75,8 @@ def test_explore_shows_exponents_with_intervals(app):
     assert "95% interval [" in captions and "36 runs" not in captions  # one dropout: 18 runs
     assert "18 runs" in captions
     assert app.query_params["dropout"] == "0"
+    assert float(_metric(app, "a  (N_opt")) > 0  # the default estimator answers on a small grid
+    assert captions.count("95% interval [") == 2
 
 
 def test_slider_change_refits(app):
@@ -180,6 +182,91 @@ def test_train_queues_a_tiny_sweep_that_lands(tmp_path, monkeypatch):
     at.switch_page("pages/explore.py").run()
     _ok(at)  # one run: too few to fit, said so
     assert any("Nothing to fit" in w.value for w in at.warning)
+
+
+def test_a_direct_page_link_runs_inside_the_app(small_cache, monkeypatch):
+    """A pages/ directory puts a fresh server in Streamlit's legacy multipage mode (AppTest is in
+    it on every run): a direct link to a page must still go through streamlit_app.py, its
+    password gate and its navigation, never run the page script alone."""
+    monkeypatch.setenv("SCALING_DB", str(small_cache))
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("pages/runs.py").run()  # the first run of the session: a link to Runs
+    _ok(at)
+    assert at.title[0].value == "Cached runs" and len(at.dataframe) == 1
+    assert any("Scaling Lab: small CNNs" in c.value for c in at.sidebar.caption)  # the app's sidebar
+
+    monkeypatch.setenv("SCALING_PASSWORD", "s3cret")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception and not at.dataframe and not at.metric  # the gate holds
+    at.text_input[0].input("s3cret")
+    at.button[0].click().run()
+    _ok(at)
+    assert at.title[0].value == "Cached runs" and len(at.dataframe) == 1  # the page the link named
+
+
+def test_an_estimator_that_cannot_answer_offers_one_that_can(app):
+    app.query_params["nopt"] = "envelope"  # 3 widths: no budget has its optimum inside them
+    app.run()
+    _ok(app)
+    assert _metric(app, "a  (N_opt") == "—"
+    assert any("lower envelope" in i.value and "budgets" in i.value for i in app.info)
+    switch = next(b for b in app.button if b.label.startswith("Show parametric"))
+    switch.click().run()
+    _ok(app)
+    assert _w(app.selectbox, "N_opt estimator").value == "parametric"
+    assert float(_metric(app, "a  (N_opt")) > 0
+    assert app.query_params["nopt"] == "parametric"
+
+
+def test_train_plan_counts_queued_runs_once(tmp_path):
+    store = Store(tmp_path / "plan.duckdb")
+    spec = views.GridSpec(widths="0:2", fractions="1/512", seeds="0:1", dropouts="0")
+    p = views.plan(store, spec, store.runs(status=None), "cpu (2 threads)")
+    assert (p.cached, p.queued, p.new) == (0, 0, 2) and p.est_s > 0
+    store.enqueue(spec.configs())  # no worker: they wait in the queue
+    p = views.plan(store, spec, store.runs(status=None), "cpu (2 threads)")
+    assert (p.cached, p.queued, p.new) == (0, 2, 0) and p.flops == 0
+    sid = store.sweeps()["sweep_id"].iloc[0]
+    store.cancel()
+    st_ = views.sweep_status(store, sid)
+    assert not st_.active and st_.cancelled == 2 and st_.done == 0
+
+
+def test_log_axes_get_round_ticks_and_charts_keep_their_height(small_cache):
+    from scaling import charts
+
+    assert charts.log_ticks([0.3, 2.2]) == [0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0]
+    assert charts.log_ticks([1e8, 1.3e10]) == [1e8, 2e8, 5e8, 1e9, 2e9, 5e9, 1e10]
+    assert 2 <= len(charts.log_ticks([0.5, 0.52])) <= 8
+    assert len(charts.log_ticks([1e3, 1e12])) <= 8
+    runs = Store(small_cache).runs(status=None)
+    sel = views.Selection()
+    an = views.point_estimates(runs, None, sel)
+    fig = charts.loss_vs_compute(views.select(runs, sel), an.aggregate.points, an.frontier, an.loss_vs_compute,
+                                 views.law_line(an.loss_vs_compute), None, views.equation(an.loss_vs_compute))
+    spec = fig.spec()
+    # Streamlit's default autosize "fit" squeezed the plot under its legends and title
+    assert spec["autosize"] == {"type": "fit-x", "contains": "padding"} and spec["height"] == charts.HEIGHT
+    y = spec["layer"][0]["encoding"]["y"]
+    lo, hi = y["scale"]["domain"]
+    assert y["scale"]["type"] == "log" and lo < an.aggregate.points["val_loss"].min()
+    assert all(lo <= t <= hi for t in y["axis"]["values"]) and len(y["axis"]["values"]) >= 3
+    assert fig.png(1.0).startswith(b"\x89PNG")
+
+
+def test_numbers_read_like_a_paper():
+    assert views.fmt_num(9020.4) == "9020" and views.fmt_num(11700) == "1.17e4"
+    assert views.fmt_num(0.958) == "0.958" and views.fmt_num(1.0003) == "1.00" and views.fmt_num(3.2e-5) == "3.20e-5"
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    law = SimpleNamespace(irreducible=True, E=1e-13, A=4.7e6, alpha=0.73, alpha_interval=None, x_range=(1e8, 1e10),
+                          predict=lambda c: 4.7e6 * np.asarray(c, float) ** -0.73)
+    assert "E ≈ 0" in views.equation(law) and "e+" not in views.equation(law)
 
 
 def test_grid_spec_matches_the_cli_syntax():

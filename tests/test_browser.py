@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,13 +33,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`streamlit run` headless on a free port against the small cache; yields the base URL."""
-    db = build_small_cache(tmp_path_factory)
+@contextmanager
+def _streamlit(db: Path, log_dir: Path):
+    """`streamlit run` headless on a free port against `db`; yields the base URL."""
     port = _free_port()
     env = dict(os.environ, SCALING_DB=str(db))
-    log = open(tmp_path_factory.mktemp("streamlit") / "server.log", "w")
+    log = open(log_dir / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
@@ -59,6 +59,33 @@ def server(tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app against the small cache, shared by the tests of this module."""
+    db = build_small_cache(tmp_path_factory)
+    with _streamlit(db, tmp_path_factory.mktemp("streamlit")) as url:
+        yield url
+
+
+@contextmanager
+def _browser(tmp_path, height: int = 1300):
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("no Chromium found (apt-get install chromium, or `make browser`): browser test skipped")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=exe, args=CHROMIUM_ARGS, headless=True,
+            viewport={"width": 1600, "height": height})
+        try:
+            page = ctx.new_page()
+            page.set_default_timeout(60_000)
+            yield page
+        finally:
+            ctx.close()
 
 
 @pytest.mark.browser
@@ -99,3 +126,23 @@ def test_explore_slider_refits_in_a_real_browser(server, tmp_path):
             page.screenshot(path=str(ARTIFACTS / "explore_after.png"), full_page=True)
         finally:
             ctx.close()
+
+
+@pytest.mark.browser
+def test_a_shared_link_opens_its_page_on_a_fresh_server(tmp_path_factory, tmp_path):
+    """The first request a freshly started server gets is a copied Compare link: it must open
+    Compare inside the app (its navigation, wide layout, the link's selections), not the page
+    script alone in Streamlit's legacy pages/ mode (which also skipped the password gate)."""
+    from playwright.sync_api import expect
+
+    db = build_small_cache(tmp_path_factory)
+    with _streamlit(db, tmp_path_factory.mktemp("fresh_server")) as url, _browser(tmp_path) as page:
+        page.goto(url + "/compare?a_dropout=0&a_w=1:3&b_dropout=0.2")
+        expect(page.get_by_role("heading", name="Compare two selections")).to_be_visible(timeout=90_000)
+        nav = page.locator('[data-testid="stSidebarNav"]')
+        expect(nav).to_contain_text("Explore")
+        expect(nav).to_contain_text("Fit lab")
+        expect(nav).not_to_contain_text("shared")  # the legacy mode listed every file of pages/
+        expect(page.get_by_text("width steps 1–2").first).to_be_visible()  # the link's selection A
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "compare_from_link.png"))

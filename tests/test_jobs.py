@@ -71,3 +71,19 @@ def test_queue_cap_refuses_the_whole_request(db):
     assert store.queue_counts().queued == 3
     store.enqueue(CFGS, max_queue=5)  # the 3 already queued don't count twice
     assert store.queue_counts().queued == 4
+
+
+def test_a_killed_worker_that_is_still_a_zombie_is_not_alive(db):
+    import subprocess
+    import sys
+    import time
+
+    store = Store(db)
+    zombie = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    jobs.pidfile(store).write_text(str(zombie.pid))
+    zombie.kill()
+    time.sleep(0.5)  # killed, not reaped: what the app's server leaves behind (it never waits for its worker)
+    try:
+        assert jobs.worker_alive(store) is None
+    finally:
+        zombie.wait()
