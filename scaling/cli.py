@@ -35,7 +35,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto", help="auto, cpu or cuda")
     s.add_argument("--curves", choices=["auto", "on", "off"], default="auto",
                    help="record validation curves during training (auto: on for CUDA, off for CPU)")
-    s.add_argument("--max-runs", type=int, default=grid.MAX_RUNS, help="refuse grids larger than this")
+    s.add_argument("--max-runs", type=int, default=None,
+                   help=f"refuse grids larger than this (default: $SCALING_MAX_RUNS or {grid.MAX_RUNS})")
     s.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     _add_db(s)
 
@@ -71,9 +72,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    from .data import DataError
+
     try:
         return {"sweep": sweep, "runs": runs, "export": export, "fit": fit, "worker": worker}[args.cmd](args)
-    except (grid.GridError, StoreError, ValueError) as e:
+    except (grid.GridError, StoreError, DataError, ValueError) as e:
         print(f"scaling {args.cmd}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -97,13 +100,18 @@ def _fmt_s(s: float) -> str:
 def sweep(args) -> int:
     from . import jobs, train  # torch loads only for commands that train
 
+    from . import data
+
+    limit = grid.run_limit() if args.max_runs is None else args.max_runs
+    if limit < 1:
+        raise grid.GridError(f"--max-runs: {limit} must be a positive integer")
     configs = grid.expand(
-        grid.int_steps("--widths", args.widths, 0, 12),
+        grid.int_steps("--widths", args.widths, 0, 12, max_len=limit),
         grid.fractions("--fractions", args.fractions),
-        grid.int_steps("--seeds", args.seeds, 0, 2**31 - 1),
+        grid.int_steps("--seeds", args.seeds, 0, 2**31 - 1, max_len=limit),
         grid.floats("--dropout", args.dropout, 0, 1, hi_open=True),
         grid.floats("--lr-mult", args.lr_mult, 1e-6, 1e6),
-        max_runs=args.max_runs, lr_rule=args.lr_rule, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
+        max_runs=limit, lr_rule=args.lr_rule, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
     )
     device = train.resolve_device(args.device)
     store = Store(args.db)
@@ -114,6 +122,8 @@ def sweep(args) -> int:
         print(f"plan: {len(configs)} runs, {len(cached)} cached, {len(todo)} to train, "
               f"{_fmt_flops(sum(c.flops for c in todo))} of training compute (C = 3 x forward FLOPs x D) on {device}")
         return 0
+    if todo:  # a missing or corrupt data file stops here, before anything is queued
+        data.check(args.dataset)
     _, n_cached, _ = store.enqueue(configs, label=" ".join(sys.argv[1:]) or "cli")
     curve = {"auto": None, "on": True, "off": False}[args.curves]
     total_flops = sum(c.flops for c in todo) or 1.0

@@ -54,8 +54,14 @@ def _read_idx(path: Path) -> np.ndarray:
 
 def _verify(folder: Path) -> None:
     sums = folder / "SHA256SUMS"
-    for line in sums.read_text().splitlines():
-        digest, name = line.split()
+    try:
+        lines = [ln.split() for ln in sums.read_text().splitlines() if ln.strip()]
+    except OSError as e:
+        raise DataError(f"cannot read {sums} ({e.strerror}): restore it from the repository (git checkout -- {sums.name})") from None
+    if any(len(ln) != 2 for ln in lines) or not set(FILES.values()) <= {name for _, name in lines}:
+        raise DataError(f"{sums} is malformed (want 'sha256  filename' for each of the four files): "
+                        "restore it from the repository")
+    for digest, name in lines:
         path = folder / name
         if not path.exists():
             raise DataError(f"missing data file {path}: restore it from the repository (git checkout -- {path.name})")
@@ -98,6 +104,12 @@ def _arrays(name: str, root: str | None) -> dict[str, np.ndarray]:
     if name in DATASETS:
         return _torchvision_arrays(name, Path(root or Path.home() / ".cache" / "scaling-lab"))
     raise DataError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+
+
+def check(name: str = "mnist", root: str | None = None) -> None:
+    """Raise DataError (naming the file and what to do) unless `name` is present and intact; the
+    decoded arrays stay cached for the training that follows."""
+    _arrays(name, root)
 
 
 @lru_cache(maxsize=8)

@@ -7,16 +7,31 @@ Floats (dropout, lr multipliers): a comma list (`0,0.2`).
 from __future__ import annotations
 
 import math
+import os
 from fractions import Fraction
 from itertools import product
 
 from .config import RunConfig
 
-MAX_RUNS = 2000  # per request; a bigger grid is refused, not truncated
+MAX_RUNS = 2000  # per request; a bigger grid is refused, not truncated. $SCALING_MAX_RUNS overrides it
 
 
 class GridError(ValueError):
     """Bad grid input; the message starts with the flag it concerns."""
+
+
+def run_limit() -> int:
+    """The most runs one request may ask for: $SCALING_MAX_RUNS on this host, else MAX_RUNS."""
+    raw = os.environ.get("SCALING_MAX_RUNS", "").strip()
+    if not raw:
+        return MAX_RUNS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise GridError(f"SCALING_MAX_RUNS={raw!r} must be a positive integer (runs per request; default {MAX_RUNS})")
+    return value
 
 
 def _number(flag: str, text: str) -> float:
@@ -26,7 +41,8 @@ def _number(flag: str, text: str) -> float:
         raise GridError(f"{flag}: {text.strip()!r} is not a number") from None
 
 
-def int_steps(flag: str, text: str, lo: int = 0, hi: int | None = None) -> list[int]:
+def int_steps(flag: str, text: str, lo: int = 0, hi: int | None = None, max_len: int | None = None) -> list[int]:
+    """`max_len` (default run_limit()) bounds a range before it is built: no grid could hold more."""
     text = text.strip()
     try:
         bounds = [int(t) for t in text.split(":")] if ":" in text else None
@@ -37,8 +53,9 @@ def int_steps(flag: str, text: str, lo: int = 0, hi: int | None = None) -> list[
         if len(bounds) != 2:
             raise GridError(f"{flag}: {text!r} is not an integer range a:b")
         a, b = bounds
-        if b - a > MAX_RUNS:  # checked before building the list: 0:2000000000 must not eat the memory
-            raise GridError(f"{flag}: {text!r} has {b - a} values, more than a grid may hold ({MAX_RUNS})")
+        limit = run_limit() if max_len is None else max_len
+        if b - a > limit:  # checked before building the list: 0:2000000000 must not eat the memory
+            raise GridError(f"{flag}: {text!r} has {b - a} values, more than a grid may hold ({limit})")
         values = list(range(a, b))
     if not values:
         raise GridError(f"{flag}: {text!r} is an empty range (a:b means a..b-1)")
@@ -85,8 +102,9 @@ def floats(flag: str, text: str, lo: float, hi: float, hi_open: bool = False) ->
     return sorted(set(values))
 
 
-def expand(widths, fractions_, seeds, dropouts, lr_mults=(1.0,), max_runs: int = MAX_RUNS, **fixed) -> list[RunConfig]:
-    """Every combination, as configs. Refuses (never truncates) a grid over `max_runs`."""
+def expand(widths, fractions_, seeds, dropouts, lr_mults=(1.0,), max_runs: int | None = None, **fixed) -> list[RunConfig]:
+    """Every combination, as configs. Refuses (never truncates) a grid over `max_runs` (default run_limit())."""
+    max_runs = run_limit() if max_runs is None else max_runs
     n = len(widths) * len(fractions_) * len(seeds) * len(dropouts) * len(lr_mults)
     if n > max_runs:
         raise GridError(f"the grid has {n} runs, over the limit of {max_runs} per request: narrow a range")

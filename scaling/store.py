@@ -25,7 +25,7 @@ from .config import PROTOCOL, RunConfig
 
 SCHEMA_VERSION = 1
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "runs.duckdb"
-MAX_QUEUE = 10_000  # runs waiting at once, all users together
+MAX_QUEUE = 10_000  # runs waiting at once, all users together; $SCALING_MAX_QUEUE overrides it
 STALE_S = 3600  # a running claim with no heartbeat for this long is retried, whoever held it
 
 # Ordered migrations: MIGRATIONS[i] takes the schema from version i to i + 1. Never edit one that
@@ -81,23 +81,49 @@ class QueueCounts:
     running: int
 
 
+def queue_cap() -> int:
+    """The most runs the queue may hold: $SCALING_MAX_QUEUE, else MAX_QUEUE."""
+    raw = os.environ.get("SCALING_MAX_QUEUE", "").strip()
+    if not raw:
+        return MAX_QUEUE
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise StoreError(f"SCALING_MAX_QUEUE={raw!r} must be a positive integer (the queue cap; default {MAX_QUEUE})")
+    return value
+
+
 def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _alive(owner: str) -> bool:
-    """Whether a queue owner may still be working: always true for another host (the heartbeat
-    decides there), else whether its pid still exists."""
-    host, _, pid = (owner or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie. A worker killed while its parent (the
+    app's server) lives on, or whose parent died too under an init that does not reap (PID 1 of
+    many containers), stays a zombie that os.kill(pid, 0) still finds: it is dead all the same."""
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rpartition(b")")[2].split()[0]  # the field after the (command name)
+        return state not in (b"Z", b"X")
+    except (OSError, IndexError):  # no /proc (macOS), or the process went away meanwhile
         return True
-    return True
+
+
+def _alive(owner: str) -> bool:
+    """Whether a queue owner may still be working: always true for another host (the heartbeat
+    decides there), else whether its pid is still a live process."""
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    return pid_alive(int(pid))
 
 
 class Store:
@@ -106,6 +132,7 @@ class Store:
         self.timeout = timeout
         self._check_file()
         self._migrated = False
+        self._verified = False  # every table read back once before this Store's first write
 
     # ------------------------------------------------------------ connection and schema
 
@@ -117,7 +144,8 @@ class Store:
             with open(p, "rb") as f:
                 head = f.read(12)
             if head[8:12] != b"DUCK":
-                raise StoreError(f"{p} is not a DuckDB database file; it was left untouched: pass another --db path")
+                raise StoreError(f"{p} is not a DuckDB database file; it was left untouched: "
+                                 "pass another --db path (or SCALING_DB)")
         elif not p.parent.exists():
             p.parent.mkdir(parents=True, exist_ok=True)
 
@@ -135,11 +163,14 @@ class Store:
             try:
                 return duckdb.connect(str(self.path), read_only=self.read_only)
             except duckdb.IOException as e:
-                if "lock" not in str(e).lower() or time.monotonic() > deadline:
-                    raise StoreError(f"cannot open {self.path}: {str(e).splitlines()[0]}") from None
+                if "lock" not in str(e).lower():
+                    raise self._damaged(e, "cannot open") from None
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"cannot open {self.path}: {str(e).splitlines()[0]} (another process held it for "
+                        f"{self.timeout:g} s: a long query in another program? close it and retry)") from None
             except duckdb.Error as e:
-                raise StoreError(f"cannot open {self.path} (corrupt or not a Scaling Lab database?): "
-                                 f"{str(e).splitlines()[0]}; the file was left untouched") from None
+                raise self._damaged(e, "cannot open") from None
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 0.5)
 
@@ -161,9 +192,23 @@ class Store:
             if self.read_only and isinstance(e, duckdb.Error) and "read-only" in str(e):
                 raise StoreError(f"{self.path} is read-only: results cannot be saved; make it writable "
                                  "(chmod u+w) or pass another --db path") from None
+            if isinstance(e, duckdb.IOException) or (isinstance(e, duckdb.Error) and _damage(e)):
+                raise self._damaged(e, "cannot use") from None
             raise
         finally:
             con.close()
+
+    def _damaged(self, e: Exception, what: str) -> StoreError:
+        """A DuckDB error about the file itself, as one line that names it and says what to do."""
+        first = str(e).splitlines()[0]
+        if _damage(e):
+            return StoreError(
+                f"{what} {self.path}: it is damaged ({first}). The file was left untouched: restore it from a "
+                "backup, or move it aside and pass another --db path (or SCALING_DB) to start a new database")
+        if what == "cannot open":
+            return StoreError(f"{what} {self.path} (written by another DuckDB version, or not a database?): {first}. "
+                              "The file was left untouched: pass another --db path (or SCALING_DB)")
+        return StoreError(f"{what} {self.path}: {first} (nothing was written by this request)")
 
     def transact(self, fn):
         """fn(con) in one write transaction. Writers of one process take turns (the app's sessions
@@ -171,7 +216,20 @@ class Store:
         other processes are kept out by the file lock."""
         with _WRITERS[self.path.resolve()]:
             with self.connect() as con:
+                if not self._verified:
+                    self._verify(con)
                 return fn(con)
+
+    def _verify(self, con) -> None:
+        """Read every value of every table once, before this Store's first write: DuckDB checks
+        each block's checksum as it reads it, so a damaged or truncated file is refused here
+        (unchanged) instead of being partly rewritten by the write. Milliseconds for this app's
+        tables; once per Store (a worker process writes through one)."""
+        tables = [r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()]
+        for t in tables:
+            con.execute(f'SELECT count(*), max(hash(COLUMNS(*))) FROM "{t}"').fetchall()  # names from the catalog
+        self._verified = True
 
     def _migrate(self, con) -> None:
         with _WRITERS[self.path.resolve()]:
@@ -232,9 +290,8 @@ class Store:
             con.execute("DELETE FROM curves WHERE run_id IN (SELECT run_id FROM runs WHERE status = 'failed' "
                         "AND list_contains(?, run_id))", [ids])
             con.execute("DELETE FROM runs WHERE status = 'failed' AND list_contains(?, run_id)", [ids])
-            con.executemany(f"INSERT OR IGNORE INTO runs VALUES ({', '.join('?' * 22)}, now())", rows)
-            if curve_rows:
-                con.executemany("INSERT OR IGNORE INTO curves VALUES (?, ?, ?, ?, ?)", curve_rows)
+            _insert(con, "INSERT OR IGNORE INTO runs VALUES", f"({', '.join('?' * 22)}, now())", rows)
+            _insert(con, "INSERT OR IGNORE INTO curves VALUES", "(?, ?, ?, ?, ?)", curve_rows)
             con.execute("DELETE FROM queue WHERE list_contains(?, run_id)", [ids])
 
         self.transact(tx)
@@ -262,12 +319,13 @@ class Store:
 
     # ------------------------------------------------------------ queue
 
-    def enqueue(self, configs: list[RunConfig], label: str = "", max_queue: int = MAX_QUEUE) -> tuple[str, int, int]:
+    def enqueue(self, configs: list[RunConfig], label: str = "", max_queue: int | None = None) -> tuple[str, int, int]:
         """Queue the configs not cached nor queued yet; record the sweep. Returns (sweep id,
         cached, newly queued). A config already queued by someone else is trained once, for both.
-        Refuses (queues nothing) when the queue would grow past `max_queue`."""
+        Refuses (queues nothing) when the queue would grow past `max_queue` (default: queue_cap())."""
         from uuid import uuid4
 
+        max_queue = queue_cap() if max_queue is None else max_queue
         configs = list({c.run_id: c for c in configs}.values())
         ids = [c.run_id for c in configs]
         sweep = uuid4().hex[:12]
@@ -282,10 +340,8 @@ class Store:
                 raise QueueFull(f"the queue holds {waiting} runs; {len(new)} more would pass its cap of {max_queue}: "
                                 "wait for it to drain or cancel a sweep")
             if new:
-                con.executemany(
-                    "INSERT OR IGNORE INTO queue VALUES (?, ?, ?, 'queued', NULL, NULL, now(), 0)",
-                    [[c.run_id, json.dumps(c.to_dict()), repr(c.stack_key)] for c in new],
-                )
+                _insert(con, "INSERT OR IGNORE INTO queue VALUES", "(?, ?, ?, 'queued', NULL, NULL, now(), 0)",
+                        [[c.run_id, json.dumps(c.to_dict()), repr(c.stack_key)] for c in new])
             con.execute("INSERT INTO sweeps VALUES (?, ?, now(), ?)", [sweep, label, ids])
             return sweep, len(cached), len(new)
 
@@ -354,6 +410,20 @@ class Store:
         if row is None:
             raise StoreError(f"no sweep {sweep_id!r} in {self.path}")
         return list(row[0])
+
+
+def _insert(con, head: str, row: str, rows: list, chunk: int = 500) -> None:
+    """`head row, row, ...` with every value a `?` parameter: one statement per `chunk` rows,
+    ~10x faster than executemany (which runs one statement per row: 100 ms a stack of 8)."""
+    for i in range(0, len(rows), chunk):
+        part = rows[i : i + chunk]
+        con.execute(f"{head} {', '.join([row] * len(part))}", [v for r in part for v in r])
+
+
+def _damage(e: Exception) -> bool:
+    """Whether a DuckDB error means the file itself is damaged (checksums, truncation, bad headers)."""
+    msg = str(e).lower()
+    return any(w in msg for w in ("corrupt", "checksum", "could not read enough bytes", "invalidated", "serializ"))
 
 
 def _num(x):

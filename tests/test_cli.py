@@ -106,3 +106,78 @@ def test_fit_bad_input(capsys, monkeypatch, args, message):
 def test_fit_on_an_empty_cache_says_what_to_do(db, capsys):
     assert main(["fit"]) == 2
     assert "no cached mnist runs" in capsys.readouterr().err
+
+
+def test_fit_on_too_few_configurations_says_so(db, capsys):
+    assert main(SWEEP) == 0  # 2 widths x 1 fraction: 2 configurations
+    capsys.readouterr()
+    assert main(["fit", "--bootstrap", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "loss vs compute: cannot fit: a power law needs at least 3 points, got " in out
+    assert out.count("cannot answer") == 3  # each N_opt estimator says why
+
+
+def test_newer_schema_is_named_and_left_byte_for_byte(db, capsys):
+    import duckdb
+
+    from scaling.store import SCHEMA_VERSION, Store
+
+    Store(db).runs()
+    with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION + 1)])
+    before = db.read_bytes()
+    for cmd in (SWEEP, ["runs"], ["fit"], ["export", "-o", str(db.with_suffix(".csv"))]):
+        assert main(cmd) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"{db} has schema version {SCHEMA_VERSION + 1}, newer than this Scaling Lab" in err
+        assert "upgrade the code or pass another --db path" in err and len(err.splitlines()) == 1
+    assert db.read_bytes() == before and not db.with_suffix(".csv").exists()
+
+
+def test_grid_and_queue_caps_from_the_environment(db, capsys, monkeypatch):
+    monkeypatch.setenv("SCALING_MAX_RUNS", "3")
+    big = ["sweep", "--widths", "0:2", "--fractions", "1/256,1/128", "--dry-run"]  # 4 runs
+    assert main(big) == 2
+    assert "the grid has 4 runs, over the limit of 3 per request" in capsys.readouterr().err
+    assert main(big + ["--max-runs", "4"]) == 0  # the terminal user may ask for more, explicitly
+    assert main(["sweep", "--widths", "0", "--seeds", "0:5", "--dry-run"]) == 2
+    assert "--seeds: '0:5' has 5 values, more than a grid may hold (3)" in capsys.readouterr().err
+    monkeypatch.setenv("SCALING_MAX_RUNS", "lots")
+    assert main(big) == 2
+    assert "SCALING_MAX_RUNS='lots' must be a positive integer" in capsys.readouterr().err
+    monkeypatch.delenv("SCALING_MAX_RUNS")
+    monkeypatch.setenv("SCALING_MAX_QUEUE", "3")
+    assert main(big[:-1]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "the queue holds 0 runs; 4 more would pass its cap of 3" in err and len(err.splitlines()) == 1
+    from scaling.store import Store
+
+    assert Store(db).queue_counts().queued == 0 and Store(db).runs(status=None).empty
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "missing"])
+def test_bad_data_files_stop_a_sweep_before_anything_is_queued(db, tmp_path, capsys, monkeypatch, damage):
+    import shutil
+
+    from scaling import data
+    from scaling.store import Store
+
+    folder = tmp_path / "mnist"
+    shutil.copytree(data._mnist_folder(), folder)
+    target = folder / "train-images-idx3-ubyte.gz"
+    if damage == "corrupt":
+        raw = bytearray(target.read_bytes())
+        raw[5000] ^= 0xFF  # one flipped byte
+        target.write_bytes(bytes(raw))
+    else:
+        target.unlink()
+    monkeypatch.setattr(data, "_mnist_folder", lambda: folder)
+    data._arrays.cache_clear(), data.load.cache_clear()
+    try:
+        assert main(SWEEP) == 2
+    finally:
+        data._arrays.cache_clear(), data.load.cache_clear()
+    err = capsys.readouterr().err.strip()
+    assert f"{damage} data file {target}" in err and "restore it from the repository" in err
+    assert len(err.splitlines()) == 1
+    assert Store(db).queue_counts().queued == 0 and Store(db).runs(status=None).empty  # nothing queued, no failed runs

@@ -2,13 +2,15 @@ import hashlib
 import socket
 import subprocess
 import sys
+import time
 
 import duckdb
+import pandas as pd
 import pytest
 
-from scaling import jobs, train
+from scaling import grid, jobs, train
 from scaling.config import RunConfig
-from scaling.store import SCHEMA_VERSION, Store, StoreError
+from scaling.store import SCHEMA_VERSION, QueueFull, Store, StoreError
 
 TINY = 1 / 256
 
@@ -110,3 +112,131 @@ def test_waits_for_a_lock_held_by_another_process(db):
     with pytest.raises(StoreError, match="Could not set lock"):
         Store(db, timeout=0.5).runs()
     holder.kill()
+
+
+# ---------------------------------------------------------------- damaged files, zombies, hostile strings
+
+BLOCK = 262144  # DuckDB's block size; the file is a 12 KiB header then whole blocks
+
+
+def filled_db(path, n_widths=4):
+    """A database holding 48 finished runs with curves, written through the store (no training:
+    the numbers are made up, the writes are real)."""
+    store = Store(path)
+    cfgs = grid.expand(list(range(n_widths)), [1 / 256, 1 / 128], [0, 1, 2], [0.0, 0.2])
+    store.enqueue(cfgs)
+    store.add_results([train.RunResult(c, 0.5, 0.9, 0.6, 0.1, "cpu", "ok", "",
+                                       tuple((e, 1 / e**0.1, 0.5) for e in (10, 50, c.examples))) for c in cfgs])
+    return cfgs
+
+
+DAMAGE = {
+    "header block checksum": lambda raw: raw[:4096 * 3 + 100] + b"\xab" * 64 + raw[4096 * 3 + 164:],
+    "first data block checksum": lambda raw: raw[:12288 + BLOCK] + b"\xab" * 64 + raw[12288 + BLOCK + 64:],
+    "truncated to its first block": lambda raw: raw[:12288 + BLOCK],
+}
+
+
+def _only_curves_block(db) -> int:
+    """The offset of a block that the `curves` table uses and `runs` does not (found by trying:
+    the layout is DuckDB's business)."""
+    raw, probe = db.read_bytes(), db.with_name("probe.duckdb")
+    for off in range(12288 + BLOCK, len(raw), BLOCK):
+        probe.write_bytes(raw[:off] + b"\xab" * 64 + raw[off + 64:])
+        with duckdb.connect(str(probe), read_only=True) as con:
+            con.execute("SELECT max(hash(COLUMNS(*))) FROM runs").fetchall()
+            try:
+                con.execute("SELECT max(hash(COLUMNS(*))) FROM curves").fetchall()
+            except duckdb.Error:
+                probe.unlink()
+                return off
+    pytest.fail("no block holds curves alone")
+
+
+DAMAGE["a block of the curves alone"] = None  # reads of `runs` never touch it: only a full read finds it
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_damaged_database_is_refused_untouched_by_reads_and_writes(tmp_path, damage):
+    db = tmp_path / "runs.duckdb"
+    cfgs = filled_db(db)
+    assert db.stat().st_size > 12288 + 4 * BLOCK  # the damage lands inside the data
+    if DAMAGE[damage] is None:
+        off = _only_curves_block(db)
+        raw = db.read_bytes()
+        db.write_bytes(raw[:off] + b"\xab" * 64 + raw[off + 64:])
+        assert len(Store(db).runs()) == 48  # the damage is invisible to what the pages read first
+    else:
+        db.write_bytes(DAMAGE[damage](db.read_bytes()))
+    before = digest(db)
+    writes = [lambda s: s.enqueue(configs(1)), lambda s: s.claim("me:1", 8), lambda s: s.cancel(),
+              lambda s: s.add_results([jobs._failed(cfgs[0], "cpu", "x")]), lambda s: s.delete_runs([cfgs[0].run_id])]
+    for write in writes:
+        with pytest.raises(StoreError) as e:
+            write(Store(db))
+        msg = str(e.value)
+        assert str(db) in msg and "damaged" in msg and "left untouched" in msg and "restore it from a backup" in msg
+        assert digest(db) == before and not db.with_name(db.name + ".wal").exists()
+    try:  # a read either fails the same way or, where it never touches the damage, answers
+        assert len(Store(db).runs()) == 48
+    except StoreError as e:
+        assert "damaged" in str(e)
+    assert digest(db) == before
+
+
+def test_claims_of_a_zombie_worker_return_to_the_queue(db):
+    """A worker killed while its parent lives on (the app's server never waits for it) stays a
+    zombie: its pid still answers kill(pid, 0), but it trains nothing."""
+    store = Store(db)
+    store.enqueue(configs(2))
+    zombie = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    zombie.kill()
+    for _ in range(200):  # killed, not yet reaped: state Z
+        with open(f"/proc/{zombie.pid}/stat") as f:
+            if f.read().rpartition(")")[2].split()[0] == "Z":
+                break
+        time.sleep(0.01)
+    else:
+        pytest.fail("the killed process never became a zombie")
+    try:
+        assert len(store.claim(f"{socket.gethostname()}:{zombie.pid}", 10)) == 2
+        assert len(store.claim("someone-alive:1", 10)) == 2  # the zombie's claim was released
+    finally:
+        zombie.wait()
+
+
+def test_a_diverged_run_is_kept_as_such_and_not_trained_again(db):
+    store = Store(db)
+    good, bad = RunConfig(width_step=0, data_fraction=TINY), RunConfig(width_step=0, data_fraction=TINY, lr_mult=1e30)
+    store.enqueue([good, bad])
+    progress = jobs.work(store, "cpu")
+    assert (progress.trained, progress.failed) == (2, 0)  # diverged is a result, not a failure
+    df = store.runs(status=None).set_index("run_id")
+    assert df.loc[bad.run_id, "status"] == "diverged" and "non-finite" in df.loc[bad.run_id, "error"]
+    assert pd.isna(df.loc[bad.run_id, "val_loss"])  # NaN/inf are stored as unknown, not as a number
+    assert df.loc[good.run_id, "status"] == "ok"
+    assert store.enqueue([good, bad])[1:] == (2, 0)  # both cached: nothing is trained again
+
+
+def test_hostile_strings_are_data_not_sql(db):
+    store = Store(db)
+    evil = "x'); DROP TABLE runs; --"
+    sweep, _, _ = store.enqueue(configs(1), label=evil)
+    assert store.sweeps().label.tolist() == [evil]
+    with pytest.raises(StoreError, match="no sweep"):
+        store.sweep_run_ids("' OR 1=1 --")
+    assert store.cached_ids([evil, "' OR '1'='1"]) == set()
+    assert store.delete_runs(["' OR '1'='1"]) == 0 and store.cancel(["' OR '1'='1"]) == 0
+    assert store.queue_counts().queued == 1 and store.sweep_run_ids(sweep) == [configs(1)[0].run_id]
+
+
+def test_queue_cap_comes_from_the_environment(db, monkeypatch):
+    monkeypatch.setenv("SCALING_MAX_QUEUE", "3")
+    store = Store(db)
+    with pytest.raises(QueueFull, match="cap of 3"):
+        store.enqueue(configs(4))
+    assert store.queue_counts().queued == 0  # refused whole, not truncated
+    store.enqueue(configs(3))
+    monkeypatch.setenv("SCALING_MAX_QUEUE", "many")
+    with pytest.raises(StoreError, match="SCALING_MAX_QUEUE='many' must be a positive integer"):
+        store.enqueue(configs(4))

@@ -27,6 +27,17 @@ from ._util import (Interval, check_distinct, check_points, huber, jsonable, one
 _LBFGS = dict(method="L-BFGS-B", jac=True, options=dict(maxiter=2000, ftol=1e-13, gtol=1e-10))
 
 
+def _finite(fit, what: str, *names: str):
+    """The fit, or a ValueError when its optimum lies at infinity: a coefficient that overflows
+    (or underflows to 0) or a prediction that does, on points spanning more orders of magnitude
+    than the model can bend to (the loss jumping by 1e200 between neighbouring x, say)."""
+    bad = [k for k in names if not (np.isfinite(getattr(fit, k)) and getattr(fit, k) > 0)]
+    if bad or not np.isfinite(fit.residuals).all():
+        raise ValueError(f"{what}: no finite fit to these points ({', '.join(bad) or 'predictions'} "
+                         "overflow); the values span too many orders of magnitude for this form")
+    return fit
+
+
 # ---------------------------------------------------------------- L(x) = E + A x^-alpha
 
 @dataclass(frozen=True, eq=False)
@@ -75,30 +86,39 @@ def fit_power_law(x, y, irreducible: bool = False, *, delta: float = 1e-2, n_sta
         b0 = None if init is None else np.array([np.log(init.A) - init.alpha * m, init.alpha])
         a, al = _huber_line(u, ly, delta, b0)
         if al > 0:
-            fit = PowerLawFit(E=0.0, A=float(np.exp(a + al * m)), alpha=float(al),
-                              irreducible=False, n_points=n, residuals=np.zeros(0),
-                              x_range=(float(x.min()), float(x.max())))
-            return dataclasses.replace(fit, residuals=ly - np.log(fit.predict(x)))
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # _finite says so below
+                fit = PowerLawFit(E=0.0, A=float(np.exp(a + al * m)), alpha=float(al),
+                                  irreducible=False, n_points=n, residuals=np.zeros(0),
+                                  x_range=(float(x.min()), float(x.max())))
+                fit = dataclasses.replace(fit, residuals=ly - np.log(fit.predict(x)))
+            return _finite(fit, "a power law", "A", "alpha")
         # loss does not fall with x: the bounded fit below pins alpha at its lower bound
 
     # Starts: for fixed alpha the model is linear in (E, A); NNLS on relative errors.
     # Parameters: (a, alpha) or (a, alpha, e), with A = exp(a) at the centre, E = exp(e).
     starts = []
     for al in np.geomspace(1e-3, 4.0, 48) if n_starts > 0 else []:
-        cols = [np.exp(-al * u)] + ([np.ones_like(u)] if irreducible else [])
-        coef, _ = nnls(np.column_stack(cols) / y[:, None], np.ones_like(y))
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            cols = [np.exp(-al * u)] + ([np.ones_like(u)] if irreducible else [])
+            M = np.column_stack(cols) / y[:, None]
+        if not np.isfinite(M).all():  # x spans so many decades that x^-alpha overflows: not a start
+            continue
+        coef, _ = nnls(M, np.ones_like(y))
         A0 = max(coef[0], 1e-12 * y.min())
         E0 = max(coef[1], 1e-3 * y.min()) if irreducible else 0.0
-        r = np.log(E0 + A0 * np.exp(-al * u)) - ly
-        p0 = [np.log(A0), al] + ([np.log(E0)] if irreducible else [])
-        starts.append((huber(r, delta).sum(), p0))
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            r = np.log(E0 + A0 * np.exp(-al * u)) - ly
+            p0 = [np.log(A0), al] + ([np.log(E0)] if irreducible else [])
+        if np.isfinite(p0).all():  # y values near the float minimum: A0 underflows, not a start
+            starts.append((huber(r, delta).sum(), p0))
     starts.sort(key=lambda s: s[0])
     starts = [p for _, p in starts[:n_starts]]
     if init is not None:
         E0 = [np.log(max(init.E, 1e-3 * y.min()))] if irreducible else []
         starts.append([np.log(init.A) - init.alpha * m, max(init.alpha, 1e-3)] + E0)
     if not starts:
-        raise ValueError("need n_starts > 0 or an init fit")
+        raise ValueError("a power law: no usable start (x spans too many orders of magnitude)" if n_starts > 0
+                         else "need n_starts > 0 or an init fit")
     bounds = [(None, None), (1e-6, 10.0)] + [(None, None)] * irreducible
     best = None
     for p0 in starts:
@@ -107,10 +127,12 @@ def fit_power_law(x, y, irreducible: bool = False, *, delta: float = 1e-2, n_sta
         if best is None or sol.fun < best.fun:
             best = sol
     a, al = best.x[:2]
-    E = float(np.exp(best.x[2])) if irreducible else 0.0
-    fit = PowerLawFit(E=E, A=float(np.exp(a + al * m)), alpha=float(al), irreducible=irreducible,
-                      n_points=n, residuals=np.zeros(0), x_range=(float(x.min()), float(x.max())))
-    return dataclasses.replace(fit, residuals=ly - np.log(fit.predict(x)))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # _finite says so below
+        E = float(np.exp(best.x[2])) if irreducible else 0.0
+        fit = PowerLawFit(E=E, A=float(np.exp(a + al * m)), alpha=float(al), irreducible=irreducible,
+                          n_points=n, residuals=np.zeros(0), x_range=(float(x.min()), float(x.max())))
+        fit = dataclasses.replace(fit, residuals=ly - np.log(fit.predict(x)))
+    return _finite(fit, "a power law", "A", "alpha", *(["E"] if irreducible else []))
 
 
 def _huber_line(u, ly, delta, b0=None, iters=200):
@@ -297,11 +319,13 @@ def fit_parametric(N, D, L, delta: float = 1e-3, *, n_starts: int = 8,
         if best is None or sol.fun < best.fun:
             best = sol
     a, b, e, al, be = best.x
-    fit = ParametricFit(E=float(np.exp(e)), A=float(np.exp(a + al * mN)),
-                        B=float(np.exp(b + be * mD)), alpha=float(al), beta=float(be),
-                        n_points=n, delta=delta, objective=float(best.fun * delta),
-                        residuals=np.zeros(0))
-    return dataclasses.replace(fit, residuals=lnL - np.log(fit.predict(N, D)))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # _finite says so below
+        fit = ParametricFit(E=float(np.exp(e)), A=float(np.exp(a + al * mN)),
+                            B=float(np.exp(b + be * mD)), alpha=float(al), beta=float(be),
+                            n_points=n, delta=delta, objective=float(best.fun * delta),
+                            residuals=np.zeros(0))
+        fit = dataclasses.replace(fit, residuals=lnL - np.log(fit.predict(N, D)))
+    return _finite(fit, "L(N, D)", "E", "A", "B", "alpha", "beta")
 
 
 # ---------------------------------------------------------------- Kaplan L(N, D)
@@ -318,8 +342,11 @@ class KaplanFit:
     residuals: np.ndarray
 
     def predict(self, N, D) -> np.ndarray:
-        N, D = np.asarray(N, dtype=float), np.asarray(D, dtype=float)
-        return ((self.Nc / N) ** (self.alpha_N / self.alpha_D) + self.Dc / D) ** self.alpha_D
+        # in log space, as the fit is: with alpha_D near its bound, (Nc/N)^(alpha_N/alpha_D)
+        # overflows although the prediction itself is an ordinary number
+        lnN, lnD = np.log(np.asarray(N, dtype=float)), np.log(np.asarray(D, dtype=float))
+        q = self.alpha_N / self.alpha_D
+        return np.exp(self.alpha_D * np.logaddexp(q * (np.log(self.Nc) - lnN), np.log(self.Dc) - lnD))
 
     def to_dict(self) -> dict:
         return jsonable(dict(Nc=self.Nc, Dc=self.Dc, alpha_N=self.alpha_N, alpha_D=self.alpha_D,
@@ -358,8 +385,11 @@ def fit_kaplan(N, D, L, delta: float = 1e-3, *, n_starts: int = 6) -> KaplanFit:
     for aN in grid:
         for aD in grid:
             q = aN / aD
-            y = L ** (1 / aD)
-            M = np.column_stack([np.exp(-q * (lnN - mN)), np.exp(-(lnD - mD))]) / y[:, None]
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore"):
+                y = L ** (1 / aD)
+                M = np.column_stack([np.exp(-q * (lnN - mN)), np.exp(-(lnD - mD))]) / y[:, None]
+            if not np.isfinite(M).all() or not (M > 0).any(axis=0).all():  # overflowed: not a start
+                continue
             coef, _ = nnls(M, np.ones_like(y))
             if (coef <= 0).any():
                 continue
@@ -375,7 +405,9 @@ def fit_kaplan(N, D, L, delta: float = 1e-3, *, n_starts: int = 6) -> KaplanFit:
         if best is None or sol.fun < best.fun:
             best = sol
     lnNc, lnDc, aN, aD = best.x
-    fit = KaplanFit(Nc=float(np.exp(lnNc)), Dc=float(np.exp(lnDc)), alpha_N=float(aN),
-                    alpha_D=float(aD), n_points=n, objective=float(best.fun * delta),
-                    residuals=np.zeros(0))
-    return dataclasses.replace(fit, residuals=lnL - np.log(fit.predict(N, D)))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # _finite says so below
+        fit = KaplanFit(Nc=float(np.exp(lnNc)), Dc=float(np.exp(lnDc)), alpha_N=float(aN),
+                        alpha_D=float(aD), n_points=n, objective=float(best.fun * delta),
+                        residuals=np.zeros(0))
+        fit = dataclasses.replace(fit, residuals=lnL - np.log(fit.predict(N, D)))
+    return _finite(fit, "Kaplan's L(N, D)", "Nc", "Dc", "alpha_N", "alpha_D")
