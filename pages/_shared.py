@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from scaling import charts, views
+from scaling.data import DataError
 from scaling.store import DEFAULT_DB, Store, StoreError
 
 # Bootstrap resamples on the pages (~2-3 s for a few hundred runs on 2 cores). 0 switches the
@@ -64,11 +65,15 @@ def store() -> Store:
 
 
 def guarded(fn, *args, **kw):
-    """Call a store/fit function; a database error becomes an st.error and stops this page run."""
+    """Call a store/fit function; a database or data-set error becomes an st.error and stops this
+    page run (the app stays up)."""
     try:
         return fn(*args, **kw)
     except StoreError as e:
         st.error(f"Database error: {e}")
+        st.stop()
+    except DataError as e:
+        st.error(f"Data set error: {e}")
         st.stop()
 
 

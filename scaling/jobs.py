@@ -135,6 +135,9 @@ def ensure_worker(store: Store, device: str = "auto") -> int:
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )
     log.close()  # the child holds its own copy
+    # claim the pidfile now, not when the worker gets to it seconds later: a second session
+    # queueing meanwhile then finds this worker instead of starting another
+    pidfile(store).write_text(str(proc.pid))
     # reap it when it exits, or it lingers as a zombie of the app's process for the app's lifetime
     threading.Thread(target=proc.wait, daemon=True, name=f"reap-worker-{proc.pid}").start()
     return proc.pid

@@ -621,9 +621,11 @@ def active_sweeps(store: Store, limit: int = 20) -> list[tuple[str, str]]:
 
 
 def start_sweep(store: Store, spec: GridSpec, device: str = "auto") -> tuple[str, int, int]:
-    """Queue a grid and make sure a worker process serves it (it outlives the page)."""
-    from . import jobs
+    """Queue a grid and make sure a worker process serves it (it outlives the page). A missing or
+    corrupt data set is refused here (DataError), not discovered run by run by the worker."""
+    from . import data, jobs
 
+    data.check(spec.dataset)
     sweep_id, n_cached, n_new = store.enqueue(spec.configs(), label=spec.label())
     if n_new:
         jobs.ensure_worker(store, device)

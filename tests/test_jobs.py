@@ -87,3 +87,26 @@ def test_a_killed_worker_that_is_still_a_zombie_is_not_alive(db):
         assert jobs.worker_alive(store) is None
     finally:
         zombie.wait()
+
+
+def test_the_app_refuses_a_sweep_on_a_corrupt_data_set_before_queueing(db, tmp_path, monkeypatch):
+    """Not one `failed` run per queued config: the page gets the error, nothing is queued."""
+    import shutil
+
+    from scaling import data, views
+
+    folder = tmp_path / "mnist"
+    shutil.copytree(data._mnist_folder(), folder)
+    target = folder / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(target.read_bytes())
+    raw[100] ^= 0xFF
+    target.write_bytes(bytes(raw))
+    monkeypatch.setattr(data, "_mnist_folder", lambda: folder)
+    data._arrays.cache_clear(), data.load.cache_clear()
+    store = Store(db)
+    try:
+        with pytest.raises(data.DataError, match="corrupt data file .*t10k-labels"):
+            views.start_sweep(store, views.GridSpec(widths="0:1", fractions="1/256", seeds="0:1", dropouts="0"), "cpu")
+    finally:
+        data._arrays.cache_clear(), data.load.cache_clear()
+    assert store.queue_counts().queued == 0 and jobs.worker_alive(store) is None
