@@ -348,7 +348,7 @@ class Store:
         return self.transact(tx)
 
     def claim(self, owner: str, max_models: int, run_ids: list[str] | None = None) -> list[RunConfig]:
-        """Take a stack of queued runs (one width and fraction, oldest first; only `run_ids` if
+        """Take a stack of queued runs (one width: see RunConfig.stack_key; oldest first; only `run_ids` if
         given) for `owner`. Claims whose owner died go back to the queue first, so a killed
         worker's runs are trained again."""
         only, args = ("AND list_contains(?, run_id)", [list(run_ids)]) if run_ids is not None else ("", [])
