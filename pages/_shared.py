@@ -247,6 +247,11 @@ def exponent_card(col, label: str, value: float, iv, n_runs: int, help: str = ""
         col.caption(f"95% interval: computing… · {n_runs} runs")
     elif math.isfinite(iv.lo):
         col.caption(f"95% interval [{iv.lo:.3f}, {iv.hi:.3f}] · {n_runs} runs · {iv.n_boot} resamples")
+        if not iv.lo <= value <= iv.hi:
+            # a percentile interval that misses its own estimate: resampled seed means move the
+            # frontier (a minimum, so biased under resampling); say so rather than look wrong
+            col.caption(":orange[The estimate lies outside its interval: the frontier shifts when seeds are "
+                        "resampled, so this exponent is fragile. More seeds per configuration steady it.]")
     else:
         col.caption(f"95% interval: no resample could be fitted · {n_runs} runs")
 
