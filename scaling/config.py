@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, fields
 
 from . import data, model
@@ -89,6 +90,21 @@ class RunConfig:
 
 def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def env_limit(name: str, default: int, what: str, error: type[Exception] = ValueError) -> int:
+    """A host's positive integer setting from $name, else `default`; anything else raises `error`
+    naming the variable."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise error(f"{name}={raw!r} must be a positive integer ({what}; default {default})")
+    return value
 
 
 def check(ok: bool, name: str, expected: str, got) -> None:

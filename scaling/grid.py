@@ -7,11 +7,10 @@ Floats (dropout, lr multipliers): a comma list (`0,0.2`).
 from __future__ import annotations
 
 import math
-import os
 from fractions import Fraction
 from itertools import product
 
-from .config import RunConfig
+from .config import RunConfig, env_limit
 
 MAX_RUNS = 2000  # per request; a bigger grid is refused, not truncated. $SCALING_MAX_RUNS overrides it
 
@@ -22,16 +21,7 @@ class GridError(ValueError):
 
 def run_limit() -> int:
     """The most runs one request may ask for: $SCALING_MAX_RUNS on this host, else MAX_RUNS."""
-    raw = os.environ.get("SCALING_MAX_RUNS", "").strip()
-    if not raw:
-        return MAX_RUNS
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise GridError(f"SCALING_MAX_RUNS={raw!r} must be a positive integer (runs per request; default {MAX_RUNS})")
-    return value
+    return env_limit("SCALING_MAX_RUNS", MAX_RUNS, "runs per request", GridError)
 
 
 def _number(flag: str, text: str) -> float:

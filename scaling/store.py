@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from .config import PROTOCOL, RunConfig
+from .config import PROTOCOL, RunConfig, env_limit
 
 SCHEMA_VERSION = 1
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "runs.duckdb"
@@ -83,16 +83,7 @@ class QueueCounts:
 
 def queue_cap() -> int:
     """The most runs the queue may hold: $SCALING_MAX_QUEUE, else MAX_QUEUE."""
-    raw = os.environ.get("SCALING_MAX_QUEUE", "").strip()
-    if not raw:
-        return MAX_QUEUE
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise StoreError(f"SCALING_MAX_QUEUE={raw!r} must be a positive integer (the queue cap; default {MAX_QUEUE})")
-    return value
+    return env_limit("SCALING_MAX_QUEUE", MAX_QUEUE, "the queue cap", StoreError)
 
 
 def owner_id() -> str:

@@ -1,17 +1,20 @@
 """Training: one epoch (or a few) of many models of one width at once, with Adam.
 
-Models that share width, data fraction, epochs and batch size take the same number of steps, so
-they train as one stack (see model.forward_stack): each keeps its own seed-determined init, data
-order and dropout masks, so its result does not depend on which models it was batched with
-(beyond float rounding: kernels differ by stack size, and training is chaotic enough that a 1e-7
-nudge to the init moves val loss by a few percent after ~60 steps; tests compare over few steps).
+Models that share a width, epochs and batch size train as one stack (see model.forward_stack and
+train_stack), whatever their data fraction, seed, dropout or learning rate: each keeps its own
+seed-determined init, data order and dropout masks, so its result does not depend on which models
+it was batched with (beyond float rounding: kernels differ by stack size, and training is chaotic
+enough that a 1e-7 nudge to the init moves val loss by a few percent after ~60 steps; tests
+compare over few steps).
 
-Speed, in order of what it bought (width 23, 6 models, one CPU core; benchmarks/bench_sweep.py for
-whole sweeps): the data set lives on the device and a batch is an index gather; channels_last
-grouped convs (2x, model.forward_stack); glibc told to keep freed memory (page faults were up to a
-quarter of the wall time at 2 threads); dropout masks hashed in int32 (2.7x cheaper than int64);
-cache-sized evaluation chunks. Not done, for lack of a GPU to measure on: torch.compile, CUDA
-graphs, cudnn.benchmark; bf16 autocast is on for CUDA, checked against fp32 on the CPU's bf16.
+Speed, in order of what it bought. CPU (width 23, 6 models, one core): the data set lives on the
+device and a batch is an index gather; channels_last grouped convs (2x, model.forward_stack);
+glibc told to keep freed memory (page faults were up to a quarter of the wall time at 2 threads);
+dropout masks hashed in int32 (2.7x cheaper than int64); cache-sized evaluation chunks.
+CUDA (the 384-run exercise grid on an H100, benchmarks/bench_sweep.py): CUDA graphs, 84.5 s ->
+25.2 s (the eager step was ~5 ms of kernel launches at every width); foreach Adam and one stack
+per width (938 steps a width instead of 1,876) -> 21.7 s. bf16 autocast is on for CUDA
+(benchmarks/bf16_check.py measures it against fp32). Not tried: torch.compile, cudnn.benchmark.
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults
 CURVE_POINTS = 8  # validation-curve points per run, log-spaced in examples seen
 # Evaluation chunks are sized by their conv1 activations (examples x models x width x 784 floats).
 # CPU: cache-sized; 8 MB ran at 44 GFLOP/s vs 35 at 32 MB (width 23, 6 models, one core).
-# CUDA: big, so few launches (unmeasured: no GPU was at hand), and at most a quarter of free memory.
+# CUDA: big, so few launches (not tuned: evaluation is ~10% of a GPU sweep), at most a quarter of free memory.
 EVAL_BYTES = {"cpu": 8 << 20, "cuda": 1 << 30}
 # bf16 autocast for the forward pass (weights, Adam and the loss stay fp32). On by default on CUDA
 # only; tests switch it on for the CPU too, to check bf16 against fp32 where no GPU is at hand.
@@ -43,8 +46,9 @@ BF16 = {"cpu": False, "cuda": True}
 # of fp32 CPU steps: 16.5 kB (width 32, 4 models), 19.6 kB (32, 8), 16.1 kB (64, 4); rounded up.
 TRAIN_BYTES = 24 * 1024
 MEMORY_SHARE = 0.5  # of the device's free memory a stack may plan to use
-# CUDA graphs for stacks with at least GRAPH_MIN_STEPS whole batches (capture costs a few steps'
-# time), after GRAPH_WARMUP eager steps. GRAPHS = False is the plain eager loop (tests compare both).
+# CUDA graphs for each phase of a stack (a stretch of steps with a fixed set of models training)
+# of at least GRAPH_MIN_STEPS steps (capture costs a few steps' time), after GRAPH_WARMUP eager
+# steps. GRAPHS = False is the plain eager loop (tests compare both).
 GRAPHS = True
 GRAPH_MIN_STEPS = 16
 GRAPH_WARMUP = 3
@@ -57,7 +61,7 @@ class RunResult:
     val_loss: float
     val_acc: float
     train_loss: float
-    wall_s: float  # the stack's wall time divided by its size: what this run cost
+    wall_s: float  # the stack's wall time, shared among its runs by compute: what this run cost
     device: str
     status: str  # ok | diverged | failed
     error: str = ""
