@@ -14,6 +14,7 @@ import streamlit as st
 
 from scaling import charts, views
 from scaling.data import DataError
+from scaling.model import width
 from scaling.store import DEFAULT_DB, Store, StoreError
 
 # Bootstrap resamples on the pages (~2-3 s for a few hundred runs on 2 cores). 0 switches the
@@ -178,7 +179,7 @@ def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default:
     widths = base.widths
     if len(opts.width_steps) > 1:
         widths = c.select_slider("Width steps", opts.width_steps, value=base.widths, key=f"{prefix}widths{k}",
-                                 format_func=lambda s: f"{s} (w={views_width(s)})",
+                                 format_func=lambda s: f"{s} (w={width(s)})",
                                  help="width = round(4·√2^step): each step roughly doubles forward compute")
     fracs = base.fractions
     if len(opts.fractions) > 1:
@@ -214,10 +215,6 @@ def _index(options, value) -> int:
         if o == value or (isinstance(o, float) and isinstance(value, float) and math.isclose(o, value)):
             return i
     return 0
-
-
-def views_width(k: int) -> int:
-    return round(4 * math.sqrt(2) ** k)
 
 
 def _pair(v):

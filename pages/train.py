@@ -32,7 +32,7 @@ st.markdown("Choose a grid. Runs already in the cache are not trained again; tra
 c1, c2, c3 = st.columns(3)
 ds = c1.selectbox("Dataset", data.DATASETS, key="t_dataset")
 w = c1.select_slider("Width steps", list(range(13)), value=(0, 2), key="t_widths",
-                     format_func=lambda k: f"{k} (w={ui.views_width(k)})")
+                     format_func=lambda k: f"{k} (w={ui.width(k)})")
 f = c2.select_slider("Data fractions", FRACTIONS, value=(1 / 256, 1 / 64), key="t_fractions", format_func=views.frac_label)
 n_seeds = c2.number_input("Seeds", 1, 10, 2, key="t_seeds", help="seeds 0..n-1")
 drop = c3.multiselect("Dropout", [0.0, 0.1, 0.2, 0.3, 0.5], default=[0.0, 0.2], key="t_dropout", format_func=lambda d: f"{d:g}")

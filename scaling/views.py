@@ -410,7 +410,6 @@ def explain_nopt(nf) -> str:
 def isoflop_profiles(points: pd.DataFrame, n_budgets: int = 6) -> pd.DataFrame:
     """For a few budgets, every width's loss interpolated (log-log) at that compute: the IsoFLOP
     curves the isoflop estimator fits its parabolas to (drawn, not refitted, here)."""
-    lnC = np.log(points["flops"].to_numpy(float))
     budgets = np.geomspace(points["flops"].min(), points["flops"].max(), n_budgets + 2)[1:-1]
     rows = []
     for w, g in points.groupby("width_step"):
@@ -420,7 +419,6 @@ def isoflop_profiles(points: pd.DataFrame, n_budgets: int = 6) -> pd.DataFrame:
             if c[0] <= math.log(b) <= c[-1] and len(c) >= 2:
                 rows.append(dict(budget=b, width_step=int(w), width=int(g["width"].iloc[0]),
                                  params=float(g["params"].iloc[0]), val_loss=float(np.exp(np.interp(math.log(b), c, l)))))
-    del lnC
     out = pd.DataFrame(rows, columns=["budget", "width_step", "width", "params", "val_loss"])
     out["budget_label"] = out["budget"].map(fmt_flops)
     return out
@@ -607,17 +605,6 @@ def sweep_status(store: Store, sweep_id: str, label: str = "") -> SweepStatus:
         len(cur), done.get("failed", 0),
         pd.DataFrame(cur, columns=["width_step", "data_fraction", "seed", "dropout", "flops", "running_s"]),
         jobs.worker_alive(store))
-
-
-def active_sweeps(store: Store, limit: int = 20) -> list[tuple[str, str]]:
-    """(sweep id, label) of recent sweeps with runs still queued or running: a reopened tab finds
-    them here. One short read (it runs on every page rerun)."""
-    with store.connect() as con:
-        rows = con.execute(
-            "SELECT s.sweep_id, s.label FROM sweeps s WHERE EXISTS "
-            "(SELECT 1 FROM queue q WHERE list_contains(s.run_ids, q.run_id)) ORDER BY s.created_at DESC LIMIT ?",
-            [limit]).fetchall()
-    return [(sid, label or "") for sid, label in rows]
 
 
 def start_sweep(store: Store, spec: GridSpec, device: str = "auto") -> tuple[str, int, int]:
