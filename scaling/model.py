@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import native
+
 C0 = 4  # width at step 0
 MAX_WIDTH_STEP = 12  # width 256: ~0.5 GFLOPs/example forward, far past where MNIST saturates
 
@@ -99,6 +101,11 @@ def _int32(v: int) -> int:
     return v - (1 << 32) if v >= 1 << 31 else v
 
 
+def _hash_base(keys: torch.Tensor, step, layer: int) -> torch.Tensor:
+    """Each model's hash offset for one layer at one step, in [0, 2^32) as int64."""
+    return (keys.to(torch.int64) * 0x9E3779B1 + (step * 4 + layer) * 0x85EBCA77) & 0xFFFFFFFF
+
+
 def dropout_uniform(keys: torch.Tensor, step: int, layer: int, shape: tuple[int, int]) -> torch.Tensor:
     """Uniform [0, 1) numbers (multiples of 2^-24), one [B, F] block per model, from a counter-based
     hash of (model key, step, layer, position). A model's dropout masks depend on its seed alone
@@ -108,7 +115,7 @@ def dropout_uniform(keys: torch.Tensor, step: int, layer: int, shape: tuple[int,
     shift is masked so it is a logical one. (int32 in place: 2.7x faster than the same hash in
     int64, 5.5 vs 15.9 ms for 6 x 64 x 2254 numbers on one core.)"""
     b, f = shape
-    base = (keys.to(torch.int64) * 0x9E3779B1 + (step * 4 + layer) * 0x85EBCA77) & 0xFFFFFFFF
+    base = _hash_base(keys, step, layer)
     base = torch.where(base >= 1 << 31, base - (1 << 32), base).to(torch.int32)  # on the device: no sync
     h = base.view(-1, 1, 1) + torch.arange(b * f, dtype=torch.int32, device=keys.device).view(1, b, f)
     h ^= (h >> 16) & 0xFFFF
@@ -121,6 +128,8 @@ def dropout_uniform(keys: torch.Tensor, step: int, layer: int, shape: tuple[int,
 
 def _dropout(h, keep, keys, step, layer):
     """Inverted dropout with a per-model keep probability `keep` [M] (1 = no dropout)."""
+    if native.usable(h):
+        return h * native.dropout_scale(_hash_base(keys, step, layer), keep, tuple(h.shape[1:]))
     u = dropout_uniform(keys, step, layer, tuple(h.shape[1:]))
     k = keep.view(-1, 1, 1)
     return h * (u < k).to(h.dtype) / k
@@ -138,18 +147,25 @@ def forward_stack(p: dict[str, torch.Tensor], x: torch.Tensor, keep=None, keys=N
     of per-model convs. Max-pooling comes before bias and ReLU: both are monotone, so the result is
     the same, and they then touch a quarter of the elements."""
     m, c = p["conv1.weight"].shape[:2]
-    # [B, M, 28, 28]: model i's images are group i's input channel. A shared batch is copied M
-    # times rather than fed to one ungrouped conv: that conv's output comes out NCHW (a 1-channel
-    # input is ambiguous), and pooling it then costs more than the whole grouped conv.
-    x = x.unsqueeze(1).expand(-1, m, -1, -1) if x.dim() == 3 else x.transpose(0, 1)
-    w1 = p["conv1.weight"].flatten(0, 1).contiguous(memory_format=CL)
-    h = F.conv2d(x.contiguous(memory_format=CL), w1, padding=1, groups=m)
-    h = F.relu(F.max_pool2d(h, 2) + p["conv1.bias"].view(1, -1, 1, 1))
+    fused = native.usable(x)  # CPU fp32: the C kernels of native.py for everything but conv2 and fc
+    if fused:
+        h = native.Stage1.apply(x, p["conv1.weight"], p["conv1.bias"])
+    else:
+        # [B, M, 28, 28]: model i's images are group i's input channel. A shared batch is copied M
+        # times rather than fed to one ungrouped conv: that conv's output comes out NCHW (a 1-channel
+        # input is ambiguous), and pooling it then costs more than the whole grouped conv.
+        x = x.unsqueeze(1).expand(-1, m, -1, -1) if x.dim() == 3 else x.transpose(0, 1)
+        w1 = p["conv1.weight"].flatten(0, 1).contiguous(memory_format=CL)
+        h = F.conv2d(x.contiguous(memory_format=CL), w1, padding=1, groups=m)
+        h = F.relu(F.max_pool2d(h, 2) + p["conv1.bias"].view(1, -1, 1, 1))
     w2 = p["conv2.weight"].flatten(0, 1).contiguous(memory_format=CL)
     h = F.conv2d(h, w2, padding=1, groups=m)
-    h = F.relu(F.max_pool2d(h, 2) + p["conv2.bias"].view(1, -1, 1, 1))  # [B, M*2c, 7, 7]
-    b = h.shape[0]
-    h = h.unflatten(1, (m, 2 * c)).transpose(0, 1).reshape(m, b, 2 * c * 49)  # each model's features in nn.Flatten order
+    if fused:
+        h = native.Stage2.apply(h, p["conv2.bias"])
+    else:
+        h = F.relu(F.max_pool2d(h, 2) + p["conv2.bias"].view(1, -1, 1, 1))  # [B, M*2c, 7, 7]
+        b = h.shape[0]
+        h = h.unflatten(1, (m, 2 * c)).transpose(0, 1).reshape(m, b, 2 * c * 49)  # each model's features in nn.Flatten order
     if keep is not None:
         h = _dropout(h, keep, keys, step, 0)
     h = F.relu(torch.baddbmm(p["fc1.bias"].unsqueeze(1), h, p["fc1.weight"].transpose(1, 2)))

@@ -1,0 +1,311 @@
+/* CPU kernels for the memory-bound layers of scaling.model.forward_stack, fp32. scaling/native.py
+   compiles this file on first use, calls it through ctypes (which lets go of the GIL, so Python
+   threads split the batch between cores) and says why each kernel exists.
+
+   Layouts (M models of width c, batch B; "NHWC" is torch's channels_last):
+     conv1 input  x  [M][B][28][28], or [B][28][28] shared by all models (x_mstride = 0)
+     conv1 weight w  [M][9][c] (tap-major), bias [M][c]
+     stage-1 out  y  [B][14][14][M*c]        conv1 -> 2x2 max-pool -> +bias -> ReLU (NHWC)
+     conv2 out    h  [B][14][14][M*c2]       (NHWC, from torch's grouped conv)
+     stage-2 out  z  [M][B][c2][7][7]        2x2 max-pool -> +bias -> ReLU, in nn.Flatten order
+   Pooling keeps the first maximum of each window in (0,0) (0,1) (1,0) (1,1) order, as
+   torch.nn.functional.max_pool2d does; `slot` records which one (0..3) for the backward pass. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h> /* the same libgomp torch runs on: one team of threads, no two pools fighting */
+#else
+static int omp_get_max_threads(void) { return 1; }
+static int omp_get_num_threads(void) { return 1; }
+static int omp_get_thread_num(void) { return 0; }
+#endif
+
+#define V 16 /* floats in a vector: 16 channels, or a row of 14 pooled columns */
+
+/* GCC/Clang vector extensions: the compiler maps them to the machine's SIMD (AVX-512, AVX2, NEON). */
+typedef float vf __attribute__((vector_size(4 * V)));
+typedef int32_t vi __attribute__((vector_size(4 * V)));
+
+static inline vf splat(float s) { return s - (vf){0}; } /* a scalar operand is broadcast */
+
+static inline vf blend(vi mask, vf a, vf b) { return (vf)(((vi)a & mask) | ((vi)b & ~mask)); }
+
+/* The first n lanes (1..16) of a vector: masked where AVX-512 has it, else lane by lane. */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+static inline vf load_n(const float *p, int n) { return (vf)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p); }
+static inline void store_n(float *p, vf v, int n) { _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1), (__m512)v); }
+#else
+static inline vf load_n(const float *p, int n) {
+    vf r = {0};
+    for (int l = 0; l < n; l++) r[l] = p[l];
+    return r;
+}
+static inline void store_n(float *p, vf v, int n) {
+    for (int l = 0; l < n; l++) p[l] = v[l];
+}
+#endif
+
+/* Slot numbers as bytes, n lanes. */
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+static inline void store_slots(uint8_t *p, vi v, int n) {
+    _mm_mask_storeu_epi8(p, (__mmask16)((1u << n) - 1), _mm512_cvtepi32_epi8((__m512i)v));
+}
+static inline vi load_slots(const uint8_t *p, int n) {
+    return (vi)_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8((__mmask16)((1u << n) - 1), p));
+}
+#else
+static inline void store_slots(uint8_t *p, vi v, int n) {
+    for (int l = 0; l < n; l++) p[l] = (uint8_t)v[l];
+}
+static inline vi load_slots(const uint8_t *p, int n) {
+    vi r = {0};
+    for (int l = 0; l < n; l++) r[l] = p[l];
+    return r;
+}
+#endif
+
+/* Stage 1 vectorizes over output channels, up to 16 at a time: a tap is one multiply-add of 16
+   weights by one input pixel, and the outputs of a pixel are contiguous in NHWC, so they are
+   stored (and their gradients loaded) as one vector. xp is the image with a zero border:
+   xp[r][q] = x[r - 1][q - 1]; conv output (2i + di, 2j + dj), tap (ty, tx) reads
+   xp[2i + di + ty][2j + dj + tx]. */
+static void pad(const float *x, float xp[30][30]) {
+    memset(xp, 0, sizeof(float) * 900);
+    for (int r = 0; r < 28; r++) memcpy(&xp[r + 1][1], x + r * 28, 28 * sizeof(float));
+}
+
+static void stage1_forward_range(const float *x, int64_t x_mstride, const float *w, const float *bias,
+                                 float *y, uint8_t *slot, int M, int c, int b0, int b1) {
+    float xp[30][30];
+    int64_t mc = (int64_t)M * c;
+    for (int b = b0; b < b1; b++)
+        for (int m = 0; m < M; m++) {
+            pad(x + m * x_mstride + (int64_t)b * 784, xp);
+            for (int k0 = 0; k0 < c; k0 += V) {
+                int n = c - k0 < V ? c - k0 : V;
+                vf W[9];
+                for (int t = 0; t < 9; t++) W[t] = load_n(w + ((int64_t)m * 9 + t) * c + k0, n);
+                vf bv = load_n(bias + (int64_t)m * c + k0, n);
+                for (int i = 0; i < 14; i++)
+                    for (int j = 0; j < 14; j++) {
+                        vf acc[4];
+                        for (int s = 0; s < 4; s++) {
+                            int r = 2 * i + (s >> 1), q = 2 * j + (s & 1);
+                            acc[s] = W[0] * xp[r][q];
+                            for (int t = 1; t < 9; t++) acc[s] += W[t] * xp[r + t / 3][q + t % 3];
+                        }
+                        vf best = acc[0];
+                        vi arg = {0};
+                        for (int s = 1; s < 4; s++) { /* strict >: the first maximum wins ties */
+                            vi gt = acc[s] > best;
+                            best = blend(gt, acc[s], best);
+                            arg = (gt & s) | (arg & ~gt);
+                        }
+                        vf v = best + bv;
+                        int64_t at = ((int64_t)b * 196 + i * 14 + j) * mc + (int64_t)m * c + k0;
+                        store_n(y + at, blend(v < 0, splat(0), v), n); /* NaN passes, as in torch.relu */
+                        store_slots(slot + at, arg, n);
+                    }
+            }
+        }
+}
+
+/* Gradients of conv1's weight and bias (the input needs none) from the gradient of y, summed into
+   gw [M][9][c] and gb [M][c]: only the window's maximum received a gradient, so each pooled output
+   adds its 9 taps at that one position. */
+static void stage1_backward_range(const float *x, int64_t x_mstride, const float *y, const uint8_t *slot,
+                                  const float *gy, float *gw, float *gb, int M, int c, int b0, int b1) {
+    float xp[30][30];
+    int64_t mc = (int64_t)M * c;
+    for (int b = b0; b < b1; b++) /* image-major, so the gradient is read once, in order */
+        for (int m = 0; m < M; m++) {
+            pad(x + m * x_mstride + (int64_t)b * 784, xp);
+            for (int k0 = 0; k0 < c; k0 += V) {
+                int n = c - k0 < V ? c - k0 : V;
+                float *gwm = gw + (int64_t)m * 9 * c + k0, *gbm = gb + (int64_t)m * c + k0;
+                vf G[9], gsum = load_n(gbm, n);
+                for (int t = 0; t < 9; t++) G[t] = load_n(gwm + t * c, n);
+                for (int i = 0; i < 14; i++)
+                    for (int j = 0; j < 14; j++) {
+                        int64_t at = ((int64_t)b * 196 + i * 14 + j) * mc + (int64_t)m * c + k0;
+                        vf g = load_n(gy + at, n);
+                        g = (vf)((vi)g & (load_n(y + at, n) > 0)); /* ReLU passed it */
+                        vi sl = load_slots(slot + at, n);
+                        gsum += g;
+                        for (int s = 0; s < 4; s++) {
+                            vf gs = (vf)((vi)g & (sl == s));
+                            int r = 2 * i + (s >> 1), q = 2 * j + (s & 1);
+                            for (int t = 0; t < 9; t++) G[t] += gs * xp[r + t / 3][q + t % 3];
+                        }
+                    }
+                for (int t = 0; t < 9; t++) store_n(gwm + t * c, G[t], n);
+                store_n(gbm, gsum, n);
+            }
+        }
+}
+
+/* Stage 2 works on chunks of up to 16 channels of one model and one image: 49 pooled vectors
+   read from (or written to) NHWC, and their transposes written to (or read from) z, where each
+   channel's 7x7 plane is contiguous. */
+static void stage2_forward_range(const float *h, const float *bias, float *z, uint8_t *slot,
+                    int B, int M, int c2, int b0, int b1) {
+    vf T[49];
+    vi S[49];
+    int64_t mc = (int64_t)M * c2;
+    for (int b = b0; b < b1; b++)
+        for (int m = 0; m < M; m++)
+            for (int k0 = 0; k0 < c2; k0 += V) {
+                int n = c2 - k0 < V ? c2 - k0 : V;
+                int64_t ch = (int64_t)m * c2 + k0;
+                vf bv = load_n(bias + ch, n);
+                for (int p = 0; p < 49; p++) {
+                    const float *p0 = h + ((int64_t)b * 196 + (p / 7) * 28 + (p % 7) * 2) * mc + ch;
+                    vf v = load_n(p0, n), q;
+                    vi s = {0}, gt;
+                    q = load_n(p0 + mc, n); gt = q > v; v = blend(gt, q, v); s = (gt & 1) | (s & ~gt);
+                    q = load_n(p0 + 14 * mc, n); gt = q > v; v = blend(gt, q, v); s = (gt & 2) | (s & ~gt);
+                    q = load_n(p0 + 15 * mc, n); gt = q > v; v = blend(gt, q, v); s = (gt & 3) | (s & ~gt);
+                    v += bv;
+                    T[p] = blend(v < 0, splat(0), v);
+                    S[p] = s;
+                }
+                for (int l = 0; l < n; l++) {
+                    int64_t at = ((int64_t)m * B + b) * c2 * 49 + (int64_t)(k0 + l) * 49;
+                    for (int p = 0; p < 49; p++) {
+                        z[at + p] = T[p][l];
+                        slot[at + p] = (uint8_t)S[p][l];
+                    }
+                }
+            }
+}
+
+/* The gradient of h, every element written (the window's maximum gets it, the rest 0), and the
+   bias gradient summed into gb [M*c2]. */
+static void stage2_backward_range(const float *z, const uint8_t *slot, const float *gz, float *gh, float *gb,
+                     int B, int M, int c2, int b0, int b1) {
+    vf G[49];
+    vi S[49];
+    int64_t mc = (int64_t)M * c2;
+    for (int b = b0; b < b1; b++)
+        for (int m = 0; m < M; m++)
+            for (int k0 = 0; k0 < c2; k0 += V) {
+                int n = c2 - k0 < V ? c2 - k0 : V;
+                int64_t ch = (int64_t)m * c2 + k0;
+                for (int l = 0; l < n; l++) {
+                    int64_t at = ((int64_t)m * B + b) * c2 * 49 + (int64_t)(k0 + l) * 49;
+                    for (int p = 0; p < 49; p++) {
+                        G[p][l] = z[at + p] > 0.0f ? gz[at + p] : 0.0f;
+                        S[p][l] = slot[at + p];
+                    }
+                }
+                vf gsum = load_n(gb + ch, n);
+                for (int p = 0; p < 49; p++) {
+                    float *p0 = gh + ((int64_t)b * 196 + (p / 7) * 28 + (p % 7) * 2) * mc + ch;
+                    vf g = G[p];
+                    vi s = S[p];
+                    store_n(p0, (vf)((vi)g & (s == 0)), n);
+                    store_n(p0 + mc, (vf)((vi)g & (s == 1)), n);
+                    store_n(p0 + 14 * mc, (vf)((vi)g & (s == 2)), n);
+                    store_n(p0 + 15 * mc, (vf)((vi)g & (s == 3)), n);
+                    gsum += g;
+                }
+                store_n(gb + ch, gsum, n);
+            }
+}
+
+/* Inverted-dropout multipliers [M][n]: 1/keep or 0, from model.dropout_uniform's hash (lowbias32
+   of base[m] + position, top 24 bits as a uniform in [0, 1)), bit for bit. */
+void dropout_scale(const int64_t *base, const float *keep, float *out, int M, int64_t n) {
+#pragma omp parallel for schedule(static)
+    for (int m = 0; m < M; m++) {
+        float k = keep[m], inv = 1.0f / k;
+        float *o = out + (int64_t)m * n;
+        for (int64_t q = 0; q < n; q++) {
+            uint32_t h = (uint32_t)base[m] + (uint32_t)q;
+            h ^= h >> 16;
+            h *= 0x7FEB352Du;
+            h ^= h >> 15;
+            h *= 0x846CA68Bu;
+            h ^= h >> 16;
+            float u = (float)(h >> 8) * (1.0f / 16777216.0f);
+            o[q] = u < k ? inv : 0.0f;
+        }
+    }
+}
+
+/* torch.optim.Adam's update of one parameter tensor (n elements) in one pass, as train._adam does
+   it with torch ops: lr holds each element's learning rate; bc1 = 1 - beta1^step and
+   bc2_sqrt = sqrt(1 - beta2^step). */
+void adam(float *p, const float *g, float *m1, float *m2, const float *lr, int64_t n,
+          float beta1, float beta2, float bc1, float bc2_sqrt, float eps) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float gi = g[i];
+        float a = m1[i] + (1.0f - beta1) * (gi - m1[i]); /* lerp, as torch computes it for weight < 0.5 */
+        float v = m2[i] * beta2 + (1.0f - beta2) * (gi * gi);
+        m1[i] = a;
+        m2[i] = v;
+        float denom = __builtin_sqrtf(v) / bc2_sqrt + eps;
+        p[i] -= a / denom * lr[i] / bc1;
+    }
+}
+
+/* The exported kernels: each thread of the OpenMP team takes a contiguous part of the batch;
+   gradients are summed per thread, then across threads in a fixed order. */
+#define PART(n) int t_ = omp_get_thread_num(), n_ = omp_get_num_threads(), lo = (n) * t_ / n_, hi = (n) * (t_ + 1) / n_
+
+void stage1_forward(const float *x, int64_t x_mstride, const float *w, const float *bias,
+                    float *y, uint8_t *slot, int M, int c, int B) {
+#pragma omp parallel
+    {
+        PART(B);
+        stage1_forward_range(x, x_mstride, w, bias, y, slot, M, c, lo, hi);
+    }
+}
+
+static void reduce(float *dst, const float *parts, int nparts, int64_t n) {
+    for (int t = 0; t < nparts; t++)
+        for (int64_t i = 0; i < n; i++) dst[i] += parts[t * n + i];
+}
+
+void stage1_backward(const float *x, int64_t x_mstride, const float *y, const uint8_t *slot,
+                     const float *gy, float *gw, float *gb, int M, int c, int B) {
+    int T = omp_get_max_threads();
+    int64_t nw = (int64_t)M * c * 9, nb = (int64_t)M * c;
+    float *pw = calloc(T * nw, sizeof(float)), *pb = calloc(T * nb, sizeof(float));
+    if (!pw || !pb) abort();
+#pragma omp parallel num_threads(T)
+    {
+        PART(B);
+        stage1_backward_range(x, x_mstride, y, slot, gy, pw + t_ * nw, pb + t_ * nb, M, c, lo, hi);
+    }
+    reduce(gw, pw, T, nw);
+    reduce(gb, pb, T, nb);
+    free(pw);
+    free(pb);
+}
+
+void stage2_forward(const float *h, const float *bias, float *z, uint8_t *slot, int B, int M, int c2) {
+#pragma omp parallel
+    {
+        PART(B);
+        stage2_forward_range(h, bias, z, slot, B, M, c2, lo, hi);
+    }
+}
+
+void stage2_backward(const float *z, const uint8_t *slot, const float *gz, float *gh, float *gb,
+                     int B, int M, int c2) {
+    int T = omp_get_max_threads();
+    int64_t nb = (int64_t)M * c2;
+    float *pb = calloc(T * nb, sizeof(float));
+    if (!pb) abort();
+#pragma omp parallel num_threads(T)
+    {
+        PART(B);
+        stage2_backward_range(z, slot, gz, gh, pb + t_ * nb, B, M, c2, lo, hi);
+    }
+    reduce(gb, pb, T, nb);
+    free(pb);
+}

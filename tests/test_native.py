@@ -1,0 +1,125 @@
+"""The C kernels (scaling/native.py) against the plain torch ops they replace."""
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from scaling import model, native, train
+
+pytestmark = pytest.mark.skipif(native.lib() is None, reason="no C compiler here")
+
+
+@pytest.fixture
+def torch_ops(monkeypatch):
+    """Run a callable with the C kernels switched off."""
+
+    def run(fn):
+        with monkeypatch.context() as m:
+            m.setattr(native, "usable", lambda x: False)
+            return fn()
+
+    return run
+
+
+def _batch(m, b, shared):
+    g = torch.Generator().manual_seed(m * 100 + b)
+    x = torch.randn(b, 28, 28, generator=g) if shared else torch.randn(m, b, 28, 28, generator=g)
+    x[..., :6, :] = -0.4242  # MNIST's normalised background: exact ties in the pooling windows
+    return x
+
+
+@pytest.mark.parametrize("m, c, shared", [(1, 4, False), (3, 6, False), (8, 11, False), (2, 23, True), (2, 45, False)])
+def test_forward_and_gradients_match_torch_ops(torch_ops, m, c, shared):
+    """Widths below, at and above one 16-lane vector (c2 = 2c up to 90: several chunks and a tail),
+    a batch per model and one shared batch, with and without dropout."""
+    p = {n: t.detach().requires_grad_() for n, t in model.init_stack(c, list(range(m))).items()}
+    x, y = _batch(m, 13, shared), torch.randint(0, 10, (m, 13))
+    keep = torch.tensor([0.8, 1.0, 0.5] * 3)[:m]
+    keys, step = torch.arange(m) + 7, torch.tensor(5)
+
+    def run():
+        logits = model.forward_stack(p, x, keep, keys, step)
+        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum")
+        return logits, torch.autograd.grad(loss, list(p.values()))
+
+    (ours, g_ours), (ref, g_ref) = run(), torch_ops(run)
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+    for name, a, b in zip(p, g_ours, g_ref):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_pooling_keeps_the_first_maximum_as_torch_does():
+    """Tied windows send their gradient to the first position in (0,0) (0,1) (1,0) (1,1) order."""
+    h = torch.zeros(1, 16, 14, 14).contiguous(memory_format=torch.channels_last).requires_grad_()
+    b2 = torch.zeros(1, 16, requires_grad=True)
+    (g_ours,) = torch.autograd.grad(native.Stage2.apply(h, b2).sum(), h)
+    (g_ref,) = torch.autograd.grad(F.max_pool2d(h, 2).sum(), h)  # all ties; ReLU passes nothing at 0
+    assert g_ours.abs().sum() == 0
+    h2 = torch.ones_like(h).requires_grad_()
+    (g_ours,) = torch.autograd.grad(native.Stage2.apply(h2, b2).sum(), h2)
+    (g_ref,) = torch.autograd.grad(F.max_pool2d(h2, 2).sum(), h2)
+    assert torch.equal(g_ours, g_ref) and g_ours[0, 0, ::2, ::2].eq(1).all()
+
+
+def test_dropout_masks_are_the_hash_bit_for_bit():
+    keys, keep = torch.tensor([0, 1, 12345, 2**31 - 1]), torch.tensor([0.8, 0.5, 1.0, 0.9])
+    for step, layer in [(1, 0), (977, 1), (torch.tensor(40), 0)]:
+        scale = native.dropout_scale(model._hash_base(keys, step, layer), keep, (64, 300))
+        kept = model.dropout_uniform(keys, step, layer, (64, 300)) < keep.view(-1, 1, 1)
+        assert torch.equal(scale > 0, kept)
+        assert torch.equal(scale[kept], (1 / keep).view(-1, 1, 1).expand_as(scale)[kept])
+
+
+def test_adam_matches_the_foreach_update(torch_ops):
+    g = torch.Generator().manual_seed(0)
+    shapes = [(3, 8, 1, 3, 3), (3, 16), (3, 44, 1078)]
+    params = [torch.randn(s, generator=g) for s in shapes]
+    lr = [torch.rand(s, generator=g) * 1e-2 for s in shapes]
+    state = {k: [torch.rand(s, generator=g) for s in shapes] for k in ("m", "v")}
+    grads = [torch.randn(s, generator=g) for s in shapes]
+    b1, b2 = (torch.tensor(b, dtype=torch.float64) for b in train.BETAS)
+    ours = [t.clone() for t in params], [t.clone() for t in state["m"]], [t.clone() for t in state["v"]]
+    ref = [t.clone() for t in params], [t.clone() for t in state["m"]], [t.clone() for t in state["v"]]
+    for step in (1, 2, 50):
+        train._adam(ours[0], grads, ours[1], ours[2], lr, torch.tensor(step), b1, b2)
+        torch_ops(lambda: train._adam(ref[0], grads, ref[1], ref[2], lr, torch.tensor(step), b1, b2))
+    for a, b in zip(ours, ref):
+        for x, y in zip(a, b):
+            torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6)
+
+
+def test_no_compiler_means_torch_ops_and_a_warning(monkeypatch, tmp_path):
+    monkeypatch.setenv("CC", "/bin/false")  # a "compiler" that always fails
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    native.lib.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="plain torch ops"):
+            assert native.lib() is None
+        assert not native.usable(torch.zeros(1))
+        p = model.init_stack(4, [0])
+        assert model.forward_stack(p, torch.zeros(2, 28, 28)).shape == (1, 2, 10)  # torch ops
+        assert not list(tmp_path.rglob("*.so"))  # nothing half-built left behind
+    finally:
+        native.lib.cache_clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        monkeypatch.delenv("CC")
+        monkeypatch.delenv("XDG_CACHE_HOME")
+        assert native.lib() is not None
+
+
+def test_switched_off_by_environment(monkeypatch):
+    monkeypatch.setenv("SCALING_NATIVE", "0")
+    native.lib.cache_clear()
+    try:
+        assert native.lib() is None and not native.usable(torch.zeros(1))
+    finally:
+        monkeypatch.delenv("SCALING_NATIVE")
+        native.lib.cache_clear()
+
+
+def test_not_used_under_bf16_autocast():
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not native.usable(torch.zeros(1))
+    assert native.usable(torch.zeros(1)) and not native.usable(torch.zeros(1, dtype=torch.float64))
