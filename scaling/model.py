@@ -158,11 +158,11 @@ def forward_stack(p: dict[str, torch.Tensor], x: torch.Tensor, keep=None, keys=N
         w1 = p["conv1.weight"].flatten(0, 1).contiguous(memory_format=CL)
         h = F.conv2d(x.contiguous(memory_format=CL), w1, padding=1, groups=m)
         h = F.relu(F.max_pool2d(h, 2) + p["conv1.bias"].view(1, -1, 1, 1))
-    w2 = p["conv2.weight"].flatten(0, 1).contiguous(memory_format=CL)
-    h = F.conv2d(h, w2, padding=1, groups=m)
     if fused:
-        h = native.Stage2.apply(h, p["conv2.bias"])
+        h = native.Stage2.apply(h, p["conv2.weight"], p["conv2.bias"])
     else:
+        w2 = p["conv2.weight"].flatten(0, 1).contiguous(memory_format=CL)
+        h = F.conv2d(h, w2, padding=1, groups=m)
         h = F.relu(F.max_pool2d(h, 2) + p["conv2.bias"].view(1, -1, 1, 1))  # [B, M*2c, 7, 7]
         b = h.shape[0]
         h = h.unflatten(1, (m, 2 * c)).transpose(0, 1).reshape(m, b, 2 * c * 49)  # each model's features in nn.Flatten order

@@ -1,12 +1,12 @@
-/* CPU kernels for the memory-bound layers of scaling.model.forward_stack, fp32. scaling/native.py
-   compiles this file on first use, calls it through ctypes (which lets go of the GIL, so Python
-   threads split the batch between cores) and says why each kernel exists.
+/* CPU kernels for scaling.model.forward_stack and Adam, fp32. scaling/native.py builds this file on
+   first use, calls it through ctypes and says why each kernel exists. Each kernel runs on OpenMP
+   (torch's own libgomp team), a thread to a contiguous part of the batch.
 
-   Layouts (M models of width c, batch B; "NHWC" is torch's channels_last):
+   Layouts (M models of width c, c2 = 2c, batch B; "NHWC" is torch's channels_last):
      conv1 input  x  [M][B][28][28], or [B][28][28] shared by all models (x_mstride = 0)
-     conv1 weight w  [M][9][c] (tap-major), bias [M][c]
+     conv1 weight    [M][9][c] (tap-major), bias [M][c]
      stage-1 out  y  [B][14][14][M*c]        conv1 -> 2x2 max-pool -> +bias -> ReLU (NHWC)
-     conv2 out    h  [B][14][14][M*c2]       (NHWC, from torch's grouped conv)
+     conv2 out    h  [B][14][14][M*c2]       (NHWC, from oneDNN's grouped conv)
      stage-2 out  z  [M][B][c2][7][7]        2x2 max-pool -> +bias -> ReLU, in nn.Flatten order
    Pooling keeps the first maximum of each window in (0,0) (0,1) (1,0) (1,1) order, as
    torch.nn.functional.max_pool2d does; `slot` records which one (0..3) for the backward pass. */
@@ -181,40 +181,6 @@ static void stage2_forward_range(const float *h, const float *bias, float *z, ui
             }
 }
 
-/* The gradient of h, every element written (the window's maximum gets it, the rest 0), and the
-   bias gradient summed into gb [M*c2]. */
-static void stage2_backward_range(const float *z, const uint8_t *slot, const float *gz, float *gh, float *gb,
-                     int B, int M, int c2, int b0, int b1) {
-    vf G[49];
-    vi S[49];
-    int64_t mc = (int64_t)M * c2;
-    for (int b = b0; b < b1; b++)
-        for (int m = 0; m < M; m++)
-            for (int k0 = 0; k0 < c2; k0 += V) {
-                int n = c2 - k0 < V ? c2 - k0 : V;
-                int64_t ch = (int64_t)m * c2 + k0;
-                for (int l = 0; l < n; l++) {
-                    int64_t at = ((int64_t)m * B + b) * c2 * 49 + (int64_t)(k0 + l) * 49;
-                    for (int p = 0; p < 49; p++) {
-                        G[p][l] = z[at + p] > 0.0f ? gz[at + p] : 0.0f;
-                        S[p][l] = slot[at + p];
-                    }
-                }
-                vf gsum = load_n(gb + ch, n);
-                for (int p = 0; p < 49; p++) {
-                    float *p0 = gh + ((int64_t)b * 196 + (p / 7) * 28 + (p % 7) * 2) * mc + ch;
-                    vf g = G[p];
-                    vi s = S[p];
-                    store_n(p0, (vf)((vi)g & (s == 0)), n);
-                    store_n(p0 + mc, (vf)((vi)g & (s == 1)), n);
-                    store_n(p0 + 14 * mc, (vf)((vi)g & (s == 2)), n);
-                    store_n(p0 + 15 * mc, (vf)((vi)g & (s == 3)), n);
-                    gsum += g;
-                }
-                store_n(gb + ch, gsum, n);
-            }
-}
-
 /* Inverted-dropout multipliers [M][n]: 1/keep or 0, from model.dropout_uniform's hash (lowbias32
    of base[m] + position, top 24 bits as a uniform in [0, 1)), bit for bit. */
 void dropout_scale(const int64_t *base, const float *keep, float *out, int M, int64_t n) {
@@ -250,6 +216,66 @@ void adam(float *p, const float *g, float *m1, float *m2, const float *lr, int64
         float denom = __builtin_sqrtf(v) / bc2_sqrt + eps;
         p[i] -= a / denom * lr[i] / bc1;
     }
+}
+
+/* The backward pass of conv2 -> stage 2 in one: from the gradient of z, straight to the gradients
+   of conv2's input y (gy, NHWC like y), of its weight gw and of the stage-2 bias gb [M][c2]. Only
+   the maximum of each pooling window passed a gradient, and only where ReLU was open: about one
+   conv2 output in eight has a nonzero gradient, so this walks those instead of handing conv2's
+   dense backward a gradient three quarters zeros. For each pooled pixel, the channels are grouped
+   by the window position that won; a group shares its 3x3 input patch (for gw) and its 3x3
+   output neighbourhood (for gy). Vectors run over conv2's input channels, padded to cp, a
+   multiple of 16 (w and gw are [M][c2][9][cp]); each model's input and input gradient live in a
+   16 x 16 tile with a zero border while its image is done, so every access is a whole vector. */
+static void conv2_backward_range(const float *y, const float *w, const float *z, const uint8_t *slot,
+                                 const float *gz, float *gy, float *gw, float *gb,
+                                 int B, int M, int c, int c2, int b0, int b1) {
+    int64_t mc = (int64_t)M * c;
+    int cp = (c + V - 1) / V * V;
+    float *xt = aligned_alloc(sizeof(vf), sizeof(float) * 256 * cp), *gt = aligned_alloc(sizeof(vf), sizeof(float) * 256 * cp);
+    if (!xt || !gt) abort();
+#define TILE(p, r, q, k0) ((vf *)((p) + ((int64_t)(r) * 16 + (q)) * cp + (k0))) /* tile pixel (r - 1, q - 1) */
+    for (int b = b0; b < b1; b++)
+        for (int m = 0; m < M; m++) {
+            memset(xt, 0, sizeof(float) * 256 * cp);
+            memset(gt, 0, sizeof(float) * 256 * cp);
+            for (int r = 0; r < 14; r++)
+                for (int q = 0; q < 14; q++)
+                    for (int k0 = 0; k0 < c; k0 += V)
+                        *TILE(xt, r + 1, q + 1, k0) = load_n(y + ((int64_t)b * 196 + r * 14 + q) * mc + (int64_t)m * c + k0, c - k0 < V ? c - k0 : V);
+            for (int k2 = 0; k2 < c2; k2++) {
+                int64_t at = (((int64_t)m * B + b) * c2 + k2) * 49; /* this channel's 7 x 7 pooled plane */
+                float gsum = 0.0f;
+                for (int k0 = 0; k0 < cp; k0 += V) {
+                    int64_t kk = ((int64_t)m * c2 + k2) * 9 * cp + k0;
+                    vf W[9], G[9];
+                    for (int t = 0; t < 9; t++) {
+                        W[t] = *(const vf *)(w + kk + t * cp);
+                        G[t] = *(vf *)(gw + kk + t * cp);
+                    }
+                    for (int p = 0; p < 49; p++) {
+                        float g = z[at + p] > 0.0f ? gz[at + p] : 0.0f;
+                        if (g == 0.0f) continue; /* ReLU closed: about half of them */
+                        if (k0 == 0) gsum += g;
+                        int s = slot[at + p];
+                        int oy = 2 * (p / 7) + (s >> 1), ox = 2 * (p % 7) + (s & 1); /* the conv2 output that won */
+                        for (int t = 0; t < 9; t++) { /* input pixel (oy + ty - 1, ox + tx - 1): tile (oy + ty, ox + tx) */
+                            G[t] += g * *TILE(xt, oy + t / 3, ox + t % 3, k0);
+                            *TILE(gt, oy + t / 3, ox + t % 3, k0) += g * W[t];
+                        }
+                    }
+                    for (int t = 0; t < 9; t++) *(vf *)(gw + kk + t * cp) = G[t];
+                }
+                gb[(int64_t)m * c2 + k2] += gsum;
+            }
+            for (int r = 0; r < 14; r++) /* the tile's inside, back to NHWC (its border is padding) */
+                for (int q = 0; q < 14; q++)
+                    for (int k0 = 0; k0 < c; k0 += V)
+                        store_n(gy + ((int64_t)b * 196 + r * 14 + q) * mc + (int64_t)m * c + k0, *TILE(gt, r + 1, q + 1, k0), c - k0 < V ? c - k0 : V);
+        }
+#undef TILE
+    free(xt);
+    free(gt);
 }
 
 /* The exported kernels: each thread of the OpenMP team takes a contiguous part of the batch;
@@ -295,17 +321,20 @@ void stage2_forward(const float *h, const float *bias, float *z, uint8_t *slot, 
     }
 }
 
-void stage2_backward(const float *z, const uint8_t *slot, const float *gz, float *gh, float *gb,
-                     int B, int M, int c2) {
+void conv2_backward(const float *y, const float *w, const float *z, const uint8_t *slot, const float *gz,
+                    float *gy, float *gw, float *gb, int B, int M, int c, int c2) {
     int T = omp_get_max_threads();
-    int64_t nb = (int64_t)M * c2;
-    float *pb = calloc(T * nb, sizeof(float));
-    if (!pb) abort();
+    int64_t nw = (int64_t)M * c2 * 9 * ((c + V - 1) / V * V), nb = (int64_t)M * c2;
+    float *pw = aligned_alloc(sizeof(vf), sizeof(float) * T * nw), *pb = calloc(T * nb, sizeof(float));
+    if (!pw || !pb) abort();
+    memset(pw, 0, sizeof(float) * T * nw);
 #pragma omp parallel num_threads(T)
     {
         PART(B);
-        stage2_backward_range(z, slot, gz, gh, pb + t_ * nb, B, M, c2, lo, hi);
+        conv2_backward_range(y, w, z, slot, gz, gy, pw + t_ * nw, pb + t_ * nb, B, M, c, c2, lo, hi);
     }
+    reduce(gw, pw, T, nw);
     reduce(gb, pb, T, nb);
+    free(pw);
     free(pb);
 }

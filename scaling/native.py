@@ -1,24 +1,29 @@
-"""Fused C kernels for the CPU forward and backward of model.forward_stack, and for Adam.
+"""C kernels for the CPU forward and backward of model.forward_stack, and for Adam.
 
-Why: on 2 CPU cores at width 11 (8 models, batch 64), a training step took 28 ms, of which the
-grouped conv2 that holds ~80% of the FLOPs took ~9. Most of the rest was memory traffic on
-tensors with few channels: conv1's full-resolution output (17.6 MB) written, max-pooled, then
-zero-filled and scattered into again in the backward pass; bias, ReLU and their backward as
-passes of their own; ~20 elementwise passes to hash each dropout mask; ten foreach passes of
-Adam. Here:
-  - conv1 -> max-pool -> bias -> ReLU is one kernel that never stores the full-resolution output
-    (conv1 has one input channel and 9 taps: recomputing it in registers is cheaper than a round
-    trip to memory), and its backward reads only the pooled gradient;
-  - max-pool -> bias -> ReLU after conv2 is one kernel writing fc1's input layout directly;
-  - a dropout mask is one pass; Adam is one pass per tensor.
-The step now takes ~14 ms (benchmarks/bench_sweep.py --quick: the middle width went from 16% to
-~31% of the fp32 matmul peak). conv2 and the linear layers stay with oneDNN and MKL.
+Why: on 2 CPU cores at width 11 (8 models, batch 64), a training step took 28 ms, though the
+grouped conv2 that holds ~80% of the FLOPs took ~9 of it. The rest was memory traffic on tensors
+with few channels: conv1's full-resolution output (17.6 MB) written, max-pooled, then zero-filled
+and scattered into again in the backward pass; bias, ReLU and their backward as passes of their
+own; ~20 elementwise passes to hash each dropout mask; ten foreach passes of Adam. Here:
+  - Stage1: conv1 -> max-pool -> bias -> ReLU in one kernel that never stores the full-resolution
+    output (conv1 has one input channel and 9 taps: recomputing it in registers is cheaper than a
+    round trip to memory); its backward reads only the pooled gradient.
+  - Stage2: conv2 (oneDNN) then max-pool -> bias -> ReLU in one kernel writing fc1's input layout.
+    Its backward is one C kernel from fc1's input gradient to conv2's input and weight gradients:
+    pooling passes a gradient to one conv2 output in four and ReLU to about half of those, so it
+    walks the nonzero ones instead of giving oneDNN a dense gradient that is ~7/8 zeros.
+  - A dropout mask is one pass; Adam is one pass per tensor.
+Measured (benchmarks/bench_sweep.py --quick, the middle width): 28 -> 11 ms a step, 16% -> ~38% of
+the fp32 matmul peak, counting C = 3 x forward FLOPs as everywhere in the project (the backward
+now executes fewer FLOPs than that: the zeros it skips).
 
 The kernels are plain C (scaling/native.c), built on first use with the system's C compiler into a
 per-user cache (half a second), and called through ctypes. They run on OpenMP, i.e. on torch's own
 libgomp thread team: a second pool of threads would fight torch's spinning workers for the cores.
-Without a working compiler, on CUDA, under bf16 autocast, or with SCALING_NATIVE=0, the callers
-use plain torch ops; tests/test_native.py checks the two paths agree.
+A model's gradients are summed in an order that does not depend on the other models of its stack,
+so a stack reproduces each model's solo run to ~1e-7 (oneDNN's conv2 forward is the one kernel
+that differs by stack size). Without a working compiler, on CUDA, under bf16 autocast, or with
+SCALING_NATIVE=0, the callers use plain torch ops; tests/test_native.py checks the two agree.
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ import warnings
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 SOURCE = Path(__file__).with_name("native.c")
 # Tried in order until one compiles: full vectors and OpenMP (gcc, x86); OpenMP elsewhere (gcc on
@@ -50,7 +56,7 @@ SIGNATURES = {
     "stage1_forward": [_P, _I64, _P, _P, _P, _P, _I, _I, _I],
     "stage1_backward": [_P, _I64, _P, _P, _P, _P, _P, _I, _I, _I],
     "stage2_forward": [_P, _P, _P, _P, _I, _I, _I],
-    "stage2_backward": [_P, _P, _P, _P, _P, _I, _I, _I],
+    "conv2_backward": [_P, _P, _P, _P, _P, _P, _P, _P, _I, _I, _I, _I],
     "dropout_scale": [_P, _P, _P, _I, _I64],
     "adam": [_P, _P, _P, _P, _P, _I64, ctypes.c_float, ctypes.c_float, ctypes.c_float, ctypes.c_float, ctypes.c_float],
 }
@@ -150,31 +156,37 @@ class Stage1(torch.autograd.Function):
 
 
 class Stage2(torch.autograd.Function):
-    """relu(max_pool2d(h, 2) + b2) for h = conv2's output [B, M*c2, 14, 14] (channels_last), out
-    [M, B, c2*49]: each model's features in nn.Flatten order, ready for fc1."""
+    """relu(max_pool2d(conv2d(y, w2, padding=1, groups=M), 2) + b2): the second block of
+    model.forward_stack, from stage 1's output y [B, M*c, 14, 14] (channels_last) to fc1's input
+    [M, B, c2*49], each model's features in nn.Flatten order. The conv runs on oneDNN; its
+    backward, in C, skips the seven in eight conv outputs that pooling and ReLU gave no gradient."""
 
     @staticmethod
-    def forward(ctx, h, b2):
-        m, c2 = b2.shape
-        b = h.shape[0]
-        h = h.permute(0, 2, 3, 1).contiguous()
+    def forward(ctx, y, w2, b2):
+        m, c2, c = w2.shape[:3]
+        b = y.shape[0]
+        h = F.conv2d(y, w2.detach().flatten(0, 1).contiguous(memory_format=torch.channels_last), padding=1, groups=m)
+        h = h.permute(0, 2, 3, 1).contiguous()  # NHWC: a no-op, oneDNN answers channels_last
         bias = b2.detach().contiguous()
         z = torch.empty(m, b, c2 * 49)
         slot = torch.empty(m, b, c2 * 49, dtype=torch.uint8)
         lib().stage2_forward(_ptr(h), _ptr(bias), _ptr(z), _ptr(slot), b, m, c2)
-        ctx.save_for_backward(z, slot)
-        ctx.dims = (m, c2, b)
+        ctx.save_for_backward(y, w2, z, slot)
         return z
 
     @staticmethod
     def backward(ctx, gz):
-        z, slot = ctx.saved_tensors
-        m, c2, b = ctx.dims
+        y, w2, z, slot = ctx.saved_tensors
+        m, c2, c = w2.shape[:3]
+        b = y.shape[0]
+        y = y.permute(0, 2, 3, 1).contiguous()  # NHWC, as stage 1 wrote it: a no-op
+        cp = -(-c // 16) * 16  # input channels padded to whole vectors
+        w = F.pad(w2.detach().reshape(m, c2, c, 9).transpose(2, 3), (0, cp - c)).contiguous()  # [M, c2, 9, cp]
         gz = gz.contiguous()
-        gh = torch.empty(b, 14, 14, m * c2)
-        gb = torch.zeros(m, c2)
-        lib().stage2_backward(_ptr(z), _ptr(slot), _ptr(gz), _ptr(gh), _ptr(gb), b, m, c2)
-        return gh.permute(0, 3, 1, 2), gb
+        gy = torch.empty(b, 14, 14, m * c)
+        gw, gb = torch.zeros(m, c2, 9, cp), torch.zeros(m, c2)
+        lib().conv2_backward(_ptr(y), _ptr(w), _ptr(z), _ptr(slot), _ptr(gz), _ptr(gy), _ptr(gw), _ptr(gb), b, m, c, c2)
+        return gy.permute(0, 3, 1, 2), gw[..., :c].transpose(2, 3).reshape(m, c2, c, 3, 3), gb
 
 
 def dropout_scale(base: torch.Tensor, keep: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:

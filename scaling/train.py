@@ -11,7 +11,8 @@ Speed, in order of what it bought. CPU (width 23, 6 models, one core): the data 
 device and a batch is an index gather; channels_last grouped convs (2x, model.forward_stack);
 glibc told to keep freed memory (page faults were up to a quarter of the wall time at 2 threads);
 dropout masks hashed in int32 (2.7x cheaper than int64). Then (width 11, 8 models, 2 cores) C
-kernels for everything but conv2 and the linear layers, and for Adam: 28 -> 14 ms a step (native.py).
+kernels for everything but conv2's forward and the linear layers, and for Adam: 28 -> 11 ms a step
+(native.py).
 CUDA (the 384-run exercise grid on an H100, benchmarks/bench_sweep.py): CUDA graphs, 84.5 s ->
 25.2 s (the eager step was ~5 ms of kernel launches at every width); foreach Adam and one stack
 per width (938 steps a width instead of 1,876) -> 21.7 s. bf16 autocast is on for CUDA
