@@ -30,6 +30,7 @@ test: $(STAMP) browser
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_sweep.py --quick
+	$(PY) benchmarks/bench_native.py
 	$(PY) benchmarks/bench_fit.py
 
 clean:

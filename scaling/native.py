@@ -10,8 +10,9 @@ own; ~20 elementwise passes to hash each dropout mask; ten foreach passes of Ada
     round trip to memory); its backward reads only the pooled gradient.
   - Stage2: conv2 (oneDNN) then max-pool -> bias -> ReLU in one kernel writing fc1's input layout.
     Its backward is one C kernel from fc1's input gradient to conv2's input and weight gradients:
-    pooling passes a gradient to one conv2 output in four and ReLU to about half of those, so it
-    walks the nonzero ones instead of giving oneDNN a dense gradient that is ~7/8 zeros.
+    pooling passes a gradient to one conv2 output in four, and ReLU to some of those (one in six
+    at the first step, one in 20 to 100 by the end of an epoch), so it walks the nonzero ones
+    instead of giving oneDNN a dense gradient that is mostly zeros.
   - A dropout mask is one pass; Adam is one pass per tensor.
 Measured (benchmarks/bench_sweep.py --quick, the middle width): 28 -> 11 ms a step, 16% -> ~38% of
 the fp32 matmul peak, counting C = 3 x forward FLOPs as everywhere in the project (the backward
@@ -135,6 +136,7 @@ class Stage1(torch.autograd.Function):
         x = x.contiguous()
         m, c = w1.shape[:2]
         b = x.shape[-3]
+        assert x.shape[-2:] == (28, 28) and (x.dim() == 3 or x.shape[0] == m), (tuple(x.shape), m)
         w = w1.detach().reshape(m, c, 9).transpose(1, 2).contiguous()  # [M, 9, c]: tap-major
         bias = b1.detach().contiguous()
         y = torch.empty(b, 14, 14, m * c)
@@ -165,6 +167,7 @@ class Stage2(torch.autograd.Function):
     def forward(ctx, y, w2, b2):
         m, c2, c = w2.shape[:3]
         b = y.shape[0]
+        assert y.shape[1:] == (m * c, 14, 14), (tuple(y.shape), m, c)
         h = F.conv2d(y, w2.detach().flatten(0, 1).contiguous(memory_format=torch.channels_last), padding=1, groups=m)
         h = h.permute(0, 2, 3, 1).contiguous()  # NHWC: a no-op, oneDNN answers channels_last
         bias = b2.detach().contiguous()

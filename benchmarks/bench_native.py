@@ -1,0 +1,76 @@
+"""The CPU trainer with its C kernels (scaling/native.py) against the same trainer on plain PyTorch
+ops, width by width: training GFLOP/s of one stack (4 models: 2 seeds x dropout {0, 0.2}, 1/64 of
+MNIST) and the time to evaluate 4 models on the 10k test images.
+
+    python benchmarks/bench_native.py [--widths 0,3,5,7] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scaling import data, grid, model, native, train  # noqa: E402
+
+
+def measure(width_step: int) -> dict:
+    ds = data.load("mnist", "cpu")
+    cfgs = grid.expand([width_step], [1 / 64], [0, 1], [0.0, 0.2])
+    evaluate = train.evaluate
+    train.evaluate = lambda p, ds: (torch.zeros(len(p["conv1.bias"])),) * 2  # training alone
+    try:
+        train.train_stack(cfgs, "cpu", curve=False)  # warm-up: oneDNN builds its kernels per shape
+        t = time.perf_counter()
+        train.train_stack(cfgs, "cpu", curve=False)
+        train_s = time.perf_counter() - t
+    finally:
+        train.evaluate = evaluate
+    p = {n: t.detach() for n, t in model.init_stack(cfgs[0].width, list(range(len(cfgs)))).items()}
+    train.evaluate(p, ds)
+    t = time.perf_counter()
+    train.evaluate(p, ds)
+    eval_s = time.perf_counter() - t
+    return {"train_gflops": sum(c.flops for c in cfgs) / train_s / 1e9, "train_s": train_s, "eval_s": eval_s}
+
+
+def with_kernels(on: bool, fn):
+    old = os.environ.get("SCALING_NATIVE")
+    os.environ["SCALING_NATIVE"] = "1" if on else "0"
+    native.lib.cache_clear()
+    try:
+        return fn()
+    finally:
+        os.environ.pop("SCALING_NATIVE") if old is None else os.environ.__setitem__("SCALING_NATIVE", old)
+        native.lib.cache_clear()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--widths", default="0,3,5,7", help="width steps (9: width 91 adds ~30 s, 11: width 181 ~3 min)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    if native.lib() is None:
+        print("the C kernels cannot be built here: nothing to compare", file=sys.stderr)
+        return 1
+    rows = []
+    for w in grid.int_steps("widths", args.widths, 0, model.MAX_WIDTH_STEP):
+        c, t = (with_kernels(on, lambda: measure(w)) for on in (True, False))
+        rows.append({"width": model.width(w), "c_kernels": c, "torch_ops": t})
+        if not args.json:
+            print(f"width {model.width(w):4d}: training {c['train_gflops']:6.1f} vs {t['train_gflops']:6.1f} GFLOP/s "
+                  f"({c['train_gflops'] / t['train_gflops']:.1f}x) | evaluating 4 models {c['eval_s']:6.2f} vs "
+                  f"{t['eval_s']:6.2f} s  (C kernels vs torch ops, {torch.get_num_threads()} threads)", flush=True)
+    if args.json:
+        print(json.dumps(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
