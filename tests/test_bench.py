@@ -24,3 +24,18 @@ def test_the_grids_are_the_ones_documented():
     assert len(widths) * len(fractions) * len(seeds) * len(dropouts) == 384
     assert min(fractions) == 1 / 128 and max(fractions) == 1 and dropouts == [0.0, 0.2]
     assert every == len(seeds) * len(dropouts)  # the baseline keeps one run of every width and fraction
+
+
+def test_bench_native_compares_both_paths(capsys):
+    import bench_native
+    from scaling import native
+
+    if native.lib() is None:
+        assert bench_native.main(["--widths", "0", "--json"]) == 1  # says it has nothing to compare
+        return
+    assert bench_native.main(["--widths", "0", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["width"] == 4
+    for path in ("c_kernels", "torch_ops"):
+        assert row[path]["train_gflops"] > 0 and row[path]["eval_s"] > 0
+    assert native.lib() is not None  # the kernels are back on afterwards
