@@ -77,27 +77,39 @@ def lib() -> ctypes.CDLL | None:
     """The compiled kernels, or None where they cannot be built (the callers then use torch ops)."""
     if os.environ.get("SCALING_NATIVE", "1") == "0":
         return None
-    cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc") or shutil.which("clang")
+    cc = _compiler()
     if cc is None:
         warnings.warn("scaling: no C compiler (cc, gcc or clang) found; training on the CPU uses plain "
-                      "torch ops, about 1.5x slower", RuntimeWarning, stacklevel=2)
+                      "torch ops, about 2x slower", RuntimeWarning, stacklevel=2)
         return None
-    src = SOURCE.read_bytes()
-    key = hashlib.sha256(src + repr([cc, FLAG_SETS, COMMON, _cpu_id()]).encode()).hexdigest()[:16]
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "scaling-lab"
-    so = cache / f"native-{key}.so"
+    so = _cached(cc)
     try:
         if not so.exists():
             _build(cc, so)
-        dll = ctypes.CDLL(str(so))
+        try:
+            dll = ctypes.CDLL(str(so))
+        except OSError:  # a damaged cached build (another process's disk filled up, say): build it again, once
+            so.unlink(missing_ok=True)
+            _build(cc, so)
+            dll = ctypes.CDLL(str(so))
     except (OSError, subprocess.SubprocessError) as e:  # no working compiler, an unwritable cache
         warnings.warn(f"scaling: the C kernels could not be built ({e}); training on the CPU uses plain "
-                      f"torch ops, about 1.5x slower", RuntimeWarning, stacklevel=2)
+                      f"torch ops, about 2x slower", RuntimeWarning, stacklevel=2)
         return None
     for name, args in SIGNATURES.items():
         fn = getattr(dll, name)
         fn.argtypes, fn.restype = args, None
     return dll
+
+
+def _compiler() -> str | None:
+    return shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc") or shutil.which("clang")
+
+
+def _cached(cc: str) -> Path:
+    """Where the build for this source, compiler and CPU lives."""
+    key = hashlib.sha256(SOURCE.read_bytes() + repr([cc, FLAG_SETS, COMMON, _cpu_id()]).encode()).hexdigest()[:16]
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "scaling-lab" / f"native-{key}.so"
 
 
 def _build(cc: str, so: Path) -> None:

@@ -109,6 +109,22 @@ def test_no_compiler_means_torch_ops_and_a_warning(monkeypatch, tmp_path):
         assert native.lib() is not None
 
 
+def test_a_damaged_cached_build_is_rebuilt(monkeypatch, tmp_path):
+    """A cache file that is not a library (never loaded by this process: a loaded one is mapped)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    so = native._cached(native._compiler())
+    so.parent.mkdir(parents=True)
+    so.write_bytes(b"\x7fELF truncated")
+    native.lib.cache_clear()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert native.lib() is not None
+        assert so.stat().st_size > 100
+    finally:
+        native.lib.cache_clear()
+
+
 def test_switched_off_by_environment(monkeypatch):
     monkeypatch.setenv("SCALING_NATIVE", "0")
     native.lib.cache_clear()
