@@ -147,9 +147,10 @@ def forward_stack(p: dict[str, torch.Tensor], x: torch.Tensor, keep=None, keys=N
     of per-model convs. Max-pooling comes before bias and ReLU: both are monotone, so the result is
     the same, and they then touch a quarter of the elements."""
     m, c = p["conv1.weight"].shape[:2]
-    fused = native.usable(x)  # CPU fp32: the C kernels of native.py for everything but conv2 and fc
+    # CPU fp32: the C kernels of native.py for all but conv2's forward and fc (no gradient for x)
+    fused = native.usable(x) and not x.requires_grad
     if fused:
-        h = native.Stage1.apply(x, p["conv1.weight"], p["conv1.bias"])
+        h = native.Convs.apply(x, p["conv1.weight"], p["conv1.bias"], p["conv2.weight"], p["conv2.bias"])
     else:
         # [B, M, 28, 28]: model i's images are group i's input channel. A shared batch is copied M
         # times rather than fed to one ungrouped conv: that conv's output comes out NCHW (a 1-channel
@@ -158,9 +159,6 @@ def forward_stack(p: dict[str, torch.Tensor], x: torch.Tensor, keep=None, keys=N
         w1 = p["conv1.weight"].flatten(0, 1).contiguous(memory_format=CL)
         h = F.conv2d(x.contiguous(memory_format=CL), w1, padding=1, groups=m)
         h = F.relu(F.max_pool2d(h, 2) + p["conv1.bias"].view(1, -1, 1, 1))
-    if fused:
-        h = native.Stage2.apply(h, p["conv2.weight"], p["conv2.bias"])
-    else:
         w2 = p["conv2.weight"].flatten(0, 1).contiguous(memory_format=CL)
         h = F.conv2d(h, w2, padding=1, groups=m)
         h = F.relu(F.max_pool2d(h, 2) + p["conv2.bias"].view(1, -1, 1, 1))  # [B, M*2c, 7, 7]

@@ -4,7 +4,7 @@
 
    Layouts (M models of width c, c2 = 2c, batch B; "NHWC" is torch's channels_last):
      conv1 input  x  [M][B][28][28], or [B][28][28] shared by all models (x_mstride = 0)
-     conv1 weight    [M][9][c] (tap-major), bias [M][c]
+     conv1 weight    [M][9][c] (tap-major; its gradient [M][9][cp], cp = c padded to 16s), bias [M][c]
      stage-1 out  y  [B][14][14][M*c]        conv1 -> 2x2 max-pool -> +bias -> ReLU (NHWC)
      conv2 out    h  [B][14][14][M*c2]       (NHWC, from oneDNN's grouped conv)
      stage-2 out  z  [M][B][c2][7][7]        2x2 max-pool -> +bias -> ReLU, in nn.Flatten order
@@ -99,7 +99,7 @@ static void stage1_forward_range(const float *x, int64_t x_mstride, const float 
                         vf best = acc[0];
                         vi arg = {0};
                         for (int s = 1; s < 4; s++) { /* strict >: the first maximum wins ties */
-                            vi gt = acc[s] > best;
+                            vi gt = (acc[s] > best) | (acc[s] != acc[s]); /* a NaN wins, as in torch */
                             best = blend(gt, acc[s], best);
                             arg = (gt & s) | (arg & ~gt);
                         }
@@ -108,40 +108,6 @@ static void stage1_forward_range(const float *x, int64_t x_mstride, const float 
                         store_n(y + at, blend(v < 0, splat(0), v), n); /* NaN passes, as in torch.relu */
                         store_slots(slot + at, arg, n);
                     }
-            }
-        }
-}
-
-/* Gradients of conv1's weight and bias (the input needs none) from the gradient of y, summed into
-   gw [M][9][c] and gb [M][c]: only the window's maximum received a gradient, so each pooled output
-   adds its 9 taps at that one position. */
-static void stage1_backward_range(const float *x, int64_t x_mstride, const float *y, const uint8_t *slot,
-                                  const float *gy, float *gw, float *gb, int M, int c, int b0, int b1) {
-    float xp[30][30];
-    int64_t mc = (int64_t)M * c;
-    for (int b = b0; b < b1; b++) /* image-major, so the gradient is read once, in order */
-        for (int m = 0; m < M; m++) {
-            pad(x + m * x_mstride + (int64_t)b * 784, xp);
-            for (int k0 = 0; k0 < c; k0 += V) {
-                int n = c - k0 < V ? c - k0 : V;
-                float *gwm = gw + (int64_t)m * 9 * c + k0, *gbm = gb + (int64_t)m * c + k0;
-                vf G[9], gsum = load_n(gbm, n);
-                for (int t = 0; t < 9; t++) G[t] = load_n(gwm + t * c, n);
-                for (int i = 0; i < 14; i++)
-                    for (int j = 0; j < 14; j++) {
-                        int64_t at = ((int64_t)b * 196 + i * 14 + j) * mc + (int64_t)m * c + k0;
-                        vf g = load_n(gy + at, n);
-                        g = (vf)((vi)g & (load_n(y + at, n) > 0)); /* ReLU passed it */
-                        vi sl = load_slots(slot + at, n);
-                        gsum += g;
-                        for (int s = 0; s < 4; s++) {
-                            vf gs = (vf)((vi)g & (sl == s));
-                            int r = 2 * i + (s >> 1), q = 2 * j + (s & 1);
-                            for (int t = 0; t < 9; t++) G[t] += gs * xp[r + t / 3][q + t % 3];
-                        }
-                    }
-                for (int t = 0; t < 9; t++) store_n(gwm + t * c, G[t], n);
-                store_n(gbm, gsum, n);
             }
         }
 }
@@ -164,9 +130,9 @@ static void stage2_forward_range(const float *h, const float *bias, float *z, ui
                     const float *p0 = h + ((int64_t)b * 196 + (p / 7) * 28 + (p % 7) * 2) * mc + ch;
                     vf v = load_n(p0, n), q;
                     vi s = {0}, gt;
-                    q = load_n(p0 + mc, n); gt = q > v; v = blend(gt, q, v); s = (gt & 1) | (s & ~gt);
-                    q = load_n(p0 + 14 * mc, n); gt = q > v; v = blend(gt, q, v); s = (gt & 2) | (s & ~gt);
-                    q = load_n(p0 + 15 * mc, n); gt = q > v; v = blend(gt, q, v); s = (gt & 3) | (s & ~gt);
+                    q = load_n(p0 + mc, n); gt = (q > v) | (q != q); v = blend(gt, q, v); s = (gt & 1) | (s & ~gt);
+                    q = load_n(p0 + 14 * mc, n); gt = (q > v) | (q != q); v = blend(gt, q, v); s = (gt & 2) | (s & ~gt);
+                    q = load_n(p0 + 15 * mc, n); gt = (q > v) | (q != q); v = blend(gt, q, v); s = (gt & 3) | (s & ~gt);
                     v += bv;
                     T[p] = blend(v < 0, splat(0), v);
                     S[p] = s;
@@ -202,15 +168,16 @@ void dropout_scale(const int64_t *base, const float *keep, float *out, int M, in
 }
 
 /* torch.optim.Adam's update of one parameter tensor (n elements) in one pass, as train._adam does
-   it with torch ops: lr holds each element's learning rate; bc1 = 1 - beta1^step and
+   it with torch ops: lr holds each element's learning rate; w1 = 1 - beta1 and w2 = 1 - beta2 (in
+   double, then rounded, as torch rounds its scalars), bc1 = 1 - beta1^step and
    bc2_sqrt = sqrt(1 - beta2^step). */
 void adam(float *p, const float *g, float *m1, float *m2, const float *lr, int64_t n,
-          float beta1, float beta2, float bc1, float bc2_sqrt, float eps) {
+          float beta2, float w1, float w2, float bc1, float bc2_sqrt, float eps) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) {
         float gi = g[i];
-        float a = m1[i] + (1.0f - beta1) * (gi - m1[i]); /* lerp, as torch computes it for weight < 0.5 */
-        float v = m2[i] * beta2 + (1.0f - beta2) * (gi * gi);
+        float a = m1[i] + w1 * (gi - m1[i]); /* lerp, as torch computes it for weight < 0.5 */
+        float v = m2[i] * beta2 + w2 * (gi * gi);
         m1[i] = a;
         m2[i] = v;
         float denom = __builtin_sqrtf(v) / bc2_sqrt + eps;
@@ -218,65 +185,88 @@ void adam(float *p, const float *g, float *m1, float *m2, const float *lr, int64
     }
 }
 
-/* The backward pass of conv2 -> stage 2 in one: from the gradient of z, straight to the gradients
-   of conv2's input y (gy, NHWC like y), of its weight gw and of the stage-2 bias gb [M][c2]. Only
-   the maximum of each pooling window passed a gradient, and only where ReLU was open: one conv2
-   output in six has a nonzero gradient at the first step, one in 20 to 100 by the end of an
-   epoch, so this walks those instead of handing conv2's dense backward a gradient of zeros.
+/* The backward pass of both conv blocks in one, image by image: from the gradient of z straight to
+   the gradients of conv2's weight gw2 and bias gb2, then of conv1's weight gw1 and bias gb1 (the
+   images need none). Neither conv2's output gradient nor its input gradient is ever stored.
+
+   conv2: only the maximum of each pooling window passed a gradient, and only where ReLU was open:
+   one conv2 output in six has a nonzero gradient at the first step, one in 20 to 100 by the end
+   of an epoch, so this walks those instead of handing conv2's dense backward a gradient of zeros.
    For one image, model and output channel k2, the 9 weight vectors and the 9 weight-gradient
    accumulators stay in registers while the channel's 49 pooled pixels are walked; each nonzero
    one adds its 3x3 input patch to the weight gradient and its weights to the 3x3 neighbourhood of
-   the input gradient. Vectors run over conv2's input channels, padded to cp, a multiple of 16 (w
-   and gw are [M][c2][9][cp]); the model's input and input gradient live in 16 x 16 tiles with a
-   zero border while its image is done, so every access is a whole, aligned vector. */
-static void conv2_backward_range(const float *y, const float *w, const float *z, const uint8_t *slot,
-                                 const float *gz, float *gy, float *gw, float *gb,
-                                 int B, int M, int c, int c2, int b0, int b1) {
+   the input gradient. Vectors run over conv2's input channels, padded to cp, a multiple of 16 (w2,
+   gw2 and gw1 are [..][9][cp]); the model's stage-1 output and its gradient live in 16 x 16 tiles
+   with a zero border while its image is done, so every access is a whole, aligned vector.
+   conv1: the stage-1 gradient tile, through ReLU (stage 1's output > 0) and the window maximum
+   (slot1), meets the 9 taps of the image at that position. */
+static void conv_backward_range(const float *x, int64_t x_mstride, const float *y, const uint8_t *slot1,
+                                const float *w2, const float *z, const uint8_t *slot2, const float *gz,
+                                float *gw1, float *gb1, float *gw2, float *gb2,
+                                int B, int M, int c, int c2, int b0, int b1) {
     int64_t mc = (int64_t)M * c;
     int cp = (c + V - 1) / V * V;
-    float *xt = aligned_alloc(sizeof(vf), sizeof(float) * 256 * cp), *gt = aligned_alloc(sizeof(vf), sizeof(float) * 256 * cp);
-    if (!xt || !gt) abort();
+    float xp[30][30];
+    float *yt = aligned_alloc(sizeof(vf), sizeof(float) * 256 * cp), *gt = aligned_alloc(sizeof(vf), sizeof(float) * 256 * cp);
+    if (!yt || !gt) abort();
 #define TILE(p, r, q, k0) ((vf *)((p) + ((int64_t)(r) * 16 + (q)) * cp + (k0))) /* tile pixel (r - 1, q - 1) */
     for (int b = b0; b < b1; b++)
         for (int m = 0; m < M; m++) {
-            memset(xt, 0, sizeof(float) * 256 * cp);
+            memset(yt, 0, sizeof(float) * 256 * cp);
             memset(gt, 0, sizeof(float) * 256 * cp);
             for (int r = 0; r < 14; r++)
                 for (int q = 0; q < 14; q++)
                     for (int k0 = 0; k0 < c; k0 += V)
-                        *TILE(xt, r + 1, q + 1, k0) = load_n(y + ((int64_t)b * 196 + r * 14 + q) * mc + (int64_t)m * c + k0, c - k0 < V ? c - k0 : V);
-            for (int k2 = 0; k2 < c2; k2++) {
+                        *TILE(yt, r + 1, q + 1, k0) = load_n(y + ((int64_t)b * 196 + r * 14 + q) * mc + (int64_t)m * c + k0, c - k0 < V ? c - k0 : V);
+            for (int k2 = 0; k2 < c2; k2++) { /* conv2 */
                 int64_t at = (((int64_t)m * B + b) * c2 + k2) * 49; /* this channel's 7 x 7 pooled plane */
                 float gsum = 0.0f;
                 for (int k0 = 0; k0 < cp; k0 += V) {
                     int64_t kk = ((int64_t)m * c2 + k2) * 9 * cp + k0;
                     vf W[9], G[9];
                     for (int t = 0; t < 9; t++) {
-                        W[t] = *(const vf *)(w + kk + t * cp);
-                        G[t] = *(vf *)(gw + kk + t * cp);
+                        W[t] = *(const vf *)(w2 + kk + t * cp);
+                        G[t] = *(vf *)(gw2 + kk + t * cp);
                     }
                     for (int p = 0; p < 49; p++) {
                         float g = z[at + p] > 0.0f ? gz[at + p] : 0.0f;
-                        if (g == 0.0f) continue; /* ReLU closed: about half of them */
+                        if (g == 0.0f) continue; /* ReLU closed: most of them */
                         if (k0 == 0) gsum += g;
-                        int s = slot[at + p];
+                        int s = slot2[at + p];
                         int oy = 2 * (p / 7) + (s >> 1), ox = 2 * (p % 7) + (s & 1); /* the conv2 output that won */
                         for (int t = 0; t < 9; t++) { /* input pixel (oy + ty - 1, ox + tx - 1): tile (oy + ty, ox + tx) */
-                            G[t] += g * *TILE(xt, oy + t / 3, ox + t % 3, k0);
+                            G[t] += g * *TILE(yt, oy + t / 3, ox + t % 3, k0);
                             *TILE(gt, oy + t / 3, ox + t % 3, k0) += g * W[t];
                         }
                     }
-                    for (int t = 0; t < 9; t++) *(vf *)(gw + kk + t * cp) = G[t];
+                    for (int t = 0; t < 9; t++) *(vf *)(gw2 + kk + t * cp) = G[t];
                 }
-                gb[(int64_t)m * c2 + k2] += gsum;
+                gb2[(int64_t)m * c2 + k2] += gsum;
             }
-            for (int r = 0; r < 14; r++) /* the tile's inside, back to NHWC (its border is padding) */
-                for (int q = 0; q < 14; q++)
-                    for (int k0 = 0; k0 < c; k0 += V)
-                        store_n(gy + ((int64_t)b * 196 + r * 14 + q) * mc + (int64_t)m * c + k0, *TILE(gt, r + 1, q + 1, k0), c - k0 < V ? c - k0 : V);
+            pad(x + m * x_mstride + (int64_t)b * 784, xp); /* conv1 */
+            for (int k0 = 0; k0 < cp; k0 += V) {
+                int n = c - k0 < V ? c - k0 : V;
+                float *gwm = gw1 + (int64_t)m * 9 * cp + k0, *gbm = gb1 + (int64_t)m * cp + k0;
+                vf G[9], gsum = *(vf *)gbm;
+                for (int t = 0; t < 9; t++) G[t] = *(vf *)(gwm + t * cp);
+                for (int i = 0; i < 14; i++)
+                    for (int j = 0; j < 14; j++) {
+                        vf g = *TILE(gt, i + 1, j + 1, k0);
+                        g = (vf)((vi)g & (*TILE(yt, i + 1, j + 1, k0) > 0)); /* ReLU passed it */
+                        vi sl = load_slots(slot1 + ((int64_t)b * 196 + i * 14 + j) * mc + (int64_t)m * c + k0, n);
+                        gsum += g;
+                        for (int s = 0; s < 4; s++) {
+                            vf gs = (vf)((vi)g & (sl == s));
+                            int r = 2 * i + (s >> 1), q = 2 * j + (s & 1);
+                            for (int t = 0; t < 9; t++) G[t] += gs * xp[r + t / 3][q + t % 3];
+                        }
+                    }
+                for (int t = 0; t < 9; t++) *(vf *)(gwm + t * cp) = G[t];
+                *(vf *)gbm = gsum;
+            }
         }
 #undef TILE
-    free(xt);
+    free(yt);
     free(gt);
 }
 
@@ -298,23 +288,6 @@ static void reduce(float *dst, const float *parts, int nparts, int64_t n) {
         for (int64_t i = 0; i < n; i++) dst[i] += parts[t * n + i];
 }
 
-void stage1_backward(const float *x, int64_t x_mstride, const float *y, const uint8_t *slot,
-                     const float *gy, float *gw, float *gb, int M, int c, int B) {
-    int T = omp_get_max_threads();
-    int64_t nw = (int64_t)M * c * 9, nb = (int64_t)M * c;
-    float *pw = calloc(T * nw, sizeof(float)), *pb = calloc(T * nb, sizeof(float));
-    if (!pw || !pb) abort();
-#pragma omp parallel num_threads(T)
-    {
-        PART(B);
-        stage1_backward_range(x, x_mstride, y, slot, gy, pw + t_ * nw, pb + t_ * nb, M, c, lo, hi);
-    }
-    reduce(gw, pw, T, nw);
-    reduce(gb, pb, T, nb);
-    free(pw);
-    free(pb);
-}
-
 void stage2_forward(const float *h, const float *bias, float *z, uint8_t *slot, int B, int M, int c2) {
 #pragma omp parallel
     {
@@ -323,20 +296,26 @@ void stage2_forward(const float *h, const float *bias, float *z, uint8_t *slot, 
     }
 }
 
-void conv2_backward(const float *y, const float *w, const float *z, const uint8_t *slot, const float *gz,
-                    float *gy, float *gw, float *gb, int B, int M, int c, int c2) {
+void conv_backward(const float *x, int64_t x_mstride, const float *y, const uint8_t *slot1,
+                   const float *w2, const float *z, const uint8_t *slot2, const float *gz,
+                   float *gw1, float *gb1, float *gw2, float *gb2, int B, int M, int c, int c2) {
     int T = omp_get_max_threads();
-    int64_t nw = (int64_t)M * c2 * 9 * ((c + V - 1) / V * V), nb = (int64_t)M * c2;
-    float *pw = aligned_alloc(sizeof(vf), sizeof(float) * T * nw), *pb = calloc(T * nb, sizeof(float));
-    if (!pw || !pb) abort();
-    memset(pw, 0, sizeof(float) * T * nw);
+    int64_t cp = (c + V - 1) / V * V;
+    int64_t n[4] = {M * 9 * cp, M * cp, M * c2 * 9 * cp, (int64_t)M * c2}; /* gw1, gb1, gw2, gb2 */
+    float *part[4], *out[4] = {gw1, gb1, gw2, gb2};
+    for (int i = 0; i < 4; i++) {
+        part[i] = aligned_alloc(sizeof(vf), ((sizeof(float) * T * n[i] + sizeof(vf) - 1) / sizeof(vf)) * sizeof(vf));
+        if (!part[i]) abort();
+        memset(part[i], 0, sizeof(float) * T * n[i]);
+    }
 #pragma omp parallel num_threads(T)
     {
         PART(B);
-        conv2_backward_range(y, w, z, slot, gz, gy, pw + t_ * nw, pb + t_ * nb, B, M, c, c2, lo, hi);
+        conv_backward_range(x, x_mstride, y, slot1, w2, z, slot2, gz, part[0] + t_ * n[0], part[1] + t_ * n[1],
+                            part[2] + t_ * n[2], part[3] + t_ * n[3], B, M, c, c2, lo, hi);
     }
-    reduce(gw, pw, T, nw);
-    reduce(gb, pb, T, nb);
-    free(pw);
-    free(pb);
+    for (int i = 0; i < 4; i++) {
+        reduce(out[i], part[i], T, n[i]);
+        free(part[i]);
+    }
 }

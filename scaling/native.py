@@ -4,19 +4,20 @@ Why: on 2 CPU cores at width 11 (8 models, batch 64), a training step took 28 ms
 grouped conv2 that holds ~80% of the FLOPs took ~9 of it. The rest was memory traffic on tensors
 with few channels: conv1's full-resolution output (17.6 MB) written, max-pooled, then zero-filled
 and scattered into again in the backward pass; bias, ReLU and their backward as passes of their
-own; ~20 elementwise passes to hash each dropout mask; ten foreach passes of Adam. Here:
-  - Stage1: conv1 -> max-pool -> bias -> ReLU in one kernel that never stores the full-resolution
-    output (conv1 has one input channel and 9 taps: recomputing it in registers is cheaper than a
-    round trip to memory); its backward reads only the pooled gradient.
-  - Stage2: conv2 (oneDNN) then max-pool -> bias -> ReLU in one kernel writing fc1's input layout.
-    Its backward is one C kernel from fc1's input gradient to conv2's input and weight gradients:
-    pooling passes a gradient to one conv2 output in four, and ReLU to some of those (one in six
-    at the first step, one in 20 to 100 by the end of an epoch), so it walks the nonzero ones
-    instead of giving oneDNN a dense gradient that is mostly zeros.
-  - A dropout mask is one pass; Adam is one pass per tensor.
-Measured (benchmarks/bench_sweep.py --quick, the middle width): 28 -> 11 ms a step, 16% -> ~38% of
-the fp32 matmul peak, counting C = 3 x forward FLOPs as everywhere in the project (the backward
-now executes fewer FLOPs than that: the zeros it skips).
+own; ~20 elementwise passes to hash each dropout mask; ten foreach passes of Adam. Here (Convs):
+  - conv1 -> max-pool -> bias -> ReLU is one kernel that never stores the full-resolution output
+    (conv1 has one input channel and 9 taps: recomputing it in registers is cheaper than a round
+    trip to memory);
+  - conv2 runs on oneDNN, then max-pool -> bias -> ReLU is one kernel writing fc1's input layout;
+  - the backward of both blocks is one kernel, from fc1's input gradient to the four conv
+    parameter gradients, that never stores a conv's output or input gradient. Pooling passes a
+    gradient to one conv2 output in four and ReLU to some of those (one in six at the first step,
+    one in 20 to 100 by the end of an epoch): it walks the nonzero ones, where oneDNN's backward
+    would take a dense gradient that is mostly zeros;
+  - a dropout mask is one pass; Adam is one pass per tensor.
+Measured (benchmarks/bench_sweep.py --quick, the middle width): 28 -> ~11 ms a step, 16% -> 34-39%
+of the fp32 matmul peak, counting C = 3 x forward FLOPs as everywhere in the project (the backward
+executes fewer FLOPs than that: the zeros it skips).
 
 The kernels are plain C (scaling/native.c), built on first use with the system's C compiler into a
 per-user cache (half a second), and called through ctypes. They run on OpenMP, i.e. on torch's own
@@ -36,11 +37,13 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 SOURCE = Path(__file__).with_name("native.c")
 # Tried in order until one compiles: full vectors and OpenMP (gcc, x86); OpenMP elsewhere (gcc on
@@ -55,21 +58,23 @@ COMMON = ["-O3", "-fno-math-errno", "-shared", "-fPIC"]
 _P, _I, _I64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
 SIGNATURES = {
     "stage1_forward": [_P, _I64, _P, _P, _P, _P, _I, _I, _I],
-    "stage1_backward": [_P, _I64, _P, _P, _P, _P, _P, _I, _I, _I],
     "stage2_forward": [_P, _P, _P, _P, _I, _I, _I],
-    "conv2_backward": [_P, _P, _P, _P, _P, _P, _P, _P, _I, _I, _I, _I],
+    "conv_backward": [_P, _I64, _P, _P, _P, _P, _P, _P, _P, _P, _P, _P, _I, _I, _I, _I],
     "dropout_scale": [_P, _P, _P, _I, _I64],
-    "adam": [_P, _P, _P, _P, _P, _I64, ctypes.c_float, ctypes.c_float, ctypes.c_float, ctypes.c_float, ctypes.c_float],
+    "adam": [_P, _P, _P, _P, _P, _I64, *[ctypes.c_float] * 6],
 }
 
 
 def _cpu_id() -> str:
-    """What -march=native compiles for: a cached build is reused only on the same kind of CPU."""
+    """What -march=native compiles for, so that a cache shared between machines (a network home)
+    never hands one CPU another's build: the CPU's feature lines (x86 "flags", ARM "Features"),
+    and the host's name where the system does not list them (macOS)."""
     try:
-        flags = next(ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags"))
-    except (OSError, StopIteration):
-        flags = ""
-    return f"{platform.machine()} {platform.processor()} {flags}"
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    features = sorted({ln for ln in lines if ln.split(":")[0].strip() in ("flags", "Features", "CPU part", "model name")})
+    return " ".join([platform.machine(), platform.processor(), *(features or [platform.node()])])
 
 
 @functools.cache
@@ -112,20 +117,42 @@ def _cached(cc: str) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "scaling-lab" / f"native-{key}.so"
 
 
+def _is_gcc(cc: str) -> bool:
+    try:
+        out = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "Free Software Foundation" in out and "clang" not in out
+
+
 def _build(cc: str, so: Path) -> None:
     so.parent.mkdir(parents=True, exist_ok=True)
+    # OpenMP only from gcc: its libgomp is the runtime torch runs on (Linux wheels), so both share
+    # one team of threads; clang's libomp would be a second pool fighting torch's for the cores.
+    flag_sets = FLAG_SETS if _is_gcc(cc) else [f for f in FLAG_SETS if "-fopenmp" not in f]
     # build beside the target and rename: concurrent workers never load a half-written file
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=so.parent)
     os.close(fd)
     try:
-        for flags in FLAG_SETS:
+        for flags in flag_sets:
             done = subprocess.run([cc, *COMMON, *flags, str(SOURCE), "-o", tmp], capture_output=True, timeout=120)
             if done.returncode == 0:
                 os.replace(tmp, so)
+                _prune(so)
                 return
         raise subprocess.SubprocessError(f"{cc} failed: {done.stderr.decode(errors='replace').strip()[-300:]}")
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _prune(keep: Path, days: float = 30) -> None:
+    """Remove builds of other versions unused for a month (one is left per source edit)."""
+    for old in keep.parent.glob("native-*.so"):
+        try:
+            if old != keep and time.time() - old.stat().st_atime > days * 86400:
+                old.unlink()
+        except OSError:
+            pass
 
 
 def usable(x: torch.Tensor) -> bool:
@@ -134,89 +161,94 @@ def usable(x: torch.Tensor) -> bool:
             and lib() is not None)
 
 
-def _ptr(t: torch.Tensor):
-    assert t.is_contiguous()
+def _ptr(t: torch.Tensor, dtype=torch.float32):
+    """The address the C code reads or writes: only of a contiguous CPU tensor of the C type."""
+    if not (t.is_contiguous() and t.device.type == "cpu" and t.dtype == dtype):
+        raise ValueError(f"native kernels need a contiguous CPU {dtype} tensor, got {t.dtype} {tuple(t.shape)} "
+                         f"on {t.device}{'' if t.is_contiguous() else ', not contiguous'}")
     return ctypes.c_void_p(t.data_ptr())
 
 
-class Stage1(torch.autograd.Function):
-    """relu(max_pool2d(conv2d(x, w1, padding=1, groups=M), 2) + b1): the first block of
-    model.forward_stack, out [B, M*c, 14, 14] in channels_last. x: [M, B, 28, 28] or [B, 28, 28]."""
+def _f32(*shape):
+    return torch.empty(*shape, dtype=torch.float32, device="cpu")
+
+
+def _zeros(*shape):
+    return torch.zeros(*shape, dtype=torch.float32, device="cpu")
+
+
+def _slots(*shape):
+    return torch.empty(*shape, dtype=torch.uint8, device="cpu")
+
+
+def _check(ok: bool, what: str) -> None:
+    if not ok:
+        raise ValueError(f"native kernels: {what}")
+
+
+class Convs(torch.autograd.Function):
+    """The two conv blocks of model.forward_stack, from images to fc1's input:
+        stage 1: relu(max_pool2d(conv2d(x, w1, padding=1, groups=M), 2) + b1)   in C, NHWC
+        stage 2: relu(max_pool2d(conv2d(., w2, padding=1, groups=M), 2) + b2)   conv on oneDNN, the rest in C
+    x is [M, B, 28, 28] (a batch per model) or [B, 28, 28] (one shared batch); out [M, B, 2c*49],
+    each model's features in nn.Flatten order. The backward is one C kernel (see native.c)."""
 
     @staticmethod
-    def forward(ctx, x, w1, b1):
+    def forward(ctx, x, w1, b1, w2, b2):
         x = x.contiguous()
         m, c = w1.shape[:2]
-        b = x.shape[-3]
-        assert x.shape[-2:] == (28, 28) and (x.dim() == 3 or x.shape[0] == m), (tuple(x.shape), m)
-        w = w1.detach().reshape(m, c, 9).transpose(1, 2).contiguous()  # [M, 9, c]: tap-major
-        bias = b1.detach().contiguous()
-        y = torch.empty(b, 14, 14, m * c)
-        slot = torch.empty(b, 14, 14, m * c, dtype=torch.uint8)
+        c2, b = 2 * c, x.shape[-3]
+        _check(tuple(w1.shape) == (m, c, 1, 3, 3) and tuple(b1.shape) == (m, c), f"conv1 weights {tuple(w1.shape)}, bias {tuple(b1.shape)}")
+        _check(tuple(w2.shape) == (m, c2, c, 3, 3) and tuple(b2.shape) == (m, c2), f"conv2 weights {tuple(w2.shape)}, bias {tuple(b2.shape)}")
+        _check(x.shape[-2:] == (28, 28) and (x.dim() == 3 or (x.dim() == 4 and x.shape[0] == m)),
+               f"images {tuple(x.shape)} for {m} models: want [M, B, 28, 28] or [B, 28, 28]")
         mstride = 0 if x.dim() == 3 else b * 784
-        lib().stage1_forward(_ptr(x), mstride, _ptr(w), _ptr(bias), _ptr(y), _ptr(slot), m, c, b)
-        ctx.save_for_backward(x, y, slot)
-        ctx.dims = (m, c, b, mstride)
-        return y.permute(0, 3, 1, 2)
-
-    @staticmethod
-    def backward(ctx, gy):
-        x, y, slot = ctx.saved_tensors
-        m, c, b, mstride = ctx.dims
-        gy = gy.permute(0, 2, 3, 1).contiguous()  # a no-op for a channels_last gradient
-        gw, gb = torch.zeros(m, 9, c), torch.zeros(m, c)
-        lib().stage1_backward(_ptr(x), mstride, _ptr(y), _ptr(slot), _ptr(gy), _ptr(gw), _ptr(gb), m, c, b)
-        return None, gw.transpose(1, 2).reshape(m, c, 1, 3, 3), gb
-
-
-class Stage2(torch.autograd.Function):
-    """relu(max_pool2d(conv2d(y, w2, padding=1, groups=M), 2) + b2): the second block of
-    model.forward_stack, from stage 1's output y [B, M*c, 14, 14] (channels_last) to fc1's input
-    [M, B, c2*49], each model's features in nn.Flatten order. The conv runs on oneDNN; its
-    backward, in C, skips the seven in eight conv outputs that pooling and ReLU gave no gradient."""
-
-    @staticmethod
-    def forward(ctx, y, w2, b2):
-        m, c2, c = w2.shape[:3]
-        b = y.shape[0]
-        assert y.shape[1:] == (m * c, 14, 14), (tuple(y.shape), m, c)
-        h = F.conv2d(y, w2.detach().flatten(0, 1).contiguous(memory_format=torch.channels_last), padding=1, groups=m)
+        w = w1.detach().reshape(m, c, 9).transpose(1, 2).contiguous()  # [M, 9, c]: tap-major
+        y, slot1 = _f32(b, 14, 14, m * c), _slots(b, 14, 14, m * c)
+        lib().stage1_forward(_ptr(x), mstride, _ptr(w), _ptr(b1.detach().contiguous()), _ptr(y), _ptr(slot1, torch.uint8), m, c, b)
+        w2cl = w2.detach().flatten(0, 1).contiguous(memory_format=torch.channels_last)
+        h = F.conv2d(y.permute(0, 3, 1, 2), w2cl, padding=1, groups=m)
         h = h.permute(0, 2, 3, 1).contiguous()  # NHWC: a no-op, oneDNN answers channels_last
-        bias = b2.detach().contiguous()
-        z = torch.empty(m, b, c2 * 49)
-        slot = torch.empty(m, b, c2 * 49, dtype=torch.uint8)
-        lib().stage2_forward(_ptr(h), _ptr(bias), _ptr(z), _ptr(slot), b, m, c2)
-        ctx.save_for_backward(y, w2, z, slot)
+        z, slot2 = _f32(m, b, c2 * 49), _slots(m, b, c2 * 49)
+        lib().stage2_forward(_ptr(h), _ptr(b2.detach().contiguous()), _ptr(z), _ptr(slot2, torch.uint8), b, m, c2)
+        ctx.save_for_backward(x, y, slot1, w2, z, slot2)
+        ctx.mstride = mstride
         return z
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, gz):
-        y, w2, z, slot = ctx.saved_tensors
+        x, y, slot1, w2, z, slot2 = ctx.saved_tensors
         m, c2, c = w2.shape[:3]
         b = y.shape[0]
-        y = y.permute(0, 2, 3, 1).contiguous()  # NHWC, as stage 1 wrote it: a no-op
-        cp = -(-c // 16) * 16  # input channels padded to whole vectors
+        cp = -(-c // 16) * 16  # conv2's input channels padded to whole vectors
         w = F.pad(w2.detach().reshape(m, c2, c, 9).transpose(2, 3), (0, cp - c)).contiguous()  # [M, c2, 9, cp]
-        gz = gz.contiguous()
-        gy = torch.empty(b, 14, 14, m * c)
-        gw, gb = torch.zeros(m, c2, 9, cp), torch.zeros(m, c2)
-        lib().conv2_backward(_ptr(y), _ptr(w), _ptr(z), _ptr(slot), _ptr(gz), _ptr(gy), _ptr(gw), _ptr(gb), b, m, c, c2)
-        return gy.permute(0, 3, 1, 2), gw[..., :c].transpose(2, 3).reshape(m, c2, c, 3, 3), gb
+        gw1, gb1, gw2, gb2 = _zeros(m, 9, cp), _zeros(m, cp), _zeros(m, c2, 9, cp), _zeros(m, c2)
+        lib().conv_backward(_ptr(x), ctx.mstride, _ptr(y), _ptr(slot1, torch.uint8), _ptr(w), _ptr(z),
+                            _ptr(slot2, torch.uint8), _ptr(gz.contiguous()), _ptr(gw1), _ptr(gb1), _ptr(gw2), _ptr(gb2), b, m, c, c2)
+        return (None, gw1[..., :c].transpose(1, 2).reshape(m, c, 1, 3, 3), gb1[:, :c],
+                gw2[..., :c].transpose(2, 3).reshape(m, c2, c, 3, 3), gb2)
 
 
 def dropout_scale(base: torch.Tensor, keep: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     """[M, B, F] multipliers, 1/keep where model.dropout_uniform's number is below keep, else 0.
-    base: [M] int64, each model's hash base (its low 32 bits are used)."""
+    base: [M] int64, each model's hash base (its low 32 bits are used). The mask is the torch
+    path's bit for bit; h * (1/keep) may differ from its h / keep in the last bit."""
     m = len(base)
-    out = torch.empty(m, *shape)
+    _check(len(keep) == m, f"{len(keep)} keep probabilities for {m} models")
+    out = _f32(m, *shape)
     base, keep = base.to(torch.int64).contiguous(), keep.to(torch.float32).contiguous()
-    lib().dropout_scale(_ptr(base), _ptr(keep), _ptr(out), m, shape[0] * shape[1])
+    lib().dropout_scale(_ptr(base, torch.int64), _ptr(keep), _ptr(out), m, shape[0] * shape[1])
     return out
 
 
 def adam(params, grads, exp_avg, exp_avg_sq, lr, step: int, betas: tuple[float, float], eps: float) -> None:
-    """train._adam's update in one pass per tensor (torch's foreach version makes ten)."""
+    """train._adam's update in one pass per tensor (torch's foreach version makes ten). Writes
+    through raw pointers, so it bumps the version counters itself: autograd then refuses a graph
+    that saved the old values, as it would after torch's in-place ops."""
     bc1, bc2_sqrt = 1 - betas[0] ** step, (1 - betas[1] ** step) ** 0.5
     for p, g, m1, m2, r in zip(params, grads, exp_avg, exp_avg_sq, lr):
+        _check(p.shape == g.shape == m1.shape == m2.shape == r.shape, f"Adam tensors of shapes {p.shape}, {g.shape}, {m1.shape}, {m2.shape}, {r.shape}")
         g = g.contiguous()  # conv2's weight gradient comes back channels_last
-        lib().adam(_ptr(p), _ptr(g), _ptr(m1), _ptr(m2), _ptr(r), p.numel(), *betas, bc1, bc2_sqrt, eps)
+        lib().adam(_ptr(p), _ptr(g), _ptr(m1), _ptr(m2), _ptr(r), p.numel(), betas[1], 1 - betas[0], 1 - betas[1], bc1, bc2_sqrt, eps)
+        torch.autograd.graph.increment_version([p, m1, m2])

@@ -49,17 +49,56 @@ def test_forward_and_gradients_match_torch_ops(torch_ops, m, c, shared):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
 
 
-def test_pooling_keeps_the_first_maximum_as_torch_does():
-    """A constant input makes every inner pooling window of conv2's output a four-way tie: the
+def _both_paths(torch_ops, p, x):
+    """Logits and every gradient, with the C kernels and with the torch ops."""
+    def run():
+        logits = model.forward_stack(p, x)
+        return logits, torch.autograd.grad(logits.nansum(), list(p.values()))
+
+    return run(), torch_ops(run)
+
+
+def test_pooling_keeps_the_first_maximum_as_torch_does(torch_ops):
+    """A constant image makes every inner pooling window a four-way tie, in both conv blocks: the
     gradient must go to the first position in (0,0) (0,1) (1,0) (1,1) order, as in torch."""
-    g = torch.Generator().manual_seed(1)
-    y = torch.ones(2, 16, 14, 14).contiguous(memory_format=torch.channels_last).requires_grad_()
-    w2, b2 = torch.randn(1, 8, 16, 3, 3, generator=g).requires_grad_(), torch.randn(1, 8, generator=g).requires_grad_()
-    ours = torch.autograd.grad(native.Stage2.apply(y, w2, b2).sum(), [y, w2, b2])
-    h = F.conv2d(y, w2.flatten(0, 1), padding=1)
-    ref = torch.autograd.grad(F.relu(F.max_pool2d(h, 2) + b2.view(1, -1, 1, 1)).sum(), [y, w2, b2])
-    for a, b in zip(ours, ref):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    p = {n: t.detach().requires_grad_() for n, t in model.init_stack(6, [0, 1]).items()}
+    (ours, g_ours), (ref, g_ref) = _both_paths(torch_ops, p, torch.full((2, 3, 28, 28), -0.4242))
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-6)
+    for name, a, b in zip(p, g_ours, g_ref):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_a_nan_wins_its_pooling_window_as_in_torch():
+    """Non-finite activations must reach the loss, where training reports the run as diverged: an
+    inf pixel gives conv outputs of inf, -inf and (in conv2, adding both) nan."""
+    p = model.init_stack(6, [0])
+    w1, b1, w2, b2 = (p[k].detach() for k in ("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias"))
+    for bad in (float("inf"), float("nan")):
+        x = torch.zeros(4, 28, 28)
+        x[1, 9, 9] = bad
+        ours = native.Convs.apply(x, w1, b1, w2, b2).view(4, 12, 7, 7)
+        h = F.relu(F.max_pool2d(F.conv2d(x.unsqueeze(1), w1[0], padding=1), 2) + b1.view(1, -1, 1, 1))
+        ref = F.relu(F.max_pool2d(F.conv2d(h, w2[0], padding=1), 2) + b2.view(1, -1, 1, 1))
+        assert ours.isnan().any() and torch.equal(ours.isnan(), ref.isnan()), bad
+        assert torch.equal(ours.isinf(), ref.isinf()), bad
+
+
+def test_bad_tensors_are_refused_before_any_c_code_runs():
+    p = model.init_stack(4, [0, 1])
+    w = [p[k] for k in ("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias")]
+    with pytest.raises(ValueError, match="images"):
+        native.Convs.apply(torch.zeros(3, 5, 28, 28), *w)  # 3 batches for 2 models
+    with pytest.raises(ValueError, match="conv2 weights"):
+        native.Convs.apply(torch.zeros(2, 5, 28, 28), *w[:2], w[2][:, :, :3], w[3])
+    with pytest.raises(ValueError, match="float32"):
+        native._ptr(torch.zeros(3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="not contiguous"):
+        native._ptr(torch.zeros(4, 4).t())
+    with pytest.raises(ValueError, match="Adam"):
+        native.adam([torch.zeros(3)], [torch.zeros(4)], [torch.zeros(3)], [torch.zeros(3)], [torch.zeros(3)], 1, (0.9, 0.999), 1e-8)
+    x = torch.randn(2, 28, 28, requires_grad=True)  # the kernels give no gradient for the images: torch ops do
+    (g,) = torch.autograd.grad(model.forward_stack({n: t.detach() for n, t in p.items()}, x).sum(), x)
+    assert g.abs().sum() > 0
 
 
 def test_dropout_masks_are_the_hash_bit_for_bit():
@@ -86,7 +125,7 @@ def test_adam_matches_the_foreach_update(torch_ops):
         torch_ops(lambda: train._adam(ref[0], grads, ref[1], ref[2], lr, torch.tensor(step), b1, b2))
     for a, b in zip(ours, ref):
         for x, y in zip(a, b):
-            torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(x, y, rtol=1e-6, atol=1e-7)  # the same float32 constants as torch
 
 
 def test_no_compiler_means_torch_ops_and_a_warning(monkeypatch, tmp_path):
@@ -139,3 +178,24 @@ def test_not_used_under_bf16_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert not native.usable(torch.zeros(1))
     assert native.usable(torch.zeros(1)) and not native.usable(torch.zeros(1, dtype=torch.float64))
+
+
+def test_training_on_the_cpu_runs_every_kernel(monkeypatch):
+    """Guards the fast path against a silent fallback to torch ops (a check that wrongly refuses)."""
+    calls = {}
+
+    def count(name, fn):
+        def wrapped(*a, **k):
+            calls[name] = calls.get(name, 0) + 1
+            return fn(*a, **k)
+        return wrapped
+
+    monkeypatch.setattr(native, "adam", count("adam", native.adam))
+    monkeypatch.setattr(native, "dropout_scale", count("dropout", native.dropout_scale))
+    monkeypatch.setattr(native.Convs, "forward", staticmethod(count("convs", native.Convs.forward)))
+    monkeypatch.setattr(native.Convs, "backward", staticmethod(count("convs backward", native.Convs.backward)))
+    from scaling.config import RunConfig
+
+    train.train_stack([RunConfig(width_step=1, data_fraction=1 / 256, dropout=0.2)])  # 4 steps
+    assert calls.pop("convs") > 4  # 4 steps, then the evaluation's chunks
+    assert calls == {"adam": 4, "dropout": 8, "convs backward": 4}, calls
