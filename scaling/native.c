@@ -21,7 +21,7 @@ static int omp_get_num_threads(void) { return 1; }
 static int omp_get_thread_num(void) { return 0; }
 #endif
 
-#define V 16 /* floats in a vector: 16 channels, or a row of 14 pooled columns */
+#define V 16 /* floats in a vector: the kernels run over 16 channels at a time */
 
 /* GCC/Clang vector extensions: the compiler maps them to the machine's SIMD (AVX-512, AVX2, NEON). */
 typedef float vf __attribute__((vector_size(4 * V)));
