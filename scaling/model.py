@@ -145,11 +145,10 @@ def forward_stack(p: dict[str, torch.Tensor], x: torch.Tensor, keep=None, keys=N
     The convs of all M models are one grouped conv in channels_last: 6 models of width 23, one
     training step on one core, 119 ms vs 243 ms for the same in NCHW and 156 ms for a Python loop
     of per-model convs. Max-pooling comes before bias and ReLU: both are monotone, so the result is
-    the same, and they then touch a quarter of the elements."""
+    the same, and they then touch a quarter of the elements. On the CPU in fp32 the two conv blocks
+    run as native.Convs (C kernels, same numbers); the torch ops below are the reference."""
     m, c = p["conv1.weight"].shape[:2]
-    # CPU fp32: the C kernels of native.py for all but conv2's forward and fc (no gradient for x)
-    fused = native.usable(x) and not x.requires_grad
-    if fused:
+    if native.usable(x) and not x.requires_grad:  # CPU fp32: both conv blocks in native.py's C kernels
         h = native.Convs.apply(x, p["conv1.weight"], p["conv1.bias"], p["conv2.weight"], p["conv2.bias"])
     else:
         # [B, M, 28, 28]: model i's images are group i's input channel. A shared batch is copied M

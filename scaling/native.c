@@ -68,7 +68,7 @@ static inline vi load_slots(const uint8_t *p, int n) {
 
 /* Stage 1 vectorizes over output channels, up to 16 at a time: a tap is one multiply-add of 16
    weights by one input pixel, and the outputs of a pixel are contiguous in NHWC, so they are
-   stored (and their gradients loaded) as one vector. xp is the image with a zero border:
+   stored as one vector (conv_backward_range reads them back the same way). xp is the image with a zero border:
    xp[r][q] = x[r - 1][q - 1]; conv output (2i + di, 2j + dj), tap (ty, tx) reads
    xp[2i + di + ty][2j + dj + tx]. */
 static void pad(const float *x, float xp[30][30]) {
