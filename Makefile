@@ -8,12 +8,11 @@ PORT ?= 8501
 
 .PHONY: app test setup browser bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# torch/torchvision pinned to the releases served on this project's machines (see README)
-	$(PY) -m pip install --quiet "torch==2.14.1" "torchvision==0.29.1"
-	$(PY) -m pip install --quiet -e ".[dev]"
+	# constraints.txt: the exact versions the tests passed with (torch 2.14.1: the newest served here)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 setup: $(STAMP)

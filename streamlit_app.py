@@ -40,5 +40,5 @@ if expected and not st.session_state.get("authenticated"):
 page = st.navigation(pages)
 st.sidebar.caption("Scaling Lab: small CNNs on MNIST, one epoch each; every run is cached in DuckDB, "
                    "so nothing is trained twice. N = parameters, D = examples seen, C = 3 × forward FLOPs × D.")
-st.session_state["_via_app"] = True  # the page checks it: see pages/_shared.through_app
+st.session_state["_via_app"] = True  # the page checks it: see pages/ui/routing.py
 page.run()

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scaling import data, grid, jobs, model, train  # noqa: E402
+from scaling import data, datasets, grid, jobs, model, train  # noqa: E402
 from scaling.config import lr_per_layer  # noqa: E402
 
 GRIDS = {  # widths (steps), fractions, seeds, dropouts; and which runs the baseline trains
@@ -76,8 +76,8 @@ def torchvision_mnist(root: Path):
 
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    for f in data.FILES.values():  # torchvision reads the decompressed files
-        (raw / f.removesuffix(".gz")).write_bytes(gzip.decompress((data._mnist_folder() / f).read_bytes()))
+    for f in datasets.FILES.values():  # torchvision reads the decompressed files
+        (raw / f.removesuffix(".gz")).write_bytes(gzip.decompress((datasets._mnist_folder() / f).read_bytes()))
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
     train_set = torchvision.datasets.MNIST(str(root), train=True, download=False, transform=tf)
     test_set = torchvision.datasets.MNIST(str(root), train=False, download=False, transform=tf)

@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from pages import _shared as ui
+from pages import ui
 from scaling import charts, views
 
 ui.through_app()
@@ -49,19 +49,21 @@ for est in (B.estimator, "parametric"):  # the parametric estimator answers on t
 with st.spinner(f"bootstrapping both selections ({ui.BOOT} resamples each)…"):
     full_a = ui.analysis(s, version, A, runs, curves, n_boot=ui.BOOT)
     full_b = ui.analysis(s, version, B, runs, curves, n_boot=ui.BOOT)
-t_all = views.compare_table(full_a, full_b, names)
+t_all = views.comparison_table(full_a, full_b, names)
 # an exponent neither selection can estimate is a column of dashes: name it once instead
-missing = t_all[~(t_all["a"].map(math.isfinite) | t_all["b"].map(math.isfinite))]
+missing = t_all[~(t_all["first"].map(math.isfinite) | t_all["second"].map(math.isfinite))]
 t = t_all.drop(missing.index).reset_index(drop=True)
 
 cols = st.columns(max(len(t), 1))
 for col, r in zip(cols, t.itertuples()):
-    col.markdown(f"**{r.exponent}**")
-    col.metric(la, f"{r.a:.3f}" if math.isfinite(r.a) else "—")
-    col.caption(f"95% [{r.a_lo:.3f}, {r.a_hi:.3f}] · {r.n_runs_a} runs" if math.isfinite(r.a_lo) else f"{r.n_runs_a} runs")
-    col.metric(lb, f"{r.b:.3f}" if math.isfinite(r.b) else "—")
-    col.caption(f"95% [{r.b_lo:.3f}, {r.b_hi:.3f}] · {r.n_runs_b} runs" if math.isfinite(r.b_lo) else f"{r.n_runs_b} runs")
-    p = r.p_a_greater
+    col.markdown(f"**{r.what}**")
+    col.metric(la, f"{r.first:.3f}" if math.isfinite(r.first) else "—")
+    col.caption(f"95% [{r.first_lo:.3f}, {r.first_hi:.3f}] · {r.n_runs_first} runs" if math.isfinite(r.first_lo)
+                else f"{r.n_runs_first} runs")
+    col.metric(lb, f"{r.second:.3f}" if math.isfinite(r.second) else "—")
+    col.caption(f"95% [{r.second_lo:.3f}, {r.second_hi:.3f}] · {r.n_runs_second} runs" if math.isfinite(r.second_lo)
+                else f"{r.n_runs_second} runs")
+    p = r.p_first_greater
     col.metric("P(A > B)", f"{p:.2f}" if math.isfinite(p) else "—",
                help="share of paired bootstrap resamples where A's exponent exceeds B's; near 0 or 1 the "
                     "selections differ, near 0.5 they cannot be told apart")
@@ -69,11 +71,11 @@ for col, r in zip(cols, t.itertuples()):
         verdict = "differ" if r.p_two_sided < 0.05 else "cannot be told apart"
         col.caption(f"two-sided p = {r.p_two_sided:.2f}: {verdict} at 5%")
 if len(missing):
-    st.caption("Not estimable on either selection: " + ", ".join(missing["exponent"]) + ".")
+    st.caption("Not estimable on either selection: " + ", ".join(missing["what"]) + ".")
 
-side = pd.concat([t.assign(selection=la, value=t["a"], lo=t["a_lo"], hi=t["a_hi"]),
-                  t.assign(selection=lb, value=t["b"], lo=t["b_lo"], hi=t["b_hi"])])[
-    ["exponent", "selection", "value", "lo", "hi"]].rename(columns={"exponent": "name"})
+side = pd.concat([t.assign(selection=la, value=t["first"], lo=t["first_lo"], hi=t["first_hi"]),
+                  t.assign(selection=lb, value=t["second"], lo=t["second_lo"], hi=t["second_hi"])])[
+    ["what", "selection", "value", "lo", "hi"]].rename(columns={"what": "name"})
 ui.chart(st, charts.exponents_side_by_side(side))
 st.caption("Intervals: 95% bootstrap percentile intervals (runs resampled with replacement, everything refitted). "
            "Two-sided bootstrap p-value for 'no difference' = 2·min(P, 1−P).")

@@ -3,7 +3,7 @@ import math
 
 import streamlit as st
 
-from pages import _shared as ui
+from pages import ui
 from scaling import charts, views
 
 ui.through_app()
@@ -123,8 +123,11 @@ with st.expander("Chart data and downloads"):
                 "points.csv")
     ui.download(d3, "N_opt budgets (CSV)", nf.points, f"nopt_{sel.estimator}.csv")
     # rendered by vl-convert on click, from the chart last drawn (with its band once the bootstrap is done)
-    d4.download_button("loss chart (SVG)", lambda: loss_fig["fig"].svg(), file_name="loss_vs_compute.svg",
-                       mime="image/svg+xml", on_click="ignore", icon=":material/download:")
+    if charts.can_export():
+        d4.download_button("loss chart (SVG)", lambda: loss_fig["fig"].svg(), file_name="loss_vs_compute.svg",
+                           mime="image/svg+xml", on_click="ignore", icon=":material/download:")
+    else:
+        d4.caption("SVG export needs vl-convert-python (`pip install 'scaling-lab[export]'`).")
     if an.notes:
         st.caption("Fit notes: " + " · ".join(an.notes))
 

@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from pages import _shared as ui
+from pages import ui
 from scaling import charts, fit, views
 
 ui.through_app()

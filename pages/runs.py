@@ -3,7 +3,7 @@ import io
 
 import streamlit as st
 
-from pages import _shared as ui
+from pages import ui
 from scaling import views
 
 ui.through_app()

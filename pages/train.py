@@ -1,8 +1,8 @@
 """Train: choose a grid, see the plan, queue it; a worker process trains it outside this page."""
 import streamlit as st
 
-from pages import _shared as ui
-from scaling import data, views
+from pages import ui
+from scaling import arch, datasets, views
 
 ui.through_app()
 st.title("Train")
@@ -30,9 +30,9 @@ quick = views.quick_grid(dev.device)
 st.markdown("Choose a grid. Runs already in the cache are not trained again; training happens in a "
             "separate worker process, so it goes on if you leave this page or close the tab.")
 c1, c2, c3 = st.columns(3)
-ds = c1.selectbox("Dataset", data.DATASETS, key="t_dataset")
-w = c1.select_slider("Width steps", list(range(13)), value=(0, 2), key="t_widths",
-                     format_func=lambda k: f"{k} (w={ui.width(k)})")
+ds = c1.selectbox("Dataset", datasets.DATASETS, key="t_dataset")
+w = c1.select_slider("Width steps", list(range(arch.MAX_WIDTH_STEP + 1)), value=(0, 2), key="t_widths",
+                     format_func=lambda k: f"{k} (w={arch.width(k)})")
 f = c2.select_slider("Data fractions", FRACTIONS, value=(1 / 256, 1 / 64), key="t_fractions", format_func=views.frac_label)
 n_seeds = c2.number_input("Seeds", 1, 10, 2, key="t_seeds", help="seeds 0..n-1")
 drop = c3.multiselect("Dropout", [0.0, 0.1, 0.2, 0.3, 0.5], default=[0.0, 0.2], key="t_dropout", format_func=lambda d: f"{d:g}")

@@ -91,6 +91,21 @@ def _vals(*cols):
     return np.concatenate([np.asarray(c, float).ravel() for c in cols if c is not None and len(c)] or [np.array([])])
 
 
+def can_export() -> bool:
+    """Whether charts can be written as SVG or PNG here (the optional vl-convert package)."""
+    import importlib.util
+
+    return importlib.util.find_spec("vl_convert") is not None
+
+
+def _vl_convert():
+    try:
+        import vl_convert
+    except ImportError:
+        raise RuntimeError("SVG and PNG export need vl-convert-python: pip install 'scaling-lab[export]'") from None
+    return vl_convert
+
+
 @dataclass(frozen=True, eq=False)
 class Figure:
     """An Altair chart whose data sets are referenced by name, plus those data sets.
@@ -121,14 +136,10 @@ class Figure:
             (alt.LayerChart if "layer" in d else alt.FacetChart).from_dict(d, validate=True)
 
     def svg(self) -> bytes:
-        import vl_convert as vlc
-
-        return vlc.vegalite_to_svg(self._standalone()).encode()
+        return _vl_convert().vegalite_to_svg(self._standalone()).encode()
 
     def png(self, scale: float = 2.0) -> bytes:
-        import vl_convert as vlc
-
-        return vlc.vegalite_to_png(self._standalone(), scale=scale)
+        return _vl_convert().vegalite_to_png(self._standalone(), scale=scale)
 
     def _standalone(self, width: int = 720) -> dict:
         """The spec with its data inline and a fixed plot width (no Streamlit column to fit)."""

@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import math
 import sys
 import time
 
-from . import grid
+from . import arch, grid
 from .store import RUN_COLUMNS, Store, StoreError
+from .views.fmt import fmt_flops, fmt_s
 
 EXPORT_COLUMNS = [c for c in RUN_COLUMNS if c != "created_at"]
 
@@ -72,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    from .data import DataError
+    from .datasets import DataError
 
     try:
         return {"sweep": sweep, "runs": runs, "export": export, "fit": fit, "worker": worker}[args.cmd](args)
@@ -84,29 +84,16 @@ def main(argv=None) -> int:
         return 130
 
 
-def _fmt_flops(x: float) -> str:
-    for unit, scale in (("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6)):
-        if x >= scale:
-            return f"{x / scale:.3g} {unit}"
-    return f"{x:.3g} FLOP"
-
-
-def _fmt_s(s: float) -> str:
-    if not math.isfinite(s):
-        return "?"
-    return f"{s:.0f}s" if s < 120 else f"{s / 60:.0f}m{s % 60:02.0f}s"
-
-
 def sweep(args) -> int:
-    from . import jobs, train  # torch loads only for commands that train
+    from tqdm import tqdm
 
-    from . import data
+    from . import datasets, jobs, train  # torch loads only for commands that train
 
     limit = grid.run_limit() if args.max_runs is None else args.max_runs
     if limit < 1:
         raise grid.GridError(f"--max-runs: {limit} must be a positive integer")
     configs = grid.expand(
-        grid.int_steps("--widths", args.widths, 0, 12, max_len=limit),
+        grid.int_steps("--widths", args.widths, 0, arch.MAX_WIDTH_STEP, max_len=limit),
         grid.fractions("--fractions", args.fractions),
         grid.int_steps("--seeds", args.seeds, 0, 2**31 - 1, max_len=limit),
         grid.floats("--dropout", args.dropout, 0, 1, hi_open=True),
@@ -120,33 +107,30 @@ def sweep(args) -> int:
     todo = [c for c in configs if c.run_id not in cached]
     if args.dry_run:
         print(f"plan: {len(configs)} runs, {len(cached)} cached, {len(todo)} to train, "
-              f"{_fmt_flops(sum(c.flops for c in todo))} of training compute (C = 3 x forward FLOPs x D) on {device}")
+              f"{fmt_flops(sum(c.flops for c in todo))} of training compute (C = 3 x forward FLOPs x D) on {device}")
         return 0
     if todo:  # a missing or corrupt data file stops here, before anything is queued
-        data.check(args.dataset)
+        datasets.check(args.dataset)
     _, n_cached, _ = store.enqueue(configs, label=" ".join(sys.argv[1:]) or "cli")
     curve = {"auto": None, "on": True, "off": False}[args.curves]
-    total_flops = sum(c.flops for c in todo) or 1.0
     t0 = time.perf_counter()
-    done_flops = 0.0
+    print(f"{len(configs)} runs: {n_cached} cached, {len(todo)} to train on {train.device_name(device)}", file=sys.stderr)
+    # the bar counts training compute, not runs: a run of the widest width costs ~100 of the narrowest,
+    # so the time left is only right when measured in FLOPs
+    bar = tqdm(total=sum(c.flops for c in todo) / 1e9 or 1.0, file=sys.stderr, dynamic_ncols=True,
+               bar_format="{l_bar}{bar}| {n:.4g}/{total:.4g} GFLOP [{elapsed}<{remaining}{postfix}]")
 
     def show(p):
-        nonlocal done_flops
-        done_flops += sum(c.flops for c in p.last_stack)
-        el = time.perf_counter() - t0
-        eta = el / done_flops * (total_flops - done_flops) if done_flops else float("nan")
-        bar = "#" * round(30 * done_flops / total_flops)
-        print(f"\r[{bar:<30}] trained {p.trained + p.failed}/{len(todo)}  cached {n_cached}  "
-              f"elapsed {_fmt_s(el)}  eta {_fmt_s(max(eta, 0))}   ", end="", file=sys.stderr, flush=True)
+        bar.set_postfix_str(f"trained {p.trained + p.failed}/{len(todo)}, cached {n_cached}", refresh=False)
+        bar.update(min(sum(c.flops for c in p.last_stack) / 1e9, bar.total - bar.n))  # float sums in another order
 
-    print(f"{len(configs)} runs: {n_cached} cached, {len(todo)} to train on {train.device_name(device)}", file=sys.stderr)
-    progress = jobs.work(store, device, ids, on_stack=show, curve=curve, wait=True)
-    print(file=sys.stderr)
+    with bar:
+        progress = jobs.work(store, device, ids, on_stack=show, curve=curve, wait=True)
     by_other = len(todo) - progress.trained - progress.failed
     print(f"trained {progress.trained} runs, {n_cached} cached"
           + (f", {by_other} trained by another worker" if by_other > 0 else "")
           + (f", {progress.failed} failed (see `scaling runs --all`)" if progress.failed else "")
-          + f" in {_fmt_s(time.perf_counter() - t0)}")
+          + f" in {fmt_s(time.perf_counter() - t0)}")
     return 1 if progress.failed else 0
 
 

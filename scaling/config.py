@@ -7,7 +7,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, fields
 
-from . import data, model
+from . import arch, datasets
 
 # Bump when a change to data, model or trainer changes what a config produces: old runs then stop
 # matching and are trained again, instead of being mixed with new ones.
@@ -35,35 +35,35 @@ class RunConfig:
     batch_size: int = 64
 
     def __post_init__(self):
-        check(isinstance(self.width_step, int) and 0 <= self.width_step <= model.MAX_WIDTH_STEP,
-              "width_step", f"an integer in 0..{model.MAX_WIDTH_STEP}", self.width_step)
+        check(isinstance(self.width_step, int) and 0 <= self.width_step <= arch.MAX_WIDTH_STEP,
+              "width_step", f"an integer in 0..{arch.MAX_WIDTH_STEP}", self.width_step)
         check(_finite(self.data_fraction) and 0 < self.data_fraction <= 1, "data_fraction", "in (0, 1]", self.data_fraction)
-        check(data.n_examples(self.data_fraction) >= 1, "data_fraction", "at least one example (>= 1/60000)", self.data_fraction)
+        check(datasets.n_examples(self.data_fraction) >= 1, "data_fraction", "at least one example (>= 1/60000)", self.data_fraction)
         check(isinstance(self.seed, int) and 0 <= self.seed < 2**31, "seed", "an integer in 0..2^31-1", self.seed)
         check(_finite(self.dropout) and 0 <= self.dropout < 1, "dropout", "in [0, 1)", self.dropout)
         check(_finite(self.lr_mult) and self.lr_mult > 0, "lr_mult", "a positive number", self.lr_mult)
         check(self.lr_rule in LR_RULES, "lr_rule", f"one of {', '.join(LR_RULES)}", self.lr_rule)
-        check(self.dataset in data.DATASETS, "dataset", f"one of {', '.join(data.DATASETS)}", self.dataset)
+        check(self.dataset in datasets.DATASETS, "dataset", f"one of {', '.join(datasets.DATASETS)}", self.dataset)
         check(isinstance(self.epochs, int) and 1 <= self.epochs <= 100, "epochs", "an integer in 1..100", self.epochs)
         check(isinstance(self.batch_size, int) and 1 <= self.batch_size <= 4096, "batch_size", "an integer in 1..4096", self.batch_size)
 
     @property
     def width(self) -> int:
-        return model.width(self.width_step)
+        return arch.width(self.width_step)
 
     @property
     def params(self) -> int:
-        return model.n_params(self.width)
+        return arch.n_params(self.width)
 
     @property
     def examples(self) -> int:
         """D: training examples seen."""
-        return data.n_examples(self.data_fraction) * self.epochs
+        return datasets.n_examples(self.data_fraction) * self.epochs
 
     @property
     def flops(self) -> float:
         """C = 3 x forward FLOPs per example x D (backward ~ 2x forward)."""
-        return 3.0 * model.forward_flops(self.width) * self.examples
+        return 3.0 * arch.forward_flops(self.width) * self.examples
 
     @property
     def stack_key(self) -> tuple:
@@ -116,4 +116,4 @@ def lr_per_layer(cfg: RunConfig, name: str) -> float:
     """The Adam learning rate of parameter `name` under the run's rule."""
     if cfg.lr_rule == "constant":
         return LR_CONSTANT * cfg.lr_mult
-    return LR_BASE / math.sqrt(model.fan_in(name, cfg.width)) * cfg.lr_mult
+    return LR_BASE / math.sqrt(arch.fan_in(name, cfg.width)) * cfg.lr_mult

@@ -1,15 +1,10 @@
-"""The CNN family: one width knob, its parameter count N and forward FLOPs, in two forms.
+"""The CNN family in torch: one model the usual way, and M models of one width as one stack.
 
 `CNN` is the plain nn.Module a user would write (the benchmark's baseline and the FLOP-counter
 check use it). `init_stack`/`forward_stack` are the same network for M models at once, each with
 its own weights and its own batch: convolutions become grouped convolutions and linear layers
 batched matmuls, so one kernel launch serves every model of a width. Training one model alone is
-the M = 1 case of the same code.
-
-Architecture, width c = round(4 * sqrt(2)**k):
-    conv3x3(1 -> c) relu maxpool2 | conv3x3(c -> 2c) relu maxpool2 | dropout
-    linear(2c*7*7 -> 4c) relu dropout | linear(4c -> 10)
-The c^2 terms (conv2, fc1) dominate, so forward compute doubles per width step.
+the M = 1 case of the same code. The architecture's numbers (widths, N, FLOPs) are in arch.py.
 """
 from __future__ import annotations
 
@@ -20,44 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import native
-
-C0 = 4  # width at step 0
-MAX_WIDTH_STEP = 12  # width 256: ~0.5 GFLOPs/example forward, far past where MNIST saturates
-
-
-def width(step: int) -> int:
-    return round(C0 * math.sqrt(2) ** step)
-
-
-def layer_shapes(c: int) -> dict[str, tuple[int, ...]]:
-    """Weight and bias shapes of one model, in the order of the forward pass."""
-    return {
-        "conv1.weight": (c, 1, 3, 3), "conv1.bias": (c,),
-        "conv2.weight": (2 * c, c, 3, 3), "conv2.bias": (2 * c,),
-        "fc1.weight": (4 * c, 2 * c * 49), "fc1.bias": (4 * c,),
-        "fc2.weight": (10, 4 * c), "fc2.bias": (10,),
-    }
-
-
-def fan_in(name: str, c: int) -> int:
-    """Inputs feeding one output unit of the layer that owns parameter `name` (biases share it)."""
-    w = layer_shapes(c)[name.split(".")[0] + ".weight"]
-    return math.prod(w[1:])
-
-
-def n_params(c: int) -> int:
-    """N: trainable parameters (weights and biases of every layer)."""
-    return sum(math.prod(s) for s in layer_shapes(c).values())
-
-
-def forward_flops(c: int) -> int:
-    """Forward FLOPs per example: 2 x multiply-adds of the convs and linears (torch.utils.flop_counter's
-    convention). Biases, ReLU, pooling and dropout are not counted."""
-    conv1 = 28 * 28 * c * 1 * 9
-    conv2 = 14 * 14 * (2 * c) * c * 9
-    fc1 = (2 * c * 49) * (4 * c)
-    fc2 = (4 * c) * 10
-    return 2 * (conv1 + conv2 + fc1 + fc2)
+from .arch import C0, MAX_WIDTH_STEP, fan_in, forward_flops, layer_shapes, n_params, width  # noqa: F401
 
 
 class CNN(nn.Module):
@@ -111,9 +69,8 @@ def dropout_uniform(keys: torch.Tensor, step: int, layer: int, shape: tuple[int,
     hash of (model key, step, layer, position). A model's dropout masks depend on its seed alone
     and are the same on CPU and CUDA, and drawing them for M models is a few elementwise kernels.
 
-    The lowbias32 hash (Wellons) in int32: products wrap mod 2^32 as in uint32, and each right
-    shift is masked so it is a logical one. (int32 in place: 2.7x faster than the same hash in
-    int64, 5.5 vs 15.9 ms for 6 x 64 x 2254 numbers on one core.)"""
+    The lowbias32 hash (Wellons) in int32, in place (int64 costs ~3x the memory traffic):
+    products wrap mod 2^32 as in uint32, and each right shift is masked so it is a logical one."""
     b, f = shape
     base = _hash_base(keys, step, layer)
     base = torch.where(base >= 1 << 31, base - (1 << 32), base).to(torch.int32)  # on the device: no sync
@@ -135,16 +92,16 @@ def _dropout(h, keep, keys, step, layer):
     return h * (u < k).to(h.dtype) / k
 
 
-CL = torch.channels_last  # NHWC: oneDNN's native layout; grouped convs run 2x faster than in NCHW (below)
+CL = torch.channels_last  # NHWC: oneDNN's native layout for grouped convs (forward_stack)
 
 
 def forward_stack(p: dict[str, torch.Tensor], x: torch.Tensor, keep=None, keys=None, step: int = 0):
     """Logits [M, B, 10] of M models. x is [M, B, 28, 28] (a batch per model) or [B, 28, 28] (one
     batch for all, as in evaluation). Dropout applies when `keep` and `keys` are given.
 
-    The convs of all M models are one grouped conv in channels_last: 6 models of width 23, one
-    training step on one core, 119 ms vs 243 ms for the same in NCHW and 156 ms for a Python loop
-    of per-model convs. Max-pooling comes before bias and ReLU: both are monotone, so the result is
+    The convs of all M models are one grouped conv in channels_last (oneDNN's native layout:
+    about twice as fast as NCHW, and faster than a loop of per-model convs). Max-pooling comes
+    before bias and ReLU: both are monotone, so the result is
     the same, and they then touch a quarter of the elements. On the CPU in fp32 the two conv blocks
     run as native.Convs (C kernels, same numbers); the torch ops below are the reference."""
     m, c = p["conv1.weight"].shape[:2]

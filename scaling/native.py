@@ -1,23 +1,14 @@
 """C kernels for the CPU forward and backward of model.forward_stack, and for Adam.
 
-Why: on 2 CPU cores at width 11 (8 models, batch 64), a training step took 28 ms, though the
-grouped conv2 that holds ~80% of the FLOPs took ~9 of it. The rest was memory traffic on tensors
-with few channels: conv1's full-resolution output (17.6 MB) written, max-pooled, then zero-filled
-and scattered into again in the backward pass; bias, ReLU and their backward as passes of their
-own; ~20 elementwise passes to hash each dropout mask; ten foreach passes of Adam. Here (Convs):
-  - conv1 -> max-pool -> bias -> ReLU is one kernel that never stores the full-resolution output
-    (conv1 has one input channel and 9 taps: recomputing it in registers is cheaper than a round
-    trip to memory);
-  - conv2 runs on oneDNN, then max-pool -> bias -> ReLU is one kernel writing fc1's input layout;
-  - the backward of both blocks is one kernel, from fc1's input gradient to the four conv
-    parameter gradients, that never stores a conv's output or input gradient. Pooling passes a
-    gradient to one conv2 output in four and ReLU to some of those (one in six at the first step,
-    one in 20 to 100 by the end of an epoch): it walks the nonzero ones, where oneDNN's backward
-    would take a dense gradient that is mostly zeros;
-  - a dropout mask is one pass; Adam is one pass per tensor.
-Measured (benchmarks/bench_sweep.py --quick, the middle width): 28 -> ~11 ms a step, 16% -> 34-39%
-of the fp32 matmul peak, counting C = 3 x forward FLOPs as everywhere in the project (the backward
-executes fewer FLOPs than that: the zeros it skips).
+Why: the models are narrow, so a step in plain torch ops is memory traffic more than arithmetic
+(full-resolution conv outputs written and read back, bias, ReLU, pooling and ~20 hashing passes
+per dropout mask, ten foreach passes of Adam, a dense conv2 gradient that is mostly zeros). Here
+(Convs): conv1 -> max-pool -> bias -> ReLU is one kernel that never stores conv1's full-resolution
+output (one input channel, 9 taps: recomputing in registers beats a round trip to memory); conv2
+runs on oneDNN, then max-pool -> bias -> ReLU is one kernel writing fc1's input layout; the
+backward of both blocks is one kernel that stores no conv gradient and walks only the conv2
+outputs that pooling and ReLU let a gradient through; a dropout mask is one pass; Adam is one
+pass per tensor. What this bought, on which processor, is in the README's performance section.
 
 The kernels are plain C (scaling/native.c), built on first use with the system's C compiler into a
 per-user cache (half a second), and called through ctypes. They run on OpenMP, i.e. on torch's own
@@ -44,6 +35,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
+
+from . import paths
 
 SOURCE = Path(__file__).with_name("native.c")
 # Tried in order until one compiles: full vectors and OpenMP (gcc, x86); OpenMP elsewhere (gcc on
@@ -114,7 +107,7 @@ def _compiler() -> str | None:
 def _cached(cc: str) -> Path:
     """Where the build for this source, compiler and CPU lives."""
     key = hashlib.sha256(SOURCE.read_bytes() + repr([cc, FLAG_SETS, COMMON, _cpu_id()]).encode()).hexdigest()[:16]
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "scaling-lab" / f"native-{key}.so"
+    return paths.kernel_cache() / f"native-{key}.so"
 
 
 def _is_gcc(cc: str) -> bool:

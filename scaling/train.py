@@ -3,20 +3,12 @@
 Models that share a width, epochs and batch size train as one stack (see model.forward_stack and
 train_stack), whatever their data fraction, seed, dropout or learning rate: each keeps its own
 seed-determined init, data order and dropout masks, so its result does not depend on which models
-it was batched with (beyond float rounding: kernels differ by stack size, and training is chaotic
-enough that a 1e-7 nudge to the init moves val loss by a few percent after ~60 steps; tests
-compare over few steps).
-
-Speed, in order of what it bought. CPU (width 23, 6 models, one core): the data set lives on the
-device and a batch is an index gather; channels_last grouped convs (2x, model.forward_stack);
-glibc told to keep freed memory (page faults were up to a quarter of the wall time at 2 threads);
-dropout masks hashed in int32 (2.7x cheaper than int64). Then (width 11, 8 models, 2 cores) C
-kernels for everything but conv2's forward and the linear layers, and for Adam: 28 -> 11 ms a step
-(native.py).
-CUDA (the 384-run exercise grid on an H100, benchmarks/bench_sweep.py): CUDA graphs, 84.5 s ->
-25.2 s (the eager step was ~5 ms of kernel launches at every width); foreach Adam and one stack
-per width (938 steps a width instead of 1,876) -> 21.7 s. bf16 autocast is on for CUDA
-(benchmarks/bf16_check.py measures it against fp32). Not tried: torch.compile, cudnn.benchmark.
+it was batched with (beyond float rounding: kernels differ by stack size, and one epoch of Adam is
+chaotic enough that a 1e-7 nudge to the init moves the loss by a few percent; tests compare over
+few steps). Everything lives on the device and a batch is an index gather; on CUDA each step is a
+captured graph, because the step is bound by kernel launches, not arithmetic; on the CPU in fp32
+the conv blocks, dropout and Adam run in native.py's C kernels. What each of these bought is in
+the README's performance section.
 """
 from __future__ import annotations
 
@@ -294,7 +286,7 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
 
 class _StepGraph:
     """A training step captured once as a CUDA graph and replayed: one launch per step instead of
-    ~200, whose CPU cost (~5 ms a step, at every width) was nearly all of a GPU sweep's time.
+    ~200, whose CPU cost (~5 ms a step, at every width) would otherwise be most of a GPU sweep's time.
     The first steps run eagerly on a side stream, as capture requires (they are real steps);
     the batch indices, the step count and everything that depends on them live on the device."""
 

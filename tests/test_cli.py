@@ -159,11 +159,11 @@ def test_grid_and_queue_caps_from_the_environment(db, capsys, monkeypatch):
 def test_bad_data_files_stop_a_sweep_before_anything_is_queued(db, tmp_path, capsys, monkeypatch, damage):
     import shutil
 
-    from scaling import data
+    from scaling import data, datasets
     from scaling.store import Store
 
     folder = tmp_path / "mnist"
-    shutil.copytree(data._mnist_folder(), folder)
+    shutil.copytree(datasets._mnist_folder(), folder)
     target = folder / "train-images-idx3-ubyte.gz"
     if damage == "corrupt":
         raw = bytearray(target.read_bytes())
@@ -171,12 +171,12 @@ def test_bad_data_files_stop_a_sweep_before_anything_is_queued(db, tmp_path, cap
         target.write_bytes(bytes(raw))
     else:
         target.unlink()
-    monkeypatch.setattr(data, "_mnist_folder", lambda: folder)
-    data._arrays.cache_clear(), data.load.cache_clear()
+    monkeypatch.setattr(datasets, "_mnist_folder", lambda: folder)
+    datasets.arrays.cache_clear(), data.load.cache_clear()
     try:
         assert main(SWEEP) == 2
     finally:
-        data._arrays.cache_clear(), data.load.cache_clear()
+        datasets.arrays.cache_clear(), data.load.cache_clear()
     err = capsys.readouterr().err.strip()
     assert f"{damage} data file {target}" in err and "restore it from the repository" in err
     assert len(err.splitlines()) == 1

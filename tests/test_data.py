@@ -3,7 +3,7 @@ import shutil
 import pytest
 import torch
 
-from scaling import data
+from scaling import data, datasets
 
 
 def test_mnist_loads_normalised_with_official_shapes():
@@ -26,22 +26,22 @@ def test_fractions_are_nested_and_seeded():
 
 def test_corrupt_or_missing_file_is_named(tmp_path, monkeypatch):
     folder = tmp_path / "mnist"
-    shutil.copytree(data._mnist_folder(), folder)
-    monkeypatch.setattr(data, "_mnist_folder", lambda: folder)
-    data._arrays.cache_clear()
+    shutil.copytree(datasets._mnist_folder(), folder)
+    monkeypatch.setattr(datasets, "_mnist_folder", lambda: folder)
+    datasets.arrays.cache_clear()
     try:
         (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not gzip")
         with pytest.raises(data.DataError, match="corrupt data file .*t10k-labels"):
-            data._arrays("mnist", None)
+            datasets.arrays("mnist", None)
         (folder / "t10k-labels-idx1-ubyte.gz").unlink()
         with pytest.raises(data.DataError, match="missing data file .*t10k-labels"):
-            data._arrays("mnist", None)
+            datasets.arrays("mnist", None)
     finally:
-        data._arrays.cache_clear()
+        datasets.arrays.cache_clear()
 
 
 def test_unknown_dataset_and_offline_registry_give_clear_errors(tmp_path):
     with pytest.raises(data.DataError, match="unknown dataset 'cifar'"):
-        data._arrays("cifar", None)
+        datasets.arrays("cifar", None)
     with pytest.raises(data.DataError, match="Put the four IDX files"):  # this machine is offline
-        data._arrays("kmnist", str(tmp_path))
+        datasets.arrays("kmnist", str(tmp_path))

@@ -93,20 +93,20 @@ def test_the_app_refuses_a_sweep_on_a_corrupt_data_set_before_queueing(db, tmp_p
     """Not one `failed` run per queued config: the page gets the error, nothing is queued."""
     import shutil
 
-    from scaling import data, views
+    from scaling import data, datasets, views
 
     folder = tmp_path / "mnist"
-    shutil.copytree(data._mnist_folder(), folder)
+    shutil.copytree(datasets._mnist_folder(), folder)
     target = folder / "t10k-labels-idx1-ubyte.gz"
     raw = bytearray(target.read_bytes())
     raw[100] ^= 0xFF
     target.write_bytes(bytes(raw))
-    monkeypatch.setattr(data, "_mnist_folder", lambda: folder)
-    data._arrays.cache_clear(), data.load.cache_clear()
+    monkeypatch.setattr(datasets, "_mnist_folder", lambda: folder)
+    datasets.arrays.cache_clear(), data.load.cache_clear()
     store = Store(db)
     try:
         with pytest.raises(data.DataError, match="corrupt data file .*t10k-labels"):
             views.start_sweep(store, views.GridSpec(widths="0:1", fractions="1/256", seeds="0:1", dropouts="0"), "cpu")
     finally:
-        data._arrays.cache_clear(), data.load.cache_clear()
+        datasets.arrays.cache_clear(), data.load.cache_clear()
     assert store.queue_counts().queued == 0 and jobs.worker_alive(store) is None

@@ -2,8 +2,8 @@
 
     runs.py      aggregate (seed means, lr choice, exclusions), frontier
     laws.py      fit_power_law, fit_parametric (Chinchilla), fit_kaplan
-    nopt.py      N_opt(C) three ways: nopt_envelope, nopt_isoflop, nopt_parametric
-    analysis.py  analyze, bootstrap, predictability, compare, fit_table, format_analysis
+    nopt.py      N_opt(C) three ways: nopt_envelope, nopt_isoflop, nopt_parametric; isoflop_profiles
+    analysis.py  analyze, bootstrap, predictability, compare, comparison_table, fit_table, format_analysis
     synthetic.py synthetic sweeps with the runs/curves data contract
 
 Conventions: N = parameters, D = examples seen, C = 3 x forward FLOPs x D. This CNN family
@@ -14,18 +14,19 @@ with Huber losses and positive parameters. Results are frozen dataclasses with
 raises ValueError; an estimator that cannot answer returns ok=False and a reason.
 """
 from ._util import Interval, percentile_interval
-from .analysis import (QUANTITIES, Analysis, BootstrapResult, Comparison, Prediction, analyze,
-                       bootstrap, compare, fit_table, format_analysis, predictability)
+from .analysis import (COMPARED, ESTIMATORS, QUANTITIES, Analysis, BootstrapResult, Comparison, Prediction,
+                       analyze, bootstrap, compare, comparison_table, fit_table, format_analysis,
+                       predictability)
 from .laws import KaplanFit, ParametricFit, PowerLawFit, fit_kaplan, fit_parametric, fit_power_law
-from .nopt import NoptFit, nopt_envelope, nopt_isoflop, nopt_parametric
+from .nopt import NoptFit, isoflop_profiles, nopt_envelope, nopt_isoflop, nopt_parametric
 from .runs import CONFIG_KEYS, Aggregate, ComputeLaw, aggregate, frontier
 from .synthetic import synthetic_sweep
 
 __all__ = [
-    "Aggregate", "Analysis", "BootstrapResult", "CONFIG_KEYS", "Comparison", "ComputeLaw",
-    "Interval",
+    "Aggregate", "Analysis", "BootstrapResult", "COMPARED", "CONFIG_KEYS", "Comparison", "ComputeLaw",
+    "ESTIMATORS", "Interval",
     "KaplanFit", "NoptFit", "ParametricFit", "PowerLawFit", "Prediction", "QUANTITIES",
-    "aggregate", "analyze", "bootstrap", "compare", "fit_kaplan", "fit_parametric",
-    "fit_power_law", "fit_table", "format_analysis", "frontier", "nopt_envelope", "nopt_isoflop",
+    "aggregate", "analyze", "bootstrap", "compare", "comparison_table", "fit_kaplan", "fit_parametric",
+    "fit_power_law", "fit_table", "format_analysis", "frontier", "isoflop_profiles", "nopt_envelope", "nopt_isoflop",
     "nopt_parametric", "percentile_interval", "predictability", "synthetic_sweep",
 ]

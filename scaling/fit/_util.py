@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -94,61 +95,31 @@ def huber(r: np.ndarray, delta: float) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- BLAS threads
-# scipy's L-BFGS-B calls BLAS on 5-vectors; OpenBLAS then wakes its thread pool on every call,
-# which on a busy 2-core machine made one Chinchilla fit 25x slower (3 s instead of 0.12 s).
-# These fits are tiny, so they run with one BLAS thread (what threadpoolctl would do; done
-# here with ctypes to avoid a dependency, and a no-op where the library is not found).
-
-def _openblas_handles():
-    import ctypes
-    import glob
-    import os
-
-    import scipy
-    handles = []
-    for pattern, suffix in [(os.path.join(os.path.dirname(scipy.__file__), "..", "scipy.libs",
-                                          "libscipy_openblas*.so*"), ""),
-                            (os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs",
-                                          "libscipy_openblas64_*.so*"), "64_")]:
-        for path in glob.glob(pattern):
-            try:
-                lib = ctypes.CDLL(path)
-                get = getattr(lib, f"scipy_openblas_get_num_threads{suffix}")
-                set_ = getattr(lib, f"scipy_openblas_set_num_threads{suffix}")
-                get.restype = ctypes.c_int
-                set_.argtypes = [ctypes.c_int]
-                handles.append((get, set_))
-            except (OSError, AttributeError):
-                pass
-    return handles
+# scipy's L-BFGS-B calls BLAS on 5-vectors; a multi-threaded BLAS then wakes its thread pool on
+# every call, which on a busy 2-core machine makes one Chinchilla fit ~25x slower. These fits are
+# tiny, so they run with one BLAS thread (OpenBLAS, MKL or BLIS, whichever numpy and scipy use).
 
 
-_HANDLES = None
+@functools.cache
+def _blas():
+    import scipy.linalg  # noqa: F401  (loads scipy's BLAS, so the controller finds it)
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 class one_blas_thread:
     """Context manager and decorator: BLAS limited to one thread inside."""
 
     def __enter__(self):
-        global _HANDLES
-        if _HANDLES is None:
-            try:
-                _HANDLES = _openblas_handles()
-            except Exception:  # never let a speed trick break a fit
-                _HANDLES = []
-        self._saved = [(get(), set_) for get, set_ in _HANDLES]
-        for _, set_ in self._saved:
-            set_(1)
+        self._limit = _blas().limit(limits=1, user_api="blas")
         return self
 
     def __exit__(self, *exc):
-        for n, set_ in self._saved:
-            set_(n)
+        self._limit.restore_original_limits()
         return False
 
     def __call__(self, fn):
-        import functools
-
         @functools.wraps(fn)
         def wrapped(*a, **k):
             with one_blas_thread():

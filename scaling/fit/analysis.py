@@ -22,6 +22,7 @@ from .runs import (Aggregate, ComputeLaw, Prepared, _aggregate_prepared, frontie
                    frontier_mask)
 
 ESTIMATORS = ("envelope", "isoflop", "parametric")
+SLICES = ("loss_vs_params", "loss_vs_data")  # L(N) at the largest D, L(D) at the largest N
 # bootstrap sample name -> what it is (all are reported with an interval)
 QUANTITIES = {
     "alpha_C": "loss vs compute exponent, L = (E +) A C^-alpha_C (frontier)",
@@ -128,7 +129,8 @@ def _bootstrap(p: Prepared, point: dict, *, irreducible, n_boot, seed, level) ->
     rng = np.random.default_rng(seed)
     n = len(p.runs)
     names = [k for k, v in _scalars(point).items() if np.isfinite(v)]
-    skip = frozenset(m for m in ESTIMATORS if not (m in point and point[m].ok))
+    skip = frozenset([m for m in ESTIMATORS if not (m in point and point[m].ok)]
+                     + [k for k in SLICES if point[k] is None])
     samples = {k: np.full(n_boot, np.nan) for k in names}
     for i in range(n_boot):
         w = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
@@ -171,6 +173,11 @@ class Analysis:
     notes: tuple = ()
     boot: BootstrapResult | None = None
 
+    def scalars(self) -> dict:
+        """Every exponent by its QUANTITIES name (NaN where it could not be estimated)."""
+        return _scalars(dict(loss_vs_compute=self.loss_vs_compute, loss_vs_params=self.loss_vs_params,
+                             loss_vs_data=self.loss_vs_data, parametric_fit=self.parametric, **self.nopt))
+
     def to_dict(self) -> dict:
         return jsonable(dict(
             n_runs=self.n_runs, excluded=self.excluded, lr=self.aggregate.lr,
@@ -187,18 +194,26 @@ class Analysis:
 
 def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned",
             irreducible: bool = False, n_boot: int = 200, seed: int = 0,
-            level: float = 0.95) -> Analysis:
+            level: float = 0.95, estimators: tuple = ESTIMATORS, extras: bool = True) -> Analysis:
     """The whole answer for one selection (one sweep: a dataset, a dropout, ...).
 
     n_boot=0 gives the point estimates alone, fast enough to draw at once; intervals can be
-    added by calling again with n_boot > 0.
+    added by calling again with n_boot > 0. `estimators` (a subset of ESTIMATORS) and
+    extras=False (no L(N) and L(D) slices, no Kaplan form) leave out what a first draw does not
+    show: the parametric fit is most of the time of a point estimate.
     """
+    unknown = set(estimators) - set(ESTIMATORS)
+    if unknown:
+        raise ValueError(f"unknown N_opt estimator {sorted(unknown)} (one of {', '.join(ESTIMATORS)})")
+    estimators = tuple(m for m in ESTIMATORS if m in estimators)
+    skip = frozenset(set(ESTIMATORS) - set(estimators)) | (frozenset() if extras else frozenset(SLICES))
     p = Prepared(runs, curves, lr)
     p.check_single_family()
     with one_blas_thread():
-        point = _estimate(p, np.ones(len(p.runs)), irreducible=irreducible)
+        point = _estimate(p, np.ones(len(p.runs)), irreducible=irreducible, skip=skip)
         use, mean = point["use"], point["mean"]
-        kaplan, kaplan_why = _try(fit_kaplan, p.N[use], p.D[use], mean[use])
+        kaplan, kaplan_why = (_try(fit_kaplan, p.N[use], p.D[use], mean[use]) if extras
+                              else (None, "skipped"))
     boot = (_bootstrap(p, point, irreducible=irreducible, n_boot=n_boot, seed=seed, level=level)
             if n_boot > 0 else None)
     iv = boot.intervals if boot else {}
@@ -207,15 +222,15 @@ def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned
     def with_iv(fit, name):
         return dataclasses.replace(fit, alpha_interval=iv.get(name)) if fit else fit
 
-    nopt = {m: dataclasses.replace(point[m], interval=iv.get(f"a_{m}")) for m in ESTIMATORS}
-    pfit = point["parametric_fit"]
+    nopt = {m: dataclasses.replace(point[m], interval=iv.get(f"a_{m}")) for m in estimators}
+    pfit = point.get("parametric_fit")
     if pfit is not None and nopt["parametric"].ok and iv:
         pfit = dataclasses.replace(pfit, intervals={k: iv[k] for k in ("E", "alpha", "beta", "a")
                                                      if k in iv})
-    notes = [f"{k}: {point[k + '_reason']}" for k in ("loss_vs_compute", "loss_vs_params",
-                                                       "loss_vs_data") if point[k] is None]
-    notes += [f"{m}: {nopt[m].reason}" for m in ESTIMATORS if not nopt[m].ok]
-    notes += [f"kaplan: {kaplan_why}"] if kaplan is None else []
+    notes = [f"{k}: {point[k + '_reason']}" for k in ("loss_vs_compute", *SLICES)
+             if point[k] is None and k not in skip]
+    notes += [f"{m}: {nopt[m].reason}" for m in estimators if not nopt[m].ok]
+    notes += [f"kaplan: {kaplan_why}"] if kaplan is None and extras else []
     return Analysis(aggregate=agg, frontier=frontier(agg.points),
                     loss_vs_compute=with_iv(point["loss_vs_compute"], "alpha_C"),
                     loss_vs_params=with_iv(point["loss_vs_params"], "alpha_N"),
@@ -257,8 +272,7 @@ def format_analysis(an: Analysis) -> str:
             lines.append(f"{name}: {what} = {g.alpha:.4f}{_fmt_iv(g.alpha_interval)}, "
                          f"{g.n_points} points")
     lines.append("compute-optimal model size N_opt = k C^a:")
-    for m in ESTIMATORS:
-        r = an.nopt[m]
+    for m, r in an.nopt.items():
         if r.ok:
             lines.append(f"  {m:<10} a = {r.a:.4f}{_fmt_iv(r.interval)}, "
                          f"{len(r.points)} budgets, {r.n_runs} runs")
@@ -356,26 +370,31 @@ def compare(runs_a: pd.DataFrame, runs_b: pd.DataFrame, curves_a: pd.DataFrame |
                 seed=int(sa.generate_state(1)[0]))
     B = analyze(runs_b, curves_b, lr=lr, irreducible=irreducible, n_boot=n_boot,
                 seed=int(sb.generate_state(1)[0]))
-    pa, pb = _scalars_of(A), _scalars_of(B)
+    return Comparison(tuple(labels), comparison_table(A, B), A, B)
+
+
+COMPARED = ("alpha_C", "alpha_N", "alpha_D", "a_envelope", "a_isoflop", "a_parametric", "alpha", "beta")
+
+
+def comparison_table(A: Analysis, B: Analysis, names: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per exponent of two analyses (`names`: name -> what to call it; default COMPARED
+    with QUANTITIES' words): both values with their intervals, P(first > second) from their
+    resamples and the two-sided p-value 2 min(P, 1 - P) for "no difference"."""
+    names = names or {k: QUANTITIES[k] for k in COMPARED}
+    pa, pb = A.scalars(), B.scalars()
     rows = []
-    for name in ("alpha_C", "alpha_N", "alpha_D", "a_envelope", "a_isoflop", "a_parametric",
-                 "alpha", "beta"):
+    for name, what in names.items():
         ia, ib = A.intervals.get(name), B.intervals.get(name)
         prob = (A.boot.prob_greater(B.boot, name)
                 if A.boot and B.boot and name in A.boot.samples and name in B.boot.samples
                 else math.nan)
-        rows.append(dict(name=name, what=QUANTITIES[name], first=pa[name],
+        rows.append(dict(name=name, what=what, first=pa.get(name, math.nan),
                          first_lo=ia.lo if ia else math.nan, first_hi=ia.hi if ia else math.nan,
-                         second=pb[name], second_lo=ib.lo if ib else math.nan,
+                         second=pb.get(name, math.nan), second_lo=ib.lo if ib else math.nan,
                          second_hi=ib.hi if ib else math.nan, p_first_greater=prob,
+                         p_two_sided=2 * min(prob, 1 - prob) if math.isfinite(prob) else math.nan,
                          n_runs_first=A.n_runs, n_runs_second=B.n_runs))
-    return Comparison(tuple(labels), pd.DataFrame(rows), A, B)
-
-
-def _scalars_of(an: Analysis) -> dict:
-    r = dict(loss_vs_compute=an.loss_vs_compute, loss_vs_params=an.loss_vs_params,
-             loss_vs_data=an.loss_vs_data, parametric_fit=an.parametric, **an.nopt)
-    return _scalars(r)
+    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------- any table (--csv)

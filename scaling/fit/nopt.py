@@ -155,6 +155,24 @@ def isoflop_arrays(model, N, C, L, n_runs, n_budgets=16, window=5, light=False) 
                    light)
 
 
+def isoflop_profiles(points: pd.DataFrame, n_budgets: int = 6) -> pd.DataFrame:
+    """For a few budgets inside the compute range, every width's loss interpolated (log-log) at
+    that compute, as the isoflop estimator sees it: one row per (budget, width) that reaches it."""
+    cols = ["budget", "width_step", "width", "params", "val_loss"]
+    if points.empty:
+        return pd.DataFrame(columns=cols)
+    C, L = points["flops"].to_numpy(float), points["val_loss"].to_numpy(float)
+    lnB = np.linspace(np.log(C.min()), np.log(C.max()), n_budgets + 2)[1:-1]
+    step = points["width_step"].to_numpy()
+    lnN, prof = _profiles(step, points["params"].to_numpy(float), np.log(C), np.log(L), lnB, envelope=False)
+    by_step = points.drop_duplicates("width_step").set_index("width_step")
+    steps = by_step.index.to_numpy()[np.argsort(np.log(by_step["params"].to_numpy(float)))]
+    rows = [dict(budget=float(np.exp(b)), width_step=int(w), width=int(by_step.at[w, "width"]),
+                 params=float(by_step.at[w, "params"]), val_loss=float(np.exp(prof[i, j])))
+            for j, b in enumerate(lnB) for i, w in enumerate(steps) if np.isfinite(prof[i, j])]
+    return pd.DataFrame(rows, columns=cols)
+
+
 def nopt_from_fit(fit: ParametricFit, law: ComputeLaw) -> tuple[float, float]:
     """(a, G) of N_opt = G C^a: minimise A N^-alpha + B D^-beta subject to C = kappa N^gamma D."""
     al, be, g = fit.alpha, fit.beta, law.gamma

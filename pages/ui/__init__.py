@@ -1,0 +1,20 @@
+"""Streamlit glue shared by the pages; the numbers come from scaling/, this package only caches
+them and draws widgets.
+
+    routing.py    through_app: a page always runs inside streamlit_app.py
+    reads.py      the store, the device and the cache's runs and curves, guarded and cached
+    fits.py       fits cached per selection (BOOT: the pages' bootstrap resamples)
+    selection.py  the selection widgets and the URL that keeps them
+    cards.py      an exponent with its interval, a chart, a download
+    sweeps.py     the sweep-progress panel, and which sweeps to show
+"""
+from .cards import chart, download, exponent_card
+from .fits import BOOT, analysis, band, point_estimates
+from .reads import device, guarded, load_curves, load_runs, snapshot, store
+from .routing import through_app
+from .selection import selection_controls, set_estimator, write_url
+from .sweeps import remember_sweep, running_sweeps, sweep_active, sweep_panel
+
+__all__ = ["BOOT", "analysis", "band", "chart", "device", "download", "exponent_card", "guarded", "load_curves",
+           "load_runs", "point_estimates", "remember_sweep", "running_sweeps", "selection_controls",
+           "set_estimator", "snapshot", "store", "sweep_active", "sweep_panel", "through_app", "write_url"]

@@ -1,0 +1,37 @@
+"""Drawing helpers: an exponent with its interval, a chart, a download."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+
+def exponent_card(col, label: str, value: float, iv, n_runs: int, help: str = "") -> None:
+    if value is None or not math.isfinite(value):
+        col.metric(label, "—", help=help)
+        col.caption("cannot be estimated from this selection")
+        return
+    col.metric(label, f"{value:.3f}", help=help)
+    if iv is None:
+        col.caption(f"95% interval: computing… · {n_runs} runs")
+    elif math.isfinite(iv.lo):
+        col.caption(f"95% interval [{iv.lo:.3f}, {iv.hi:.3f}] · {n_runs} runs · {iv.n_boot} resamples")
+        if not iv.lo <= value <= iv.hi:
+            # a percentile interval that misses its own estimate: resampled seed means move the
+            # frontier (a minimum, so biased under resampling); say so rather than look wrong
+            col.caption(":orange[The estimate lies outside its interval: the frontier shifts when seeds are "
+                        "resampled, so this exponent is fragile. More seeds per configuration steady it.]")
+    else:
+        col.caption(f"95% interval: no resample could be fitted · {n_runs} runs")
+
+
+def chart(slot, c) -> None:
+    """Draw an Altair chart from its unvalidated spec (see scaling.charts.spec). The chart's
+    toolbar (on hover) saves it as PNG and shows its data."""
+    slot.vega_lite_chart(c.spec(), width="stretch")
+
+
+def download(col, label: str, df: pd.DataFrame, name: str) -> None:
+    """A CSV download, written only when clicked (a callable: no cost on every rerun)."""
+    col.download_button(label, lambda: df.to_csv(index=False).encode(), file_name=name, mime="text/csv",
+                        on_click="ignore", icon=":material/download:")

@@ -1,0 +1,70 @@
+"""The store and the device, guarded and cached: reads cost nothing while the file is unchanged."""
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import streamlit as st
+
+from scaling import views
+from scaling.datasets import DataError
+from scaling.store import DEFAULT_DB, Store, StoreError
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _store(path: str) -> Store:
+    # one Store per file: it holds no connection, only whether the schema was checked, which
+    # spares a query on every rerun
+    return Store(path)
+
+
+def store() -> Store:
+    """The database, or a visible error and a stopped page (the app itself stays up)."""
+    try:
+        return _store(os.environ.get("SCALING_DB") or str(DEFAULT_DB))
+    except StoreError as e:
+        st.error(f"The run database cannot be used: {e}")
+        st.stop()
+
+
+def guarded(fn, *args, **kw):
+    """Call a store/fit function; a database or data-set error becomes an st.error and stops this
+    page run (the app stays up)."""
+    try:
+        return fn(*args, **kw)
+    except StoreError as e:
+        st.error(f"Database error: {e}")
+        st.stop()
+    except DataError as e:
+        st.error(f"Data set error: {e}")
+        st.stop()
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _snapshot(path: str, signature: tuple):
+    return views.snapshot(Store(path))
+
+
+def snapshot(s: Store):
+    # keyed by the file's (mtime, size): no connection at all while nothing was written, and the
+    # next rerun after a worker commits reads the new runs
+    return guarded(_snapshot, str(s.path), views.db_signature(s))
+
+
+def load_runs(s: Store) -> pd.DataFrame:
+    """Every cached run (all statuses). Shared and cached: never mutate it."""
+    return snapshot(s)[0]
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _curves(path: str, version: tuple) -> pd.DataFrame:
+    return Store(path).curves()
+
+
+def load_curves(s: Store, version: tuple) -> pd.DataFrame:
+    return guarded(_curves, str(s.path), version)
+
+
+@st.cache_resource(show_spinner=False)
+def device():
+    return views.device_info()

@@ -1,0 +1,103 @@
+"""The selection widgets, kept in the URL so that a copied link reopens the same view."""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pandas as pd
+import streamlit as st
+
+from scaling import views
+from scaling.arch import width
+
+
+def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default: views.Selection | None = None,
+                       container=None) -> views.Selection:
+    """Widgets for a selection. On entering the page they take their values from the URL, else
+    from this session's last selection, else defaults; afterwards the URL follows the widgets, so
+    a copied link reopens the same view.
+
+    Widget keys carry a generation (bumped on entering the page) and a fingerprint of the cached
+    choices: a widget is created afresh, from the canonical selection, whenever either changes,
+    and its value is only ever read from its return value (reading a widget's key before it is
+    drawn in a run can give a stale, half-deserialised value)."""
+    ss = st.session_state
+    c = container or st.sidebar
+    saved_key, gen_key, page_key = f"{prefix}selection", f"{prefix}gen", f"{prefix}page"
+    if ss.get(page_key) != page or gen_key not in ss:
+        url = st.query_params.to_dict()
+        sel, notes = views.parse_params(url, ss.get(saved_key, default or views.Selection()), prefix)
+        sel, more = views.fit_to_options(sel, views.options(runs, sel.dataset))
+        if any(k.startswith(prefix) and k[len(prefix):] in views.PARAM_KEYS for k in url):
+            notes += more  # the link asked for something not cached: say so
+        ss[saved_key], ss[f"{prefix}url_notes"] = sel, notes
+        ss[gen_key] = ss.get(gen_key, 0) + 1
+        ss[page_key] = page
+    for n in ss.get(f"{prefix}url_notes", []):
+        c.warning(f"Link parameter {n}; using the default instead.", icon=":material/link_off:")
+    base, g = ss[saved_key], ss[gen_key]
+
+    all_opts = views.options(runs)
+    ds = c.selectbox("Dataset", all_opts.datasets, index=_index(all_opts.datasets, base.dataset), key=f"{prefix}ds{g}")
+    opts = views.options(runs, ds)
+    prev = ss.get(f"{prefix}opts")
+    if prev is not None and prev[0] == ds and prev[1] != opts:
+        base = views.follow_growth(base, prev[1], opts)  # a full range stays full as runs land
+    ss[f"{prefix}opts"] = (ds, opts)
+    base, _ = views.fit_to_options(replace(base, dataset=ds), opts)
+    k = f"{g}_{abs(hash(opts)) % 10**8}"  # new widgets when the cached choices change
+    dropout = c.selectbox("Dropout", opts.dropouts, index=_index(opts.dropouts, base.dropout),
+                          key=f"{prefix}dropout{k}", format_func=lambda d: f"{d:g}", help="the dropout values in the cache")
+    widths = base.widths
+    if len(opts.width_steps) > 1:
+        widths = c.select_slider("Width steps", opts.width_steps, value=base.widths, key=f"{prefix}widths{k}",
+                                 format_func=lambda s: f"{s} (w={width(s)})",
+                                 help="width = round(4·√2^step): each step roughly doubles forward compute")
+    fracs = base.fractions
+    if len(opts.fractions) > 1:
+        fracs = c.select_slider("Data fractions", opts.fractions, value=base.fractions, key=f"{prefix}fractions{k}",
+                                format_func=views.frac_label,
+                                help="fraction of the 60,000 training images, one epoch")
+    seeds = c.multiselect("Seeds", opts.seeds, default=list(base.seeds), key=f"{prefix}seeds{k}",
+                          placeholder="every cached seed", help="seeds are averaged per configuration; empty = all")
+    lr_opts = [views.LR_TUNED, *opts.lr_mults]
+    lr = c.selectbox("Learning-rate multiplier", lr_opts, index=_index(lr_opts, base.lr), key=f"{prefix}lr{k}",
+                     format_func=lambda v: "tuned per size (best cached)" if v == views.LR_TUNED else f"×{v:g}")
+    forms, ests = list(views.FORMS), list(views.ESTIMATORS)
+    form = c.radio("Fit form", forms, index=forms.index(base.form), key=f"{prefix}form{g}", format_func=views.FORMS.get)
+    est = c.selectbox("N_opt estimator", ests, index=ests.index(base.estimator), key=f"{prefix}estimator{g}",
+                      format_func=views.ESTIMATORS.get)
+    sel = views.Selection(dataset=ds, dropout=float(dropout), widths=tuple(int(x) for x in _pair(widths)),
+                          fractions=tuple(float(x) for x in _pair(fracs)), seeds=tuple(sorted(seeds)), lr=lr,
+                          form=form, estimator=est)
+    ss[saved_key] = sel
+    return sel
+
+
+def set_estimator(estimator: str, prefix: str = "") -> None:
+    """A button callback: switch the page's N_opt estimator (the widgets are created afresh)."""
+    ss = st.session_state
+    if f"{prefix}selection" in ss:
+        ss[f"{prefix}selection"] = replace(ss[f"{prefix}selection"], estimator=estimator)
+        ss[f"{prefix}gen"] = ss.get(f"{prefix}gen", 0) + 1
+
+
+def _index(options, value) -> int:
+    for i, o in enumerate(options):
+        if o == value or (isinstance(o, float) and isinstance(value, float) and math.isclose(o, value)):
+            return i
+    return 0
+
+
+def _pair(v):
+    """A range widget's value as (lo, hi): a single value (one cached option) is (v, v)."""
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def write_url(*sels_with_prefix) -> None:
+    """Put the view state into the URL (only when it changed: every write is a browser history entry)."""
+    params = {}
+    for sel, prefix in sels_with_prefix:
+        params.update(sel.to_params(prefix))
+    if st.query_params.to_dict() != params:
+        st.query_params.from_dict(params)

@@ -1,0 +1,49 @@
+"""The CNN family's arithmetic: widths, layer shapes, N and forward FLOPs (no torch).
+
+Width c = round(4 * sqrt(2)**k) for width step k:
+    conv3x3(1 -> c) relu maxpool2 | conv3x3(c -> 2c) relu maxpool2 | dropout
+    linear(2c*7*7 -> 4c) relu dropout | linear(4c -> 10)
+The c^2 terms (conv2, fc1) dominate, so forward compute doubles per width step. model.py builds
+these layers in torch; the config, the fits' synthetic sweeps and the pages only need the numbers.
+"""
+from __future__ import annotations
+
+import math
+
+C0 = 4  # width at step 0
+MAX_WIDTH_STEP = 12  # width 256: ~0.5 GFLOPs/example forward, far past where MNIST saturates
+
+
+def width(step: int) -> int:
+    return round(C0 * math.sqrt(2) ** step)
+
+
+def layer_shapes(c: int) -> dict[str, tuple[int, ...]]:
+    """Weight and bias shapes of one model, in the order of the forward pass."""
+    return {
+        "conv1.weight": (c, 1, 3, 3), "conv1.bias": (c,),
+        "conv2.weight": (2 * c, c, 3, 3), "conv2.bias": (2 * c,),
+        "fc1.weight": (4 * c, 2 * c * 49), "fc1.bias": (4 * c,),
+        "fc2.weight": (10, 4 * c), "fc2.bias": (10,),
+    }
+
+
+def fan_in(name: str, c: int) -> int:
+    """Inputs feeding one output unit of the layer that owns parameter `name` (biases share it)."""
+    w = layer_shapes(c)[name.split(".")[0] + ".weight"]
+    return math.prod(w[1:])
+
+
+def n_params(c: int) -> int:
+    """N: trainable parameters (weights and biases of every layer)."""
+    return sum(math.prod(s) for s in layer_shapes(c).values())
+
+
+def forward_flops(c: int) -> int:
+    """Forward FLOPs per example: 2 x multiply-adds of the convs and linears (torch.utils.flop_counter's
+    convention). Biases, ReLU, pooling and dropout are not counted."""
+    conv1 = 28 * 28 * c * 1 * 9
+    conv2 = 14 * 14 * (2 * c) * c * 9
+    fc1 = (2 * c * 49) * (4 * c)
+    fc2 = (4 * c) * 10
+    return 2 * (conv1 + conv2 + fc1 + fc2)

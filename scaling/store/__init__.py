@@ -1,0 +1,27 @@
+"""The DuckDB cache: the one place that speaks SQL.
+
+    db.py     opening the file (lock retries), the schema and its migrations, integrity checks
+    runs.py   runs and their curves: cached ids, writing results, reading, deleting
+    queue.py  the run queue and the sweeps: enqueue, claim, heartbeat, cancel, progress
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .db import DEFAULT_DB, MIGRATIONS, SCHEMA_VERSION, Database, StoreError
+from .queue import (MAX_QUEUE, STALE_S, Queue, QueueCounts, QueueFull, SweepRows, owner_id, pid_alive,
+                    queue_cap)
+from .runs import RUN_COLUMNS, Runs
+
+
+class Store(Runs, Queue):
+    """A database file of runs, curves, the queue and the sweeps. Holds no connection."""
+
+    def snapshot(self) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+        """Every cached run (all statuses) and the sweeps still in flight, in one connection."""
+        with self.connect() as con:
+            return self.runs(None, con), self.active_sweeps(con)
+
+
+__all__ = ["DEFAULT_DB", "MAX_QUEUE", "MIGRATIONS", "RUN_COLUMNS", "SCHEMA_VERSION", "STALE_S", "Database",
+           "QueueCounts", "QueueFull", "Store", "StoreError", "SweepRows", "owner_id", "pid_alive", "queue_cap"]

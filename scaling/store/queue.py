@@ -1,0 +1,193 @@
+"""The run queue and the sweeps that fill it: enqueue, claim, heartbeat, cancel, progress.
+
+A claim is a transaction, so each queued config is trained by one worker; a claim whose owner
+died (a pid gone or a zombie on this host, or no heartbeat for STALE_S) goes back to the queue.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..config import RunConfig, env_limit
+from .db import Database, StoreError, insert_rows
+
+MAX_QUEUE = 10_000  # runs waiting at once, all users together; $SCALING_MAX_QUEUE overrides it
+STALE_S = 3600  # a running claim with no heartbeat for this long is retried, whoever held it
+
+
+class QueueFull(StoreError):
+    """The queue is at its cap; nothing was queued."""
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    queued: int
+    running: int
+
+
+@dataclass(frozen=True)
+class SweepRows:
+    queued: int
+    running: list          # (RunConfig, seconds since its claim's last heartbeat) per run training now
+    done: dict             # status -> count of the sweep's runs already in the runs table
+
+
+def queue_cap() -> int:
+    """The most runs the queue may hold: $SCALING_MAX_QUEUE, else MAX_QUEUE."""
+    return env_limit("SCALING_MAX_QUEUE", MAX_QUEUE, "the queue cap", StoreError)
+
+
+def owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie. A worker killed while its parent (the
+    app's server) lives on, or whose parent died too under an init that does not reap (PID 1 of
+    many containers), stays a zombie that os.kill(pid, 0) still finds: it is dead all the same."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rpartition(b")")[2].split()[0]  # the field after the (command name)
+        return state not in (b"Z", b"X")
+    except (OSError, IndexError):  # no /proc (macOS), or the process went away meanwhile
+        return True
+
+
+def _alive(owner: str) -> bool:
+    """Whether a queue owner may still be working: always true for another host (the heartbeat
+    decides there), else whether its pid is still a live process."""
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    return pid_alive(int(pid))
+
+
+class Queue(Database):
+    def enqueue(self, configs: list[RunConfig], label: str = "", max_queue: int | None = None) -> tuple[str, int, int]:
+        """Queue the configs not cached nor queued yet; record the sweep. Returns (sweep id,
+        cached, newly queued). A config already queued by someone else is trained once, for both.
+        Refuses (queues nothing) when the queue would grow past `max_queue` (default: queue_cap())."""
+        from uuid import uuid4
+
+        max_queue = queue_cap() if max_queue is None else max_queue
+        configs = list({c.run_id: c for c in configs}.values())
+        ids = [c.run_id for c in configs]
+        sweep = uuid4().hex[:12]
+
+        def tx(con):
+            cached = {r[0] for r in con.execute(
+                "SELECT run_id FROM runs WHERE status <> 'failed' AND list_contains(?, run_id)", [ids]).fetchall()}
+            queued = {r[0] for r in con.execute("SELECT run_id FROM queue WHERE list_contains(?, run_id)", [ids]).fetchall()}
+            new = [c for c in configs if c.run_id not in cached and c.run_id not in queued]
+            waiting = con.execute("SELECT count(*) FROM queue").fetchone()[0]
+            if new and waiting + len(new) > max_queue:
+                raise QueueFull(f"the queue holds {waiting} runs; {len(new)} more would pass its cap of {max_queue}: "
+                                "wait for it to drain or cancel a sweep")
+            if new:
+                insert_rows(con, "INSERT OR IGNORE INTO queue VALUES", "(?, ?, ?, 'queued', NULL, NULL, now(), 0)",
+                        [[c.run_id, json.dumps(c.to_dict()), repr(c.stack_key)] for c in new])
+            con.execute("INSERT INTO sweeps VALUES (?, ?, now(), ?)", [sweep, label, ids])
+            return sweep, len(cached), len(new)
+
+        return self.transact(tx)
+
+    def claim(self, owner: str, max_models: int, run_ids: list[str] | None = None) -> list[RunConfig]:
+        """Take a stack of queued runs (one width: see RunConfig.stack_key; oldest first; only `run_ids` if
+        given) for `owner`. Claims whose owner died go back to the queue first, so a killed
+        worker's runs are trained again."""
+        only, args = ("AND list_contains(?, run_id)", [list(run_ids)]) if run_ids is not None else ("", [])
+
+        def tx(con):
+            for run_id, who, beat in con.execute("SELECT run_id, owner, heartbeat FROM queue WHERE status = 'running'").fetchall():
+                stale = beat is None or (time.time() - beat.timestamp()) > STALE_S
+                if stale or not _alive(who):
+                    con.execute("UPDATE queue SET status = 'queued', owner = NULL WHERE run_id = ?", [run_id])
+            first = con.execute(
+                f"SELECT stack FROM queue WHERE status = 'queued' {only} ORDER BY enqueued_at, run_id LIMIT 1", args).fetchone()
+            if not first:
+                return []
+            rows = con.execute(
+                f"SELECT run_id, config FROM queue WHERE status = 'queued' AND stack = ? {only} "
+                "ORDER BY enqueued_at, run_id LIMIT ?", [first[0], *args, max_models],
+            ).fetchall()
+            con.execute(
+                "UPDATE queue SET status = 'running', owner = ?, heartbeat = now(), attempts = attempts + 1 "
+                "WHERE list_contains(?, run_id)", [owner, [r[0] for r in rows]],
+            )
+            return [RunConfig.from_dict(json.loads(r[1])) for r in rows]
+
+        return self.transact(tx)
+
+    def heartbeat(self, owner: str) -> None:
+        self.transact(lambda con: con.execute("UPDATE queue SET heartbeat = now() WHERE owner = ?", [owner]))
+
+    def unclaim(self, run_ids: list[str]) -> None:
+        """Put claimed runs back (a worker stopping cleanly, or splitting a stack)."""
+        self.transact(lambda con: con.execute(
+            "UPDATE queue SET status = 'queued', owner = NULL WHERE list_contains(?, run_id)", [list(run_ids)]))
+
+    def cancel(self, run_ids: list[str] | None = None) -> int:
+        """Drop queued (not running) runs: those given, or all."""
+        where = "status = 'queued'" + (" AND list_contains(?, run_id)" if run_ids is not None else "")
+        args = [list(run_ids)] if run_ids is not None else []
+
+        def tx(con):
+            n = con.execute(f"SELECT count(*) FROM queue WHERE {where}", args).fetchone()[0]
+            con.execute(f"DELETE FROM queue WHERE {where}", args)
+            return n
+
+        return self.transact(tx)
+
+    def queue_counts(self, run_ids: list[str] | None = None) -> QueueCounts:
+        with self.connect() as con:
+            where, args = ("WHERE list_contains(?, run_id)", [list(run_ids)]) if run_ids is not None else ("", [])
+            rows = dict(con.execute(f"SELECT status, count(*) FROM queue {where} GROUP BY status", args).fetchall())
+        return QueueCounts(queued=rows.get("queued", 0), running=rows.get("running", 0))
+
+    def queued_ids(self, run_ids: list[str]) -> set[str]:
+        """Those of `run_ids` waiting in the queue or being trained now, by anyone."""
+        with self.connect() as con:
+            rows = con.execute("SELECT run_id FROM queue WHERE list_contains(?, run_id)", [list(run_ids)]).fetchall()
+        return {r[0] for r in rows}
+
+    def sweep_rows(self, run_ids: list[str]) -> SweepRows:
+        """Where a sweep's runs are, in one short read: the queue's rows and the finished counts."""
+        ids = list(run_ids)
+        with self.connect() as con:
+            q = con.execute("SELECT status, config, epoch(now()) - epoch(heartbeat) FROM queue "
+                            "WHERE list_contains(?, run_id)", [ids]).fetchall()
+            done = con.execute("SELECT status, count(*) FROM runs WHERE list_contains(?, run_id) GROUP BY status",
+                               [ids]).fetchall()
+        running = [(RunConfig.from_dict(json.loads(c)), s) for st, c, s in q if st == "running"]
+        return SweepRows(queued=sum(st == "queued" for st, _, _ in q), running=running, done=dict(done))
+
+    def active_sweeps(self, con=None, limit: int = 20) -> list[tuple[str, str]]:
+        """(sweep id, label) of the sweeps with runs still queued or training, newest first."""
+        sql = ("SELECT s.sweep_id, s.label FROM sweeps s WHERE EXISTS "
+               "(SELECT 1 FROM queue q WHERE list_contains(s.run_ids, q.run_id)) ORDER BY s.created_at DESC LIMIT ?")
+        if con is None:
+            with self.connect() as con:
+                return self.active_sweeps(con, limit)
+        return [(sid, label or "") for sid, label in con.execute(sql, [limit]).fetchall()]
+
+    def sweeps(self) -> pd.DataFrame:
+        with self.connect() as con:
+            return con.execute("SELECT sweep_id, label, created_at, len(run_ids) AS runs FROM sweeps ORDER BY created_at DESC").df()
+
+    def sweep_run_ids(self, sweep_id: str) -> list[str]:
+        with self.connect() as con:
+            row = con.execute("SELECT run_ids FROM sweeps WHERE sweep_id = ?", [sweep_id]).fetchone()
+        if row is None:
+            raise StoreError(f"no sweep {sweep_id!r} in {self.path}")
+        return list(row[0])

@@ -1,0 +1,127 @@
+"""The answers a page draws, from a selection: its fits, the lines and bands around them, tables."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .. import fit
+from ..fit import comparison_table  # noqa: F401  (Compare's table: the pages ask here)
+from .fmt import fmt_flops
+from .selection import ESTIMATORS, LR_TUNED, MIN_POINTS, Selection, SelectionError, select
+
+
+def analysis(runs: pd.DataFrame, curves: pd.DataFrame | None, sel: Selection, n_boot: int = 0, seed: int = 0,
+             first_draw: bool = False) -> fit.Analysis:
+    """fit.analyze on a selection; SelectionError when fewer than MIN_POINTS configurations remain.
+
+    first_draw: only what Explore shows before its intervals (the loss law and the selection's
+    N_opt estimator, no L(N)/L(D) slices or Kaplan form), so a slider move redraws at once."""
+    sub = _check_fittable(runs, sel)
+    cv = None
+    if curves is not None and len(curves):
+        cv = curves[curves["run_id"].isin(sub["run_id"])]
+    only = dict(estimators=(sel.estimator,), extras=False) if first_draw else {}
+    try:
+        return fit.analyze(sub, cv, lr=sel.lr, irreducible=sel.irreducible, n_boot=n_boot, seed=seed, **only)
+    except ValueError as e:
+        raise SelectionError(str(e)) from None
+
+
+def point_estimates(runs: pd.DataFrame, curves: pd.DataFrame | None, sel: Selection) -> fit.Analysis:
+    """Explore's first draw: seed means, frontier, the loss law and the chosen N_opt estimator."""
+    return analysis(runs, curves, sel, first_draw=True)
+
+
+def _check_fittable(runs: pd.DataFrame, sel: Selection) -> pd.DataFrame:
+    sub = select(runs, sel)
+    ok = sub[sub["status"] == "ok"] if len(sub) else sub
+    if sel.lr != LR_TUNED and len(ok):
+        ok = ok[np.isclose(ok["lr_mult"], sel.lr)]
+    n_cfg = len(ok.drop_duplicates(["width_step", "data_fraction", "lr_mult"])) if len(ok) else 0
+    if n_cfg < MIN_POINTS:
+        raise SelectionError(f"this selection leaves {n_cfg} configuration{'s' * (n_cfg != 1)} "
+                             f"({len(ok)} runs); a fit needs at least {MIN_POINTS}: widen the width or "
+                             "data-fraction range, or train more runs")
+    return sub
+
+
+def law_band(law, frontier: pd.DataFrame, n_boot: int = 200, seed: int = 0, level: float = 0.95,
+             n_grid: int = 60) -> pd.DataFrame:
+    """Pointwise band of the loss-vs-compute law: refit on resampled frontier points.
+
+    fit.analyze's bootstrap gives the exponent's interval but not the prefactor, so the band
+    is drawn from its own resamples of the frontier (warm-started, ~ms each).
+    """
+    C = frontier["flops"].to_numpy(float)
+    L = frontier["val_loss"].to_numpy(float)
+    grid_c = np.geomspace(C.min(), C.max(), n_grid)
+    rng = np.random.default_rng(seed)
+    curves = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, C.size, C.size)
+        if np.unique(C[idx]).size < MIN_POINTS:
+            continue
+        try:
+            f = fit.fit_power_law(C[idx], L[idx], law.irreducible, n_starts=0, init=law)
+        except ValueError:
+            continue
+        curves.append(f.predict(grid_c))
+    q = 100 * (1 - level) / 2
+    if not curves:
+        return pd.DataFrame(columns=["flops", "lo", "hi"])
+    lo, hi = np.percentile(np.array(curves), [q, 100 - q], axis=0)
+    return pd.DataFrame({"flops": grid_c, "lo": lo, "hi": hi})
+
+
+def law_line(law, n_grid: int = 60) -> pd.DataFrame:
+    c = np.geomspace(*law.x_range, n_grid)
+    return pd.DataFrame({"flops": c, "fit": law.predict(c)})
+
+
+def nopt_band(nf, n_grid: int = 40) -> pd.DataFrame:
+    """N_opt = k C^a with the exponent at its interval ends, pivoting at the budgets' geometric mean
+    (where the fit is best pinned down)."""
+    if not nf.ok or nf.points.empty:
+        return pd.DataFrame(columns=["C", "N_opt", "lo", "hi"])
+    c = np.geomspace(nf.points["C"].min(), nf.points["C"].max(), n_grid)
+    mid = math.exp(np.log(nf.points["C"]).mean())
+    n_mid = nf.k * mid ** nf.a
+    out = pd.DataFrame({"C": c, "N_opt": nf.predict(c)})
+    if nf.interval is not None and math.isfinite(nf.interval.lo):
+        ends = np.array([n_mid * (c / mid) ** nf.interval.lo, n_mid * (c / mid) ** nf.interval.hi])
+        out["lo"], out["hi"] = ends.min(axis=0), ends.max(axis=0)
+    return out
+
+
+def isoflop_profiles(points: pd.DataFrame, n_budgets: int = 6) -> pd.DataFrame:
+    """The IsoFLOP curves of a few budgets (fit.isoflop_profiles), labelled for the chart's legend."""
+    out = fit.isoflop_profiles(points, n_budgets)
+    return out.assign(budget_label=out["budget"].map(fmt_flops))
+
+
+def exponent_table(an) -> pd.DataFrame:
+    """One row per exponent with its interval and the runs behind it (cards and downloads)."""
+    rows = []
+
+    def add(name, what, value, iv, n):
+        rows.append(dict(name=name, what=what, value=value,
+                         lo=iv.lo if iv is not None else math.nan, hi=iv.hi if iv is not None else math.nan,
+                         n_boot=iv.n_boot if iv is not None else 0, n_runs=n))
+
+    if an.loss_vs_compute is not None:
+        add("alpha_C", "loss vs compute", an.loss_vs_compute.alpha, an.loss_vs_compute.alpha_interval, an.n_runs)
+    for m, nf in an.nopt.items():
+        add(f"a_{m}", f"N_opt exponent ({ESTIMATORS[m]})", nf.a if nf.ok else math.nan, nf.interval, nf.n_runs)
+    return pd.DataFrame(rows)
+
+
+def parametric_residuals(an) -> pd.DataFrame:
+    """The configurations the parametric fit saw, with log L - log L_hat (recomputed here in the
+    order of the points, which is not the fit's internal order)."""
+    pts = an.aggregate.points
+    if an.parametric is None or pts.empty:
+        return pts.assign(residual=np.nan)
+    pred = an.parametric.predict(pts["params"], pts["examples"])
+    return pts.assign(residual=np.log(pts["val_loss"].to_numpy(float)) - np.log(pred))

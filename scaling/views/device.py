@@ -1,0 +1,33 @@
+"""The training device of this host, as the Train page describes it."""
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    device: str          # 'cuda' or 'cpu'
+    label: str           # what the store records as `device` for runs trained here
+    name: str
+    memory_gb: float | None
+    threads: int
+
+
+def device_info() -> DeviceInfo:
+    import torch
+
+    from .. import train
+
+    dev = train.resolve_device("auto")
+    if dev == "cuda":
+        p = torch.cuda.get_device_properties(0)
+        return DeviceInfo(dev, train.device_name(dev), p.name, p.total_memory / 2**30, torch.get_num_threads())
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return DeviceInfo(dev, train.device_name(dev), f"{cpu} ({os.cpu_count()} cores)", None, torch.get_num_threads())

@@ -1,0 +1,94 @@
+"""Numbers and fit results as the words a page shows: fractions, FLOPs, times, equations, reasons."""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+
+def frac_label(f: float) -> str:
+    """1/256 for powers of two (how the protocol names them), else the number."""
+    fr = Fraction(f).limit_denominator(1 << 20)
+    return f"1/{fr.denominator}" if fr.numerator == 1 and fr.denominator > 1 else f"{f:g}"
+
+
+def fmt_flops(x: float) -> str:
+    for unit, scale in (("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6)):
+        if x >= scale:
+            return f"{x / scale:.3g} {unit}"
+    return f"{x:.3g} FLOP"
+
+
+def fmt_s(s: float) -> str:
+    if not math.isfinite(s):
+        return "?"
+    if s < 120:
+        return f"{s:.0f} s"
+    return f"{s / 60:.0f} min {s % 60:02.0f} s" if s < 3600 else f"{s / 3600:.1f} h"
+
+
+def fmt_num(x: float, digits: int = 3) -> str:
+    """3 significant digits: 0.958, 42.1, 9020, 1.17e4, 3.2e-5 (never 9.02e+03)."""
+    if not math.isfinite(x):
+        return "?"
+    if x != 0 and not 1e-3 <= abs(x) < 1e4:
+        m, e = f"{x:.{digits - 1}e}".split("e")
+        return f"{m}e{int(e)}"
+    if abs(x) >= 10 ** digits:
+        return f"{x:.0f}"
+    return f"{x:#.{digits}g}".rstrip(".")  # 1.00, not 1
+
+
+def floor_negligible(E: float, lowest_loss: float) -> bool:
+    """An irreducible loss E fitted to (almost) nothing, at its lower bound: the data show no
+    floor in their range, and E's value (1e-13, say) means nothing."""
+    return not E > 1e-3 * lowest_loss
+
+
+def equation(law) -> str:
+    a = f"{fmt_num(law.A)} · C^−{law.alpha:.3f}"
+    if law.irreducible:
+        eq = f"L = {fmt_num(law.E)} + {a}"
+        if floor_negligible(law.E, float(law.predict(np.array([law.x_range[1]]))[0])):
+            eq = f"L = E + {a} with E ≈ 0 (no floor visible in this range)"
+    else:
+        eq = f"L = {a}"
+    iv = law.alpha_interval
+    if iv is not None and math.isfinite(iv.lo):
+        eq += f"  —  α_C ∈ [{iv.lo:.3f}, {iv.hi:.3f}] (95%)"
+    return eq
+
+
+_SKIP_WHY = {
+    "fewer than 3 widths reach it": "fewer than 3 widths reach that compute",
+    "minimum at the smallest width": "the smallest width trained has the lowest loss (the optimum is smaller "
+                                     "than the widths trained; larger data fractions reach budgets where it "
+                                     "moves up into range)",
+    "minimum at the largest width": "the largest width trained has the lowest loss (the optimum lies beyond "
+                                    "the widths trained: larger widths would show it)",
+    "no minimum inside the widths": "the loss has no clear minimum across the widths",
+    "N_opt outside the widths tested": "N_opt falls outside the widths trained",
+}
+
+
+def explain_nopt(nf) -> str:
+    """Why an N_opt estimator cannot answer, in words: what it needed and what the budgets showed."""
+    skipped = getattr(nf, "skipped", None)
+    if skipped is None or not len(skipped):
+        return nf.reason
+    counts = skipped["reason"].value_counts()
+    parts = [f"at {n} of them {_SKIP_WHY.get(r, r)}" for r, n in counts.items()]
+    n_ok = len(nf.points) if nf.points is not None else 0
+    return (f"it needs at least 3 compute budgets where several widths compete and one in the middle wins; "
+            f"of the {len(skipped) + n_ok} budgets tried, {n_ok} qualif{'y' if n_ok != 1 else 'ies'}: "
+            + "; ".join(parts))
+
+
+def compute_note(an) -> str:
+    """How C relates to N and D in this selection (the CNN family is not C = 6 N D)."""
+    comp = getattr(an, "compute", None)
+    if comp is not None:
+        return (f"Compute here: C ≈ {comp.c_per:.3g}·N·D (median), fitted C = {comp.kappa:.3g}·N^{comp.gamma:.3f}·D.")
+    c_per = getattr(an, "c_per", None)
+    return f"Compute here: C ≈ {c_per:.3g}·N·D (median)." if c_per else ""

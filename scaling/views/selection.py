@@ -1,0 +1,211 @@
+"""A selection of cached runs: what a view fits, its URL form, and clamping it to what is cached."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from .. import arch, grid
+from ..datasets import DATASETS
+from .fmt import frac_label
+
+
+LR_TUNED = "tuned"
+FORMS = {"power": "pure power law  L = A·C^-α", "irreducible": "with irreducible loss  L = E + A·C^-α"}
+ESTIMATORS = {"envelope": "lower envelope", "isoflop": "IsoFLOP profiles", "parametric": "parametric L(N, D)"}
+MIN_POINTS = 3  # a power law through fewer configurations says nothing
+
+
+class SelectionError(ValueError):
+    """The selection leaves nothing to fit; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which cached runs a view uses and how it fits them. Hashable: it keys the fit caches."""
+    dataset: str = "mnist"
+    dropout: float = 0.0
+    widths: tuple[int, int] = (0, arch.MAX_WIDTH_STEP)         # width steps, inclusive
+    fractions: tuple[float, float] = (2.0**-16, 1.0)  # inclusive
+    seeds: tuple[int, ...] = ()               # () = every cached seed
+    lr: str | float = LR_TUNED
+    form: str = "power"
+    # parametric by default: it answers on the smallest grids (the CPU quick sweep), where no
+    # width range is wide enough for the envelope and IsoFLOP estimators to find a minimum
+    estimator: str = "parametric"
+
+    @property
+    def irreducible(self) -> bool:
+        return self.form == "irreducible"
+
+    def to_params(self, prefix: str = "") -> dict[str, str]:
+        """URL query parameters, in the grid syntax of the CLI (a:b excludes b for widths)."""
+        p = {
+            "ds": self.dataset,
+            "dropout": f"{self.dropout:g}",
+            "w": f"{self.widths[0]}:{self.widths[1] + 1}",
+            "f": f"{frac_label(self.fractions[0])}:{frac_label(self.fractions[1])}",
+            "lr": self.lr if self.lr == LR_TUNED else f"{self.lr:g}",
+            "fit": self.form,
+            "nopt": self.estimator,
+        }
+        if self.seeds:
+            p["seeds"] = ",".join(map(str, self.seeds))
+        return {prefix + k: v for k, v in p.items()}
+
+
+PARAM_KEYS = ("ds", "dropout", "w", "f", "seeds", "lr", "fit", "nopt")
+
+
+def parse_params(params: dict, default: Selection, prefix: str = "") -> tuple[Selection, list[str]]:
+    """A selection from URL query parameters; a malformed one falls back to its default with a
+    note saying which and why (the page shows the notes)."""
+    sel, notes = default, []
+
+    def get(key):
+        v = params.get(prefix + key)
+        if isinstance(v, (list, tuple)):
+            v = v[-1] if v else None
+        return None if v is None else str(v)
+
+    def take(key, parse):
+        nonlocal sel
+        raw = get(key)
+        if raw is None:
+            return
+        try:
+            sel = replace(sel, **parse(raw))
+        except (ValueError, ZeroDivisionError, grid.GridError) as e:
+            notes.append(f"ignored ?{prefix}{key}={raw[:40]!r}: {e}")
+
+    def ds(v):
+        if v not in DATASETS:
+            raise ValueError(f"unknown dataset (one of {', '.join(DATASETS)})")
+        return {"dataset": v}
+
+    def dropout(v):
+        return {"dropout": grid.floats("dropout", v, 0, 1, hi_open=True)[0]}
+
+    def widths(v):
+        ws = grid.int_steps("w", v, 0, arch.MAX_WIDTH_STEP)
+        return {"widths": (ws[0], ws[-1])}
+
+    def fracs(v):
+        fs = grid.fractions("f", v)
+        return {"fractions": (fs[0], fs[-1])}
+
+    def seeds(v):
+        return {"seeds": tuple(grid.int_steps("seeds", v, 0, 2**31 - 1))}
+
+    def lr(v):
+        return {"lr": LR_TUNED if v == LR_TUNED else grid.floats("lr", v, 1e-6, 1e6)[0]}
+
+    def choice(name, options):
+        def parse(v):
+            if v not in options:
+                raise ValueError(f"must be one of {', '.join(options)}")
+            return {name: v}
+        return parse
+
+    for key, parse in [("ds", ds), ("dropout", dropout), ("w", widths), ("f", fracs), ("seeds", seeds),
+                       ("lr", lr), ("fit", choice("form", FORMS)), ("nopt", choice("estimator", ESTIMATORS))]:
+        take(key, parse)
+    return sel, notes
+
+
+@dataclass(frozen=True)
+class Options:
+    """The values the cache holds, for the widgets' choices."""
+    datasets: tuple[str, ...]
+    dropouts: tuple[float, ...]
+    width_steps: tuple[int, ...]
+    fractions: tuple[float, ...]
+    seeds: tuple[int, ...]
+    lr_mults: tuple[float, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.datasets
+
+
+def options(runs: pd.DataFrame, dataset: str | None = None) -> Options:
+    ok = runs[runs["status"] == "ok"] if len(runs) else runs
+    datasets = tuple(sorted(ok["dataset"].unique())) if len(ok) else ()
+    if dataset is not None and dataset in datasets:
+        ok = ok[ok["dataset"] == dataset]
+
+    def vals(col, cast):
+        return tuple(sorted({cast(v) for v in ok[col].unique()})) if len(ok) else ()
+
+    return Options(datasets, vals("dropout", float), vals("width_step", int), vals("data_fraction", float),
+                   vals("seed", int), vals("lr_mult", float))
+
+
+def fit_to_options(sel: Selection, opts: Options) -> tuple[Selection, list[str]]:
+    """Clamp a selection to what is cached (a link made on another machine, a deleted sweep)."""
+    notes = []
+    if opts.empty:
+        return sel, notes
+    if sel.dataset not in opts.datasets:
+        notes.append(f"no cached {sel.dataset} runs: showing {opts.datasets[0]}")
+        sel = replace(sel, dataset=opts.datasets[0])
+    if not any(math.isclose(sel.dropout, d) for d in opts.dropouts):
+        notes.append(f"no cached runs with dropout {sel.dropout:g}: showing {opts.dropouts[0]:g}")
+        sel = replace(sel, dropout=opts.dropouts[0])
+    ws, fs = opts.width_steps, opts.fractions
+    lo = min(max(sel.widths[0], ws[0]), ws[-1])
+    hi = max(min(sel.widths[1], ws[-1]), lo)
+    flo = min((f for f in fs if f >= sel.fractions[0] * (1 - 1e-9)), default=fs[-1])
+    fhi = max((f for f in fs if f <= sel.fractions[1] * (1 + 1e-9)), default=fs[0])
+    if fhi < flo:
+        flo, fhi = fs[0], fs[-1]
+    seeds = tuple(s for s in sel.seeds if s in opts.seeds)
+    if sel.seeds and not seeds:
+        notes.append("none of the selected seeds is cached: using every seed")
+    lr = sel.lr
+    if lr != LR_TUNED and not any(math.isclose(lr, m) for m in opts.lr_mults):
+        notes.append(f"no cached runs with lr multiplier {lr:g}: using the best cached one per configuration")
+        lr = LR_TUNED
+    return replace(sel, widths=(lo, hi), fractions=(flo, fhi), seeds=seeds, lr=lr), notes
+
+
+def follow_growth(sel: Selection, old: Options, new: Options) -> Selection:
+    """When the cache gains widths or fractions, a range that spanned everything cached keeps
+    spanning everything (runs landing from a sweep join the charts); a narrowed range stays."""
+    if old.width_steps and sel.widths == (old.width_steps[0], old.width_steps[-1]) and new.width_steps:
+        sel = replace(sel, widths=(new.width_steps[0], new.width_steps[-1]))
+    if old.fractions and new.fractions and math.isclose(sel.fractions[0], old.fractions[0]) \
+            and math.isclose(sel.fractions[1], old.fractions[-1]):
+        sel = replace(sel, fractions=(new.fractions[0], new.fractions[-1]))
+    return sel
+
+
+def data_version(runs: pd.DataFrame) -> tuple:
+    """Cheap fingerprint of the cache: changes when runs land or are deleted."""
+    if runs.empty:
+        return (0, None)
+    return (len(runs), str(runs["created_at"].max()), float(runs["flops"].sum()))
+
+
+def select(runs: pd.DataFrame, sel: Selection) -> pd.DataFrame:
+    """The runs of a selection (every status: the fit counts the excluded ones)."""
+    if runs.empty:
+        return runs
+    m = (runs["dataset"] == sel.dataset) & np.isclose(runs["dropout"], sel.dropout)
+    m &= runs["width_step"].between(sel.widths[0], sel.widths[1])
+    f = runs["data_fraction"].to_numpy(float)
+    m &= (f >= sel.fractions[0] * (1 - 1e-9)) & (f <= sel.fractions[1] * (1 + 1e-9))
+    if sel.seeds:
+        m &= runs["seed"].isin(sel.seeds)
+    return runs[m].reset_index(drop=True)
+
+
+def describe(sel: Selection) -> str:
+    """One line for a selection (labels, captions)."""
+    seeds = "every seed" if not sel.seeds else "seeds " + ",".join(map(str, sel.seeds))
+    lr = "lr tuned per size" if sel.lr == LR_TUNED else f"lr ×{sel.lr:g}"
+    return (f"{sel.dataset} · dropout {sel.dropout:g} · width steps {sel.widths[0]}–{sel.widths[1]} · "
+            f"fractions {frac_label(sel.fractions[0])}–{frac_label(sel.fractions[1])} · {seeds} · {lr} · "
+            f"{'E + A·C^-α' if sel.irreducible else 'A·C^-α'} · N_opt by {ESTIMATORS[sel.estimator]}")
