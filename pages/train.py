@@ -2,7 +2,7 @@
 import streamlit as st
 
 from pages import ui
-from scaling import arch, datasets, views
+from scaling import arch, datasets, grid, views
 
 ui.through_app()
 st.title("Train")
@@ -48,7 +48,7 @@ spec = views.GridSpec(widths=f"{w[0]}:{w[1] + 1}", fractions=f"{views.frac_label
                       lr_mults=",".join(f"{v:g}" for v in lrs), dataset=ds)
 try:
     p = ui.guarded(views.plan, s, spec, runs, dev.label)
-except views.grid.GridError as e:
+except grid.GridError as e:
     st.error(str(e))
     st.stop()
 

@@ -326,7 +326,7 @@ def test_the_app_and_a_terminal_sweep_share_one_database(tmp_path):
     try:
         while p.poll() is None or views.sweep_status(store, sweep_id).active:  # the pages' reads
             assert time.monotonic() < deadline
-            views.snapshot(store)
+            store.snapshot()
             views.sweep_status(store, sweep_id)
             reads += 1
             time.sleep(0.3)

@@ -42,13 +42,13 @@ def guarded(fn, *args, **kw):
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _snapshot(path: str, signature: tuple):
-    return views.snapshot(Store(path))
+    return Store(path).snapshot()
 
 
 def snapshot(s: Store):
     # keyed by the file's (mtime, size): no connection at all while nothing was written, and the
     # next rerun after a worker commits reads the new runs
-    return guarded(_snapshot, str(s.path), views.db_signature(s))
+    return guarded(_snapshot, str(s.path), s.signature())
 
 
 def load_runs(s: Store) -> pd.DataFrame:

@@ -82,6 +82,18 @@ class Database:
         elif not p.parent.exists():
             p.parent.mkdir(parents=True, exist_ok=True)
 
+    def signature(self) -> tuple:
+        """(mtime, size) of the database file and its WAL: every commit changes one of them and a
+        read changes neither, so an unchanged signature means cached reads are still current."""
+        out = []
+        for p in (self.path, self.path.with_name(self.path.name + ".wal")):
+            try:
+                st = p.stat()
+                out.append((st.st_mtime_ns, st.st_size))
+            except FileNotFoundError:
+                out.append(None)
+        return tuple(out)
+
     @property
     def read_only(self) -> bool:
         """A file without write permission bits is opened read-only, even by root (who could

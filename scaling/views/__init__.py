@@ -6,25 +6,23 @@
     fmt.py        numbers, equations and reasons as the words a page shows
     plans.py      training grids, the quick sweep per device, what a grid costs here
     device.py     the training device of this host
-    sweeps.py     queueing a sweep, its progress, the worker, the cache's version
+    sweeps.py     queueing a sweep, its progress, the worker
 """
-from .. import grid  # noqa: F401  (pages catch grid.GridError from a plan)
-from .answers import (analysis, comparison_table, exponent_table, isoflop_profiles, law_band, law_line, nopt_band,
+from .answers import (analysis, comparison_table, isoflop_profiles, law_band, law_line, nopt_band,
                       parametric_residuals, point_estimates)
 from .device import DeviceInfo, device_info
 from .fmt import compute_note, equation, explain_nopt, floor_negligible, fmt_flops, fmt_num, fmt_s, frac_label
 from .plans import QUICK_CPU, QUICK_GPU, GridSpec, Plan, plan, quick_grid, time_model
 from .selection import (ESTIMATORS, FORMS, LR_TUNED, MIN_POINTS, PARAM_KEYS, Options, Selection, SelectionError,
                         data_version, describe, fit_to_options, follow_growth, options, parse_params, select)
-from .sweeps import (SweepStatus, db_signature, snapshot, start_sweep, start_worker, sweep_status, wait_sweep,
-                     worker_pid)
+from .sweeps import SweepStatus, start_sweep, start_worker, sweep_status, wait_sweep, worker_pid
 
 __all__ = [
     "ESTIMATORS", "FORMS", "LR_TUNED", "MIN_POINTS", "PARAM_KEYS", "QUICK_CPU", "QUICK_GPU", "DeviceInfo", "GridSpec",
     "Options", "Plan", "Selection", "SelectionError", "SweepStatus", "analysis", "comparison_table", "compute_note",
-    "data_version", "db_signature", "describe", "device_info", "equation", "exponent_table", "explain_nopt",
+    "data_version", "describe", "device_info", "equation", "explain_nopt",
     "fit_to_options", "floor_negligible", "fmt_flops", "fmt_num", "fmt_s", "follow_growth", "frac_label",
     "isoflop_profiles", "law_band", "law_line", "nopt_band", "options", "parametric_residuals", "parse_params", "plan",
-    "point_estimates", "quick_grid", "select", "snapshot", "start_sweep", "start_worker", "sweep_status",
+    "point_estimates", "quick_grid", "select", "start_sweep", "start_worker", "sweep_status",
     "time_model", "wait_sweep", "worker_pid",
 ]

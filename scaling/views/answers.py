@@ -9,7 +9,7 @@ import pandas as pd
 from .. import fit
 from ..fit import comparison_table  # noqa: F401  (Compare's table: the pages ask here)
 from .fmt import fmt_flops
-from .selection import ESTIMATORS, LR_TUNED, MIN_POINTS, Selection, SelectionError, select
+from .selection import LR_TUNED, MIN_POINTS, Selection, SelectionError, select
 
 
 def analysis(runs: pd.DataFrame, curves: pd.DataFrame | None, sel: Selection, n_boot: int = 0, seed: int = 0,
@@ -99,22 +99,6 @@ def isoflop_profiles(points: pd.DataFrame, n_budgets: int = 6) -> pd.DataFrame:
     """The IsoFLOP curves of a few budgets (fit.isoflop_profiles), labelled for the chart's legend."""
     out = fit.isoflop_profiles(points, n_budgets)
     return out.assign(budget_label=out["budget"].map(fmt_flops))
-
-
-def exponent_table(an) -> pd.DataFrame:
-    """One row per exponent with its interval and the runs behind it (cards and downloads)."""
-    rows = []
-
-    def add(name, what, value, iv, n):
-        rows.append(dict(name=name, what=what, value=value,
-                         lo=iv.lo if iv is not None else math.nan, hi=iv.hi if iv is not None else math.nan,
-                         n_boot=iv.n_boot if iv is not None else 0, n_runs=n))
-
-    if an.loss_vs_compute is not None:
-        add("alpha_C", "loss vs compute", an.loss_vs_compute.alpha, an.loss_vs_compute.alpha_interval, an.n_runs)
-    for m, nf in an.nopt.items():
-        add(f"a_{m}", f"N_opt exponent ({ESTIMATORS[m]})", nf.a if nf.ok else math.nan, nf.interval, nf.n_runs)
-    return pd.DataFrame(rows)
 
 
 def parametric_residuals(an) -> pd.DataFrame:

@@ -87,8 +87,5 @@ def explain_nopt(nf) -> str:
 
 def compute_note(an) -> str:
     """How C relates to N and D in this selection (the CNN family is not C = 6 N D)."""
-    comp = getattr(an, "compute", None)
-    if comp is not None:
-        return (f"Compute here: C ≈ {comp.c_per:.3g}·N·D (median), fitted C = {comp.kappa:.3g}·N^{comp.gamma:.3f}·D.")
-    c_per = getattr(an, "c_per", None)
-    return f"Compute here: C ≈ {c_per:.3g}·N·D (median)." if c_per else ""
+    comp = an.compute
+    return f"Compute here: C ≈ {comp.c_per:.3g}·N·D (median), fitted C = {comp.kappa:.3g}·N^{comp.gamma:.3f}·D."

@@ -1,4 +1,4 @@
-"""Sweeps in flight: queue one and make sure a worker serves it, its progress, the cache's version."""
+"""Sweeps in flight: queue one and make sure a worker serves it, its progress, the worker."""
 from __future__ import annotations
 
 import time
@@ -78,21 +78,3 @@ def worker_pid(store: Store) -> int | None:
     from .. import jobs
 
     return jobs.worker_alive(store)
-
-
-def db_signature(store: Store) -> tuple:
-    """(mtime, size) of the database file and its WAL: every commit changes one of them and a
-    read changes neither, so an unchanged signature means cached reads are still current."""
-    out = []
-    for p in (store.path, store.path.with_name(store.path.name + ".wal")):
-        try:
-            st_ = p.stat()
-            out.append((st_.st_mtime_ns, st_.st_size))
-        except FileNotFoundError:
-            out.append(None)
-    return tuple(out)
-
-
-def snapshot(store: Store) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
-    """Every cached run (all statuses) and the sweeps still in flight, in one connection."""
-    return store.snapshot()
