@@ -43,7 +43,7 @@ lines = {lab: views.law_line(a.loss_vs_compute) for lab, a in ((la, an_a), (lb, 
 ui.chart(st, charts.compare_frontiers({la: an_a.frontier, lb: an_b.frontier}, lines))
 
 names = {"alpha_C": "α_C (loss vs compute)", f"a_{A.estimator}": f"a (N_opt, {views.ESTIMATORS[A.estimator]})",
-         "alpha_N": "α_N (L(N) at the largest D)", "alpha_D": "α_D (L(D) at the largest N)"}
+         "alpha_N": "α_N slice (L(N) at the largest D only)", "alpha_D": "α_D slice (L(D) at the largest N only)"}
 for est in (B.estimator, "parametric"):  # the parametric estimator answers on the smallest grids
     names.setdefault(f"a_{est}", f"a (N_opt, {views.ESTIMATORS[est]})")
 with st.spinner(f"bootstrapping both selections ({ui.BOOT} resamples each)…"):

@@ -62,12 +62,26 @@ def draw_cards(a, pending: bool):
                          help="how fast the compute-optimal parameter count grows with compute")
         c3.metric("runs · configurations · frontier", f"{a.n_runs} · {len(a.aggregate.points)} · {len(a.frontier)}")
         excl = ", ".join(f"{k}: {v}" for k, v in a.excluded.items())
-        c3.caption(f"seeds averaged per configuration; learning rate "
-                   f"{'tuned per size' if sel.lr == views.LR_TUNED else f'×{sel.lr:g}'}"
+        c3.caption(f"{views.describe_family(sel.family)}; seeds averaged per configuration; learning rate "
+                   f"{views.lr_tuning(a.aggregate).label() if sel.lr == views.LR_TUNED else f'×{sel.lr:g} (fixed)'}"
                    + (f"; excluded {excl}" if excl else ""))
 
 
 draw_cards(an, pending=True)
+
+tuning = views.lr_tuning(an.aggregate)
+if sel.lr == views.LR_TUNED and not tuning.tuned and len(tuning.todo):
+    seeds = sorted(views.select(runs, sel)["seed"].unique())
+    extra = views.next_lr_configs(tuning, seeds)
+    with st.expander(f"The learning rate is not tuned here: {tuning.label()}", icon=":material/tune:"):
+        st.caption("Tuned means, per configuration, an interior best of at least three learning-rate multipliers. "
+                   "Training ×1/2 and ×2 around each configuration's best where not tried yet would tune them, or "
+                   f"show that the best lies further out: {len(extra)} more runs, "
+                   f"{views.fmt_flops(sum(c.flops for c in extra))}.")
+        if st.button(f"Queue those {len(extra)} runs", icon=":material/play_arrow:", key="queue_lr"):
+            sid, _, n_new = ui.guarded(views.queue_runs, s, extra, "lr multipliers around the best")
+            ui.remember_sweep(sid, "lr multipliers around the best")
+            st.rerun()
 
 pts = an.aggregate.points
 ok_runs = views.select(runs, sel)

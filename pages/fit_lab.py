@@ -25,6 +25,7 @@ if isinstance(an, views.SelectionError):
     st.warning(f"Nothing to fit: {an}")
     st.stop()
 
+st.caption(f"Run family: {views.describe_family(sel.family)}; {an.n_runs} runs.")
 pf = an.parametric
 st.subheader("Parametric fit  L(N, D) = E + A/N^α + B/D^β")
 if pf is None:

@@ -5,6 +5,7 @@ import streamlit as st
 
 from pages import ui
 from scaling import views
+from scaling.config import PROTOCOL
 
 ui.through_app()
 st.title("Cached runs")
@@ -27,7 +28,7 @@ for col, chosen in [("dataset", ds), ("dropout", dr), ("width_step", ws), ("stat
 view = view.reset_index(drop=True)
 
 cols = ["width_step", "width", "dropout", "fraction", "seed", "lr_mult", "params", "examples", "flops",
-        "val_loss", "val_acc", "wall_s", "status", "device", "created_at", "error", "run_id"]
+        "val_loss", "val_acc", "wall_s", "status", "precision", "device", "protocol", "created_at", "error", "run_id"]
 labels = {f: views.frac_label(f) for f in view["data_fraction"].unique()}  # 1/256, as everywhere else
 shown = view.assign(fraction=view["data_fraction"].map(labels))
 Num = st.column_config.NumberColumn
@@ -41,7 +42,19 @@ event = st.dataframe(
                    "val_loss": Num("val loss", format="%.4f"), "val_acc": Num("val acc", format="percent"),
                    "wall_s": Num("train s", format="%.1f", help="this run's share of its stack's training time"),
                    "created_at": st.column_config.DatetimeColumn("trained at", format="YYYY-MM-DD HH:mm"),
+                   "protocol": Num("protocol", format="%d", help=f"runs of a protocol other than {PROTOCOL} are stale"),
                    "run_id": st.column_config.TextColumn("run id")})
+stale = views.n_stale(runs)
+if stale:
+    with st.container(border=True):
+        st.markdown(f"**{stale} stale run{'s' * (stale != 1)}**: trained under an older protocol (the code that "
+                    f"produced them has changed since; the current one is {PROTOCOL}). They are kept and listed "
+                    "here, and never fitted or averaged with current runs. Delete them, or train their "
+                    "configurations again under the current protocol:")
+        if st.button("Queue their configurations again", icon=":material/replay:"):
+            sid, n_cached, n_new = ui.guarded(views.queue_runs, s, views.stale_configs(runs), "retrain stale runs")
+            ui.remember_sweep(sid, "retrain stale runs")
+            st.toast(f"queued {n_new} runs ({n_cached} already cached under protocol {PROTOCOL})")
 st.caption(f"{len(view)} of {len(runs)} runs. Select rows (the boxes at the left edge) to delete them. "
            "The downloads hold the rows shown, every column.")
 

@@ -26,6 +26,7 @@ with st.sidebar.container(border=True):
     st.caption(f"database: `{s.path}`")
 
 FRACTIONS = [2.0**-k for k in range(12, -1, -1)]  # 1/4096 .. 1
+LR_MULTS = [0.25, 0.5, 1.0, 2.0, 4.0]
 quick = views.quick_grid(dev.device)
 st.markdown("Choose a grid. Runs already in the cache are not trained again; training happens in a "
             "separate worker process, so it goes on if you leave this page or close the tab.")
@@ -36,8 +37,13 @@ w = c1.select_slider("Width steps", list(range(arch.MAX_WIDTH_STEP + 1)), value=
 f = c2.select_slider("Data fractions", FRACTIONS, value=(1 / 256, 1 / 64), key="t_fractions", format_func=views.frac_label)
 n_seeds = c2.number_input("Seeds", 1, 10, 2, key="t_seeds", help="seeds 0..n-1")
 drop = c3.multiselect("Dropout", [0.0, 0.1, 0.2, 0.3, 0.5], default=[0.0, 0.2], key="t_dropout", format_func=lambda d: f"{d:g}")
-lrs = c3.multiselect("Learning-rate multipliers", [0.3, 1.0, 3.0], default=[1.0], key="t_lr",
+scan = c3.toggle("Learning-rate scan (×1/2, ×1, ×2)", key="t_lr_scan",
+                 help="what a tuned learning rate needs: for each configuration, the best of three multipliers "
+                      "around the rule, an interior optimum where the scan brackets it")
+lrs = c3.multiselect("Learning-rate multipliers", LR_MULTS, default=[1.0], key="t_lr", disabled=scan,
                      format_func=lambda v: f"×{v:g}", help="several values let Explore tune the rate per size")
+if scan:
+    lrs = list(views.LR_SCAN)
 st.caption(f"Quick sweep for this device: {quick.label()}")
 
 if not drop or not lrs:

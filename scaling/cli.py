@@ -9,6 +9,7 @@ import time
 
 from . import arch, grid
 from .store import RUN_COLUMNS, Store, StoreError
+from . import views
 from .views.fmt import fmt_flops, fmt_s
 
 EXPORT_COLUMNS = [c for c in RUN_COLUMNS if c != "created_at"]
@@ -27,7 +28,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--fractions", default="1/64:1/8", help="training fractions: 1/128:1 (powers of two) or a list")
     s.add_argument("--seeds", default="0:1", help="seeds: a:b or a list")
     s.add_argument("--dropout", default="0", help="dropout probabilities, a list")
-    s.add_argument("--lr-mult", default="1", help="learning-rate multipliers, a list")
+    s.add_argument("--lr-mult", default=None, help="learning-rate multipliers, a list (default 1)")
+    s.add_argument("--lr-scan", action="store_true",
+                   help="the multipliers a tuned learning rate needs: 0.5,1,2 (instead of --lr-mult)")
     s.add_argument("--lr-rule", default="fan_in", choices=["fan_in", "constant"])
     s.add_argument("--dataset", default="mnist")
     s.add_argument("--epochs", type=int, default=1)
@@ -42,7 +45,7 @@ def parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("runs", help="list cached runs")
     r.add_argument("--json", action="store_true")
-    r.add_argument("--all", action="store_true", help="include diverged and failed runs")
+    r.add_argument("--all", action="store_true", help="include diverged, failed and stale (older protocol) runs")
     _add_db(r)
 
     e = sub.add_parser("export", help="write cached runs to CSV or Parquet")
@@ -51,8 +54,13 @@ def parser() -> argparse.ArgumentParser:
     _add_db(e)
 
     f = sub.add_parser("fit", help="fit scaling laws to cached runs, or the parametric L(N, D) to a table")
-    f.add_argument("--dropout", type=float, help="select runs with this dropout (default: the most common)")
     f.add_argument("--dataset", default="mnist")
+    f.add_argument("--dropout", type=float, help="the run family's dropout (default, as for each of the next "
+                   "four: the most common value among the cached runs)")
+    f.add_argument("--lr-rule", choices=["fan_in", "constant"], help="the family's learning-rate rule")
+    f.add_argument("--epochs", type=int, help="the family's number of epochs")
+    f.add_argument("--batch-size", type=int, help="the family's batch size")
+    f.add_argument("--precision", choices=["fp32", "bf16"], help="the family's precision (bf16: CUDA autocast)")
     f.add_argument("--lr", default="tuned", help="'tuned' (best cached multiplier per config) or one multiplier")
     f.add_argument("--irreducible", action="store_true", help="fit L(C) = E + A C^-alpha instead of A C^-alpha")
     f.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the intervals (0: none)")
@@ -89,6 +97,9 @@ def sweep(args) -> int:
 
     from . import datasets, jobs, train  # torch loads only for commands that train
 
+    if args.lr_scan and args.lr_mult is not None:
+        raise grid.GridError("--lr-scan: give it or --lr-mult, not both")
+    lr_mults = ",".join(map(str, views.LR_SCAN)) if args.lr_scan else args.lr_mult or "1"
     limit = grid.run_limit() if args.max_runs is None else args.max_runs
     if limit < 1:
         raise grid.GridError(f"--max-runs: {limit} must be a positive integer")
@@ -97,7 +108,7 @@ def sweep(args) -> int:
         grid.fractions("--fractions", args.fractions),
         grid.int_steps("--seeds", args.seeds, 0, 2**31 - 1, max_len=limit),
         grid.floats("--dropout", args.dropout, 0, 1, hi_open=True),
-        grid.floats("--lr-mult", args.lr_mult, 1e-6, 1e6),
+        grid.floats("--lr-mult", lr_mults, 1e-6, 1e6),
         max_runs=limit, lr_rule=args.lr_rule, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
     )
     device = train.resolve_device(args.device)
@@ -144,12 +155,22 @@ def runs(args) -> int:
     if args.json:
         print(df.to_json(orient="records", double_precision=15))
         return 0
-    if df.empty:
+    stale = views.n_stale(df)
+    if not args.all:
+        df = views.current(df)
+    if df.empty and not stale:
         print("no cached runs: start with `scaling sweep --dry-run`")
         return 0
     cols = ["width_step", "width", "dropout", "data_fraction", "seed", "lr_mult", "params", "examples", "flops",
-            "val_loss", "val_acc", "status"]
-    print(df[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+            "val_loss", "val_acc", "precision", "status"] + (["protocol"] if args.all else [])
+    if len(df):
+        print(df[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    if stale:
+        from .config import PROTOCOL
+
+        print(f"{stale} stale run{'s' * (stale != 1)} of an older protocol (not {PROTOCOL}): kept, never fitted"
+              + ("" if args.all else "; `scaling runs --all` lists them")
+              + "; a sweep of the same grid trains them again under the current one")
     return 0
 
 
@@ -187,19 +208,43 @@ def fit(args) -> int:
         print(json.dumps(result.to_dict()) if args.json else result.format())
         return 0
     store = Store(args.db)
-    runs_df = store.runs(status=None)
+    all_runs = store.runs(status=None)
+    runs_df = views.current(all_runs)
     runs_df = runs_df[runs_df.dataset == args.dataset]
     if runs_df.empty:
-        raise ValueError(f"no cached {args.dataset} runs in {store.path}: run `scaling sweep` first")
-    dropout = args.dropout if args.dropout is not None else float(runs_df.dropout.mode()[0])
-    sel = runs_df[(runs_df.dropout - dropout).abs() < 1e-9]
-    if sel.empty:
-        raise ValueError(f"--dropout {dropout}: no cached runs with it (cached: {sorted(runs_df.dropout.unique())})")
+        stale = views.n_stale(all_runs)
+        raise ValueError(f"no cached {args.dataset} runs of the current protocol in {store.path}"
+                         + (f" ({stale} stale runs of an older one are never fitted)" if stale else "")
+                         + ": run `scaling sweep` first")
+    family = {}
+    for name, flag in (("dropout", "--dropout"), ("lr_rule", "--lr-rule"), ("epochs", "--epochs"),
+                       ("batch_size", "--batch-size"), ("precision", "--precision")):
+        cached = runs_df[name].dropna()
+        value = getattr(args, name)
+        if value is None:  # the most common; a tie goes to the app's default (fp32, 1 epoch, ...)
+            modes = sorted(cached.mode().tolist())
+            default = getattr(views.Selection(), name)
+            value = default if default in modes else modes[0] if modes else None
+        match = (runs_df[name] - value).abs() < 1e-9 if name == "dropout" else runs_df[name] == value
+        if not match.any():
+            raise ValueError(f"{flag} {value}: no cached runs with it here (cached: "
+                             f"{', '.join(map(str, sorted(cached.unique())))})")
+        family[name] = value.item() if hasattr(value, "item") else value
+        runs_df = runs_df[match]
     curves = store.curves()
-    curves = curves[curves.run_id.isin(sel.run_id)]
+    curves = curves[curves.run_id.isin(runs_df.run_id)]
     lr = "tuned" if args.lr == "tuned" else float(args.lr)
-    result = fitting.analyze(sel, curves, lr=lr, irreducible=args.irreducible, n_boot=args.bootstrap, seed=args.seed)
-    print(json.dumps(result.to_dict()) if args.json else fitting.format_analysis(result))
+    result = fitting.analyze(runs_df, curves, lr=lr, irreducible=args.irreducible, n_boot=args.bootstrap,
+                             seed=args.seed)
+    family = {"dataset": args.dataset, **family}
+    if args.json:
+        print(json.dumps({"family": family, **result.to_dict()}))
+    else:
+        others = len(views.current(all_runs).drop_duplicates(views.FAMILY)) - 1
+        print(f"family: {views.describe_family(family)}"
+              + (f" ({others} other families cached: choose with --dropout, --lr-rule, --epochs, --batch-size, "
+                 "--precision)" if others > 0 else ""))
+        print(fitting.format_analysis(result))
     return 0
 
 

@@ -59,7 +59,8 @@ def train_safely(cfgs: list[RunConfig], device: str, curve: bool | None = None) 
 
 def _failed(cfg, device, msg) -> train.RunResult:
     nan = float("nan")
-    return train.RunResult(cfg, nan, nan, nan, 0.0, train.device_name(device), "failed", msg[:500])
+    return train.RunResult(cfg, nan, nan, nan, 0.0, train.device_name(device), "failed", msg[:500],
+                           device_type=train.device_type(device), precision=train.precision(device))
 
 
 def work(store: Store, device: str, run_ids: list[str] | None = None, stop: Callable[[], bool] = lambda: False,

@@ -61,6 +61,8 @@ class RunResult:
     status: str  # ok | diverged | failed
     error: str = ""
     curve: tuple[tuple[int, float, float], ...] = field(default=())  # (examples seen, val loss, val acc)
+    device_type: str = "cpu"  # cpu | cuda
+    precision: str = "fp32"  # fp32 | bf16 (autocast: weights, Adam and the loss stay fp32)
 
 
 def resolve_device(name: str = "auto") -> str:
@@ -71,6 +73,11 @@ def resolve_device(name: str = "auto") -> str:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("--device cuda asked for, but torch sees no CUDA device here")
     return name
+
+
+def precision(device) -> str:
+    """The numeric precision runs train in on `device`: part of a run family, never mixed in a fit."""
+    return "bf16" if BF16[device_type(device)] else "fp32"
 
 
 def device_name(device: str) -> str:
@@ -113,20 +120,20 @@ def _curve_steps(n_steps: int) -> set[int]:
     return {round(s) for s in torch.logspace(0, math.log10(n_steps), CURVE_POINTS).tolist()} | {n_steps}
 
 
-def _kind(device) -> str:
+def device_type(device) -> str:
     return "cuda" if str(device).startswith("cuda") else "cpu"
 
 
 def _autocast(device):
     """bf16 autocast where BF16 says so, else nothing. No cast cache: a CUDA graph must recompute
     the bf16 copies of the weights on every replay."""
-    kind = _kind(device)
+    kind = device_type(device)
     return torch.autocast(kind, dtype=torch.bfloat16, cache_enabled=False) if BF16[kind] else contextlib.nullcontext()
 
 
 def _eval_chunk(m: int, c: int, device) -> int:
-    budget = EVAL_BYTES[_kind(device)]
-    if _kind(device) == "cuda":
+    budget = EVAL_BYTES[device_type(device)]
+    if device_type(device) == "cuda":
         budget = min(budget, torch.cuda.mem_get_info(torch.device(device))[0] // 4)
     return max(8, budget // (784 * m * c * 4))
 
@@ -165,7 +172,7 @@ def _keep_freed_memory() -> None:
 def max_fit(width: int, batch_size: int, device) -> int:
     """How many models of this width one stack may hold on `device`: all of them on the CPU, on
     CUDA as many as fit in MEMORY_SHARE of the free memory."""
-    if _kind(device) != "cuda":
+    if device_type(device) != "cuda":
         return 1 << 30
     free = torch.cuda.mem_get_info(torch.device(device))[0]
     return max(1, int(free * MEMORY_SHARE) // (TRAIN_BYTES * width * batch_size))
@@ -185,7 +192,7 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
     fit = max_fit(cfgs[0].width, cfgs[0].batch_size, device)
     if len(cfgs) > fit:  # more than the device memory holds: train it in parts
         return [r for i in range(0, len(cfgs), fit) for r in train_stack(cfgs[i : i + fit], device, curve)]
-    if _kind(device) == "cpu":
+    if device_type(device) == "cpu":
         _keep_freed_memory()
     t0 = time.perf_counter()
     curve = device.startswith("cuda") if curve is None else curve
@@ -251,7 +258,7 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
     for end in sorted(set(steps)):  # phases: between two models' ends, the active prefix is fixed
         k = sum(n_i >= end for n_i in steps)
         step = step_of(k)
-        graphed = _StepGraph(step) if _kind(device) == "cuda" and GRAPHS and end - s >= GRAPH_MIN_STEPS else None
+        graphed = _StepGraph(step) if device_type(device) == "cuda" and GRAPHS and end - s >= GRAPH_MIN_STEPS else None
         while s < end:
             graphed() if graphed else step()
             s += 1
@@ -279,7 +286,7 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
             wall_s=wall * cfg.flops / total,  # the stack's time, shared by compute
             status="diverged" if diverged else "ok",
             error="non-finite loss during training" if diverged else "",
-            curve=tuple(points[i]) if curve else (),
+            curve=tuple(points[i]) if curve else (), device_type=device_type(device), precision=precision(device),
         )
     return out
 

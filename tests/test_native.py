@@ -29,9 +29,10 @@ def _batch(m, b, shared):
     return x
 
 
-@pytest.mark.parametrize("m, c, shared", [(1, 4, False), (3, 6, False), (8, 11, False), (2, 23, True), (2, 45, False)])
+@pytest.mark.parametrize("m, c, shared", [(2, 1, False), (3, 2, True), (1, 3, False), (1, 4, False), (3, 6, False),
+                                         (8, 11, False), (2, 23, True), (2, 45, False)])
 def test_forward_and_gradients_match_torch_ops(torch_ops, m, c, shared):
-    """Widths below, at and above one 16-lane vector (c2 = 2c up to 90: several chunks and a tail),
+    """Widths from 1 (the smallest step) to above one 16-lane vector (c2 = 2c up to 90: several chunks and a tail),
     a batch per model and one shared batch, with and without dropout."""
     p = {n: t.detach().requires_grad_() for n, t in model.init_stack(c, list(range(m))).items()}
     x, y = _batch(m, 13, shared), torch.randint(0, 10, (m, 13))

@@ -48,6 +48,13 @@ def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default:
     k = f"{g}_{abs(hash(opts)) % 10**8}"  # new widgets when the cached choices change
     dropout = c.selectbox("Dropout", opts.dropouts, index=_index(opts.dropouts, base.dropout),
                           key=f"{prefix}dropout{k}", format_func=lambda d: f"{d:g}", help="the dropout values in the cache")
+    family = {}
+    for name, field, label, fmt in FAMILY_WIDGETS:  # shown only where the cache holds more than one
+        have = getattr(opts, field)
+        family[name] = have[0] if len(have) == 1 else getattr(base, name)
+        if len(have) > 1:
+            family[name] = c.selectbox(label, have, index=_index(have, getattr(base, name)), key=f"{prefix}{name}{k}",
+                                       format_func=fmt, help="runs of different families are never averaged")
     widths = base.widths
     if len(opts.width_steps) > 1:
         widths = c.select_slider("Width steps", opts.width_steps, value=base.widths, key=f"{prefix}widths{k}",
@@ -69,9 +76,17 @@ def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default:
                       format_func=views.ESTIMATORS.get)
     sel = views.Selection(dataset=ds, dropout=float(dropout), widths=tuple(int(x) for x in _pair(widths)),
                           fractions=tuple(float(x) for x in _pair(fracs)), seeds=tuple(sorted(seeds)), lr=lr,
-                          form=form, estimator=est)
+                          form=form, estimator=est, **family)
     ss[saved_key] = sel
     return sel
+
+
+FAMILY_WIDGETS = [
+    ("lr_rule", "lr_rules", "Learning-rate rule", lambda r: {"fan_in": "0.1/√fan_in per layer", "constant": "constant 1e-3"}.get(r, r)),
+    ("epochs", "epochs", "Epochs", str),
+    ("batch_size", "batch_sizes", "Batch size", str),
+    ("precision", "precisions", "Precision", lambda p: {"bf16": "bf16 autocast (CUDA)", "fp32": "fp32"}.get(p, p)),
+]
 
 
 def set_estimator(estimator: str, prefix: str = "") -> None:

@@ -1,6 +1,6 @@
 """Fitting core: cached runs in, the study's answers out (numpy, scipy and pandas only).
 
-    runs.py      aggregate (seed means, lr choice, exclusions), frontier
+    runs.py      aggregate (seed means, lr choice, exclusions), lr_tuning, frontier
     laws.py      fit_power_law, fit_parametric (Chinchilla), fit_kaplan
     nopt.py      N_opt(C) three ways: nopt_envelope, nopt_isoflop, nopt_parametric; isoflop_profiles
     analysis.py  analyze, bootstrap, predictability, compare, comparison_table, fit_table, format_analysis
@@ -19,14 +19,14 @@ from .analysis import (COMPARED, ESTIMATORS, QUANTITIES, Analysis, BootstrapResu
                        predictability)
 from .laws import KaplanFit, ParametricFit, PowerLawFit, fit_kaplan, fit_parametric, fit_power_law
 from .nopt import NoptFit, isoflop_profiles, nopt_envelope, nopt_isoflop, nopt_parametric
-from .runs import CONFIG_KEYS, Aggregate, ComputeLaw, aggregate, frontier
+from .runs import CONFIG_KEYS, Aggregate, ComputeLaw, Tuning, aggregate, frontier, lr_tuning
 from .synthetic import synthetic_sweep
 
 __all__ = [
     "Aggregate", "Analysis", "BootstrapResult", "COMPARED", "CONFIG_KEYS", "Comparison", "ComputeLaw",
     "ESTIMATORS", "Interval",
-    "KaplanFit", "NoptFit", "ParametricFit", "PowerLawFit", "Prediction", "QUANTITIES",
+    "KaplanFit", "NoptFit", "ParametricFit", "PowerLawFit", "Prediction", "QUANTITIES", "Tuning",
     "aggregate", "analyze", "bootstrap", "compare", "comparison_table", "fit_kaplan", "fit_parametric",
-    "fit_power_law", "fit_table", "format_analysis", "frontier", "isoflop_profiles", "nopt_envelope", "nopt_isoflop",
+    "fit_power_law", "fit_table", "format_analysis", "frontier", "isoflop_profiles", "lr_tuning", "nopt_envelope", "nopt_isoflop",
     "nopt_parametric", "percentile_interval", "predictability", "synthetic_sweep",
 ]

@@ -19,7 +19,7 @@ from ._util import Interval, jsonable, one_blas_thread, percentile_interval
 from .laws import KaplanFit, ParametricFit, PowerLawFit, fit_kaplan, fit_parametric, fit_power_law
 from .nopt import NoptFit, envelope_arrays, isoflop_arrays, parametric_arrays
 from .runs import (Aggregate, ComputeLaw, Prepared, _aggregate_prepared, frontier,
-                   frontier_mask)
+                   frontier_mask, lr_tuning)
 
 ESTIMATORS = ("envelope", "isoflop", "parametric")
 SLICES = ("loss_vs_params", "loss_vs_data")  # L(N) at the largest D, L(D) at the largest N
@@ -27,8 +27,10 @@ SLICES = ("loss_vs_params", "loss_vs_data")  # L(N) at the largest D, L(D) at th
 QUANTITIES = {
     "alpha_C": "loss vs compute exponent, L = (E +) A C^-alpha_C (frontier)",
     "E_C": "irreducible loss of the loss-vs-compute law",
-    "alpha_N": "L(N) exponent at the largest data size",
-    "alpha_D": "L(D) exponent at the largest width",
+    "alpha_N": "slice: L(N) exponent at the largest data size only (biased low by the B/D^beta term; "
+               "not the parametric alpha)",
+    "alpha_D": "slice: L(D) exponent at the largest width only (biased low by the A/N^alpha term; "
+               "not the parametric beta)",
     "a_envelope": "N_opt exponent, lower envelope",
     "a_isoflop": "N_opt exponent, IsoFLOP profiles",
     "a_parametric": "N_opt exponent, parametric L(N, D)",
@@ -189,7 +191,7 @@ class Analysis:
                                         if self.parametric else None),
             kaplan=self.kaplan,
             intervals=self.intervals, notes=list(self.notes),
-            lr_choice=self.aggregate.lr_choice))
+            lr_choice=self.aggregate.lr_choice, lr_tuning=lr_tuning(self.aggregate)))
 
 
 def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned",
@@ -250,7 +252,7 @@ def _fmt_iv(iv: Interval | None) -> str:
 def format_analysis(an: Analysis) -> str:
     """Plain-text report for the CLI."""
     excl = ", ".join(f"{k} {v}" for k, v in sorted(an.excluded.items())) or "none"
-    lr = "tuned per configuration" if an.aggregate.lr == "tuned" else f"x{an.aggregate.lr:g}"
+    lr = lr_tuning(an.aggregate).label() if an.aggregate.lr == "tuned" else f"x{an.aggregate.lr:g}"
     lines = [f"runs used: {an.n_runs} ({len(an.aggregate.points)} configurations, "
              f"seeds averaged); excluded: {excl}; learning rate: {lr}",
              f"compute: C = 3 x forward FLOPs x D; here C = {an.compute.c_per:.4g} N D (median), "
@@ -266,11 +268,11 @@ def format_analysis(an: Analysis) -> str:
         e = f", E = {f.E:.4g}" if f.irreducible else ""
         lines.append(f"loss vs compute: L = {form}, alpha_C = {f.alpha:.4f}{_fmt_iv(f.alpha_interval)}"
                      f"{e}, {f.n_points} frontier points")
-    for name, g, what in [("L(N) at largest D", an.loss_vs_params, "alpha_N"),
-                          ("L(D) at largest N", an.loss_vs_data, "alpha_D")]:
+    for name, g, what in [("slice L(N) at the largest D only", an.loss_vs_params, "alpha_N"),
+                          ("slice L(D) at the largest N only", an.loss_vs_data, "alpha_D")]:
         if g is not None:
             lines.append(f"{name}: {what} = {g.alpha:.4f}{_fmt_iv(g.alpha_interval)}, "
-                         f"{g.n_points} points")
+                         f"{g.n_points} points (biased low by the other term: not the parametric exponent)")
     lines.append("compute-optimal model size N_opt = k C^a:")
     for m, r in an.nopt.items():
         if r.ok:

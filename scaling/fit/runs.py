@@ -19,8 +19,10 @@ from ._util import jsonable
 CONFIG_KEYS = ["dataset", "width_step", "dropout", "data_fraction", "lr_rule", "lr_mult",
                "epochs", "batch_size"]
 TUNE_KEYS = [k for k in CONFIG_KEYS if k != "lr_mult"]
-# A family is what stays fixed along a sweep; width and data fraction vary inside it.
+# A family is what stays fixed along a sweep; width and data fraction vary inside it. The
+# precision and the protocol version split families too where the runs record them.
 FAMILY_KEYS = ["dataset", "dropout", "lr_rule", "epochs", "batch_size"]
+RECORDED_FAMILY_KEYS = ["precision", "protocol"]
 REQUIRED = ["run_id", *CONFIG_KEYS, "width", "params", "examples", "flops", "val_loss", "status"]
 
 
@@ -104,19 +106,22 @@ class Prepared:
         self.runs = ok.reset_index(drop=True)
         self.n_total = len(runs)
         n = len(ok)
+        keys = CONFIG_KEYS + [k for k in RECORDED_FAMILY_KEYS if k in ok.columns]
+        self.family_keys = FAMILY_KEYS + keys[len(CONFIG_KEYS):]
         if n == 0:
             self.run_cfg = np.zeros(0, int)
-            self.cfg = pd.DataFrame(columns=CONFIG_KEYS + ["width", "params", "examples", "flops"])
+            self.cfg = pd.DataFrame(columns=keys + ["width", "params", "examples", "flops"])
         else:
-            self.run_cfg, first = _group_codes(ok, CONFIG_KEYS)
-            self.cfg = ok.iloc[first][CONFIG_KEYS + ["width"]].reset_index(drop=True)
+            self.run_cfg, first = _group_codes(ok, keys)
+            self.cfg = ok.iloc[first][keys + ["width"]].reset_index(drop=True)
             cnt = np.bincount(self.run_cfg)
             for col in ["params", "examples", "flops"]:
                 v = ok[col].to_numpy(dtype=float)
                 self.cfg[col] = np.bincount(self.run_cfg, weights=v) / cnt
         self.n_cfg = len(self.cfg)
-        self.cfg_tune = _group_codes(self.cfg, TUNE_KEYS)[0] if self.n_cfg else np.zeros(0, int)
-        self.n_families = (len(self.cfg.drop_duplicates(FAMILY_KEYS)) if self.n_cfg else 0)
+        tune_keys = [k for k in keys if k != "lr_mult"]
+        self.cfg_tune = _group_codes(self.cfg, tune_keys)[0] if self.n_cfg else np.zeros(0, int)
+        self.n_families = (len(self.cfg.drop_duplicates(self.family_keys)) if self.n_cfg else 0)
         self.loss = ok["val_loss"].to_numpy(dtype=float)
         self.N = self.cfg["params"].to_numpy(dtype=float)
         self.D = self.cfg["examples"].to_numpy(dtype=float)
@@ -178,7 +183,7 @@ class Prepared:
 
     def check_single_family(self) -> None:
         if self.n_families > 1:
-            fam = self.cfg.drop_duplicates(FAMILY_KEYS)[FAMILY_KEYS]
+            fam = self.cfg.drop_duplicates(self.family_keys)[self.family_keys]
             desc = "; ".join(", ".join(f"{k}={v}" for k, v in r.items())
                              for r in fam.head(4).to_dict("records"))
             raise ValueError(f"runs mix {self.n_families} sweeps ({desc}); "
@@ -252,6 +257,70 @@ def aggregate(runs: pd.DataFrame, lr="tuned") -> Aggregate:
     among those cached (reported in lr_choice); a number keeps only that multiplier.
     """
     return _aggregate_prepared(Prepared(runs, None, lr))
+
+
+@dataclass(frozen=True, eq=False)
+class Tuning:
+    """Whether "the best cached learning-rate multiplier per configuration" is really tuned: a
+    configuration is tuned when its best multiplier is an interior optimum of at least three
+    tried; best at the smallest or largest one tried, the optimum may lie beyond (at the edge);
+    with fewer than three, it is a rule of thumb."""
+    n_configs: int
+    n_tuned: int
+    n_edge: int                    # best multiplier at an end of at least three tried
+    n_few: int                     # fewer than three multipliers tried
+    multipliers: tuple             # every multiplier tried, sorted
+    todo: pd.DataFrame             # TUNE_KEYS + next_mult: the multipliers that would tune the rest
+
+    @property
+    def tuned(self) -> bool:
+        return self.n_configs > 0 and self.n_tuned == self.n_configs
+
+    def label(self) -> str:
+        if not self.n_configs:
+            return "no configurations"
+        if self.n_few == self.n_configs:
+            mults = ", ".join(f"×{m:g}" for m in self.multipliers)
+            return f"rule of thumb, not tuned (lr {mults} only)"
+        if self.tuned:
+            return f"tuned per size (interior best of ≥3 multipliers at all {self.n_configs} configurations)"
+        parts = [f"{self.n_tuned} of {self.n_configs} configurations tuned"]
+        if self.n_edge:
+            parts.append(f"{self.n_edge} best at the edge of the multipliers tried")
+        if self.n_few:
+            parts.append(f"{self.n_few} with fewer than 3 multipliers")
+        return "not fully tuned: " + ", ".join(parts)
+
+    def to_dict(self) -> dict:
+        return jsonable(dict(n_configs=self.n_configs, n_tuned=self.n_tuned, n_edge=self.n_edge,
+                             n_few=self.n_few, multipliers=self.multipliers, label=self.label()))
+
+
+def lr_tuning(agg: "Aggregate", step: float = 2.0) -> Tuning:
+    """How well tuned an aggregate's learning rates are, and what would tune the rest: for a
+    configuration whose best is at an edge, the next multiplier outwards (x or / step); with
+    fewer than three tried, best / step and best x step where not tried yet."""
+    cols = TUNE_KEYS + ["next_mult"]
+    ch = agg.lr_choice
+    if ch is None:  # one fixed multiplier was asked for: nothing was chosen
+        n = len(agg.points)
+        mults = tuple(sorted(set(agg.points["lr_mult"].astype(float)))) if n else ()
+        return Tuning(n, 0, 0, n, mults, pd.DataFrame(columns=cols))
+    cands = [sorted(float(x) for x in c) for c in ch["candidates"]]
+    best = ch["lr_mult"].to_numpy(float)
+    few = np.array([len(c) < 3 for c in cands], bool)
+    lo = np.isclose(best, [c[0] for c in cands])
+    edge = ~few & (lo | np.isclose(best, [c[-1] for c in cands]))
+    rows = []
+    for i in np.flatnonzero(few | edge):
+        b = best[i]
+        # at an edge, the next one outwards; with fewer than three tried, one on each side of the best
+        for m in ((b / step,) if lo[i] else (b * step,)) if edge[i] else (b / step, b * step):
+            if not np.isclose(m, cands[i]).any():
+                rows.append({**ch.iloc[i][TUNE_KEYS].to_dict(), "next_mult": float(m)})
+    mults = tuple(sorted({m for c in cands for m in c}))
+    return Tuning(len(ch), int((~few & ~edge).sum()), int(edge.sum()), int(few.sum()), mults,
+                  pd.DataFrame(rows, columns=cols))
 
 
 def frontier_mask(C: np.ndarray, L: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ import duckdb
 
 from ..paths import default_db
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_DB = default_db()
 
 # Ordered migrations: MIGRATIONS[i] takes the schema from version i to i + 1. Never edit one that
@@ -48,6 +48,14 @@ MIGRATIONS = [
     CREATE TABLE sweeps (
         sweep_id VARCHAR PRIMARY KEY, label VARCHAR, created_at TIMESTAMP NOT NULL, run_ids VARCHAR[] NOT NULL
     );
+    """,
+    # 2: the precision and the device type a run trained in, which fix its family. Runs written
+    # before were fp32 on the CPU and bf16 autocast on CUDA (the device column names the GPU).
+    """
+    ALTER TABLE runs ADD COLUMN device_type VARCHAR;
+    ALTER TABLE runs ADD COLUMN precision VARCHAR;
+    UPDATE runs SET device_type = CASE WHEN device IS NULL OR device LIKE 'cpu%' THEN 'cpu' ELSE 'cuda' END;
+    UPDATE runs SET precision = CASE WHEN device_type = 'cuda' THEN 'bf16' ELSE 'fp32' END;
     """,
 ]
 

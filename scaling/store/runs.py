@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..config import PROTOCOL
+from .. import config
 from .db import Database, insert_rows
 
 RUN_COLUMNS = [
-    "run_id", "dataset", "width_step", "width", "dropout", "data_fraction", "seed", "lr_rule", "lr_mult",
+    "run_id", "protocol", "dataset", "width_step", "width", "dropout", "data_fraction", "seed", "lr_rule", "lr_mult",
     "epochs", "batch_size", "params", "examples", "flops", "val_loss", "val_acc", "train_loss", "wall_s",
-    "device", "status", "error", "created_at",
+    "device", "device_type", "precision", "status", "error", "created_at",
 ]
-
+_WRITTEN = [c for c in RUN_COLUMNS if c != "created_at"]  # created_at is the database's now()
 
 
 class Runs(Database):
@@ -34,9 +34,9 @@ class Runs(Database):
             c = r.config
             ids.append(c.run_id)
             rows.append([
-                c.run_id, PROTOCOL, c.dataset, c.width_step, c.width, c.dropout, c.data_fraction, c.seed, c.lr_rule,
-                c.lr_mult, c.epochs, c.batch_size, c.params, c.examples, c.flops, _num(r.val_loss), _num(r.val_acc),
-                _num(r.train_loss), r.wall_s, r.device, r.status, r.error,
+                c.run_id, config.PROTOCOL, c.dataset, c.width_step, c.width, c.dropout, c.data_fraction, c.seed,
+                c.lr_rule, c.lr_mult, c.epochs, c.batch_size, c.params, c.examples, c.flops, _num(r.val_loss),
+                _num(r.val_acc), _num(r.train_loss), r.wall_s, r.device, r.device_type, r.precision, r.status, r.error,
             ])
             per_example = c.flops / c.examples
             curve_rows += [[c.run_id, ex, per_example * ex, _num(vl), _num(va)] for ex, vl, va in r.curve]
@@ -47,7 +47,8 @@ class Runs(Database):
             con.execute("DELETE FROM curves WHERE run_id IN (SELECT run_id FROM runs WHERE status = 'failed' "
                         "AND list_contains(?, run_id))", [ids])
             con.execute("DELETE FROM runs WHERE status = 'failed' AND list_contains(?, run_id)", [ids])
-            insert_rows(con, "INSERT OR IGNORE INTO runs VALUES", f"({', '.join('?' * 22)}, now())", rows)
+            insert_rows(con, f"INSERT OR IGNORE INTO runs ({', '.join(_WRITTEN)}, created_at) VALUES",
+                        f"({', '.join('?' * len(_WRITTEN))}, now())", rows)
             insert_rows(con, "INSERT OR IGNORE INTO curves VALUES", "(?, ?, ?, ?, ?)", curve_rows)
             con.execute("DELETE FROM queue WHERE list_contains(?, run_id)", [ids])
 

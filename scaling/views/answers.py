@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .. import fit
-from ..fit import comparison_table  # noqa: F401  (Compare's table: the pages ask here)
+from ..fit import comparison_table, lr_tuning  # noqa: F401  (the pages ask here)
 from .fmt import fmt_flops
 from .selection import LR_TUNED, MIN_POINTS, Selection, SelectionError, select
 

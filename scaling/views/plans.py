@@ -32,9 +32,15 @@ class GridSpec:
                 f" · lr ×{self.lr_mults} · {self.dataset}")
 
 
+LR_SCAN = (0.5, 1.0, 2.0)  # the multipliers a tuned learning rate needs at the least (the CLI's --lr-scan)
+
+
 # Sized by measurement: on this project's 2-core VM this grid (80 runs, 186 GFLOP) trains in
 # about two minutes from the app (the browser and the page's reruns share the cores). On a GPU,
 # the exercise's whole grid: widths 4..45, 1/128 to all of MNIST, 3 seeds, both dropouts.
+
+
+LR_SCAN = (0.5, 1.0, 2.0)  # the multipliers a tuned learning rate needs at the least (the CLI's --lr-scan)
 
 
 # Sized by measurement: on this project's 2-core VM this grid (80 runs, 186 GFLOP) trains in
@@ -95,3 +101,14 @@ def plan(store: Store, spec: GridSpec, runs: pd.DataFrame, device_label: str) ->
     t0, rate = time_model(runs, device_label)
     est = sum(t0 + c.flops / rate for c in todo)
     return Plan(configs, len(cached), len(todo), float(sum(c.flops for c in todo)), est, todo, len(waiting))
+
+
+def next_lr_configs(tuning, seeds) -> list[RunConfig]:
+    """The runs that would tune the configurations not tuned yet (tuning.todo: the next learning-rate
+    multiplier out on each side of the best one not tried), for every seed given."""
+    keys = ("dataset", "width_step", "dropout", "data_fraction", "lr_rule", "epochs", "batch_size")
+    out = []
+    for r in tuning.todo.to_dict("records"):
+        fixed = {k: r[k].item() if hasattr(r[k], "item") else r[k] for k in keys}
+        out += [RunConfig(seed=int(s), lr_mult=float(r["next_mult"]), **fixed) for s in seeds]
+    return out

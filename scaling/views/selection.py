@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .. import arch, grid
+from .. import arch, config, grid
 from ..datasets import DATASETS
 from .fmt import frac_label
 
@@ -27,6 +27,10 @@ class Selection:
     """Which cached runs a view uses and how it fits them. Hashable: it keys the fit caches."""
     dataset: str = "mnist"
     dropout: float = 0.0
+    lr_rule: str = "fan_in"                   # the rest of a run family: never mixed in one fit
+    epochs: int = 1
+    batch_size: int = 64
+    precision: str = "fp32"                   # fp32, or bf16 autocast (CUDA)
     widths: tuple[int, int] = (0, arch.MAX_WIDTH_STEP)         # width steps, inclusive
     fractions: tuple[float, float] = (2.0**-16, 1.0)  # inclusive
     seeds: tuple[int, ...] = ()               # () = every cached seed
@@ -53,10 +57,22 @@ class Selection:
         }
         if self.seeds:
             p["seeds"] = ",".join(map(str, self.seeds))
+        for key, name in FAMILY_PARAMS.items():  # only where not the default: old links stay valid
+            if getattr(self, name) != getattr(DEFAULT, name):
+                p[key] = str(getattr(self, name))
         return {prefix + k: v for k, v in p.items()}
 
+    @property
+    def family(self) -> dict:
+        """The fields that split runs into families, with their values."""
+        return {k: getattr(self, k) for k in FAMILY}
 
-PARAM_KEYS = ("ds", "dropout", "w", "f", "seeds", "lr", "fit", "nopt")
+
+FAMILY = ("dataset", "dropout", "lr_rule", "epochs", "batch_size", "precision")
+FAMILY_PARAMS = {"rule": "lr_rule", "ep": "epochs", "bs": "batch_size", "prec": "precision"}
+PRECISIONS = ("fp32", "bf16")
+DEFAULT = Selection()
+PARAM_KEYS = ("ds", "dropout", "w", "f", "seeds", "lr", "fit", "nopt", *FAMILY_PARAMS)
 
 
 def parse_params(params: dict, default: Selection, prefix: str = "") -> tuple[Selection, list[str]]:
@@ -109,38 +125,70 @@ def parse_params(params: dict, default: Selection, prefix: str = "") -> tuple[Se
             return {name: v}
         return parse
 
+    def positive_int(name, hi):
+        def parse(v):
+            vals = grid.int_steps(name, v, 1, hi)
+            if len(vals) != 1:
+                raise ValueError("must be one whole number")
+            return {name: vals[0]}
+        return parse
+
     for key, parse in [("ds", ds), ("dropout", dropout), ("w", widths), ("f", fracs), ("seeds", seeds),
-                       ("lr", lr), ("fit", choice("form", FORMS)), ("nopt", choice("estimator", ESTIMATORS))]:
+                       ("lr", lr), ("fit", choice("form", FORMS)), ("nopt", choice("estimator", ESTIMATORS)),
+                       ("rule", choice("lr_rule", config.LR_RULES)), ("ep", positive_int("epochs", 100)),
+                       ("bs", positive_int("batch_size", 4096)), ("prec", choice("precision", PRECISIONS))]:
         take(key, parse)
     return sel, notes
 
 
 @dataclass(frozen=True)
 class Options:
-    """The values the cache holds, for the widgets' choices."""
+    """The values the cache holds (runs of the current protocol), for the widgets' choices."""
     datasets: tuple[str, ...]
     dropouts: tuple[float, ...]
     width_steps: tuple[int, ...]
     fractions: tuple[float, ...]
     seeds: tuple[int, ...]
     lr_mults: tuple[float, ...]
+    lr_rules: tuple[str, ...] = ()
+    epochs: tuple[int, ...] = ()
+    batch_sizes: tuple[int, ...] = ()
+    precisions: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
         return not self.datasets
 
 
+# Selection field -> the Options field of its cached values, for the family fields chosen from a list
+_FAMILY_OPTIONS = {"lr_rule": "lr_rules", "epochs": "epochs", "batch_size": "batch_sizes", "precision": "precisions"}
+
+
+def current(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs of the current protocol: only they reach fits and charts (older ones are stale)."""
+    if runs.empty or "protocol" not in runs.columns:
+        return runs
+    return runs[runs["protocol"] == config.PROTOCOL]
+
+
+def n_stale(runs: pd.DataFrame) -> int:
+    """Runs of an older protocol: kept and listed, never averaged with current ones."""
+    return 0 if runs.empty or "protocol" not in runs.columns else int((runs["protocol"] != config.PROTOCOL).sum())
+
+
 def options(runs: pd.DataFrame, dataset: str | None = None) -> Options:
-    ok = runs[runs["status"] == "ok"] if len(runs) else runs
+    ok = current(runs)
+    ok = ok[ok["status"] == "ok"] if len(ok) else ok
     datasets = tuple(sorted(ok["dataset"].unique())) if len(ok) else ()
     if dataset is not None and dataset in datasets:
         ok = ok[ok["dataset"] == dataset]
 
     def vals(col, cast):
-        return tuple(sorted({cast(v) for v in ok[col].unique()})) if len(ok) else ()
+        return tuple(sorted({cast(v) for v in ok[col].dropna().unique()})) if len(ok) and col in ok else ()
 
     return Options(datasets, vals("dropout", float), vals("width_step", int), vals("data_fraction", float),
-                   vals("seed", int), vals("lr_mult", float))
+                   vals("seed", int), vals("lr_mult", float), vals("lr_rule", str), vals("epochs", int),
+                   vals("batch_size", int), vals("precision", str))
 
 
 def fit_to_options(sel: Selection, opts: Options) -> tuple[Selection, list[str]]:
@@ -154,6 +202,12 @@ def fit_to_options(sel: Selection, opts: Options) -> tuple[Selection, list[str]]
     if not any(math.isclose(sel.dropout, d) for d in opts.dropouts):
         notes.append(f"no cached runs with dropout {sel.dropout:g}: showing {opts.dropouts[0]:g}")
         sel = replace(sel, dropout=opts.dropouts[0])
+    for name, field in _FAMILY_OPTIONS.items():
+        have = getattr(opts, field)
+        if have and getattr(sel, name) not in have:
+            pick = getattr(DEFAULT, name) if getattr(DEFAULT, name) in have else have[0]
+            notes.append(f"no cached runs with {name} {getattr(sel, name)}: showing {pick}")
+            sel = replace(sel, **{name: pick})
     ws, fs = opts.width_steps, opts.fractions
     lo = min(max(sel.widths[0], ws[0]), ws[-1])
     hi = max(min(sel.widths[1], ws[-1]), lo)
@@ -190,10 +244,15 @@ def data_version(runs: pd.DataFrame) -> tuple:
 
 
 def select(runs: pd.DataFrame, sel: Selection) -> pd.DataFrame:
-    """The runs of a selection (every status: the fit counts the excluded ones)."""
+    """The runs of a selection: one family of the current protocol (every status: the fit counts
+    the excluded ones)."""
+    runs = current(runs)
     if runs.empty:
-        return runs
+        return runs.reset_index(drop=True)
     m = (runs["dataset"] == sel.dataset) & np.isclose(runs["dropout"], sel.dropout)
+    for name in _FAMILY_OPTIONS:
+        if name in runs.columns:
+            m &= runs[name] == getattr(sel, name)
     m &= runs["width_step"].between(sel.widths[0], sel.widths[1])
     f = runs["data_fraction"].to_numpy(float)
     m &= (f >= sel.fractions[0] * (1 - 1e-9)) & (f <= sel.fractions[1] * (1 + 1e-9))
@@ -202,10 +261,19 @@ def select(runs: pd.DataFrame, sel: Selection) -> pd.DataFrame:
     return runs[m].reset_index(drop=True)
 
 
+def describe_family(family: dict) -> str:
+    """A run family in one line: mnist · dropout 0 · lr fan_in · 1 epoch · batch 64 · fp32."""
+    ep = family["epochs"]
+    return (f"{family['dataset']} · dropout {family['dropout']:g} · lr {family['lr_rule']} · "
+            f"{ep} epoch{'s' * (ep != 1)} · batch {family['batch_size']} · {family['precision']}")
+
+
 def describe(sel: Selection) -> str:
     """One line for a selection (labels, captions)."""
     seeds = "every seed" if not sel.seeds else "seeds " + ",".join(map(str, sel.seeds))
     lr = "lr tuned per size" if sel.lr == LR_TUNED else f"lr ×{sel.lr:g}"
-    return (f"{sel.dataset} · dropout {sel.dropout:g} · width steps {sel.widths[0]}–{sel.widths[1]} · "
+    family = [f"{k.replace('_', ' ')} {getattr(sel, k)}" for k in ("lr_rule", "epochs", "batch_size")
+              if getattr(sel, k) != getattr(DEFAULT, k)]
+    return (f"{sel.dataset} · dropout {sel.dropout:g} · {' · '.join([*family, sel.precision])} · width steps {sel.widths[0]}–{sel.widths[1]} · "
             f"fractions {frac_label(sel.fractions[0])}–{frac_label(sel.fractions[1])} · {seeds} · {lr} · "
             f"{'E + A·C^-α' if sel.irreducible else 'A·C^-α'} · N_opt by {ESTIMATORS[sel.estimator]}")

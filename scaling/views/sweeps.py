@@ -46,15 +46,32 @@ def sweep_status(store: Store, sweep_id: str, label: str = "") -> SweepStatus:
 
 
 def start_sweep(store: Store, spec: GridSpec, device: str = "auto") -> tuple[str, int, int]:
-    """Queue a grid and make sure a worker process serves it (it outlives the page). A missing or
-    corrupt data set is refused here (DataError), not discovered run by run by the worker."""
+    """Queue a grid and make sure a worker process serves it (it outlives the page)."""
+    return queue_runs(store, spec.configs(), spec.label(), device)
+
+
+def queue_runs(store: Store, configs: list, label: str, device: str = "auto") -> tuple[str, int, int]:
+    """Queue these configs (those not cached nor queued) and make sure a worker serves them. A
+    missing or corrupt data set is refused here (DataError), not discovered run by run by the worker."""
     from .. import jobs
 
-    datasets.check(spec.dataset)
-    sweep_id, n_cached, n_new = store.enqueue(spec.configs(), label=spec.label())
+    for name in sorted({c.dataset for c in configs}):
+        datasets.check(name)
+    sweep_id, n_cached, n_new = store.enqueue(configs, label=label)
     if n_new:
         jobs.ensure_worker(store, device)
     return sweep_id, n_cached, n_new
+
+
+def stale_configs(runs: pd.DataFrame) -> list:
+    """The configs of the stale runs (an older protocol), as the current protocol identifies them:
+    queueing them trains them again; the stale rows stay until deleted."""
+    from ..config import RunConfig
+    from .selection import current
+
+    stale = runs[~runs.index.isin(current(runs).index)] if len(runs) else runs
+    rows = ({k: v.item() if hasattr(v, "item") else v for k, v in r.items()} for r in stale.to_dict("records"))
+    return list({c.run_id: c for c in map(RunConfig.from_dict, rows)}.values())
 
 
 def wait_sweep(store: Store, sweep_id: str, timeout: float = 600.0, poll: float = 0.5) -> SweepStatus:

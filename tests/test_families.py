@@ -1,0 +1,113 @@
+"""Run families never mix: protocol versions, precisions and epoch counts each fit on their own."""
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from scaling import config, grid, train, views
+from scaling.cli import main
+from scaling.store import Store
+from scaling.store.db import MIGRATIONS
+
+
+def law_results(configs, precision="fp32", scale=1.0):
+    """Made-up results that follow a known law (no training: the writes are real)."""
+    out = []
+    for c in configs:
+        loss = scale * (0.05 + 8.0 * c.params ** -0.35 + 30.0 * c.examples ** -0.35) * (1 + 0.01 * c.seed)
+        dev = ("cpu (2 threads)", "cpu") if precision == "fp32" else ("NVIDIA H100 80GB HBM3", "cuda")
+        out.append(train.RunResult(c, loss, 0.9, loss, 0.1, dev[0], "ok", device_type=dev[1], precision=precision))
+    return out
+
+
+def grid_of(epochs=1, seeds=(0, 1)):
+    return grid.expand(list(range(4)), [1 / 256, 1 / 128, 1 / 64, 1 / 32], list(seeds), [0.0], epochs=epochs)
+
+
+@pytest.fixture
+def mixed(db):
+    """fp32 runs (1 epoch), bf16 runs of other seeds, 2-epoch runs, and runs of an older protocol."""
+    store = Store(db)
+    store.add_results(law_results(grid_of()))
+    store.add_results(law_results(grid_of(seeds=(2, 3)), precision="bf16", scale=1.1))
+    store.add_results(law_results(grid_of(epochs=2), scale=0.8))
+    old = grid_of(seeds=(4,))
+    store.add_results(law_results(old, scale=3.0))  # a different answer: averaging it in would show
+    with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE runs SET protocol = protocol - 1 WHERE list_contains(?, run_id)", [[c.run_id for c in old]])
+    return store
+
+
+def test_no_selection_mixes_families_and_each_can_be_chosen(mixed):
+    runs = mixed.runs(status=None)
+    assert views.n_stale(runs) == 16
+    sel = views.Selection()
+    picked = views.select(runs, sel)
+    assert len(picked) == 32 and set(picked.precision) == {"fp32"} and set(picked.epochs) == {1}
+    assert (picked.protocol == config.PROTOCOL).all()
+    opts = views.options(runs)
+    assert opts.precisions == ("bf16", "fp32") and opts.epochs == (1, 2)
+    for family, n in [(dict(precision="bf16"), 32), (dict(epochs=2), 32)]:
+        sub = views.select(runs, views.Selection(**family))
+        assert len(sub) == n and all((sub[k] == v).all() for k, v in family.items())
+        an = views.analysis(runs, None, views.Selection(**family))
+        assert an.n_runs == n and an.loss_vs_compute is not None
+    # a link to a family that is not cached falls back to one that is, with a note
+    sel, notes = views.fit_to_options(views.Selection(batch_size=128), opts)
+    assert sel.batch_size == 64 and any("batch_size 128" in n for n in notes)
+    # the family is part of the URL only where it is not the default
+    assert "prec" not in views.Selection().to_params() and views.Selection(precision="bf16").to_params()["prec"] == "bf16"
+    linked = views.Selection(precision="bf16", epochs=2, fractions=(1 / 256, 1 / 32))
+    back, notes = views.parse_params(linked.to_params(), views.Selection())
+    assert (back.precision, back.epochs, notes) == ("bf16", 2, [])
+
+
+def test_scaling_fit_fits_one_family_and_says_which(mixed, capsys):
+    assert main(["fit", "--bootstrap", "0", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["family"] == dict(dataset="mnist", dropout=0.0, lr_rule="fan_in", epochs=1, batch_size=64,
+                                 precision="fp32")
+    assert out["n_runs"] == 32
+    for flags, n in [(["--precision", "bf16"], 32), (["--epochs", "2"], 32)]:
+        assert main(["fit", "--bootstrap", "0", "--json", *flags]) == 0
+        assert json.loads(capsys.readouterr().out)["n_runs"] == n
+    assert main(["fit", "--bootstrap", "0"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("family: mnist · dropout 0 · lr fan_in · 1 epoch · batch 64 · fp32")
+    assert "2 other families cached" in text
+    assert main(["fit", "--batch-size", "128"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--batch-size 128: no cached runs with it here (cached: 64)" in err and len(err.splitlines()) == 1
+
+
+def test_a_new_protocol_makes_every_run_stale_and_retrains_nothing_by_mistake(mixed, capsys, monkeypatch):
+    runs = mixed.runs(status=None)
+    monkeypatch.setattr(config, "PROTOCOL", config.PROTOCOL + 1)
+    assert views.n_stale(runs) == len(runs) and views.select(runs, views.Selection()).empty
+    assert views.options(runs).empty
+    with pytest.raises(views.SelectionError):
+        views.analysis(runs, None, views.Selection())
+    assert main(["fit"]) == 2
+    assert f"({len(runs)} stale runs of an older one are never fitted)" in capsys.readouterr().err
+    assert main(["runs"]) == 0
+    assert f"{len(runs)} stale runs of an older protocol" in capsys.readouterr().out
+    # their configurations, queued again, are new runs under the new protocol: none counts as cached
+    again = views.stale_configs(runs)
+    assert len(again) == len(runs) and not mixed.cached_ids([c.run_id for c in again])
+    _, n_cached, n_new = mixed.enqueue(again)
+    assert (n_cached, n_new) == (0, len(runs))
+
+
+def test_a_version_1_database_learns_each_runs_precision(tmp_path):
+    path = tmp_path / "v1.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(MIGRATIONS[0])
+        con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+        for i, device in enumerate(["cpu (2 threads)", "NVIDIA H100 80GB HBM3"]):
+            con.execute("INSERT INTO runs VALUES (?, 2, 'mnist', 0, 4, 0, 0.5, 0, 'fan_in', 1, 1, 64, 1, 1, 1, "
+                        "0.5, 0.9, 0.5, 1, ?, 'ok', '', now())", [f"r{i}", device])
+    runs = Store(path).runs(status=None).set_index("run_id")
+    assert runs.loc["r0", ["device_type", "precision"]].tolist() == ["cpu", "fp32"]
+    assert runs.loc["r1", ["device_type", "precision"]].tolist() == ["cuda", "bf16"]
