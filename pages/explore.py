@@ -116,6 +116,29 @@ def draw_nopt(nf, others=None):
 
 draw_nopt(nf)
 
+# the envelope and IsoFLOP estimators need a grid whose optimum is inside it: say which runs would make it so
+edge = {m: an.nopt[m] for m in ("envelope", "isoflop") if not an.nopt[m].ok}
+if edge:
+    b = views.bracket(runs, sel, edge)
+    names = " and ".join(views.ESTIMATORS[m] for m in edge)
+    with right.expander(f"{names[0].upper() + names[1:]}: the grid does not bracket the optimum",
+                        expanded=sel.estimator in edge, icon=":material/open_in_full:"):
+        for why in b.why + b.limit:
+            st.caption(why[0].upper() + why[1:] + ".")
+        dev = ui.device()
+        if not b.empty and sel.precision != ("bf16" if dev.device == "cuda" else "fp32"):
+            st.caption(f"This device trains in {'bf16' if dev.device == 'cuda' else 'fp32'}, not {sel.precision}: "
+                       "runs trained here would start another family.")
+        elif not b.empty:
+            p = ui.guarded(views.plan, s, b.configs, runs, dev.label)
+            st.caption(f"Adding {b.describe()}: {p.new} runs to train ({p.cached} cached, {p.queued} queued), "
+                       f"{views.fmt_flops(p.flops)}, about {views.fmt_s(p.est_s)} on {dev.label}.")
+            if st.button(f"Queue the {p.new} bracketing runs", disabled=p.new == 0, key="bracket",
+                         icon=":material/play_arrow:"):
+                sid, _, _ = ui.guarded(views.queue_runs, s, b.configs, f"bracket: {b.describe()}")
+                ui.remember_sweep(sid, f"bracket: {b.describe()}")
+                st.rerun()
+
 left.caption("Small dots: runs; rings: seed means; black: the compute-efficient frontier; dashed red: the fitted "
              "law and its 95% band. Click a width in the legend to highlight it (shift-click for more, "
              "double-click the chart to reset).")

@@ -32,7 +32,7 @@ st.markdown("Choose a grid. Runs already in the cache are not trained again; tra
             "separate worker process, so it goes on if you leave this page or close the tab.")
 c1, c2, c3 = st.columns(3)
 ds = c1.selectbox("Dataset", datasets.DATASETS, key="t_dataset")
-w = c1.select_slider("Width steps", list(range(arch.MAX_WIDTH_STEP + 1)), value=(0, 2), key="t_widths",
+w = c1.select_slider("Width steps", arch.width_steps(), value=(0, 2), key="t_widths",
                      format_func=lambda k: f"{k} (w={arch.width(k)})")
 f = c2.select_slider("Data fractions", FRACTIONS, value=(1 / 256, 1 / 64), key="t_fractions", format_func=views.frac_label)
 n_seeds = c2.number_input("Seeds", 1, 10, 2, key="t_seeds", help="seeds 0..n-1")

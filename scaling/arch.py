@@ -1,6 +1,6 @@
 """The CNN family's arithmetic: widths, layer shapes, N and forward FLOPs (no torch).
 
-Width c = round(4 * sqrt(2)**k) for width step k:
+Width c = round(4 * sqrt(2)**k) for width step k = -4, -2, -1, 0, 1, ... (widths 1, 2, 3, 4, 6, ...):
     conv3x3(1 -> c) relu maxpool2 | conv3x3(c -> 2c) relu maxpool2 | dropout
     linear(2c*7*7 -> 4c) relu dropout | linear(4c -> 10)
 The c^2 terms (conv2, fc1) dominate, so forward compute doubles per width step. model.py builds
@@ -11,11 +11,26 @@ from __future__ import annotations
 import math
 
 C0 = 4  # width at step 0
+# Steps below 0 (widths 1, 2, 3) let a grid bracket the compute-optimal size at small budgets,
+# where the best model is smaller than 4 channels.
+MIN_WIDTH_STEP = -4  # width 1
 MAX_WIDTH_STEP = 12  # width 256: ~0.5 GFLOPs/example forward, far past where MNIST saturates
 
 
 def width(step: int) -> int:
     return round(C0 * math.sqrt(2) ** step)
+
+
+def same_width_as(step: int) -> int | None:
+    """The smaller step that rounds to the same width (-3 -> -4: both are width 1), or None.
+    Only the smallest step of each width is a valid step, so that a width has one identity."""
+    below = [k for k in range(MIN_WIDTH_STEP, step) if width(k) == width(step)]
+    return below[0] if below else None
+
+
+def width_steps(lo: int = MIN_WIDTH_STEP, hi: int = MAX_WIDTH_STEP) -> list[int]:
+    """The valid steps lo..hi: each width once (see same_width_as)."""
+    return [k for k in range(lo, hi + 1) if same_width_as(k) is None]
 
 
 def layer_shapes(c: int) -> dict[str, tuple[int, ...]]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 import sys
 import time
 
-from . import arch, grid
+from . import grid
 from .store import RUN_COLUMNS, Store, StoreError
 from . import views
 from .views.fmt import fmt_flops, fmt_s
@@ -24,7 +25,8 @@ def parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     s = sub.add_parser("sweep", help="train a grid of runs (cached runs are skipped)")
-    s.add_argument("--widths", default="0:4", help="width steps: a:b (a..b-1) or a list; width = round(4*sqrt(2)^k)")
+    s.add_argument("--widths", default="0:4", help="width steps -4..12: a:b (a..b-1) or a list; width = "
+                   "round(4*sqrt(2)^k): -4, -2, -1 are widths 1, 2, 3 (-3 is skipped: width 1 again)")
     s.add_argument("--fractions", default="1/64:1/8", help="training fractions: 1/128:1 (powers of two) or a list")
     s.add_argument("--seeds", default="0:1", help="seeds: a:b or a list")
     s.add_argument("--dropout", default="0", help="dropout probabilities, a list")
@@ -40,6 +42,10 @@ def parser() -> argparse.ArgumentParser:
                    help="record validation curves during training (auto: on for CUDA, off for CPU)")
     s.add_argument("--max-runs", type=int, default=None,
                    help=f"refuse grids larger than this (default: $SCALING_MAX_RUNS or {grid.MAX_RUNS})")
+    s.add_argument("--bracket", action="store_true",
+                   help="instead of a grid: the runs that let the envelope and IsoFLOP estimators answer on what is "
+                        "cached (smaller or larger widths, more data fractions), for the family of --dataset, "
+                        "--dropout, --lr-rule, --epochs, --batch-size on this device")
     s.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     _add_db(s)
 
@@ -78,8 +84,20 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _negative_values(argv: list[str]) -> list[str]:
+    """`--widths -4:1` as `--widths=-4:1`: argparse takes a value that starts with '-' (and is not a
+    plain number) for an option, and no option of this command looks like a number."""
+    out = []
+    for a in argv:
+        if out and out[-1].startswith("--") and "=" not in out[-1] and re.match(r"-\d", a):
+            out[-1] = f"{out[-1]}={a}"
+        else:
+            out.append(a)
+    return out
+
+
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_args(_negative_values(list(sys.argv[1:] if argv is None else argv)))
     from .datasets import DataError
 
     try:
@@ -103,17 +121,16 @@ def sweep(args) -> int:
     limit = grid.run_limit() if args.max_runs is None else args.max_runs
     if limit < 1:
         raise grid.GridError(f"--max-runs: {limit} must be a positive integer")
-    configs = grid.expand(
-        grid.int_steps("--widths", args.widths, 0, arch.MAX_WIDTH_STEP, max_len=limit),
-        grid.fractions("--fractions", args.fractions),
-        grid.int_steps("--seeds", args.seeds, 0, 2**31 - 1, max_len=limit),
-        grid.floats("--dropout", args.dropout, 0, 1, hi_open=True),
-        grid.floats("--lr-mult", lr_mults, 1e-6, 1e6),
-        max_runs=limit, lr_rule=args.lr_rule, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
-    )
     device = train.resolve_device(args.device)
     store = Store(args.db)
+    if args.bracket:
+        configs = _bracket(store, args, train.precision(device), limit)
+        if not configs:
+            return 0
+    else:
+        configs = _grid(args, lr_mults, limit)
     ids = [c.run_id for c in configs]
+
     cached = store.cached_ids(ids)
     todo = [c for c in configs if c.run_id not in cached]
     if args.dry_run:
@@ -143,6 +160,43 @@ def sweep(args) -> int:
           + (f", {progress.failed} failed (see `scaling runs --all`)" if progress.failed else "")
           + f" in {fmt_s(time.perf_counter() - t0)}")
     return 1 if progress.failed else 0
+
+
+def _grid(args, lr_mults: str, limit: int) -> list:
+    return grid.expand(
+        grid.width_steps("--widths", args.widths, max_len=limit),
+        grid.fractions("--fractions", args.fractions),
+        grid.int_steps("--seeds", args.seeds, 0, 2**31 - 1, max_len=limit),
+        grid.floats("--dropout", args.dropout, 0, 1, hi_open=True),
+        grid.floats("--lr-mult", lr_mults, 1e-6, 1e6),
+        max_runs=limit, lr_rule=args.lr_rule, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
+    )
+
+
+def _bracket(store: Store, args, precision: str, limit: int) -> list:
+    """The bracketing runs of each dropout's family (see views.bracket), printed with the reasons."""
+    runs, curves = store.runs(status=None), store.curves()
+    configs = []
+    for d in grid.floats("--dropout", args.dropout, 0, 1, hi_open=True):
+        sel = views.Selection(dataset=args.dataset, dropout=d, lr_rule=args.lr_rule, epochs=args.epochs,
+                              batch_size=args.batch_size, precision=precision)
+        try:
+            an = views.analysis(runs, curves, sel)
+        except views.SelectionError as e:
+            raise ValueError(f"--bracket: nothing to bracket for {views.describe_family(sel.family)}: {e}") from None
+        b = views.bracket(runs, sel, an.nopt)
+        name = views.describe_family(sel.family)
+        for line in b.why + b.limit:
+            print(f"{name}: {line}", file=sys.stderr)
+        if b.empty:
+            print(f"{name}: " + ("nothing inside the grid's bounds would help" if b.limit else
+                                 "every N_opt estimator answers: nothing to bracket"), file=sys.stderr)
+        else:
+            print(f"{name}: adding {b.describe()}: {len(b.configs)} runs", file=sys.stderr)
+        configs += b.configs
+    if len(configs) > limit:
+        raise grid.GridError(f"--bracket: {len(configs)} runs, over the limit of {limit} per request (--max-runs)")
+    return configs
 
 
 def _table(args, all_status=True):
@@ -245,7 +299,30 @@ def fit(args) -> int:
               + (f" ({others} other families cached: choose with --dropout, --lr-rule, --epochs, --batch-size, "
                  "--precision)" if others > 0 else ""))
         print(fitting.format_analysis(result))
+        if not (result.nopt["envelope"].ok and result.nopt["isoflop"].ok):
+            _print_bracket(all_runs, runs_df, family, result, args)
     return 0
+
+
+def _print_bracket(all_runs, family_runs, family: dict, result, args) -> None:
+    """Which runs would let the envelope and IsoFLOP estimators answer, what they cost here, and the
+    command that trains them."""
+    sel = views.Selection(**family)
+    b = views.bracket(all_runs, sel, result.nopt)
+    for line in b.why + b.limit:
+        print(f"  edge of the grid: {line}")
+    if b.empty:
+        return
+    device = family_runs["device"].mode().iloc[0] if family_runs["device"].notna().any() else "cpu"
+    t0, rate = views.time_model(all_runs, device)
+    flops = sum(c.flops for c in b.configs)
+    flags = [f"--dataset {family['dataset']}", f"--dropout {family['dropout']:g}", f"--lr-rule {family['lr_rule']}",
+             f"--epochs {family['epochs']}", f"--batch-size {family['batch_size']}"]
+    if args.db:
+        flags.append(f"--db {args.db}")
+    print(f"  to bracket the optimum: {b.describe()}: {len(b.configs)} runs, {fmt_flops(flops)}, about "
+          f"{fmt_s(sum(t0 + c.flops / rate for c in b.configs))} on {device}:\n"
+          f"    scaling sweep --bracket {' '.join(flags)}")
 
 
 def worker(args) -> int:

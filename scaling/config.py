@@ -35,8 +35,11 @@ class RunConfig:
     batch_size: int = 64
 
     def __post_init__(self):
-        check(isinstance(self.width_step, int) and 0 <= self.width_step <= arch.MAX_WIDTH_STEP,
-              "width_step", f"an integer in 0..{arch.MAX_WIDTH_STEP}", self.width_step)
+        check(isinstance(self.width_step, int) and arch.MIN_WIDTH_STEP <= self.width_step <= arch.MAX_WIDTH_STEP,
+              "width_step", f"an integer in {arch.MIN_WIDTH_STEP}..{arch.MAX_WIDTH_STEP}", self.width_step)
+        twin = arch.same_width_as(self.width_step)
+        check(twin is None, "width_step", f"step {twin} (step {self.width_step} rounds to the same width, "
+              f"{arch.width(self.width_step)})", self.width_step)
         check(_finite(self.data_fraction) and 0 < self.data_fraction <= 1, "data_fraction", "in (0, 1]", self.data_fraction)
         check(datasets.n_examples(self.data_fraction) >= 1, "data_fraction", "at least one example (>= 1/60000)", self.data_fraction)
         check(isinstance(self.seed, int) and 0 <= self.seed < 2**31, "seed", "an integer in 0..2^31-1", self.seed)

@@ -1,6 +1,6 @@
 """Sweep grids: parse the range syntax of the CLI and the app, and expand it into run configs.
 
-Widths and seeds: `a:b` is a..b-1, or a comma list (`0,2,5`).
+Widths and seeds: `a:b` is a..b-1, or a comma list (`0,2,5`); width steps run from -4 (width 1) up.
 Fractions: `1/128:1` is every power of two from 1/128 to 1; or a list (`1,1/2,0.25`).
 Floats (dropout, lr multipliers): a comma list (`0,0.2`).
 """
@@ -10,6 +10,7 @@ import math
 from fractions import Fraction
 from itertools import product
 
+from . import arch
 from .config import RunConfig, env_limit
 
 MAX_RUNS = 2000  # per request; a bigger grid is refused, not truncated. $SCALING_MAX_RUNS overrides it
@@ -53,6 +54,21 @@ def int_steps(flag: str, text: str, lo: int = 0, hi: int | None = None, max_len:
         if v < lo or (hi is not None and v > hi):
             raise GridError(f"{flag}: {v} is outside {lo}..{hi if hi is not None else 'inf'}")
     return sorted(set(values))
+
+
+def width_steps(flag: str, text: str, max_len: int | None = None) -> list[int]:
+    """Width steps MIN_WIDTH_STEP..MAX_WIDTH_STEP; a step that rounds to the width of a smaller one
+    (-3: width 1, as -4) is left out of a range and refused in a list."""
+    steps = int_steps(flag, text, arch.MIN_WIDTH_STEP, arch.MAX_WIDTH_STEP, max_len=max_len)
+    twins = [k for k in steps if arch.same_width_as(k) is not None]
+    if twins and ":" not in text:
+        k = twins[0]
+        raise GridError(f"{flag}: step {k} rounds to width {arch.width(k)}, as step {arch.same_width_as(k)} does: "
+                        f"use {arch.same_width_as(k)}")
+    steps = [k for k in steps if k not in twins]
+    if not steps:
+        raise GridError(f"{flag}: {text.strip()!r} holds no width of its own (step -3 is width 1, as -4)")
+    return steps
 
 
 def fractions(flag: str, text: str) -> list[float]:

@@ -47,7 +47,7 @@ def test_runs_json_and_export_round_trip(db, tmp_path, capsys):
     (["--fractions", "abc"], "--fractions: 'abc' is not a number"),
     (["--widths", "1.5"], "--widths: '1.5' is not an integer"),
     (["--widths", "3:3"], "--widths: '3:3' is an empty range"),
-    (["--widths", "0:40"], "--widths: 13 is outside 0..12"),
+    (["--widths", "0:40"], "--widths: 13 is outside -4..12"),
     (["--seeds", "2:1"], "--seeds: '2:1' is an empty range"),
     (["--dropout", "1"], "--dropout: 1 is outside [0, 1)"),
     (["--lr-mult", "nan"], "--lr-mult: nan is outside"),
@@ -181,3 +181,19 @@ def test_bad_data_files_stop_a_sweep_before_anything_is_queued(db, tmp_path, cap
     assert f"{damage} data file {target}" in err and "restore it from the repository" in err
     assert len(err.splitlines()) == 1
     assert Store(db).queue_counts().queued == 0 and Store(db).runs(status=None).empty  # nothing queued, no failed runs
+
+
+@pytest.mark.parametrize("widths, message", [
+    ("-5:2", "--widths: -5 is outside -4..12"),
+    ("-3", "--widths: step -3 rounds to width 1, as step -4 does: use -4"),
+    ("-3:-2", "--widths: '-3:-2' holds no width of its own"),
+])
+def test_width_steps_below_zero_and_their_bad_input(db, capsys, widths, message):
+    assert main(["sweep", "--widths", widths, "--fractions", "1/256", "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_a_range_from_minus_four_skips_the_twin_step(db, capsys):
+    assert main(["sweep", "--widths", "-4:1", "--fractions", "1/1024", "--dry-run"]) == 0
+    assert "plan: 4 runs" in capsys.readouterr().out  # widths 1, 2, 3, 4: step -3 (width 1 again) is skipped

@@ -111,3 +111,47 @@ def test_a_version_1_database_learns_each_runs_precision(tmp_path):
     runs = Store(path).runs(status=None).set_index("run_id")
     assert runs.loc["r0", ["device_type", "precision"]].tolist() == ["cpu", "fp32"]
     assert runs.loc["r1", ["device_type", "precision"]].tolist() == ["cuda", "bf16"]
+
+
+def test_a_grid_that_misses_a_small_optimum_is_told_which_widths_bracket_it():
+    """A hidden law whose optimum lies below width 4 at low budgets: widths 4..23 alone leave the
+    envelope and IsoFLOP estimators without an answer; the widths the bracket names fix that."""
+    from scaling import arch
+    from scaling.fit import analyze, synthetic_sweep
+
+    truth = dict(E=0.05, A=3.0, B=5.0, alpha=0.4, beta=0.3)  # N_opt ~ C^(0.3/0.7)
+    fractions = tuple(2.0 ** -k for k in range(10))
+    every, _ = synthetic_sweep(width_steps=arch.width_steps(-4, 5), fractions=fractions, truth=truth, seed=1)
+    small = every[(every.width_step >= 0) & (every.data_fraction >= 1 / 128)]
+    an = analyze(small, None, n_boot=0)
+    assert not an.nopt["envelope"].ok and not an.nopt["isoflop"].ok
+    sel = views.Selection(batch_size=128)  # the synthetic sweeps' batch size
+    b = views.bracket(small, sel, an.nopt)
+    assert b.widths == (-2, -1) and "smallest width (4) is best" in b.why[0]
+    assert b.fractions == (1 / 512, 1 / 256) and len(b.configs) == len({c.run_id for c in b.configs})
+    added = {(c.width_step, c.data_fraction, c.seed) for c in b.configs}
+    key = list(zip(every.width_step, every.data_fraction, every.seed))
+    grown = every[[k in added for k in key] | every.index.isin(small.index)]
+    assert len(grown) == len(small) + len(b.configs)
+    after = analyze(grown, None, n_boot=0)
+    for m in ("envelope", "isoflop", "parametric"):  # the envelope without curves is the coarsest of the three
+        assert after.nopt[m].ok and after.nopt[m].a == pytest.approx(0.3 / 0.7, abs=0.1), m
+
+
+def test_scaling_fit_names_the_bracketing_runs_and_sweep_bracket_plans_them(db, capsys):
+    store = Store(db)
+    cfgs = grid.expand(list(range(0, 5)), [2.0 ** -k for k in range(1, 8)], [0, 1], [0.0])
+    res = []
+    for c in cfgs:  # an optimum below width 4 at every budget: the smallest width always wins
+        loss = 0.05 + 0.5 * c.params ** -0.2 + 30.0 * c.examples ** -0.35 + 1e-6 * c.params
+        res.append(train.RunResult(c, loss, 0.9, loss, 0.01 * c.flops / 1e9, "cpu (2 threads)", "ok"))
+    store.add_results(res)
+    assert main(["fit", "--bootstrap", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "edge of the grid: at" in out and "the smallest width (4) is best" in out
+    assert "to bracket the optimum: widths 2, 3 (steps -2, -1)" in out and "scaling sweep --bracket" in out
+    assert main(["sweep", "--bracket", "--dropout", "0", "--device", "cpu", "--dry-run"]) == 0
+    cap = capsys.readouterr()
+    # 5 + 2 widths x 7 + 3 fractions, less the 5 x 7 cached, x 2 seeds
+    assert "adding widths 2, 3 (steps -2, -1) and fractions 1/512, 1/256, 1: 70 runs" in cap.err
+    assert "plan: 70 runs, 0 cached, 70 to train" in cap.out

@@ -5,7 +5,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from scaling import model
 
 
-@pytest.mark.parametrize("step", [0, 2, 4, 7, 9])
+@pytest.mark.parametrize("step", [-4, -2, -1, 0, 2, 4, 7, 9])
 def test_analytic_flops_and_params_match_torch(step):
     c = model.width(step)
     net = model.CNN(c)
@@ -13,6 +13,13 @@ def test_analytic_flops_and_params_match_torch(step):
     with FlopCounterMode(display=False) as counter:
         net(torch.zeros(1, 1, 28, 28))
     assert abs(model.forward_flops(c) - counter.get_total_flops()) <= 0.01 * counter.get_total_flops()
+
+
+def test_steps_below_zero_are_widths_1_2_3_each_once():
+    from scaling import arch
+
+    assert [arch.width(k) for k in range(-4, 1)] == [1, 1, 2, 3, 4]
+    assert arch.width_steps(-4, 1) == [-4, -2, -1, 0, 1] and arch.same_width_as(-3) == -4
 
 
 def test_compute_doubles_per_width_step():

@@ -16,13 +16,15 @@ def analysis(runs: pd.DataFrame, curves: pd.DataFrame | None, sel: Selection, n_
              first_draw: bool = False) -> fit.Analysis:
     """fit.analyze on a selection; SelectionError when fewer than MIN_POINTS configurations remain.
 
-    first_draw: only what Explore shows before its intervals (the loss law and the selection's
-    N_opt estimator, no L(N)/L(D) slices or Kaplan form), so a slider move redraws at once."""
+    first_draw: only what Explore shows before its intervals (the loss law, the selection's N_opt
+    estimator and the two cheap ones, no L(N)/L(D) slices or Kaplan form), so a slider move
+    redraws at once."""
     sub = _check_fittable(runs, sel)
     cv = None
     if curves is not None and len(curves):
         cv = curves[curves["run_id"].isin(sub["run_id"])]
-    only = dict(estimators=(sel.estimator,), extras=False) if first_draw else {}
+    # the envelope and IsoFLOP estimators cost milliseconds: the page also says whether they can answer
+    only = dict(estimators=(sel.estimator, "envelope", "isoflop"), extras=False) if first_draw else {}
     try:
         return fit.analyze(sub, cv, lr=sel.lr, irreducible=sel.irreducible, n_boot=n_boot, seed=seed, **only)
     except ValueError as e:
@@ -30,7 +32,8 @@ def analysis(runs: pd.DataFrame, curves: pd.DataFrame | None, sel: Selection, n_
 
 
 def point_estimates(runs: pd.DataFrame, curves: pd.DataFrame | None, sel: Selection) -> fit.Analysis:
-    """Explore's first draw: seed means, frontier, the loss law and the chosen N_opt estimator."""
+    """Explore's first draw: seed means, frontier, the loss law and the N_opt estimators but the
+    parametric one (unless chosen)."""
     return analysis(runs, curves, sel, first_draw=True)
 
 

@@ -1,6 +1,7 @@
 """Training plans: a grid in the CLI's syntax, the quick sweep per device, what it costs here."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 from .. import arch, grid
 from ..config import RunConfig
 from ..store import Store
+from .fmt import frac_label
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class GridSpec:
 
     def configs(self) -> list[RunConfig]:
         return grid.expand(
-            grid.int_steps("widths", self.widths, 0, arch.MAX_WIDTH_STEP), grid.fractions("fractions", self.fractions),
+            grid.width_steps("widths", self.widths), grid.fractions("fractions", self.fractions),
             grid.int_steps("seeds", self.seeds, 0, 2**31 - 1), grid.floats("dropout", self.dropouts, 0, 1, hi_open=True),
             grid.floats("lr multiplier", self.lr_mults, 1e-6, 1e6), dataset=self.dataset)
 
@@ -52,10 +54,6 @@ QUICK_GPU = GridSpec(widths="0:8", fractions="1/128:1", seeds="0:3", dropouts="0
 
 def quick_grid(device: str) -> GridSpec:
     return QUICK_CPU if device == "cpu" else QUICK_GPU
-
-
-# Per-run cost on a device with no history: a fixed part (evaluation on the 10k validation
-# images, data slicing) plus training FLOPs at a throughput, measured on this project's 2-core VM.
 
 
 # Per-run cost on a device with no history: a fixed part (evaluation on the 10k validation
@@ -92,8 +90,9 @@ class Plan:
     queued: int = 0        # already waiting in the queue (or training), by this or another sweep
 
 
-def plan(store: Store, spec: GridSpec, runs: pd.DataFrame, device_label: str) -> Plan:
-    configs = spec.configs()
+def plan(store: Store, spec: GridSpec | list, runs: pd.DataFrame, device_label: str) -> Plan:
+    """What training a grid (or a list of configs) would add here: cached, queued, new, cost."""
+    configs = spec.configs() if isinstance(spec, GridSpec) else list(spec)
     ids = [c.run_id for c in configs]
     cached = store.cached_ids(ids)
     waiting = store.queued_ids(ids) - cached
@@ -112,3 +111,83 @@ def next_lr_configs(tuning, seeds) -> list[RunConfig]:
         fixed = {k: r[k].item() if hasattr(r[k], "item") else r[k] for k in keys}
         out += [RunConfig(seed=int(s), lr_mult=float(r["next_mult"]), **fixed) for s in seeds]
     return out
+
+
+# ---------------------------------------------------------------- runs that bracket the optimum
+
+BRACKET_MIN_FRACTION = 1 / 1024  # 58 examples: below it a "run" is a handful of steps
+BRACKET_STEPS = 2  # widths or fractions added per side: one alone rarely shows a minimum
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """The runs that would let the envelope and IsoFLOP estimators answer where the optimum sits
+    on an edge of the grid, and why; `limit` says what no run inside the grid's bounds can fix."""
+    configs: list
+    widths: tuple          # width steps added
+    fractions: tuple       # data fractions added
+    why: tuple             # one line per edge found
+    limit: tuple = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.configs
+
+    def describe(self) -> str:
+        parts = []
+        if self.widths:
+            parts.append("widths " + ", ".join(str(arch.width(k)) for k in self.widths)
+                         + f" (steps {', '.join(map(str, self.widths))})")
+        if self.fractions:
+            parts.append("fractions " + ", ".join(frac_label(f) for f in self.fractions))
+        return " and ".join(parts)
+
+
+def bracket(runs: pd.DataFrame, sel, nopts: dict) -> Bracket:
+    """From the N_opt estimators that cannot answer on a selection (their skipped budgets), the
+    configs to add: smaller widths where the smallest is best, larger where the largest is, and
+    data fractions on both sides where too few widths reach a budget. Same family, seeds and
+    learning-rate multipliers as the selection's runs."""
+    from .selection import LR_TUNED, select
+
+    ok = select(runs, sel)
+    ok = ok[ok["status"] == "ok"] if len(ok) else ok
+    if ok.empty:
+        return Bracket([], (), (), ())
+    reasons = Counter()
+    for nf in nopts.values():
+        if not nf.ok and nf.skipped is not None:
+            reasons.update(nf.skipped["reason"])
+    have_w = sorted(int(k) for k in ok["width_step"].unique())
+    have_f = sorted(float(f) for f in ok["data_fraction"].unique())
+    valid = arch.width_steps()
+    add_w, add_f, why, limit = [], [], [], []
+    if reasons["minimum at the smallest width"]:
+        below = [k for k in valid if k < have_w[0]][-BRACKET_STEPS:]
+        add_w += below
+        (why if below else limit).append(
+            f"at {reasons['minimum at the smallest width']} budgets the smallest width ({arch.width(have_w[0])}) "
+            "is best" + ("" if below else ", and no smaller width exists (1 is the smallest): the optimum lies "
+                         "below this CNN family at those budgets"))
+    if reasons["minimum at the largest width"]:
+        above = [k for k in valid if k > have_w[-1]][:BRACKET_STEPS]
+        add_w += above
+        (why if above else limit).append(
+            f"at {reasons['minimum at the largest width']} budgets the largest width ({arch.width(have_w[-1])}) is "
+            "best" + ("" if above else f", and it is the largest the grid allows ({arch.width(valid[-1])})"))
+    if reasons["fewer than 3 widths reach it"] or any(not nf.ok and nf.skipped is None for nf in nopts.values()):
+        lo = [have_f[0] / 2 ** i for i in range(1, BRACKET_STEPS + 1) if have_f[0] / 2 ** i >= BRACKET_MIN_FRACTION]
+        hi = [have_f[-1] * 2 ** i for i in range(1, BRACKET_STEPS + 1) if have_f[-1] * 2 ** i <= 1]
+        add_f += lo + hi
+        (why if lo or hi else limit).append(
+            f"at {reasons['fewer than 3 widths reach it']} budgets fewer than 3 widths reach the compute"
+            + ("" if lo or hi else f", and the fractions already span {frac_label(BRACKET_MIN_FRACTION)} to 1"))
+    seeds = sorted(int(s) for s in ok["seed"].unique())
+    lrs = sorted(float(m) for m in ok["lr_mult"].unique()) if sel.lr == LR_TUNED else [float(sel.lr)]
+    widths, fractions = sorted(set(have_w + add_w)), sorted(set(have_f + add_f))
+    family = dict(dataset=sel.dataset, dropout=sel.dropout, lr_rule=sel.lr_rule, epochs=sel.epochs,
+                  batch_size=sel.batch_size)
+    configs = [RunConfig(width_step=k, data_fraction=f, seed=s, lr_mult=m, **family)
+               for k in widths for f in fractions for s in seeds for m in lrs
+               if k in add_w or f in add_f]
+    return Bracket(configs, tuple(sorted(set(add_w))), tuple(sorted(set(add_f))), tuple(why), tuple(limit))

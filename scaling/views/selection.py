@@ -31,8 +31,8 @@ class Selection:
     epochs: int = 1
     batch_size: int = 64
     precision: str = "fp32"                   # fp32, or bf16 autocast (CUDA)
-    widths: tuple[int, int] = (0, arch.MAX_WIDTH_STEP)         # width steps, inclusive
-    fractions: tuple[float, float] = (2.0**-16, 1.0)  # inclusive
+    widths: tuple[int, int] = (arch.MIN_WIDTH_STEP, arch.MAX_WIDTH_STEP)  # width steps, inclusive
+    fractions: tuple[float, float] = (2.0**-15, 1.0)  # inclusive: every fraction with an example (1/32768 ≥ 1/60000)
     seeds: tuple[int, ...] = ()               # () = every cached seed
     lr: str | float = LR_TUNED
     form: str = "power"
@@ -105,7 +105,7 @@ def parse_params(params: dict, default: Selection, prefix: str = "") -> tuple[Se
         return {"dropout": grid.floats("dropout", v, 0, 1, hi_open=True)[0]}
 
     def widths(v):
-        ws = grid.int_steps("w", v, 0, arch.MAX_WIDTH_STEP)
+        ws = grid.width_steps("w", v)
         return {"widths": (ws[0], ws[-1])}
 
     def fracs(v):
