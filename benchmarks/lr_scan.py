@@ -52,25 +52,30 @@ def chart(rows, path: Path) -> None:
 
     df = pd.DataFrame(rows).assign(fraction=lambda d: d["data_fraction"].map(lambda f: f"1/{round(1 / f)}"))
     c = alt.Chart(df).mark_line(point=True).encode(
-        x=alt.X("width:Q", scale=alt.Scale(type="log"), title="width (channels of conv1)"),
+        x=alt.X("width:Q", scale=alt.Scale(type="log", domain=[1.8, 50]), title="width (channels of conv1)",
+                axis=alt.Axis(values=sorted(df["width"].unique().tolist()))),
         y=alt.Y("best_mult:Q", scale=alt.Scale(type="log", domain=[0.25, 4]),
-                title="best multiplier of 0.1/√fan_in (seed mean)"),
+                axis=alt.Axis(values=[0.25, 0.5, 1, 2, 4]), title="best multiplier of 0.1/√fan_in (seed mean)"),
         color=alt.Color("fraction:N", title="data fraction")).properties(
         width=520, height=260, title="The learning-rate rule's best multiplier per width (Adam, one epoch)")
     path.write_bytes(vlc.vegalite_to_png(c.to_json(), scale=2))
 
 
-def main() -> None:
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", default="artifacts/lr_scan.duckdb")
+    ap.add_argument("--widths", default=WIDTHS)
+    ap.add_argument("--fractions", default=FRACTIONS)
+    ap.add_argument("--seeds", default=SEEDS)
+    ap.add_argument("--mults", default=MULTS)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--png", help="write the chart of the best multiplier per width here")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     Path(args.db).parent.mkdir(parents=True, exist_ok=True)
     store = Store(args.db)
-    configs = grid.expand(grid.width_steps("widths", WIDTHS), grid.fractions("fractions", FRACTIONS),
-                          grid.int_steps("seeds", SEEDS), [0.0], grid.floats("lr", MULTS, 1e-6, 1e6))
+    configs = grid.expand(grid.width_steps("--widths", args.widths), grid.fractions("--fractions", args.fractions),
+                          grid.int_steps("--seeds", args.seeds), [0.0], grid.floats("--mults", args.mults, 1e-6, 1e6))
     device = train.resolve_device(args.device)
     t0 = time.perf_counter()
     store.enqueue(configs, label="lr scan")
@@ -84,13 +89,14 @@ def main() -> None:
     if args.json:
         print(json.dumps(dict(device=train.device_name(device), trained=p.trained, wall_s=round(wall, 1), rows=rows),
                          indent=1))
-        return
+        return 0
     print(f"{len(configs)} runs ({p.trained} trained now, {wall:.0f} s) on {train.device_name(device)}")
     print(f"{'width':>5} {'fraction':>8} {'best x':>6} {'loss':>7} {'at x1':>7} interior  seed-mean loss per multiplier")
     for r in rows:
         print(f"{r['width']:>5} {'1/' + str(round(1 / r['data_fraction'])):>8} {r['best_mult']:>6g} {r['best_loss']:>7.4f} "
               f"{r['rule_loss']:>7.4f} {'yes' if r['interior'] else 'NO ':>8}  {r['losses']}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

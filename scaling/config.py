@@ -15,9 +15,9 @@ PROTOCOL = 2  # 2: dropout draws 24-bit uniforms (int32 hash); masks differ from
 
 LR_RULES = ("fan_in", "constant")
 # Per-layer Adam lr = LR_BASE / sqrt(fan_in) * lr_mult: proportional to the init scale, so one
-# multiplier suits every width (fc1's fan_in grows ~50x across the family). A scan of 0.03 x
-# {0.3, 1, 3, 10} at widths 6 and 16 on 1/8 of MNIST put the best at 0.09 for both: 0.1 gives
-# 0.033 for conv1 (fan_in 9) down to 1.5e-3 for fc1 at width 45.
+# multiplier suits every width (fc1's fan_in grows ~50x across the family): 0.033 for conv1
+# (fan_in 9) down to 1.5e-3 for fc1 at width 45. benchmarks/lr_scan.py scans the multiplier per
+# width (README, Definitions).
 LR_BASE = 0.1
 LR_CONSTANT = 1e-3  # the "constant" rule: the same Adam lr for every layer, times lr_mult
 

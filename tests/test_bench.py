@@ -39,3 +39,18 @@ def test_bench_native_compares_both_paths(capsys):
     for path in ("c_kernels", "torch_ops"):
         assert row[path]["train_gflops"] > 0 and row[path]["eval_s"] > 0
     assert native.lib() is not None  # the kernels are back on afterwards
+
+
+def test_lr_scan_tiny_reports_the_best_multiplier_per_width(tmp_path, capsys):
+    import lr_scan
+
+    db = str(tmp_path / "scan.duckdb")
+    args = ["--db", db, "--widths=-4,-2", "--fractions", "1/1024", "--seeds", "0:2", "--mults", "0.5,1,2",
+            "--device", "cpu", "--json"]
+    assert lr_scan.main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["trained"] == 12 and [r["width"] for r in out["rows"]] == [1, 2]
+    for r in out["rows"]:
+        assert r["seeds"] == 2 and r["best_mult"] in (0.5, 1.0, 2.0) and set(r["losses"]) == {"0.5", "1", "2"}
+        assert r["interior"] == (r["best_mult"] == 1.0)
+    assert lr_scan.main(args) == 0 and json.loads(capsys.readouterr().out)["trained"] == 0  # all cached
