@@ -4,7 +4,7 @@
     selection.py  the Selection, its URL form, the cached choices, the runs it picks
     answers.py    its fits, the lines and bands drawn around them, the tables beside them
     fmt.py        numbers, equations and reasons as the words a page shows
-    plans.py      training grids, the quick sweep per device, what a grid costs here
+    plans.py      training grids, the quick sweep per device, costs, bracketing and lr-tuning runs
     device.py     the training device of this host
     sweeps.py     queueing a sweep, its progress, the worker
 """

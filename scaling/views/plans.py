@@ -1,4 +1,5 @@
-"""Training plans: a grid in the CLI's syntax, the quick sweep per device, what it costs here."""
+"""Training plans: grids in the CLI's syntax, the quick sweep per device, what a plan costs here, and the runs
+that would bracket the optimum or tune the learning rate."""
 from __future__ import annotations
 
 from collections import Counter
