@@ -116,7 +116,7 @@ def run(db: Path) -> None:
         sel = views.Selection(dropout=0.0, widths=(lo, hi))
         t = time.perf_counter()
         an = views.analysis(runs, curves, sel, n_boot=boot)
-        views.law_band(an.loss_vs_compute, an.frontier, n_boot=2 * boot)
+        views.law_band(an)
         bt.append(time.perf_counter() - t)
     print(f"intervals ({boot} bootstrap resamples + band), computed after the charts are drawn: "
           f"median {statistics.median(bt):.2f} s, max {max(bt):.2f} s (per selection, then cached)")

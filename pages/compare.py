@@ -58,10 +58,12 @@ cols = st.columns(max(len(t), 1))
 for col, r in zip(cols, t.itertuples()):
     col.markdown(f"**{r.what}**")
     col.metric(la, f"{r.first:.3f}" if math.isfinite(r.first) else "—")
-    col.caption(f"95% [{r.first_lo:.3f}, {r.first_hi:.3f}] · {r.n_runs_first} runs" if math.isfinite(r.first_lo)
+    col.caption(f"95% [{r.first_lo:.3f}, {r.first_hi:.3f}] · {r.n_runs_first} runs · {r.first_answered}"
+                + ("" if r.first_reliable else " · :orange[unreliable]") if math.isfinite(r.first_lo)
                 else f"{r.n_runs_first} runs")
     col.metric(lb, f"{r.second:.3f}" if math.isfinite(r.second) else "—")
-    col.caption(f"95% [{r.second_lo:.3f}, {r.second_hi:.3f}] · {r.n_runs_second} runs" if math.isfinite(r.second_lo)
+    col.caption(f"95% [{r.second_lo:.3f}, {r.second_hi:.3f}] · {r.n_runs_second} runs · {r.second_answered}"
+                + ("" if r.second_reliable else " · :orange[unreliable]") if math.isfinite(r.second_lo)
                 else f"{r.n_runs_second} runs")
     p = r.p_first_greater
     col.metric("P(A > B)", f"{p:.2f}" if math.isfinite(p) else "—",
@@ -77,8 +79,10 @@ side = pd.concat([t.assign(selection=la, value=t["first"], lo=t["first_lo"], hi=
                   t.assign(selection=lb, value=t["second"], lo=t["second_lo"], hi=t["second_hi"])])[
     ["what", "selection", "value", "lo", "hi"]].rename(columns={"what": "name"})
 ui.chart(st, charts.exponents_side_by_side(side))
-st.caption("Intervals: 95% bootstrap percentile intervals (runs resampled with replacement, everything refitted). "
-           "Two-sided bootstrap p-value for 'no difference' = 2·min(P, 1−P).")
+st.caption("Intervals: 95% bias-corrected bootstrap intervals (seeds resampled with all their runs where a selection "
+           "has at least 5 seeds, else each configuration's runs within it; everything refitted; an interval from "
+           "under 80% answering resamples is unreliable). Two-sided bootstrap p-value for 'no difference' = "
+           "2·min(P, 1−P).")
 d1, d2 = st.columns(2)
 ui.download(d1, "Exponents (CSV)", t_all, "compare_exponents.csv")
 ui.download(d2, "Both frontiers (CSV)", pd.concat([an_a.frontier.assign(selection=la), an_b.frontier.assign(selection=lb)]),

@@ -178,7 +178,7 @@ full = ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT) if ui.BOOT and
 if full is not None and not isinstance(full, views.SelectionError):
     draw_cards(full, pending=False)
     flaw = full.loss_vs_compute
-    bnd = ui.band(s, version, sel, flaw, full.frontier) if flaw is not None and len(full.frontier) >= 3 else None
+    bnd = views.law_band(full) if flaw is not None else None
     eq = views.equation(flaw) if flaw else eq
     loss_fig["fig"] = charts.loss_vs_compute(ok_runs, pts, full.frontier, flaw, line, bnd, eq)
     ui.chart(loss_slot, loss_fig["fig"])

@@ -44,12 +44,12 @@ else:
         if k == "E" and floor:
             col.caption("no irreducible loss visible in this range")
         elif i is not None and math.isfinite(i.lo):
-            col.caption(f"95% [{fmt(i.lo)}, {fmt(i.hi)}]")
+            col.caption(f"95% [{fmt(i.lo)}, {fmt(i.hi)}] · {i.answered()}" + ("" if i.reliable else " · :orange[unreliable]"))
     a_iv = npar.interval
     cols[5].metric("a  (N_opt ∝ C^a)", f"{npar.a:.3f}" if npar.ok else "—",
                    help="β/(α + γβ): the compute-optimal split of C = κ·N^γ·D between N and D")
     if a_iv is not None and math.isfinite(a_iv.lo):
-        cols[5].caption(f"95% [{a_iv.lo:.3f}, {a_iv.hi:.3f}]")
+        cols[5].caption(f"95% [{a_iv.lo:.3f}, {a_iv.hi:.3f}] · {ui.interval_note(a_iv)}")
     comp = getattr(an, "compute", None)
     gamma = f"{comp.gamma:.3f}" if comp is not None else "γ"
     st.caption(f"Summed Huber loss (δ = {pf.delta:g}) on log L over {pf.n_points} configurations, L-BFGS from a "
@@ -69,6 +69,7 @@ else:
 est = pd.DataFrame([dict(estimator=views.ESTIMATORS[m], a=f"{nf.a:.3f}" if nf.ok else "—",
                          interval=f"[{nf.interval.lo:.3f}, {nf.interval.hi:.3f}]"
                          if nf.ok and nf.interval is not None and math.isfinite(nf.interval.lo) else "—",
+                         resamples=nf.interval.answered() if nf.ok and nf.interval is not None else "—",
                          budgets=len(nf.points) if nf.points is not None else 0, runs=nf.n_runs)
                     for m, nf in an.nopt.items()])
 c2.dataframe(est, hide_index=True, width="stretch",

@@ -301,7 +301,7 @@ def test_charts_are_valid_vega_lite(small_cache):
     pts = an.aggregate.points
     figs = [charts.loss_vs_compute(views.select(runs, views.Selection()), pts, an.frontier, an.loss_vs_compute,
                                    views.law_line(an.loss_vs_compute),
-                                   views.law_band(an.loss_vs_compute, an.frontier, n_boot=20), "eq"),
+                                   views.law_band(an), "eq"),
             charts.accuracy_vs_compute(views.select(runs, views.Selection()), pts),
             charts.bottleneck(pts, "examples"), charts.bottleneck(pts, "params"),
             charts.nopt_vs_compute(an.nopt["envelope"], views.nopt_band(an.nopt["envelope"])),

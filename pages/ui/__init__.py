@@ -8,13 +8,13 @@ them and draws widgets.
     cards.py      an exponent with its interval, a chart, a download
     sweeps.py     the sweep-progress panel, and which sweeps to show
 """
-from .cards import chart, download, exponent_card
-from .fits import BOOT, analysis, band, point_estimates
+from .cards import chart, download, exponent_card, interval_note
+from .fits import BOOT, analysis, point_estimates
 from .reads import device, guarded, load_curves, load_runs, snapshot, store
 from .routing import through_app
 from .selection import selection_controls, set_estimator, write_url
 from .sweeps import remember_sweep, running_sweeps, sweep_active, sweep_panel
 
-__all__ = ["BOOT", "analysis", "band", "chart", "device", "download", "exponent_card", "guarded", "load_curves",
+__all__ = ["BOOT", "analysis", "chart", "device", "download", "exponent_card", "guarded", "interval_note", "load_curves",
            "load_runs", "point_estimates", "remember_sweep", "running_sweeps", "selection_controls",
            "set_estimator", "snapshot", "store", "sweep_active", "sweep_panel", "through_app", "write_url"]

@@ -15,14 +15,22 @@ def exponent_card(col, label: str, value: float, iv, n_runs: int, help: str = ""
     if iv is None:
         col.caption(f"95% interval: computing… · {n_runs} runs")
     elif math.isfinite(iv.lo):
-        col.caption(f"95% interval [{iv.lo:.3f}, {iv.hi:.3f}] · {n_runs} runs · {iv.n_boot} resamples")
+        col.caption(f"95% interval [{iv.lo:.3f}, {iv.hi:.3f}] · {n_runs} runs · {interval_note(iv)}")
+        if not iv.reliable:
+            col.caption(f":orange[Unreliable: only {iv.answered()}; an interval needs at least 80%. The fit is "
+                        "fragile on this selection: widen it, or add seeds.]")
         if not iv.lo <= value <= iv.hi:
-            # a percentile interval that misses its own estimate: resampled seed means move the
-            # frontier (a minimum, so biased under resampling); say so rather than look wrong
+            # resampled seed means move the frontier (a minimum, so biased under resampling);
+            # say so rather than look wrong
             col.caption(":orange[The estimate lies outside its interval: the frontier shifts when seeds are "
                         "resampled, so this exponent is fragile. More seeds per configuration steady it.]")
     else:
         col.caption(f"95% interval: no resample could be fitted · {n_runs} runs")
+
+
+def interval_note(iv) -> str:
+    """How an interval was made, in words: '171 of 200 resamples answered (seeds resampled)'."""
+    return f"{iv.answered()} ({iv.scheme} resampled)"
 
 
 def chart(slot, c) -> None:

@@ -42,12 +42,3 @@ def _points(path: str, version: tuple, sel: views.Selection, _runs, _curves):
 def point_estimates(s: Store, version, sel, runs, curves):
     """Explore's first draw: seed means, frontier, the loss law and one N_opt estimator."""
     return _points(str(s.path), version, sel, runs, curves)
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def _band(path: str, version: tuple, sel: views.Selection, _law, _frontier):
-    return views.law_band(_law, _frontier, n_boot=BOOT * 2)
-
-
-def band(s: Store, version, sel, law, frontier):
-    return _band(str(s.path), version, sel, law, frontier)

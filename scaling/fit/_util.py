@@ -10,20 +10,38 @@ import numpy as np
 import pandas as pd
 
 
+RELIABLE_SHARE = 0.8  # an interval from fewer answering resamples than this is marked unreliable
+
+
 @dataclass(frozen=True)
 class Interval:
-    """A bootstrap percentile interval; n_boot counts the resamples that gave a value."""
+    """A bootstrap interval; n_boot counts the resamples that gave a value, n_failed those whose
+    fit refused. method: how the interval was read off the resamples (percentile, or bias-corrected
+    'bc'); scheme: what was resampled."""
     lo: float
     hi: float
     n_boot: int
     n_failed: int = 0
     level: float = 0.95
+    method: str = "percentile"
+    scheme: str = "runs"
 
     def contains(self, x: float) -> bool:
         return bool(self.lo <= x <= self.hi)
 
+    @property
+    def reliable(self) -> bool:
+        """At least RELIABLE_SHARE of the resamples answered."""
+        total = self.n_boot + self.n_failed
+        return total > 0 and self.n_boot >= RELIABLE_SHARE * total
+
+    def answered(self) -> str:
+        """'171 of 200 resamples answered' (or 'all 200 resamples answered')."""
+        total = self.n_boot + self.n_failed
+        return f"all {total} resamples answered" if not self.n_failed else f"{self.n_boot} of {total} resamples answered"
+
     def to_dict(self) -> dict:
-        return jsonable(dataclasses.asdict(self))
+        return jsonable({**dataclasses.asdict(self), "reliable": self.reliable})
 
 
 def percentile_interval(samples, level: float = 0.95, n_failed: int = 0) -> Interval:
@@ -34,6 +52,32 @@ def percentile_interval(samples, level: float = 0.95, n_failed: int = 0) -> Inte
     q = 100 * (1 - level) / 2
     lo, hi = np.percentile(s, [q, 100 - q])
     return Interval(float(lo), float(hi), int(s.size), int(n_failed), level)
+
+
+def bootstrap_interval(samples, estimate: float, level: float = 0.95, method: str = "bc",
+                       scheme: str = "runs") -> Interval:
+    """The interval of one statistic from its bootstrap resamples (NaN: the refit failed).
+
+    'bc' is the bias-corrected percentile interval (Efron 1981): the percentiles are shifted by
+    z0 = Phi^-1(share of resamples below the estimate), which undoes the median bias of statistics
+    built on minima (the frontier, the tuned lr, N_opt), where a plain percentile interval can miss
+    its own estimate. benchmarks/calibration.py measures both methods' coverage."""
+    from scipy.stats import norm
+
+    s = np.asarray(samples, dtype=float)
+    n_failed = int((~np.isfinite(s)).sum())
+    s = s[np.isfinite(s)]
+    if s.size == 0 or not math.isfinite(estimate):
+        return Interval(math.nan, math.nan, int(s.size), n_failed, level, method, scheme)
+    q = np.array([(1 - level) / 2, (1 + level) / 2])
+    if method == "bc":
+        share = (np.sum(s < estimate) + 0.5 * np.sum(s == estimate)) / s.size
+        z0 = norm.ppf(np.clip(share, 1 / (2 * s.size), 1 - 1 / (2 * s.size)))
+        q = norm.cdf(2 * z0 + norm.ppf(q))
+    elif method != "percentile":
+        raise ValueError(f"unknown interval method {method!r} (percentile or bc)")
+    lo, hi = np.quantile(s, q)
+    return Interval(float(lo), float(hi), int(s.size), n_failed, level, method, scheme)
 
 
 def jsonable(obj):

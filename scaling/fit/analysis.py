@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._util import Interval, jsonable, one_blas_thread, percentile_interval
+from ._util import Interval, bootstrap_interval, jsonable, one_blas_thread, percentile_interval
 from .laws import KaplanFit, ParametricFit, PowerLawFit, fit_kaplan, fit_parametric, fit_power_law
 from .nopt import NoptFit, envelope_arrays, isoflop_arrays, parametric_arrays
 from .runs import (Aggregate, ComputeLaw, Prepared, _aggregate_prepared, frontier,
@@ -114,6 +114,17 @@ class BootstrapResult:
     intervals: dict               # name -> Interval
     n_boot: int
     seed: int
+    scheme: str = "runs"          # what was resampled (see Resampler)
+    laws: np.ndarray | None = None  # [n_boot, 3]: A, alpha, E of the loss-vs-compute law per resample
+
+    def band(self, C, level: float = 0.95) -> tuple[np.ndarray, np.ndarray] | None:
+        """Pointwise interval of the loss-vs-compute law at compute C, from the same resamples as
+        alpha_C's interval; None without resampled laws."""
+        if self.laws is None or not np.isfinite(self.laws[:, 0]).any():
+            return None
+        A, al, E = self.laws[np.isfinite(self.laws[:, 0])].T
+        pred = E[:, None] + A[:, None] * np.asarray(C, float)[None, :] ** -al[:, None]
+        return tuple(np.quantile(pred, [(1 - level) / 2, (1 + level) / 2], axis=0))
 
     def prob_greater(self, other: "BootstrapResult", name: str) -> float:
         """P(this selection's `name` > other's), from independent resamples paired by index."""
@@ -123,33 +134,70 @@ class BootstrapResult:
         return float(np.mean(a[:m][ok] > b[:m][ok])) if ok.any() else math.nan
 
     def to_dict(self) -> dict:
-        return jsonable(dict(intervals=self.intervals, n_boot=self.n_boot, seed=self.seed))
+        return jsonable(dict(intervals=self.intervals, n_boot=self.n_boot, seed=self.seed, scheme=self.scheme))
+
+
+CLUSTER_MIN_SEEDS = 5  # fewer seeds than this make too few distinct cluster resamples
+INTERVAL_METHOD = "bc"  # chosen by benchmarks/calibration.py (README: Calibration)
+
+
+class Resampler:
+    """What one bootstrap resample draws. A seed fixes the data subset that every width and
+    fraction of that seed shares, so the runs of one seed are not independent: with at least
+    CLUSTER_MIN_SEEDS seeds the seeds are drawn with replacement, each with all its runs (a cluster
+    bootstrap); with fewer, each configuration's runs are drawn with replacement within it
+    (stratified: every configuration keeps its number of runs)."""
+
+    def __init__(self, p: Prepared):
+        self.n = len(p.runs)
+        seeds = p.runs["seed"].to_numpy() if self.n else np.zeros(0, int)
+        self.seed_code, uniq = pd.factorize(seeds, sort=True)[0], np.unique(seeds)
+        self.n_seeds = uniq.size
+        self.scheme = "seeds" if self.n_seeds >= CLUSTER_MIN_SEEDS else "runs within configurations"
+        order = np.argsort(p.run_cfg, kind="stable")
+        counts = np.bincount(p.run_cfg, minlength=p.n_cfg)
+        start = np.r_[0, np.cumsum(counts)[:-1]]
+        self._members, self._start, self._count = order, start[p.run_cfg], counts[p.run_cfg]
+
+    def weights(self, rng) -> np.ndarray:
+        """How many times each run is drawn in one resample."""
+        if self.scheme == "seeds":
+            drawn = np.bincount(rng.integers(0, self.n_seeds, self.n_seeds), minlength=self.n_seeds)
+            return drawn[self.seed_code].astype(float)
+        pick = self._members[self._start + (rng.random(self.n) * self._count).astype(int)]
+        return np.bincount(pick, minlength=self.n).astype(float)
 
 
 @one_blas_thread()
 def _bootstrap(p: Prepared, point: dict, *, irreducible, n_boot, seed, level) -> BootstrapResult:
     rng = np.random.default_rng(seed)
-    n = len(p.runs)
-    names = [k for k, v in _scalars(point).items() if np.isfinite(v)]
+    draw = Resampler(p)
+    est = _scalars(point)
+    names = [k for k, v in est.items() if np.isfinite(v)]
     skip = frozenset([m for m in ESTIMATORS if not (m in point and point[m].ok)]
                      + [k for k in SLICES if point[k] is None])
     samples = {k: np.full(n_boot, np.nan) for k in names}
+    laws = np.full((n_boot, 3), np.nan)  # A, alpha, E of each resample's loss-vs-compute law (the band)
     for i in range(n_boot):
-        w = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
         try:
-            vals = _scalars(_estimate(p, w, irreducible=irreducible, init=point, skip=skip))
+            r = _estimate(p, draw.weights(rng), irreducible=irreducible, init=point, skip=skip)
         except ValueError:
             continue
+        vals = _scalars(r)
         for k in names:
             samples[k][i] = vals[k]
-    intervals = {k: percentile_interval(s, level, int(np.isnan(s).sum())) for k, s in samples.items()}
-    return BootstrapResult(samples, intervals, n_boot, seed)
+        f = r.get("loss_vs_compute")
+        if f is not None:
+            laws[i] = f.A, f.alpha, f.E
+    intervals = {k: bootstrap_interval(v, est[k], level, INTERVAL_METHOD, draw.scheme) for k, v in samples.items()}
+    return BootstrapResult(samples, intervals, n_boot, seed, draw.scheme, laws)
 
 
 def bootstrap(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, n_boot: int = 200,
               seed: int = 0, lr="tuned", irreducible: bool = False,
               level: float = 0.95) -> BootstrapResult:
-    """Resample runs with replacement, redo everything (seed means, lr choice, frontier, fits)."""
+    """Resample (seeds, or runs within configurations: see Resampler) and redo everything: seed
+    means, lr choice, frontier, fits."""
     p = Prepared(runs, curves, lr)
     p.check_single_family()
     point = _estimate(p, np.ones(len(p.runs)), irreducible=irreducible)
@@ -245,8 +293,8 @@ def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned
 def _fmt_iv(iv: Interval | None) -> str:
     if iv is None or iv.n_boot == 0:
         return ""
-    n = f"{iv.n_boot} of {iv.n_boot + iv.n_failed}" if iv.n_failed else f"{iv.n_boot}"
-    return f"  [{iv.lo:.3f}, {iv.hi:.3f}] ({iv.level:.0%}, {n} resamples)"
+    return (f"  [{iv.lo:.3f}, {iv.hi:.3f}] ({iv.level:.0%}, {iv.answered()}"
+            + ("" if iv.reliable else "; UNRELIABLE: under 80% answered") + ")")
 
 
 def format_analysis(an: Analysis) -> str:
@@ -259,6 +307,9 @@ def format_analysis(an: Analysis) -> str:
              f"fitted C = {an.compute.kappa:.4g} N^{an.compute.gamma:.3f} D (used for N_opt from "
              f"L(N, D): a = beta/(alpha + {an.compute.gamma:.3f} beta))",
              f"frontier: {len(an.frontier)} configurations"]
+    if an.boot is not None:
+        method = "bias-corrected percentile" if INTERVAL_METHOD == "bc" else "percentile"
+        lines.append(f"intervals: {an.boot.n_boot} bootstrap resamples of {an.boot.scheme}, {method}")
     f = an.loss_vs_compute
     if f is None:
         why = next((n.split(": ", 1)[1] for n in an.notes if n.startswith("loss_vs_compute:")), "")
@@ -394,6 +445,8 @@ def comparison_table(A: Analysis, B: Analysis, names: dict[str, str] | None = No
                          first_lo=ia.lo if ia else math.nan, first_hi=ia.hi if ia else math.nan,
                          second=pb.get(name, math.nan), second_lo=ib.lo if ib else math.nan,
                          second_hi=ib.hi if ib else math.nan, p_first_greater=prob,
+                         first_answered=ia.answered() if ia else "", first_reliable=bool(ia and ia.reliable),
+                         second_answered=ib.answered() if ib else "", second_reliable=bool(ib and ib.reliable),
                          p_two_sided=2 * min(prob, 1 - prob) if math.isfinite(prob) else math.nan,
                          n_runs_first=A.n_runs, n_runs_second=B.n_runs))
     return pd.DataFrame(rows)

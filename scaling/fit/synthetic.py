@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..arch import forward_flops, n_params
 from ..arch import width as width_of
 
 TRUTH = dict(E=0.05, A=11.0, B=5.0, alpha=0.4, beta=0.3)
@@ -25,13 +26,20 @@ def synthetic_sweep(*, width_steps=range(8), fractions=tuple(2.0 ** -k for k in 
                     dropouts=(0.0,), lr_mults=(1.0,), truth: dict | None = None,
                     noise: float = 0.02, n_curve: int = 10, bad_runs: int = 0,
                     flops_per_param: float = 14.0, flops_gamma: float = 1.0, seed: int = 0,
-                    dataset: str = "mnist"):
+                    dataset: str = "mnist", cnn: bool = False, seed_noise: float = 0.0, bend: float = 0.0):
     """(runs, curves) DataFrames. truth: E, A, B, alpha, beta, or per dropout {dropout: dict}.
 
     flops_gamma != 1 makes forward FLOPs grow as N^gamma (a real CNN's FLOPs per parameter
-    drift with width), so that C is no longer proportional to N D.
+    drift with width), so that C is no longer proportional to N D. cnn=True takes N and the
+    forward FLOPs of the real CNN family (arch.py) instead. seed_noise adds a log-normal factor
+    shared by every width of one seed and fraction (a seed fixes the data subset: its runs are
+    not independent); noise is each run's own. bend > 0 raises the reducible loss to the power
+    1 + bend: a frontier that bends more than L = E + A/N^alpha + B/D^beta allows (a wrong form).
     """
     rng = np.random.default_rng(seed)
+    shared_rng = np.random.default_rng([seed, 1])  # its own stream: seed_noise=0 leaves the runs as they were
+    shared = {(d, s, f): np.exp(seed_noise * shared_rng.standard_normal())
+              for d in dropouts for s in range(seeds) for f in fractions}
     rows, curve_rows = [], []
     for dropout in dropouts:
         t = dict(TRUTH)
@@ -39,9 +47,12 @@ def synthetic_sweep(*, width_steps=range(8), fractions=tuple(2.0 ** -k for k in 
             t.update(truth[dropout] if dropout in truth else truth)
         for k in width_steps:
             w = width_of(k)
-            N = params_of(w)
-            N0 = params_of(width_of(0))
-            F = 2 * flops_per_param * N0 * (N / N0) ** flops_gamma
+            if cnn:
+                N, F = n_params(w), forward_flops(w)
+            else:
+                N = params_of(w)
+                N0 = params_of(width_of(0))
+                F = 2 * flops_per_param * N0 * (N / N0) ** flops_gamma
             for f in fractions:
                 D = int(round(f * 60000))
                 for lr in lr_mults:
@@ -49,11 +60,11 @@ def synthetic_sweep(*, width_steps=range(8), fractions=tuple(2.0 ** -k for k in 
                         run_id = f"{dataset}-d{dropout}-k{k}-f{f:g}-lr{lr:g}-s{s}"
                         # lr_mult 1 is best; the seed noise is one draw per run
                         lr_pen = 1 + 0.05 * np.log(lr) ** 2
-                        eps = np.exp(noise * rng.standard_normal())
+                        eps = np.exp(noise * rng.standard_normal()) * shared[(dropout, s, f)]
 
                         def law(d):
-                            return (t["E"] + t["A"] * N ** -t["alpha"] + t["B"] * d ** -t["beta"]) \
-                                * lr_pen * eps
+                            red = t["A"] * N ** -t["alpha"] + t["B"] * d ** -t["beta"]
+                            return (t["E"] + red ** (1 + bend)) * lr_pen * eps
 
                         L = law(D)
                         rows.append(dict(run_id=run_id, dataset=dataset, width_step=k, width=w,

@@ -50,32 +50,14 @@ def _check_fittable(runs: pd.DataFrame, sel: Selection) -> pd.DataFrame:
     return sub
 
 
-def law_band(law, frontier: pd.DataFrame, n_boot: int = 200, seed: int = 0, level: float = 0.95,
-             n_grid: int = 60) -> pd.DataFrame:
-    """Pointwise band of the loss-vs-compute law: refit on resampled frontier points.
-
-    fit.analyze's bootstrap gives the exponent's interval but not the prefactor, so the band
-    is drawn from its own resamples of the frontier (warm-started, ~ms each).
-    """
-    C = frontier["flops"].to_numpy(float)
-    L = frontier["val_loss"].to_numpy(float)
-    grid_c = np.geomspace(C.min(), C.max(), n_grid)
-    rng = np.random.default_rng(seed)
-    curves = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, C.size, C.size)
-        if np.unique(C[idx]).size < MIN_POINTS:
-            continue
-        try:
-            f = fit.fit_power_law(C[idx], L[idx], law.irreducible, n_starts=0, init=law)
-        except ValueError:
-            continue
-        curves.append(f.predict(grid_c))
-    q = 100 * (1 - level) / 2
-    if not curves:
+def law_band(an, n_grid: int = 60) -> pd.DataFrame:
+    """Pointwise 95% band of the loss-vs-compute law, from the same resamples as α_C's interval
+    (empty without a bootstrap)."""
+    law = an.loss_vs_compute
+    band = an.boot.band(np.geomspace(*law.x_range, n_grid)) if an.boot is not None and law is not None else None
+    if band is None:
         return pd.DataFrame(columns=["flops", "lo", "hi"])
-    lo, hi = np.percentile(np.array(curves), [q, 100 - q], axis=0)
-    return pd.DataFrame({"flops": grid_c, "lo": lo, "hi": hi})
+    return pd.DataFrame({"flops": np.geomspace(*law.x_range, n_grid), "lo": band[0], "hi": band[1]})
 
 
 def law_line(law, n_grid: int = 60) -> pd.DataFrame:
