@@ -18,7 +18,7 @@ import pandas as pd
 from ._util import Interval, bootstrap_interval, jsonable, one_blas_thread, percentile_interval
 from .laws import KaplanFit, ParametricFit, PowerLawFit, fit_kaplan, fit_parametric, fit_power_law
 from .nopt import NoptFit, envelope_arrays, isoflop_arrays, parametric_arrays
-from .runs import (Aggregate, ComputeLaw, Prepared, _aggregate_prepared, frontier,
+from .runs import (Aggregate, ComputeLaw, Prepared, _aggregate_prepared, _group_codes, frontier,
                    frontier_mask, lr_tuning)
 
 ESTIMATORS = ("envelope", "isoflop", "parametric")
@@ -116,6 +116,7 @@ class BootstrapResult:
     seed: int
     scheme: str = "runs"          # what was resampled (see Resampler)
     laws: np.ndarray | None = None  # [n_boot, 3]: A, alpha, E of the loss-vs-compute law per resample
+    inflate: float = 1.0          # the small-sample widening the intervals were given (Resampler.inflate)
 
     def band(self, C, level: float = 0.95) -> tuple[np.ndarray, np.ndarray] | None:
         """Pointwise interval of the loss-vs-compute law at compute C, from the same resamples as
@@ -138,40 +139,72 @@ class BootstrapResult:
 
 
 CLUSTER_MIN_SEEDS = 5  # fewer seeds than this make too few distinct cluster resamples
-INTERVAL_METHOD = "bc"  # chosen by benchmarks/calibration.py (README: Calibration)
+INTERVAL_METHOD = "percentile"  # chosen by benchmarks/calibration.py (README: Calibration)
+INFLATE = True  # widen by the small-sample factor (Resampler.inflate): chosen by the same measurement
+
+
+SCHEMES = ("seeds", "seeds within each data fraction", "runs within configurations")
 
 
 class Resampler:
-    """What one bootstrap resample draws. A seed fixes the data subset that every width and
-    fraction of that seed shares, so the runs of one seed are not independent: with at least
-    CLUSTER_MIN_SEEDS seeds the seeds are drawn with replacement, each with all its runs (a cluster
-    bootstrap); with fewer, each configuration's runs are drawn with replacement within it
-    (stratified: every configuration keeps its number of runs)."""
+    """What one bootstrap resample draws. A seed fixes the data subset that every width of that
+    seed shares, so runs of one seed are not independent. With at least CLUSTER_MIN_SEEDS seeds,
+    the seeds are drawn with replacement, each with all its runs (a cluster bootstrap). With fewer
+    (3 seeds give only 10 distinct cluster resamples), the seeds are drawn within each data
+    fraction, each with its runs of every width there: the runs that share one subset move
+    together, and the fractions vary independently. 'runs within configurations' draws each
+    configuration's runs on their own (ignores that correlation: benchmarks/calibration.py
+    measures what that costs)."""
 
-    def __init__(self, p: Prepared):
+    def __init__(self, p: Prepared, scheme: str | None = None):
         self.n = len(p.runs)
         seeds = p.runs["seed"].to_numpy() if self.n else np.zeros(0, int)
-        self.seed_code, uniq = pd.factorize(seeds, sort=True)[0], np.unique(seeds)
-        self.n_seeds = uniq.size
-        self.scheme = "seeds" if self.n_seeds >= CLUSTER_MIN_SEEDS else "runs within configurations"
-        order = np.argsort(p.run_cfg, kind="stable")
-        counts = np.bincount(p.run_cfg, minlength=p.n_cfg)
-        start = np.r_[0, np.cumsum(counts)[:-1]]
-        self._members, self._start, self._count = order, start[p.run_cfg], counts[p.run_cfg]
+        self.seed_code = pd.factorize(seeds, sort=True)[0]
+        self.n_seeds = int(self.seed_code.max()) + 1 if self.n else 0
+        if scheme is None:
+            scheme = SCHEMES[0] if self.n_seeds >= CLUSTER_MIN_SEEDS else SCHEMES[1]
+        if scheme not in SCHEMES:
+            raise ValueError(f"unknown resampling scheme {scheme!r} (one of {', '.join(SCHEMES)})")
+        self.scheme = scheme
+        if scheme == SCHEMES[1]:
+            # blocks: (fraction, seed); within a fraction's stratum, its blocks are drawn with replacement
+            frac = pd.factorize(p.runs["data_fraction"], sort=True)[0] if self.n else np.zeros(0, int)
+            self.block, first = _group_codes(pd.DataFrame({"f": frac, "s": self.seed_code}), ["f", "s"])
+            self.block_stratum = frac[first]
+            order = np.argsort(self.block_stratum, kind="stable")
+            counts = np.bincount(self.block_stratum)
+            starts = np.r_[0, np.cumsum(counts)[:-1]]
+            self._members, self._start, self._count = order, starts[self.block_stratum], counts[self.block_stratum]
+        elif scheme == SCHEMES[2]:
+            order = np.argsort(p.run_cfg, kind="stable")
+            counts = np.bincount(p.run_cfg, minlength=p.n_cfg)
+            start = np.r_[0, np.cumsum(counts)[:-1]]
+            self._members, self._start, self._count = order, start[p.run_cfg], counts[p.run_cfg]
+
+    @property
+    def inflate(self) -> float:
+        """sqrt(n / (n - 1)) for n clusters drawn per stratum: undoes the bootstrap's small-sample
+        shrinkage of the spread (1 for runs drawn one by one, which have no such n)."""
+        if self.scheme == SCHEMES[2]:
+            return 1.0
+        n = self.n_seeds if self.scheme == SCHEMES[0] else float(np.median(self._count)) if self._count.size else 1
+        return math.sqrt(n / (n - 1)) if n > 1 else 1.0
 
     def weights(self, rng) -> np.ndarray:
         """How many times each run is drawn in one resample."""
-        if self.scheme == "seeds":
+        if self.scheme == SCHEMES[0]:
             drawn = np.bincount(rng.integers(0, self.n_seeds, self.n_seeds), minlength=self.n_seeds)
             return drawn[self.seed_code].astype(float)
-        pick = self._members[self._start + (rng.random(self.n) * self._count).astype(int)]
-        return np.bincount(pick, minlength=self.n).astype(float)
+        m = self._members.size
+        pick = self._members[self._start + (rng.random(m) * self._count).astype(int)]
+        drawn = np.bincount(pick, minlength=m).astype(float)
+        return drawn[self.block] if self.scheme == SCHEMES[1] else drawn
 
 
 @one_blas_thread()
-def _bootstrap(p: Prepared, point: dict, *, irreducible, n_boot, seed, level) -> BootstrapResult:
+def _bootstrap(p: Prepared, point: dict, *, irreducible, n_boot, seed, level, scheme=None) -> BootstrapResult:
     rng = np.random.default_rng(seed)
-    draw = Resampler(p)
+    draw = Resampler(p, scheme)
     est = _scalars(point)
     names = [k for k, v in est.items() if np.isfinite(v)]
     skip = frozenset([m for m in ESTIMATORS if not (m in point and point[m].ok)]
@@ -189,8 +222,9 @@ def _bootstrap(p: Prepared, point: dict, *, irreducible, n_boot, seed, level) ->
         f = r.get("loss_vs_compute")
         if f is not None:
             laws[i] = f.A, f.alpha, f.E
-    intervals = {k: bootstrap_interval(v, est[k], level, INTERVAL_METHOD, draw.scheme) for k, v in samples.items()}
-    return BootstrapResult(samples, intervals, n_boot, seed, draw.scheme, laws)
+    intervals = {k: bootstrap_interval(v, est[k], level, INTERVAL_METHOD, draw.scheme, INFLATE and draw.inflate)
+                 for k, v in samples.items()}
+    return BootstrapResult(samples, intervals, n_boot, seed, draw.scheme, laws, draw.inflate)
 
 
 def bootstrap(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, n_boot: int = 200,
@@ -244,7 +278,8 @@ class Analysis:
 
 def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned",
             irreducible: bool = False, n_boot: int = 200, seed: int = 0,
-            level: float = 0.95, estimators: tuple = ESTIMATORS, extras: bool = True) -> Analysis:
+            level: float = 0.95, estimators: tuple = ESTIMATORS, extras: bool = True,
+            scheme: str | None = None) -> Analysis:
     """The whole answer for one selection (one sweep: a dataset, a dropout, ...).
 
     n_boot=0 gives the point estimates alone, fast enough to draw at once; intervals can be
@@ -264,7 +299,7 @@ def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned
         use, mean = point["use"], point["mean"]
         kaplan, kaplan_why = (_try(fit_kaplan, p.N[use], p.D[use], mean[use]) if extras
                               else (None, "skipped"))
-    boot = (_bootstrap(p, point, irreducible=irreducible, n_boot=n_boot, seed=seed, level=level)
+    boot = (_bootstrap(p, point, irreducible=irreducible, n_boot=n_boot, seed=seed, level=level, scheme=scheme)
             if n_boot > 0 else None)
     iv = boot.intervals if boot else {}
     agg = _aggregate_prepared(p)
@@ -309,7 +344,8 @@ def format_analysis(an: Analysis) -> str:
              f"frontier: {len(an.frontier)} configurations"]
     if an.boot is not None:
         method = "bias-corrected percentile" if INTERVAL_METHOD == "bc" else "percentile"
-        lines.append(f"intervals: {an.boot.n_boot} bootstrap resamples of {an.boot.scheme}, {method}")
+        widen = f", widened x{an.boot.inflate:.2f} for the few seeds" if INFLATE and an.boot.inflate > 1 else ""
+        lines.append(f"intervals: {an.boot.n_boot} bootstrap resamples of {an.boot.scheme}, {method}{widen}")
     f = an.loss_vs_compute
     if f is None:
         why = next((n.split(": ", 1)[1] for n in an.notes if n.startswith("loss_vs_compute:")), "")

@@ -1,0 +1,40 @@
+"""The 95% intervals are measured to cover: a small version of benchmarks/calibration.py."""
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import calibration  # noqa: E402
+
+
+@pytest.mark.slow
+def test_intervals_cover_at_least_80_percent_on_a_known_law():
+    res = calibration.run_case("h100 law", calibration.CASES["h100 law"], calibration.GRIDS["small"],
+                               sweeps=20, boot=60, noise=0.03, seed_noise=0.03)
+    rows = {r["name"]: r for r in res["rows"]}
+    answering = [k for k, r in rows.items() if r["answered"] >= 15]
+    assert {"alpha_C", "a_parametric", "alpha", "beta"} <= set(answering)
+    for k in answering:
+        assert rows[k]["coverage_widened"] >= 0.8, rows[k]
+
+
+def test_seeds_are_resampled_with_their_runs():
+    """A resample draws whole (seed, fraction) blocks with few seeds, whole seeds with many."""
+    import numpy as np
+
+    from scaling.fit.analysis import Prepared, Resampler
+    from scaling.fit import synthetic_sweep
+
+    runs, _ = synthetic_sweep(width_steps=range(3), fractions=(1 / 4, 1 / 8), seeds=3)
+    r = Resampler(Prepared(runs))
+    assert r.scheme == "seeds within each data fraction" and r.inflate == pytest.approx((3 / 2) ** 0.5)
+    w = r.weights(np.random.default_rng(0))
+    for (f, s), g in runs.assign(w=w).groupby(["data_fraction", "seed"]):
+        assert g["w"].nunique() == 1  # every width of one seed and fraction is drawn together
+    assert all(g["w"].sum() == 3 * 3 for _, g in runs.assign(w=w).groupby("data_fraction"))
+    many, _ = synthetic_sweep(width_steps=range(3), fractions=(1 / 4, 1 / 8), seeds=6)
+    r = Resampler(Prepared(many))
+    w = r.weights(np.random.default_rng(0))
+    assert r.scheme == "seeds" and all(g.nunique() == 1 for _, g in many.assign(w=w).groupby("seed")["w"])
