@@ -46,6 +46,8 @@ if isinstance(an, views.SelectionError):
     st.warning(f"Nothing to fit: {an}", icon=":material/filter_alt_off:")
     st.stop()
 
+more = ui.guarded(ui.edges, s, sel, runs, an, ui.device().label)  # lr tuning, bracketing: cached
+
 # Cards first with the point estimates; the intervals fill in once the bootstrap is done.
 cards = st.empty()
 
@@ -63,23 +65,19 @@ def draw_cards(a, pending: bool):
         c3.metric("runs · configurations · frontier", f"{a.n_runs} · {len(a.aggregate.points)} · {len(a.frontier)}")
         excl = ", ".join(f"{k}: {v}" for k, v in a.excluded.items())
         c3.caption(f"{views.describe_family(sel.family)}; seeds averaged per configuration; learning rate "
-                   f"{views.lr_tuning(a.aggregate).label() if sel.lr == views.LR_TUNED else f'×{sel.lr:g} (fixed)'}"
+                   f"{more.tuning.label() if sel.lr == views.LR_TUNED else f'×{sel.lr:g} (fixed)'}"
                    + (f"; excluded {excl}" if excl else ""))
 
 
 draw_cards(an, pending=True)
 
-tuning = views.lr_tuning(an.aggregate)
-if sel.lr == views.LR_TUNED and not tuning.tuned and len(tuning.todo):
-    seeds = sorted(views.select(runs, sel)["seed"].unique())
-    extra = views.next_lr_configs(tuning, seeds)
-    with st.expander(f"The learning rate is not tuned here: {tuning.label()}", icon=":material/tune:"):
+if more.lr_runs:
+    with st.expander(f"The learning rate is not tuned here: {more.tuning.label()}", icon=":material/tune:"):
         st.caption("Tuned means, per configuration, an interior best of at least three learning-rate multipliers. "
                    "Training ×1/2 and ×2 around each configuration's best where not tried yet would tune them, or "
-                   f"show that the best lies further out: {len(extra)} more runs, "
-                   f"{views.fmt_flops(sum(c.flops for c in extra))}.")
-        if st.button(f"Queue those {len(extra)} runs", icon=":material/play_arrow:", key="queue_lr"):
-            sid, _, n_new = ui.guarded(views.queue_runs, s, extra, "lr multipliers around the best")
+                   f"show that the best lies further out: {len(more.lr_runs)} more runs, {views.fmt_flops(more.lr_flops)}.")
+        if st.button(f"Queue those {len(more.lr_runs)} runs", icon=":material/play_arrow:", key="queue_lr"):
+            sid, _, n_new = ui.guarded(views.queue_runs, s, more.lr_runs, "lr multipliers around the best")
             ui.remember_sweep(sid, "lr multipliers around the best")
             st.rerun()
 
@@ -117,20 +115,18 @@ def draw_nopt(nf, others=None):
 draw_nopt(nf)
 
 # the envelope and IsoFLOP estimators need a grid whose optimum is inside it: say which runs would make it so
-edge = {m: an.nopt[m] for m in ("envelope", "isoflop") if not an.nopt[m].ok}
-if edge:
-    b = views.bracket(runs, sel, edge)
-    names = " and ".join(views.ESTIMATORS[m] for m in edge)
+if more.edge:
+    b, p = more.bracket, more.plan
+    names = " and ".join(views.ESTIMATORS[m] for m in more.edge)
     with right.expander(f"{names[0].upper() + names[1:]}: the grid does not bracket the optimum",
-                        expanded=sel.estimator in edge, icon=":material/open_in_full:"):
+                        expanded=sel.estimator in more.edge, icon=":material/open_in_full:"):
         for why in b.why + b.limit:
             st.caption(why[0].upper() + why[1:] + ".")
         dev = ui.device()
         if not b.empty and sel.precision != ("bf16" if dev.device == "cuda" else "fp32"):
             st.caption(f"This device trains in {'bf16' if dev.device == 'cuda' else 'fp32'}, not {sel.precision}: "
                        "runs trained here would start another family.")
-        elif not b.empty:
-            p = ui.guarded(views.plan, s, b.configs, runs, dev.label)
+        elif p is not None:
             st.caption(f"Adding {b.describe()}: {p.new} runs to train ({p.cached} cached, {p.queued} queued), "
                        f"{views.fmt_flops(p.flops)}, about {views.fmt_s(p.est_s)} on {dev.label}.")
             if st.button(f"Queue the {p.new} bracketing runs", disabled=p.new == 0, key="bracket",

@@ -7,6 +7,7 @@ costs nothing (cache_data would unpickle a copy every rerun). The DataFrames rid
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -42,3 +43,30 @@ def _points(path: str, version: tuple, sel: views.Selection, _runs, _curves):
 def point_estimates(s: Store, version, sel, runs, curves):
     """Explore's first draw: seed means, frontier, the loss law and one N_opt estimator."""
     return _points(str(s.path), version, sel, runs, curves)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _edges(path: str, signature: tuple, sel: views.Selection, device_label: str, _runs, _an):
+    tuning = views.lr_tuning(_an.aggregate)
+    seeds = sorted(views.select(_runs, sel)["seed"].unique())
+    extra = views.next_lr_configs(tuning, seeds) if sel.lr == views.LR_TUNED and not tuning.tuned else []
+    edge = {m: _an.nopt[m] for m in ("envelope", "isoflop") if m in _an.nopt and not _an.nopt[m].ok}
+    b = views.bracket(_runs, sel, edge) if edge else None
+    plan = views.plan(Store(path), b.configs, _runs, device_label) if b is not None and not b.empty else None
+    return Edges(tuning, extra, sum(c.flops for c in extra), edge, b, plan)
+
+
+@dataclass(frozen=True)
+class Edges:
+    """What Explore offers beyond its charts: the lr tuning and the bracketing runs, with their plan."""
+    tuning: object
+    lr_runs: list
+    lr_flops: float
+    edge: dict
+    bracket: object
+    plan: object
+
+
+def edges(s: Store, sel, runs, an, device_label: str) -> Edges:
+    """Cached per database state (queueing changes it) and selection: no query on a plain rerun."""
+    return _edges(str(s.path), s.signature(), sel, device_label, runs, an)

@@ -311,13 +311,14 @@ def lr_tuning(agg: "Aggregate", step: float = 2.0) -> Tuning:
     few = np.array([len(c) < 3 for c in cands], bool)
     lo = np.isclose(best, [c[0] for c in cands])
     edge = ~few & (lo | np.isclose(best, [c[-1] for c in cands]))
+    keys = ch[TUNE_KEYS].to_dict("records")
     rows = []
     for i in np.flatnonzero(few | edge):
         b = best[i]
         # at an edge, the next one outwards; with fewer than three tried, one on each side of the best
         for m in ((b / step,) if lo[i] else (b * step,)) if edge[i] else (b / step, b * step):
             if not np.isclose(m, cands[i]).any():
-                rows.append({**ch.iloc[i][TUNE_KEYS].to_dict(), "next_mult": float(m)})
+                rows.append({**keys[i], "next_mult": float(m)})
     mults = tuple(sorted({m for c in cands for m in c}))
     return Tuning(len(ch), int((~few & ~edge).sum()), int(edge.sum()), int(few.sum()), mults,
                   pd.DataFrame(rows, columns=cols))

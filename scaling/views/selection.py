@@ -184,7 +184,9 @@ def options(runs: pd.DataFrame, dataset: str | None = None) -> Options:
         ok = ok[ok["dataset"] == dataset]
 
     def vals(col, cast):
-        return tuple(sorted({cast(v) for v in ok[col].dropna().unique()})) if len(ok) and col in ok else ()
+        if not len(ok) or col not in ok:
+            return ()
+        return tuple(sorted({cast(v) for v in pd.unique(ok[col].to_numpy()) if v is not None and v == v}))
 
     return Options(datasets, vals("dropout", float), vals("width_step", int), vals("data_fraction", float),
                    vals("seed", int), vals("lr_mult", float), vals("lr_rule", str), vals("epochs", int),
