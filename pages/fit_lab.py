@@ -78,20 +78,23 @@ for m, nf in an.nopt.items():
     if not nf.ok:
         c2.caption(f"**{views.ESTIMATORS[m]}** cannot answer: {views.explain_nopt(nf)}.")
 
-st.subheader("Predictability: fit the smaller runs, predict the largest")
-q = st.slider("Fit on configurations up to this compute quantile", 0.5, 0.9, 0.75, 0.05, key="fl_cut")
+st.subheader("Backtest: fit below a compute cut-off, predict the frontier above it")
+octaves = st.slider("Hold out the top octaves of compute", 1.0, 4.0, 2.0, 0.5, key="fl_octaves",
+                    help="an octave is a factor of 2: 2 holds out the last factor of 4 of the compute range")
 try:
-    pred = ui.guarded(fit.predictability, views.select(runs, sel), lr=sel.lr, irreducible=sel.irreducible,
-                      cutoff_quantile=q)
+    bt = ui.guarded(fit.backtest, views.select(runs, sel), octaves=octaves, lr=sel.lr)
 except ValueError as e:
-    st.warning(f"Cannot predict on this selection: {e}")
-    pred = None
+    st.warning(f"Cannot backtest this selection: {e}")
+    bt = None
 p1, p2 = st.columns(2)
-if pred is not None:
-    ui.chart(p1, charts.prediction(pred.heldout))
-    p1.caption(f"Fitted on {pred.n_fit} configurations (C ≤ {views.fmt_flops(pred.cutoff_flops)}), "
-               f"predicting {pred.n_heldout}. Mean |error|: frontier law {pred.frontier_error:.1%}, "
-               f"parametric {pred.parametric_error:.1%}.")
+if bt is not None:
+    ui.chart(p1, charts.prediction(bt.heldout))
+    p1.caption(f"Fitted on the {int(bt.table['n_fit'].iloc[0])} configurations with C ≤ {views.fmt_flops(bt.cutoff_flops)}, "
+               f"predicting the {len(bt.heldout)} frontier configurations above it.")
+    p1.dataframe(bt.table.rename(columns={"rms_log_error": "RMS log error", "mape": "mean |error|"})[
+                     ["model", "RMS log error", "mean |error|", "reason"]], hide_index=True, width="stretch",
+                 column_config={"mean |error|": st.column_config.NumberColumn(format="percent"),
+                                "RMS log error": st.column_config.NumberColumn(format="%.4f")})
 res = views.parametric_residuals(an)
 if pf is not None:
     ui.chart(p2, charts.residuals(res))

@@ -408,7 +408,8 @@ def nopt_estimators(src, nopts: dict) -> alt.LayerChart:
 def prediction(src, heldout: pd.DataFrame) -> alt.LayerChart:
     """Predicted against observed loss for the held-out largest runs (the diagonal is perfect)."""
     rows = []
-    for col, name in [("pred_power_law", "frontier law L(C)"), ("pred_parametric", "parametric L(N, D)")]:
+    for col, name in [("pred_power_law", "frontier law L(C)"), ("pred_power", "frontier law A·C^-α"),
+                      ("pred_irreducible", "frontier law E + A·C^-α"), ("pred_parametric", "parametric L(N, D)")]:
         if col in heldout:
             d = heldout[["params", "examples", "flops", "val_loss", col]].rename(columns={col: "pred"}).dropna()
             rows.append(d.assign(model=name))
@@ -423,7 +424,8 @@ def prediction(src, heldout: pd.DataFrame) -> alt.LayerChart:
         alt.Chart(src("diag", diag)).mark_line(color="gray", strokeDash=[3, 3]).encode(x=alt.X("v:Q", scale=sc), y=alt.Y("v:Q", scale=sc)),
         alt.Chart(src("d", d)).mark_point(size=70, filled=True).encode(
             x=alt.X("val_loss:Q", scale=sc, axis=ax, title="observed validation loss"),
-            y=alt.Y("pred:Q", scale=sc, axis=ax, title="predicted from the smaller runs"), color=alt.Color("model:N", title="fit", scale=alt.Scale(range=PAIR)),
+            y=alt.Y("pred:Q", scale=sc, axis=ax, title="predicted from the smaller runs"),
+            color=alt.Color("model:N", title="fit", scale=alt.Scale(range=PAIR)),
             tooltip=["model:N", alt.Tooltip("params:Q", format=","), alt.Tooltip("examples:Q", format=","),
                      alt.Tooltip("flops:Q", format=".3s"), alt.Tooltip("val_loss:Q", format=".4f"),
                      alt.Tooltip("pred:Q", format=".4f")]),

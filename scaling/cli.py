@@ -71,6 +71,9 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--irreducible", action="store_true", help="fit L(C) = E + A C^-alpha instead of A C^-alpha")
     f.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the intervals (0: none)")
     f.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    f.add_argument("--backtest", nargs="?", type=float, const=2.0, metavar="OCTAVES",
+                   help="also fit each law below the top OCTAVES (default 2) octaves of compute and score its "
+                        "prediction of the held-out frontier (RMS log error, mean absolute error)")
     f.add_argument("--csv", help="fit this table instead of the cache")
     f.add_argument("--n-col"), f.add_argument("--d-col"), f.add_argument("--c-col"), f.add_argument("--loss-col")
     f.add_argument("--drop-highest", type=int, default=0, help="drop the K highest-loss rows first (--csv)")
@@ -291,8 +294,9 @@ def fit(args) -> int:
     result = fitting.analyze(runs_df, curves, lr=lr, irreducible=args.irreducible, n_boot=args.bootstrap,
                              seed=args.seed)
     family = {"dataset": args.dataset, **family}
+    bt = fitting.backtest(runs_df, octaves=args.backtest, lr=lr) if args.backtest is not None else None
     if args.json:
-        print(json.dumps({"family": family, **result.to_dict()}))
+        print(json.dumps({"family": family, **result.to_dict(), **({"backtest": bt.to_dict()} if bt else {})}))
     else:
         others = len(views.current(all_runs).drop_duplicates(views.FAMILY)) - 1
         print(f"family: {views.describe_family(family)}"
@@ -301,6 +305,8 @@ def fit(args) -> int:
         print(fitting.format_analysis(result))
         if not (result.nopt["envelope"].ok and result.nopt["isoflop"].ok):
             _print_bracket(all_runs, runs_df, family, result, args)
+        if bt is not None:
+            print(bt.format())
     return 0
 
 

@@ -155,3 +155,15 @@ def test_scaling_fit_names_the_bracketing_runs_and_sweep_bracket_plans_them(db, 
     # 5 + 2 widths x 7 + 3 fractions, less the 5 x 7 cached, x 2 seeds
     assert "adding widths 2, 3 (steps -2, -1) and fractions 1/512, 1/256, 1: 70 runs" in cap.err
     assert "plan: 70 runs, 0 cached, 70 to train" in cap.out
+
+
+def test_scaling_fit_backtest_prints_its_errors_or_one_line_why_not(db, capsys):
+    store = Store(db)
+    store.add_results(law_results(grid.expand(list(range(5)), [2.0 ** -k for k in range(1, 9)], [0, 1], [0.0])))
+    assert main(["fit", "--bootstrap", "0", "--backtest"]) == 0
+    out = capsys.readouterr().out
+    assert "backtest: fitted on compute <=" in out and "top 2 octaves" in out
+    assert out.count("RMS log error") == 3
+    assert main(["fit", "--bootstrap", "0", "--backtest", "12"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "holding out the top 12 octaves of compute leaves" in err and len(err.splitlines()) == 1

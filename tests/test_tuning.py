@@ -34,3 +34,23 @@ def test_the_lr_scan_preset_and_its_bad_input(db, capsys):
     assert main(["sweep", "--lr-mult", "0", "--dry-run"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("scaling sweep: error: --lr-mult: 0 is outside") and len(err.splitlines()) == 1
+
+
+def test_backtest_scores_each_law_on_the_held_out_frontier(db, capsys):
+    import json
+
+    import pytest
+
+    from scaling.fit import backtest
+
+    runs, _ = synthetic_sweep(seed=2)
+    bt = backtest(runs, octaves=2)
+    assert set(bt.table["model"]) == {"frontier law A·C^-α", "frontier law E + A·C^-α", "parametric L(N, D)"}
+    assert (bt.heldout["flops"] > bt.cutoff_flops).all() and len(bt.heldout) >= 1
+    t = bt.table.set_index("model")
+    assert t.loc["parametric L(N, D)", "rms_log_error"] < 0.05  # the synthetic law is this form
+    assert (t["rms_log_error"] >= 0).all() and "RMS log error" in bt.format()
+    with pytest.raises(ValueError, match="holding out the top 30 octaves"):
+        backtest(runs, octaves=30)
+    with pytest.raises(ValueError, match="octaves must be a positive number"):
+        backtest(runs, octaves=0)

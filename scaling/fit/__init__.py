@@ -3,7 +3,7 @@
     runs.py      aggregate (seed means, lr choice, exclusions), lr_tuning, frontier
     laws.py      fit_power_law, fit_parametric (Chinchilla), fit_kaplan
     nopt.py      N_opt(C) three ways: nopt_envelope, nopt_isoflop, nopt_parametric; isoflop_profiles
-    analysis.py  analyze, bootstrap, predictability, compare, comparison_table, fit_table, format_analysis
+    analysis.py  analyze, bootstrap, backtest, predictability, compare, comparison_table, fit_table, format_analysis
     synthetic.py synthetic sweeps with the runs/curves data contract
 
 Conventions: N = parameters, D = examples seen, C = 3 x forward FLOPs x D. This CNN family
@@ -14,8 +14,8 @@ with Huber losses and positive parameters. Results are frozen dataclasses with
 raises ValueError; an estimator that cannot answer returns ok=False and a reason.
 """
 from ._util import Interval, percentile_interval
-from .analysis import (COMPARED, ESTIMATORS, QUANTITIES, Analysis, BootstrapResult, Comparison, Prediction,
-                       analyze, bootstrap, compare, comparison_table, fit_table, format_analysis,
+from .analysis import (COMPARED, ESTIMATORS, QUANTITIES, Analysis, Backtest, BootstrapResult, Comparison,
+                       Prediction, analyze, backtest, bootstrap, compare, comparison_table, fit_table, format_analysis,
                        predictability)
 from .laws import KaplanFit, ParametricFit, PowerLawFit, fit_kaplan, fit_parametric, fit_power_law
 from .nopt import NoptFit, isoflop_profiles, nopt_envelope, nopt_isoflop, nopt_parametric
@@ -23,10 +23,10 @@ from .runs import CONFIG_KEYS, Aggregate, ComputeLaw, Tuning, aggregate, frontie
 from .synthetic import synthetic_sweep
 
 __all__ = [
-    "Aggregate", "Analysis", "BootstrapResult", "COMPARED", "CONFIG_KEYS", "Comparison", "ComputeLaw",
+    "Aggregate", "Analysis", "Backtest", "BootstrapResult", "COMPARED", "CONFIG_KEYS", "Comparison", "ComputeLaw",
     "ESTIMATORS", "Interval",
     "KaplanFit", "NoptFit", "ParametricFit", "PowerLawFit", "Prediction", "QUANTITIES", "Tuning",
-    "aggregate", "analyze", "bootstrap", "compare", "comparison_table", "fit_kaplan", "fit_parametric",
+    "aggregate", "analyze", "backtest", "bootstrap", "compare", "comparison_table", "fit_kaplan", "fit_parametric",
     "fit_power_law", "fit_table", "format_analysis", "frontier", "isoflop_profiles", "lr_tuning", "nopt_envelope", "nopt_isoflop",
     "nopt_parametric", "percentile_interval", "predictability", "synthetic_sweep",
 ]

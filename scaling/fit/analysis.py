@@ -437,6 +437,77 @@ def predictability(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *,
                       (f"parametric: {why}",) if why else ())
 
 
+# ---------------------------------------------------------------- backtest
+
+@dataclass(frozen=True, eq=False)
+class Backtest:
+    """Each law fitted below a compute cut-off and scored on the held-out frontier above it."""
+    cutoff_flops: float
+    octaves: float                 # held out: the top `octaves` factors of 2 of compute
+    table: pd.DataFrame            # model, n_fit, n_heldout, rms_log_error, mape, reason
+    heldout: pd.DataFrame          # held-out frontier points with each model's prediction (pred_*)
+
+    def to_dict(self) -> dict:
+        return jsonable(dict(cutoff_flops=self.cutoff_flops, octaves=self.octaves, table=self.table,
+                             heldout=self.heldout))
+
+    def format(self) -> str:
+        lines = [f"backtest: fitted on compute <= {self.cutoff_flops:.3g} FLOP, predicting the frontier in the top "
+                 f"{self.octaves:g} octaves of compute ({len(self.heldout)} held-out frontier configurations)"]
+        for r in self.table.itertuples():
+            lines.append(f"  {r.model:<28} " + (f"RMS log error {r.rms_log_error:.4f}, mean |error| {r.mape:.1%}"
+                                                if math.isfinite(r.rms_log_error) else f"cannot predict: {r.reason}"))
+        return "\n".join(lines)
+
+
+BACKTEST_MODELS = {"power": "frontier law A·C^-α", "irreducible": "frontier law E + A·C^-α",
+                   "parametric": "parametric L(N, D)"}
+
+
+@one_blas_thread()
+def backtest(runs: pd.DataFrame, *, octaves: float = 2.0, lr="tuned") -> Backtest:
+    """Fit each law form on the configurations with compute at most C_max / 2^octaves and predict
+    the held-out compute-efficient frontier above it (the frontier of all configurations): the
+    extrapolation error a researcher would have made, as RMS log error and mean absolute percentage
+    error (the metrics of extrapolation benchmarks, e.g. Alabdulmohsin et al. 2022)."""
+    if not (math.isfinite(octaves) and octaves > 0):
+        raise ValueError(f"octaves must be a positive number, got {octaves!r}")
+    p = Prepared(runs, None, lr)
+    p.check_single_family()
+    mean, use, _ = p.select(np.ones(len(p.runs)))
+    if not use.any():
+        raise ValueError("no usable runs")
+    N, D, C, L = p.N[use], p.D[use], p.C[use], mean[use]
+    cut = float(C.max()) / 2 ** octaves
+    below, front = C <= cut, frontier_mask(C, L)
+    held = front & ~below
+    if held.sum() < 1 or below.sum() < 3:
+        raise ValueError(f"holding out the top {octaves:g} octaves of compute leaves {int(below.sum())} configurations "
+                         f"to fit and {int(held.sum())} frontier points to predict (need 3 and 1): train a wider "
+                         "compute range, or hold out fewer octaves")
+    out = pd.DataFrame({"params": N[held], "examples": D[held], "flops": C[held], "val_loss": L[held]})
+    rows = []
+    fb = frontier_mask(C[below], L[below])
+    for model, what in BACKTEST_MODELS.items():
+        if model == "parametric":
+            fit, why = _try(fit_parametric, N[below], D[below], L[below])
+            pred = fit.predict(out["params"], out["examples"]) if fit else None
+        else:
+            fit, why = _try(fit_power_law, C[below][fb], L[below][fb], model == "irreducible")
+            pred = fit.predict(out["flops"]) if fit else None
+        if pred is None:
+            rows.append(dict(model=what, n_fit=int(below.sum()), n_heldout=len(out), rms_log_error=math.nan,
+                             mape=math.nan, reason=why))
+            continue
+        pred = np.asarray(pred, float)
+        out[f"pred_{model}"] = pred
+        err = np.log(pred) - np.log(out["val_loss"].to_numpy(float))
+        rows.append(dict(model=what, n_fit=int(below.sum()), n_heldout=len(out),
+                         rms_log_error=float(np.sqrt(np.mean(err ** 2))),
+                         mape=float(np.mean(np.abs(pred / out["val_loss"].to_numpy(float) - 1))), reason=""))
+    return Backtest(cut, float(octaves), pd.DataFrame(rows), out)
+
+
 # ---------------------------------------------------------------- compare
 
 @dataclass(frozen=True, eq=False)
