@@ -74,6 +74,10 @@ est = pd.DataFrame([dict(estimator=views.ESTIMATORS[m], a=f"{nf.a:.3f}" if nf.ok
                     for m, nf in an.nopt.items()])
 c2.dataframe(est, hide_index=True, width="stretch",
              column_config={"interval": "95% interval", "budgets": "budgets used"})
+v = fit.verdict(an)
+(c2.success if v.agree else c2.warning)(
+    f"**Verdict:** {'believe the ' + views.ESTIMATORS[v.choice] + ' estimate' if v.choice else 'no estimate'}: "
+    f"{v.reason}.", icon=":material/gavel:")
 for m, nf in an.nopt.items():
     if not nf.ok:
         c2.caption(f"**{views.ESTIMATORS[m]}** cannot answer: {views.explain_nopt(nf)}.")

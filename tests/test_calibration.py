@@ -38,3 +38,21 @@ def test_seeds_are_resampled_with_their_runs():
     r = Resampler(Prepared(many))
     w = r.weights(np.random.default_rng(0))
     assert r.scheme == "seeds" and all(g.nunique() == 1 for _, g in many.assign(w=w).groupby("seed")["w"])
+
+
+def test_the_verdict_names_the_estimate_to_believe_and_why():
+    from scaling import arch
+    from scaling.fit import analyze, synthetic_sweep, verdict
+
+    grid = dict(width_steps=arch.width_steps(-4, 5), fractions=tuple(2.0 ** -k for k in range(7)), seeds=3,
+                cnn=True, noise=0.03, seed_noise=0.03, seed=5)
+    an = analyze(*synthetic_sweep(**grid, truth=calibration.H100), n_boot=40)
+    v = verdict(an)
+    assert all(nf.ok for nf in an.nopt.values())
+    assert v.choice in an.nopt and v.reason and ("overlap" in v.reason) == v.agree
+    # where only the parametric form answers, the verdict says its answer rests on the form
+    small = analyze(*synthetic_sweep(**{**grid, "width_steps": [0, 1, 2, 3], "fractions": (1 / 16, 1 / 32, 1 / 64)},
+                                     truth=calibration.H100), n_boot=0)
+    v = verdict(small)
+    assert v.choice == "parametric" and "rests on the form" in v.reason
+    assert "verdict: believe parametric" in __import__("scaling.fit", fromlist=["format_analysis"]).format_analysis(small)

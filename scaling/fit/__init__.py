@@ -5,6 +5,7 @@
     nopt.py      N_opt(C) three ways: nopt_envelope, nopt_isoflop, nopt_parametric; isoflop_profiles
     analysis.py  analyze, bootstrap, backtest, predictability, compare, comparison_table, fit_table, format_analysis
     synthetic.py synthetic sweeps with the runs/curves data contract
+    verdict.py   which of the three N_opt estimates to believe, and why
 
 Conventions: N = parameters, D = examples seen, C = 3 x forward FLOPs x D. This CNN family
 is not C = 6 N D: the compute law is measured from the runs (ComputeLaw: c_per = median
@@ -21,12 +22,13 @@ from .laws import KaplanFit, ParametricFit, PowerLawFit, fit_kaplan, fit_paramet
 from .nopt import NoptFit, isoflop_profiles, nopt_envelope, nopt_isoflop, nopt_parametric
 from .runs import CONFIG_KEYS, Aggregate, ComputeLaw, Tuning, aggregate, frontier, lr_tuning
 from .synthetic import synthetic_sweep
+from .verdict import Verdict, verdict
 
 __all__ = [
     "Aggregate", "Analysis", "Backtest", "BootstrapResult", "COMPARED", "CONFIG_KEYS", "Comparison", "ComputeLaw",
     "ESTIMATORS", "Interval",
-    "KaplanFit", "NoptFit", "ParametricFit", "PowerLawFit", "Prediction", "QUANTITIES", "Tuning",
+    "KaplanFit", "NoptFit", "ParametricFit", "PowerLawFit", "Prediction", "QUANTITIES", "Tuning", "Verdict",
     "aggregate", "analyze", "backtest", "bootstrap", "compare", "comparison_table", "fit_kaplan", "fit_parametric",
     "fit_power_law", "fit_table", "format_analysis", "frontier", "isoflop_profiles", "lr_tuning", "nopt_envelope", "nopt_isoflop",
-    "nopt_parametric", "percentile_interval", "predictability", "synthetic_sweep",
+    "nopt_parametric", "percentile_interval", "predictability", "synthetic_sweep", "verdict",
 ]

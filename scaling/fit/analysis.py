@@ -20,6 +20,7 @@ from .laws import KaplanFit, ParametricFit, PowerLawFit, fit_kaplan, fit_paramet
 from .nopt import NoptFit, envelope_arrays, isoflop_arrays, parametric_arrays
 from .runs import (Aggregate, ComputeLaw, Prepared, _aggregate_prepared, _group_codes, frontier,
                    frontier_mask, lr_tuning)
+from .verdict import verdict
 
 ESTIMATORS = ("envelope", "isoflop", "parametric")
 SLICES = ("loss_vs_params", "loss_vs_data")  # L(N) at the largest D, L(D) at the largest N
@@ -273,7 +274,7 @@ class Analysis:
                                         if self.parametric else None),
             kaplan=self.kaplan,
             intervals=self.intervals, notes=list(self.notes),
-            lr_choice=self.aggregate.lr_choice, lr_tuning=lr_tuning(self.aggregate)))
+            lr_choice=self.aggregate.lr_choice, lr_tuning=lr_tuning(self.aggregate), verdict=verdict(self)))
 
 
 def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned",
@@ -367,6 +368,8 @@ def format_analysis(an: Analysis) -> str:
                          f"{len(r.points)} budgets, {r.n_runs} runs")
         else:
             lines.append(f"  {m:<10} cannot answer: {r.reason}")
+    v = verdict(an)
+    lines.append(f"  verdict: {'believe ' + v.choice if v.choice else 'nothing to believe'}: {v.reason}")
     if an.parametric is not None:
         q = an.parametric
         lines.append(f"parametric L(N, D) = E + A/N^alpha + B/D^beta: E = {q.E:.4g}, A = {q.A:.4g}, "
