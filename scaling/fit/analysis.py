@@ -404,6 +404,16 @@ class Prediction:
         return jsonable(d)
 
 
+def _config_points(runs: pd.DataFrame, lr) -> tuple[np.ndarray, ...]:
+    """N, D, C and seed-mean loss of the configurations a fit uses (one family, lr chosen)."""
+    p = Prepared(runs, None, lr)
+    p.check_single_family()
+    mean, use, _ = p.select(np.ones(len(p.runs)))
+    if not use.any():
+        raise ValueError("no usable runs")
+    return p.N[use], p.D[use], p.C[use], mean[use]
+
+
 @one_blas_thread()
 def predictability(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *,
                    cutoff_quantile: float = 0.75, cutoff_flops: float | None = None, lr="tuned",
@@ -414,12 +424,7 @@ def predictability(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *,
     held-out configuration. curves is accepted for symmetry with analyze and not used:
     predictions are of end-of-run losses.
     """
-    p = Prepared(runs, None, lr)
-    p.check_single_family()
-    mean, use, _ = p.select(np.ones(len(p.runs)))
-    if not use.any():
-        raise ValueError("no usable runs")
-    N, D, C, L = p.N[use], p.D[use], p.C[use], mean[use]
+    N, D, C, L = _config_points(runs, lr)
     cut = float(cutoff_flops) if cutoff_flops is not None else float(np.quantile(C, cutoff_quantile))
     below = C <= cut
     if below.all() or not below.any():
@@ -475,12 +480,7 @@ def backtest(runs: pd.DataFrame, *, octaves: float = 2.0, lr="tuned") -> Backtes
     error (the metrics of extrapolation benchmarks, e.g. Alabdulmohsin et al. 2022)."""
     if not (math.isfinite(octaves) and octaves > 0):
         raise ValueError(f"octaves must be a positive number, got {octaves!r}")
-    p = Prepared(runs, None, lr)
-    p.check_single_family()
-    mean, use, _ = p.select(np.ones(len(p.runs)))
-    if not use.any():
-        raise ValueError("no usable runs")
-    N, D, C, L = p.N[use], p.D[use], p.C[use], mean[use]
+    N, D, C, L = _config_points(runs, lr)
     cut = float(C.max()) / 2 ** octaves
     below, front = C <= cut, frontier_mask(C, L)
     held = front & ~below
