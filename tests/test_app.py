@@ -311,3 +311,40 @@ def test_charts_are_valid_vega_lite(small_cache):
     for fig in figs:
         fig.chart_inline()  # raises on a spec that is not valid Vega-Lite
     assert fig.svg().startswith(b"<svg")
+
+
+def test_stale_runs_are_shown_on_runs_and_never_reach_explore(tmp_path, monkeypatch):
+    """Runs of an older protocol: listed and counted on Runs, absent from Explore's fit."""
+    from scaling import config, train
+
+    db = tmp_path / "stale.duckdb"
+    store = Store(db)
+
+    def results(widths):
+        return [train.RunResult(c, 2.0 / (1 + c.width_step + c.data_fraction * 64), 0.5, 1.0, 0.1, "cpu (2 threads)",
+                                "ok") for c in grid.expand(widths, [1 / 256, 1 / 128], [0], [0.0])]
+
+    with monkeypatch.context() as m:  # written by the code of the previous protocol: ids and rows say so
+        m.setattr(config, "PROTOCOL", config.PROTOCOL - 1)
+        store.add_results(results([0]))
+    store.add_results(results([1, 2]))
+    monkeypatch.setenv("SCALING_DB", str(db))
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    _ok(at)
+    assert _metric(at, "runs · configurations") .startswith("4 ·")  # the 2 stale runs are not fitted
+    at.switch_page("pages/runs.py").run()
+    _ok(at)
+    assert len(at.dataframe[0].value) == 6  # all listed
+    assert any("2 stale runs" in m.value for m in at.markdown)
+    next(b for b in at.button if b.label == "Queue their configurations again").click().run()
+    _ok(at)
+    try:
+        q = store.queue_counts()
+        assert q.queued + q.running + len(views.current(store.runs())) == 2 + 4  # queued, or trained already
+    finally:
+        store.cancel()
+        pid = jobs.worker_alive(store)
+        if pid:
+            os.kill(pid, signal.SIGTERM)
