@@ -123,9 +123,9 @@ if more.edge:
         for why in b.why + b.limit:
             st.caption(why[0].upper() + why[1:] + ".")
         dev = ui.device()
-        if not b.empty and sel.precision != ("bf16" if dev.device == "cuda" else "fp32"):
-            st.caption(f"This device trains in {'bf16' if dev.device == 'cuda' else 'fp32'}, not {sel.precision}: "
-                       "runs trained here would start another family.")
+        if not b.empty and sel.precision != dev.precision:
+            st.caption(f"This device trains in {dev.precision}, not {sel.precision}: runs trained here would start "
+                       "another family.")
         elif p is not None:
             st.caption(f"Adding {b.describe()}: {p.new} runs to train ({p.cached} cached, {p.queued} queued), "
                        f"{views.fmt_flops(p.flops)}, about {views.fmt_s(p.est_s)} on {dev.label}.")

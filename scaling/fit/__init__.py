@@ -14,7 +14,7 @@ with Huber losses and positive parameters. Results are frozen dataclasses with
 .to_dict() (JSON-ready, NaN -> None). Invalid input (NaN, non-positive, too few points)
 raises ValueError; an estimator that cannot answer returns ok=False and a reason.
 """
-from ._util import Interval, percentile_interval
+from ._util import Interval, bootstrap_interval
 from .analysis import (COMPARED, ESTIMATORS, QUANTITIES, Analysis, Backtest, BootstrapResult, Comparison,
                        Prediction, analyze, backtest, bootstrap, compare, comparison_table, fit_table, format_analysis,
                        predictability)
@@ -30,5 +30,5 @@ __all__ = [
     "KaplanFit", "NoptFit", "ParametricFit", "PowerLawFit", "Prediction", "QUANTITIES", "Tuning", "Verdict",
     "aggregate", "analyze", "backtest", "bootstrap", "compare", "comparison_table", "fit_kaplan", "fit_parametric",
     "fit_power_law", "fit_table", "format_analysis", "frontier", "isoflop_profiles", "lr_tuning", "nopt_envelope", "nopt_isoflop",
-    "nopt_parametric", "percentile_interval", "predictability", "synthetic_sweep", "verdict",
+    "nopt_parametric", "bootstrap_interval", "predictability", "synthetic_sweep", "verdict",
 ]

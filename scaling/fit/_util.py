@@ -44,16 +44,6 @@ class Interval:
         return jsonable({**dataclasses.asdict(self), "reliable": self.reliable})
 
 
-def percentile_interval(samples, level: float = 0.95, n_failed: int = 0) -> Interval:
-    s = np.asarray(samples, dtype=float)
-    s = s[np.isfinite(s)]
-    if s.size == 0:
-        return Interval(math.nan, math.nan, 0, n_failed, level)
-    q = 100 * (1 - level) / 2
-    lo, hi = np.percentile(s, [q, 100 - q])
-    return Interval(float(lo), float(hi), int(s.size), int(n_failed), level)
-
-
 def bootstrap_interval(samples, estimate: float, level: float = 0.95, method: str = "percentile",
                        scheme: str = "runs", inflate: float = 1.0) -> Interval:
     """The interval of one statistic from its bootstrap resamples (NaN: the refit failed).

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._util import Interval, bootstrap_interval, jsonable, one_blas_thread, percentile_interval
+from ._util import Interval, bootstrap_interval, jsonable, one_blas_thread
 from .laws import KaplanFit, ParametricFit, PowerLawFit, fit_kaplan, fit_parametric, fit_power_law
 from .nopt import NoptFit, envelope_arrays, isoflop_arrays, parametric_arrays
 from .runs import (Aggregate, ComputeLaw, Prepared, _aggregate_prepared, _group_codes, frontier,
@@ -140,8 +140,8 @@ class BootstrapResult:
 
 
 CLUSTER_MIN_SEEDS = 5  # fewer seeds than this make too few distinct cluster resamples
-INTERVAL_METHOD = "percentile"  # chosen by benchmarks/calibration.py (README: Calibration)
-INFLATE = True  # widen by the small-sample factor (Resampler.inflate): chosen by the same measurement
+# Percentile intervals widened by Resampler.inflate: chosen by benchmarks/calibration.py (README)
+INTERVAL_METHOD = "percentile"
 
 
 SCHEMES = ("seeds", "seeds within each data fraction", "runs within configurations")
@@ -223,7 +223,7 @@ def _bootstrap(p: Prepared, point: dict, *, irreducible, n_boot, seed, level, sc
         f = r.get("loss_vs_compute")
         if f is not None:
             laws[i] = f.A, f.alpha, f.E
-    intervals = {k: bootstrap_interval(v, est[k], level, INTERVAL_METHOD, draw.scheme, INFLATE and draw.inflate)
+    intervals = {k: bootstrap_interval(v, est[k], level, INTERVAL_METHOD, draw.scheme, draw.inflate)
                  for k, v in samples.items()}
     return BootstrapResult(samples, intervals, n_boot, seed, draw.scheme, laws, draw.inflate)
 
@@ -344,9 +344,8 @@ def format_analysis(an: Analysis) -> str:
              f"L(N, D): a = beta/(alpha + {an.compute.gamma:.3f} beta))",
              f"frontier: {len(an.frontier)} configurations"]
     if an.boot is not None:
-        method = "bias-corrected percentile" if INTERVAL_METHOD == "bc" else "percentile"
-        widen = f", widened x{an.boot.inflate:.2f} for the few seeds" if INFLATE and an.boot.inflate > 1 else ""
-        lines.append(f"intervals: {an.boot.n_boot} bootstrap resamples of {an.boot.scheme}, {method}{widen}")
+        widen = f", widened x{an.boot.inflate:.2f} for the few seeds" if an.boot.inflate > 1 else ""
+        lines.append(f"intervals: {an.boot.n_boot} bootstrap resamples of {an.boot.scheme}, {INTERVAL_METHOD}{widen}")
     f = an.loss_vs_compute
     if f is None:
         why = next((n.split(": ", 1)[1] for n in an.notes if n.startswith("loss_vs_compute:")), "")
@@ -614,7 +613,7 @@ def fit_table(df: pd.DataFrame, n_col: str, loss_col: str, d_col: str | None = N
             continue
         for k in names:
             samples[k][i] = getattr(b, k)
-    iv = {k: percentile_interval(s, level, int(np.isnan(s).sum())) for k, s in samples.items()}
+    iv = {k: bootstrap_interval(s, getattr(fit, k), level, "percentile", "rows") for k, s in samples.items()}
     return dataclasses.replace(fit, intervals=iv)
 
 

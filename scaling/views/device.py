@@ -13,6 +13,7 @@ class DeviceInfo:
     name: str
     memory_gb: float | None
     threads: int
+    precision: str       # what runs trained here train in: fp32, or bf16 autocast on CUDA
 
 
 def device_info() -> DeviceInfo:
@@ -23,11 +24,13 @@ def device_info() -> DeviceInfo:
     dev = train.resolve_device("auto")
     if dev == "cuda":
         p = torch.cuda.get_device_properties(0)
-        return DeviceInfo(dev, train.device_name(dev), p.name, p.total_memory / 2**30, torch.get_num_threads())
+        return DeviceInfo(dev, train.device_name(dev), p.name, p.total_memory / 2**30, torch.get_num_threads(),
+                          train.precision(dev))
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
             cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
     except OSError:
         pass
-    return DeviceInfo(dev, train.device_name(dev), f"{cpu} ({os.cpu_count()} cores)", None, torch.get_num_threads())
+    return DeviceInfo(dev, train.device_name(dev), f"{cpu} ({os.cpu_count()} cores)", None, torch.get_num_threads(),
+                      train.precision(dev))

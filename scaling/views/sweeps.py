@@ -66,10 +66,9 @@ def queue_runs(store: Store, configs: list, label: str, device: str = "auto") ->
 def stale_configs(runs: pd.DataFrame) -> list:
     """The configs of the stale runs (an older protocol), as the current protocol identifies them:
     queueing them trains them again; the stale rows stay until deleted."""
-    from ..config import RunConfig
-    from .selection import current
+    from ..config import PROTOCOL, RunConfig
 
-    stale = runs[~runs.index.isin(current(runs).index)] if len(runs) else runs
+    stale = runs[runs["protocol"] != PROTOCOL] if len(runs) else runs
     rows = ({k: v.item() if hasattr(v, "item") else v for k, v in r.items()} for r in stale.to_dict("records"))
     return list({c.run_id: c for c in map(RunConfig.from_dict, rows)}.values())
 
