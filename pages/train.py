@@ -37,7 +37,7 @@ w = c1.select_slider("Width steps", arch.width_steps(), value=(0, 2), key="t_wid
 f = c2.select_slider("Data fractions", FRACTIONS, value=(1 / 256, 1 / 64), key="t_fractions", format_func=views.frac_label)
 n_seeds = c2.number_input("Seeds", 1, 10, 2, key="t_seeds", help="seeds 0..n-1")
 drop = c3.multiselect("Dropout", [0.0, 0.1, 0.2, 0.3, 0.5], default=[0.0, 0.2], key="t_dropout", format_func=lambda d: f"{d:g}")
-scan = c3.toggle("Learning-rate scan (×1/2, ×1, ×2)", key="t_lr_scan",
+scan = c3.toggle("lr scan ×½, ×1, ×2", key="t_lr_scan",
                  help="what a tuned learning rate needs: for each configuration, the best of three multipliers "
                       "around the rule, an interior optimum where the scan brackets it")
 lrs = c3.multiselect("Learning-rate multipliers", LR_MULTS, default=[1.0], key="t_lr", disabled=scan,
