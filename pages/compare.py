@@ -42,13 +42,15 @@ if bad:
 lines = {lab: views.law_line(a.loss_vs_compute) for lab, a in ((la, an_a), (lb, an_b)) if a.loss_vs_compute}
 ui.chart(st, charts.compare_frontiers({la: an_a.frontier, lb: an_b.frontier}, lines))
 
-names = {"alpha_C": "α_C (loss vs compute)", f"a_{A.estimator}": f"a (N_opt, {views.ESTIMATORS[A.estimator]})",
-         "alpha_N": "α_N slice (L(N) at the largest D only)", "alpha_D": "α_D slice (L(D) at the largest N only)"}
-for est in (B.estimator, "parametric"):  # the parametric estimator answers on the smallest grids
-    names.setdefault(f"a_{est}", f"a (N_opt, {views.ESTIMATORS[est]})")
 with st.spinner(f"bootstrapping both selections ({ui.BOOT} resamples each)…"):
     full_a = ui.analysis(s, version, A, runs, curves, n_boot=ui.BOOT)
     full_b = ui.analysis(s, version, B, runs, curves, n_boot=ui.BOOT)
+# each side's shown N_opt estimator (the verdict's, by default), and the parametric one, which
+# answers on the smallest grids
+shown = dict.fromkeys([views.shown_nopt(full_a, A)[0], views.shown_nopt(full_b, B)[0], "parametric"])
+names = {"alpha_C": "α_C (loss vs compute)",
+         **{f"a_{m}": f"a (N_opt, {views.ESTIMATORS[m]})" for m in shown},
+         "alpha_N": "α_N slice (L(N) at the largest D only)", "alpha_D": "α_D slice (L(D) at the largest N only)"}
 t_all = views.comparison_table(full_a, full_b, names)
 # an exponent neither selection can estimate is a column of dashes: name it once instead
 missing = t_all[~(t_all["first"].map(math.isfinite) | t_all["second"].map(math.isfinite))]

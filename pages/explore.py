@@ -55,13 +55,17 @@ cards = st.empty()
 def draw_cards(a, pending: bool):
     with cards.container():
         c1, c2, c3 = st.columns(3)
-        law, nf = a.loss_vs_compute, a.nopt[sel.estimator]
+        law = a.loss_vs_compute
+        m, why = views.shown_nopt(a, sel)
+        nf = a.nopt[m]
         ui.exponent_card(c1, "α_C  (loss ∝ C^-α_C on the frontier)", law.alpha if law else math.nan,
                          None if pending else (law.alpha_interval if law else None), a.n_runs,
                          help="exponent of the fitted loss-vs-compute law on the compute-efficient frontier")
-        ui.exponent_card(c2, f"a  (N_opt ∝ C^a, {views.ESTIMATORS[sel.estimator]})", nf.a if nf.ok else math.nan,
+        ui.exponent_card(c2, f"a  (N_opt ∝ C^a, {views.ESTIMATORS[m]})", nf.a if nf.ok else math.nan,
                          None if pending else nf.interval, nf.n_runs,
                          help="how fast the compute-optimal parameter count grows with compute")
+        c2.caption(("Provisional verdict (before the intervals): " if pending and sel.estimator == views.VERDICT
+                    else "Verdict: " if sel.estimator == views.VERDICT else "") + why[0].upper() + why[1:] + ".")
         c3.metric("runs · configurations · frontier", f"{a.n_runs} · {len(a.aggregate.points)} · {len(a.frontier)}")
         excl = ", ".join(f"{k}: {v}" for k, v in a.excluded.items())
         c3.caption(f"{views.describe_family(sel.family)}; seeds averaged per configuration; learning rate "
@@ -94,7 +98,8 @@ loss_slot = left.empty()
 loss_fig = {"fig": charts.loss_vs_compute(ok_runs, pts, an.frontier, law, line, None, eq)}  # the latest drawn
 ui.chart(loss_slot, loss_fig["fig"])
 nopt_slot = right.empty()
-nf = an.nopt[sel.estimator]
+shown, _ = views.shown_nopt(an, sel)
+nf = an.nopt[shown]
 
 
 def draw_nopt(nf, others=None):
@@ -119,7 +124,7 @@ if more.edge:
     b, p = more.bracket, more.plan
     names = " and ".join(views.ESTIMATORS[m] for m in more.edge)
     with right.expander(f"{names[0].upper() + names[1:]}: the grid does not bracket the optimum",
-                        expanded=sel.estimator in more.edge, icon=":material/open_in_full:"):
+                        expanded=shown in more.edge, icon=":material/open_in_full:"):
         for why in b.why + b.limit:
             st.caption(why[0].upper() + why[1:] + ".")
         dev = ui.device()
@@ -154,7 +159,7 @@ with st.expander("Chart data and downloads"):
     ui.download(d1, "runs (CSV)", ok_runs, "runs.csv")
     ui.download(d2, "seed means and frontier (CSV)", pts.assign(on_frontier=pts["flops"].isin(an.frontier["flops"])),
                 "points.csv")
-    ui.download(d3, "N_opt budgets (CSV)", nf.points, f"nopt_{sel.estimator}.csv")
+    ui.download(d3, "N_opt budgets (CSV)", nf.points, f"nopt_{shown}.csv")
     # rendered by vl-convert on click, from the chart last drawn (with its band once the bootstrap is done)
     if charts.can_export():
         d4.download_button("loss chart (SVG)", lambda: loss_fig["fig"].svg(), file_name="loss_vs_compute.svg",
@@ -178,4 +183,4 @@ if full is not None and not isinstance(full, views.SelectionError):
     eq = views.equation(flaw) if flaw else eq
     loss_fig["fig"] = charts.loss_vs_compute(ok_runs, pts, full.frontier, flaw, line, bnd, eq)
     ui.chart(loss_slot, loss_fig["fig"])
-    draw_nopt(full.nopt[sel.estimator], full.nopt)
+    draw_nopt(full.nopt[views.shown_nopt(full, sel)[0]], full.nopt)

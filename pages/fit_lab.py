@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import ui
-from scaling import charts, fit, views
+from scaling import charts, views
 
 ui.through_app()
 st.title("Fit lab")
@@ -74,7 +74,7 @@ est = pd.DataFrame([dict(estimator=views.ESTIMATORS[m], a=f"{nf.a:.3f}" if nf.ok
                     for m, nf in an.nopt.items()])
 c2.dataframe(est, hide_index=True, width="stretch",
              column_config={"interval": "95% interval", "budgets": "budgets used"})
-v = fit.verdict(an)
+v = views.verdict(an)
 (c2.success if v.agree else c2.warning)(
     f"**Verdict:** {'believe the ' + views.ESTIMATORS[v.choice] + ' estimate' if v.choice else 'no estimate'}: "
     f"{v.reason}.", icon=":material/gavel:")
@@ -85,21 +85,25 @@ for m, nf in an.nopt.items():
 st.subheader("Backtest: fit below a compute cut-off, predict the frontier above it")
 octaves = st.slider("Hold out the top octaves of compute", 1.0, 4.0, 2.0, 0.5, key="fl_octaves",
                     help="an octave is a factor of 2: 2 holds out the last factor of 4 of the compute range")
-try:
-    bt = ui.guarded(fit.backtest, views.select(runs, sel), octaves=octaves, lr=sel.lr)
-except ValueError as e:
-    st.warning(f"Cannot backtest this selection: {e}")
-    bt = None
-p1, p2 = st.columns(2)
-if bt is not None:
-    ui.chart(p1, charts.prediction(bt.heldout))
-    p1.caption(f"Fitted on the {int(bt.table['n_fit'].iloc[0])} configurations with C ≤ {views.fmt_flops(bt.cutoff_flops)}, "
-               f"predicting the {len(bt.heldout)} frontier configurations above it.")
-    p1.dataframe(bt.table.rename(columns={"rms_log_error": "RMS log error", "mape": "mean |error|"})[
-                     ["model", "RMS log error", "mean |error|", "reason"]], hide_index=True, width="stretch",
+with st.spinner("backtesting each law and estimator, with bands…"):
+    bt = ui.backtest(s, version, sel, runs, octaves, n_boot=ui.BOOT // 2)
+if isinstance(bt, ValueError):
+    st.warning(f"Cannot backtest this selection: {bt}")
+else:
+    st.caption(f"Fitted on the {int(bt.table['n_fit'].iloc[0])} configurations with C ≤ "
+               f"{views.fmt_flops(bt.cutoff_flops)}, predicting the {len(bt.heldout)} frontier configurations above "
+               f"it: their loss, and N_opt at their compute against the N of the configuration there. Bars: 95% "
+               f"bands from {bt.n_boot} resamples of the fitted runs.")
+    b1, b2 = st.columns(2)
+    ui.chart(b1, charts.prediction(bt.heldout, "loss"))
+    ui.chart(b2, charts.prediction(bt.heldout, "N_opt"))
+    st.dataframe(bt.table.rename(columns={"rms_log_error": "RMS log error", "mape": "mean |error|"})[
+                     ["model", "predicts", "RMS log error", "mean |error|", "reason"]], hide_index=True,
+                 width="stretch",
                  column_config={"mean |error|": st.column_config.NumberColumn(format="percent"),
                                 "RMS log error": st.column_config.NumberColumn(format="%.4f")})
+st.subheader("Residuals of the parametric fit")
 res = views.parametric_residuals(an)
 if pf is not None:
-    ui.chart(p2, charts.residuals(res))
+    ui.chart(st, charts.residuals(res))
 ui.download(st, "Residuals and points (CSV)", res, "fit_lab_points.csv")

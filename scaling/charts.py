@@ -15,6 +15,7 @@ import pandas as pd
 from dataclasses import dataclass
 from altair.utils.schemapi import debug_mode
 
+from .fit import BACKTEST_MODELS
 from .views import fmt_num, frac_label
 
 LOG = alt.Scale(type="log", nice=False)
@@ -405,32 +406,48 @@ def nopt_estimators(src, nopts: dict) -> alt.LayerChart:
 
 
 @_fast
-def prediction(src, heldout: pd.DataFrame) -> alt.LayerChart:
-    """Predicted against observed loss for the held-out largest runs (the diagonal is perfect)."""
+def prediction(src, heldout: pd.DataFrame, quantity: str = "loss") -> alt.LayerChart:
+    """Predicted against observed values at the held-out frontier points (fit.Backtest.heldout):
+    the loss, or N_opt at each point's compute against the N of the configuration there. Bars:
+    the prediction's 95% band where the backtest was resampled. The diagonal is perfect."""
+    obs = "val_loss" if quantity == "loss" else "params"
     rows = []
-    for col, name in [("pred_power_law", "frontier law L(C)"), ("pred_power", "frontier law A·C^-α"),
-                      ("pred_irreducible", "frontier law E + A·C^-α"), ("pred_parametric", "parametric L(N, D)")]:
-        if col in heldout:
-            d = heldout[["params", "examples", "flops", "val_loss", col]].rename(columns={col: "pred"}).dropna()
-            rows.append(d.assign(model=name))
-    d = pd.concat(rows) if rows else pd.DataFrame(columns=["val_loss", "pred", "model"])
-    lo = float(np.nanmin(np.r_[d["val_loss"], d["pred"]])) if len(d) else 0.1
-    hi = float(np.nanmax(np.r_[d["val_loss"], d["pred"]])) if len(d) else 1.0
+    for key, (name, what) in BACKTEST_MODELS.items():
+        if what != quantity or f"pred_{key}" not in heldout:
+            continue
+        d = heldout[["params", "examples", "flops", "val_loss"]].assign(
+            obs=heldout[obs], pred=heldout[f"pred_{key}"], model=name.removeprefix("N_opt by "),
+            lo=heldout.get(f"lo_{key}", np.nan), hi=heldout.get(f"hi_{key}", np.nan))
+        rows.append(d.dropna(subset=["pred"]))
+    d = pd.concat(rows) if rows else pd.DataFrame(columns=["obs", "pred", "lo", "hi", "model"])
+    vals = np.r_[d["obs"], d["pred"]].astype(float)
+    lo = float(np.nanmin(vals)) if len(d) else 0.1
+    hi = float(np.nanmax(vals)) if len(d) else 1.0
     diag = pd.DataFrame({"v": [lo / 1.05, hi * 1.05]})
     dom = log_domain([lo, hi], 1.05)
     sc = alt.Scale(type="log", domain=dom, nice=False)
-    ax = alt.Axis(values=log_ticks(dom), format="~g")
-    return alt.layer(
-        alt.Chart(src("diag", diag)).mark_line(color="gray", strokeDash=[3, 3]).encode(x=alt.X("v:Q", scale=sc), y=alt.Y("v:Q", scale=sc)),
-        alt.Chart(src("d", d)).mark_point(size=70, filled=True).encode(
-            x=alt.X("val_loss:Q", scale=sc, axis=ax, title="observed validation loss"),
-            y=alt.Y("pred:Q", scale=sc, axis=ax, title="predicted from the smaller runs"),
-            color=alt.Color("model:N", title="fit", scale=alt.Scale(range=PAIR)),
-            tooltip=["model:N", alt.Tooltip("params:Q", format=","), alt.Tooltip("examples:Q", format=","),
-                     alt.Tooltip("flops:Q", format=".3s"), alt.Tooltip("val_loss:Q", format=".4f"),
-                     alt.Tooltip("pred:Q", format=".4f")]),
-    ).properties(title=alt.Title("Predicting the largest runs from the smaller ones", subtitle=["on the diagonal: perfect"],
-                                 subtitleColor="gray"), height=HEIGHT)
+    fmt = "~g" if quantity == "loss" else "~s"
+    ax = alt.Axis(values=log_ticks(dom), format=fmt)
+    label = "validation loss" if quantity == "loss" else "parameters (N_opt)"
+    x = alt.X("obs:Q", scale=sc, axis=ax, title=f"observed {label}" if quantity == "loss"
+              else "N of the held-out frontier configuration")
+    color = alt.Color("model:N", title="fit", scale=alt.Scale(range=PAIR),
+                      legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=500))
+    layers = [alt.Chart(src("diag", diag)).mark_line(color="gray", strokeDash=[3, 3]).encode(
+        x=alt.X("v:Q", scale=sc), y=alt.Y("v:Q", scale=sc))]
+    if d["lo"].notna().any():
+        layers.append(alt.Chart(src("bars", d.dropna(subset=["lo"]))).mark_rule(strokeWidth=2, opacity=0.5, clip=True).encode(
+            x=x, y=alt.Y("lo:Q", scale=sc), y2="hi:Q", color=color))
+    layers.append(alt.Chart(src("d", d)).mark_point(size=70, filled=True).encode(
+        x=x, y=alt.Y("pred:Q", scale=sc, axis=ax, title="predicted from the smaller runs"), color=color,
+        tooltip=["model:N", alt.Tooltip("params:Q", format=","), alt.Tooltip("examples:Q", format=","),
+                 alt.Tooltip("flops:Q", format=".3s"), alt.Tooltip("obs:Q", format=".4~g", title="observed"),
+                 alt.Tooltip("pred:Q", format=".4~g", title="predicted"),
+                 alt.Tooltip("lo:Q", format=".4~g", title="95% low"), alt.Tooltip("hi:Q", format=".4~g", title="95% high")]))
+    title = "the frontier loss" if quantity == "loss" else "N_opt"
+    return alt.layer(*layers).properties(title=alt.Title(f"Predicting {title} of the largest runs from the smaller ones",
+                                                         subtitle=["on the diagonal: perfect; bars: 95% bands"],
+                                                         subtitleColor="gray"), height=HEIGHT)
 
 
 @_fast

@@ -63,6 +63,7 @@ class RunResult:
     curve: tuple[tuple[int, float, float], ...] = field(default=())  # (examples seen, val loss, val acc)
     device_type: str = "cpu"  # cpu | cuda
     precision: str = "fp32"  # fp32 | bf16 (autocast: weights, Adam and the loss stay fp32)
+    val_loss_halves: tuple[float, float] = (math.nan, math.nan)  # even- and odd-numbered test images
 
 
 def resolve_device(name: str = "auto") -> str:
@@ -139,21 +140,26 @@ def _eval_chunk(m: int, c: int, device) -> int:
 
 
 @torch.no_grad()
-def evaluate(p: dict[str, torch.Tensor], ds: data.Dataset) -> tuple[torch.Tensor, torch.Tensor]:
-    """Validation loss and accuracy [M] of every model on the full test set."""
+def evaluate(p: dict[str, torch.Tensor], ds: data.Dataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Validation loss and accuracy [M] of every model on the full test set, and the loss [2, M]
+    on its even- and odd-numbered halves: choosing on one half and scoring on the other measures
+    how optimistic a choice made on the reported set is (fit.reporting_bias)."""
     m, c = p["conv1.weight"].shape[:2]
     device = ds.x_test.device
     chunk = _eval_chunk(m, c, device)
-    loss = torch.zeros(m, device=device)
+    halves = torch.zeros(2, m, device=device)
     correct = torch.zeros(m, device=device)
     for i in range(0, len(ds.x_test), chunk):
         x, y = ds.x_test[i : i + chunk], ds.y_test[i : i + chunk]
         with _autocast(device):
             logits = model.forward_stack(p, x)
-        loss += F.cross_entropy(logits.float().flatten(0, 1), y.repeat(m), reduction="none").view(m, -1).sum(1)
+        ce = F.cross_entropy(logits.float().flatten(0, 1), y.repeat(m), reduction="none").view(m, -1)
+        first = i % 2  # the half of this chunk's first image
+        halves[first] += ce[:, 0::2].sum(1)
+        halves[1 - first] += ce[:, 1::2].sum(1)
         correct += (logits.argmax(-1) == y).sum(1)
     n = len(ds.x_test)
-    return loss / n, correct / n
+    return halves.sum(0) / n, correct / n, halves / torch.tensor([[(n + 1) // 2], [n // 2]], device=device)
 
 
 @functools.cache
@@ -253,7 +259,7 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
         for s in (_curve_steps(n_i) if curve else {n_i}):
             evals.setdefault(s, []).append(i)
     points: list[list[tuple[int, float, float]]] = [[] for _ in range(m)]
-    val = torch.full((2, m), math.nan)
+    val = torch.full((4, m), math.nan)  # loss, accuracy, loss on each half
     s = 0
     for end in sorted(set(steps)):  # phases: between two models' ends, the active prefix is fixed
         k = sum(n_i >= end for n_i in steps)
@@ -265,11 +271,11 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
             if s in evals:
                 who = evals[s]
                 sub = torch.tensor(who, device=device)
-                vl, va = (t.cpu() for t in evaluate({n: t.index_select(0, sub) for n, t in p.items()}, ds))
+                vl, va, vh = (t.cpu() for t in evaluate({n: t.index_select(0, sub) for n, t in p.items()}, ds))
                 for j, i in enumerate(who):
                     points[i].append((min(s * bs, ranked[i].examples), vl[j].item(), va[j].item()))
                     if s == steps[i]:
-                        val[0, i], val[1, i] = vl[j], va[j]
+                        val[0, i], val[1, i], val[2:, i] = vl[j], va[j], vh[:, j]
         del graphed
 
     train_loss = (tail_sum / tail_n).tolist()
@@ -287,6 +293,7 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
             status="diverged" if diverged else "ok",
             error="non-finite loss during training" if diverged else "",
             curve=tuple(points[i]) if curve else (), device_type=device_type(device), precision=precision(device),
+            val_loss_halves=(val[2, i].item(), val[3, i].item()),
         )
     return out
 

@@ -56,3 +56,23 @@ def test_the_verdict_names_the_estimate_to_believe_and_why():
     v = verdict(small)
     assert v.choice == "parametric" and "rests on the form" in v.reason
     assert "verdict: believe parametric" in __import__("scaling.fit", fromlist=["format_analysis"]).format_analysis(small)
+
+
+def test_reporting_bias_is_zero_without_noise_and_positive_with_it():
+    import numpy as np
+    import pytest
+
+    from scaling.fit import reporting_bias, synthetic_sweep
+
+    runs, _ = synthetic_sweep(seed=3, lr_mults=(0.5, 1.0, 2.0))
+    with pytest.raises(ValueError, match="each half of the test set"):
+        reporting_bias(runs)
+    same = runs.assign(val_loss_even=runs["val_loss"], val_loss_odd=runs["val_loss"])
+    rb = reporting_bias(same)
+    assert rb.loss_optimism == 0 and rb.alpha_same == rb.alpha_split and rb.lr_changed == 0
+    # independent noise per half: choosing on the half it is scored on picks its lucky draws
+    rng = np.random.default_rng(0)
+    noisy = runs.assign(val_loss_even=runs["val_loss"] * np.exp(rng.normal(0, 0.03, len(runs))),
+                        val_loss_odd=runs["val_loss"] * np.exp(rng.normal(0, 0.03, len(runs))))
+    rb = reporting_bias(noisy)
+    assert rb.loss_optimism > 0.003 and rb.lr_changed > 0 and "chosen on the other" in rb.format()

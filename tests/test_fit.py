@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-from scaling.fit import (aggregate, analyze, bootstrap, compare, fit_kaplan, fit_parametric,
+from scaling.fit import (aggregate, analyze, backtest, bootstrap, compare, fit_kaplan, fit_parametric,
                          fit_power_law, fit_table, format_analysis, frontier, nopt_envelope,
-                         nopt_isoflop, nopt_parametric, predictability, synthetic_sweep)
+                         nopt_isoflop, nopt_parametric, synthetic_sweep)
 from scaling.fit._util import huber, one_blas_thread
 from scaling.fit.synthetic import TRUTH
 
@@ -287,14 +287,22 @@ def test_not_ok_estimator_serialises_nan_as_none():
     assert d["ok"] is False and d["a"] is None and d["reason"]
 
 
-def test_predictability_reports_heldout_error(sweep):
+def test_backtest_bands_come_from_resamples_and_n_opt_is_backtested_too(sweep):
     runs, _ = sweep
-    p = predictability(runs, cutoff_quantile=0.7)
-    assert p.n_fit > 0 and p.n_heldout > 0 and p.heldout.flops.min() > p.cutoff_flops
-    assert p.parametric_error < 0.05 and p.frontier_error < 0.1
-    json.dumps(p.to_dict())
-    with pytest.raises(ValueError, match="nothing to predict"):
-        predictability(runs, cutoff_flops=1e30)
+    bt = backtest(runs, octaves=1.5, n_boot=20)
+    t = bt.table.set_index("model")
+    assert set(t["predicts"]) == {"loss", "N_opt"} and bt.n_boot == 20
+    h = bt.heldout
+    assert (h["flops"] > bt.cutoff_flops).all()
+    # a band per prediction, around it; the synthetic law is the parametric form: its error is small
+    for k in ("power", "parametric"):
+        assert (h[f"lo_{k}"] <= h[f"hi_{k}"]).all()
+        assert ((h[f"lo_{k}"] <= h[f"pred_{k}"] * 1.02) & (h[f"pred_{k}"] <= h[f"hi_{k}"] * 1.02)).mean() >= 0.8
+    assert t.loc["parametric L(N, D)", "mape"] < 0.05
+    # N_opt is scored against the N of the held-out frontier configurations, in log space
+    nopt = t[t["predicts"] == "N_opt"]
+    assert len(nopt) == 3 and (nopt["rms_log_error"].dropna() >= 0).all()
+    json.dumps(bt.to_dict())
 
 
 def test_compare_detects_a_different_exponent():

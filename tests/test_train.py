@@ -56,6 +56,9 @@ def test_matches_a_plain_module_trained_with_torch_adam():
 def test_training_learns():
     r = train.train_stack([cfg(width_step=3, data_fraction=1 / 32)])[0]
     assert r.val_acc > 0.8 and r.val_loss < 0.7 and r.train_loss < 1.0
+    # the two halves of the test set (even and odd images, 5,000 each) average to the full loss
+    even, odd = r.val_loss_halves
+    assert math.isclose((even + odd) / 2, r.val_loss, rel_tol=1e-5) and even != odd
 
 
 def test_divergence_is_a_status_not_a_crash():

@@ -45,7 +45,8 @@ def test_backtest_scores_each_law_on_the_held_out_frontier(db, capsys):
 
     runs, _ = synthetic_sweep(seed=2)
     bt = backtest(runs, octaves=2)
-    assert set(bt.table["model"]) == {"frontier law A·C^-α", "frontier law E + A·C^-α", "parametric L(N, D)"}
+    assert {"frontier law A·C^-α", "frontier law E + A·C^-α", "parametric L(N, D)", "N_opt by lower envelope",
+            "N_opt by IsoFLOP profiles", "N_opt by parametric L(N, D)"} == set(bt.table["model"])
     assert (bt.heldout["flops"] > bt.cutoff_flops).all() and len(bt.heldout) >= 1
     t = bt.table.set_index("model")
     assert t.loc["parametric L(N, D)", "rms_log_error"] < 0.05  # the synthetic law is this form

@@ -70,3 +70,16 @@ class Edges:
 def edges(s: Store, sel, runs, an, device_label: str) -> Edges:
     """Cached per database state (queueing changes it) and selection: no query on a plain rerun."""
     return _edges(str(s.path), s.signature(), sel, device_label, runs, an)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _backtest(path: str, version: tuple, sel: views.Selection, octaves: float, n_boot: int, _runs):
+    try:
+        return views.backtest(_runs, sel, octaves, n_boot)
+    except ValueError as e:
+        return e
+
+
+def backtest(s: Store, version, sel, runs, octaves: float, n_boot: int = 0):
+    """views.backtest cached per selection and cut-off, or the ValueError that says why not."""
+    return _backtest(str(s.path), version, sel, octaves, n_boot, runs)

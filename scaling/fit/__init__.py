@@ -3,8 +3,9 @@
     runs.py      aggregate (seed means, lr choice, exclusions), lr_tuning, frontier
     laws.py      fit_power_law, fit_parametric (Chinchilla), fit_kaplan
     nopt.py      N_opt(C) three ways: nopt_envelope, nopt_isoflop, nopt_parametric; isoflop_profiles
-    analysis.py  analyze, bootstrap, backtest, predictability, compare, comparison_table, fit_table, format_analysis
+    analysis.py  analyze, bootstrap, backtest, compare, comparison_table, fit_table, format_analysis
     synthetic.py synthetic sweeps with the runs/curves data contract
+    reporting.py how optimistic a choice made on the reported test images is
     verdict.py   which of the three N_opt estimates to believe, and why
 
 Conventions: N = parameters, D = examples seen, C = 3 x forward FLOPs x D. This CNN family
@@ -15,20 +16,20 @@ with Huber losses and positive parameters. Results are frozen dataclasses with
 raises ValueError; an estimator that cannot answer returns ok=False and a reason.
 """
 from ._util import Interval, bootstrap_interval
-from .analysis import (COMPARED, ESTIMATORS, QUANTITIES, Analysis, Backtest, BootstrapResult, Comparison,
-                       Prediction, analyze, backtest, bootstrap, compare, comparison_table, fit_table, format_analysis,
-                       predictability)
+from .analysis import (BACKTEST_MODELS, COMPARED, ESTIMATORS, NOPT_NAMES, QUANTITIES, Analysis, Backtest, BootstrapResult, Comparison,
+                       analyze, backtest, bootstrap, compare, comparison_table, fit_table, format_analysis)
 from .laws import KaplanFit, ParametricFit, PowerLawFit, fit_kaplan, fit_parametric, fit_power_law
 from .nopt import NoptFit, isoflop_profiles, nopt_envelope, nopt_isoflop, nopt_parametric
 from .runs import CONFIG_KEYS, Aggregate, ComputeLaw, Tuning, aggregate, frontier, lr_tuning
+from .reporting import ReportingBias, reporting_bias
 from .synthetic import synthetic_sweep
 from .verdict import Verdict, verdict
 
 __all__ = [
-    "Aggregate", "Analysis", "Backtest", "BootstrapResult", "COMPARED", "CONFIG_KEYS", "Comparison", "ComputeLaw",
-    "ESTIMATORS", "Interval",
-    "KaplanFit", "NoptFit", "ParametricFit", "PowerLawFit", "Prediction", "QUANTITIES", "Tuning", "Verdict",
+    "Aggregate", "Analysis", "BACKTEST_MODELS", "Backtest", "BootstrapResult", "COMPARED", "CONFIG_KEYS", "Comparison", "ComputeLaw",
+    "ESTIMATORS", "Interval", "NOPT_NAMES",
+    "KaplanFit", "NoptFit", "ParametricFit", "PowerLawFit", "QUANTITIES", "ReportingBias", "Tuning", "Verdict",
     "aggregate", "analyze", "backtest", "bootstrap", "compare", "comparison_table", "fit_kaplan", "fit_parametric",
     "fit_power_law", "fit_table", "format_analysis", "frontier", "isoflop_profiles", "lr_tuning", "nopt_envelope", "nopt_isoflop",
-    "nopt_parametric", "bootstrap_interval", "predictability", "synthetic_sweep", "verdict",
+    "nopt_parametric", "bootstrap_interval", "reporting_bias", "synthetic_sweep", "verdict",
 ]

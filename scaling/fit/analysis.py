@@ -2,7 +2,7 @@
 
 analyze        frontier, loss-vs-compute law, L(N) and L(D) slices, N_opt three ways, intervals
 bootstrap      resample runs with replacement, refit everything, percentile intervals
-predictability fit below a compute cutoff, predict the larger runs, report the error
+backtest       fit below a compute cut-off, predict the held-out frontier, report the error
 compare        two selections side by side, with P(first exponent > second)
 fit_table      the parametric L(N, D) fit on any table (the CLI's --csv path)
 """
@@ -23,6 +23,7 @@ from .runs import (Aggregate, ComputeLaw, Prepared, _aggregate_prepared, _group_
 from .verdict import verdict
 
 ESTIMATORS = ("envelope", "isoflop", "parametric")
+NOPT_NAMES = {"envelope": "lower envelope", "isoflop": "IsoFLOP profiles", "parametric": "parametric L(N, D)"}
 SLICES = ("loss_vs_params", "loss_vs_data")  # L(N) at the largest D, L(D) at the largest N
 # bootstrap sample name -> what it is (all are reported with an interval)
 QUANTITIES = {
@@ -381,26 +382,35 @@ def format_analysis(an: Analysis) -> str:
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------- predictability
+# ---------------------------------------------------------------- backtest
 
 @dataclass(frozen=True, eq=False)
-class Prediction:
+class Backtest:
+    """Each law and N_opt estimator fitted below a compute cut-off, scored on the held-out frontier
+    above it."""
     cutoff_flops: float
-    n_fit: int                     # configurations at or below the cutoff
-    n_heldout: int                 # configurations above it
-    power_law: PowerLawFit         # frontier law fitted below the cutoff
-    parametric: ParametricFit | None
-    heldout: pd.DataFrame          # params, examples, flops, val_loss, on_frontier, predictions
-    frontier_error: float          # mean |pred/obs - 1| of the frontier law on held-out frontier
-    frontier_max_error: float
-    parametric_error: float        # mean |pred/obs - 1| of L(N, D) on every held-out configuration
-    parametric_max_error: float
-    notes: tuple = ()
+    octaves: float                 # held out: the top `octaves` factors of 2 of compute
+    table: pd.DataFrame            # model, predicts, n_fit, n_heldout, rms_log_error, mape, reason
+    heldout: pd.DataFrame          # held-out frontier points; per model pred_*, and lo_*/hi_* with n_boot
+    n_boot: int = 0
 
     def to_dict(self) -> dict:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d["parametric"] = self.parametric.to_dict(full=True) if self.parametric else None
-        return jsonable(d)
+        return jsonable(dict(cutoff_flops=self.cutoff_flops, octaves=self.octaves, table=self.table,
+                             heldout=self.heldout, n_boot=self.n_boot))
+
+    def format(self) -> str:
+        lines = [f"backtest: fitted on compute <= {self.cutoff_flops:.3g} FLOP, predicting the frontier in the top "
+                 f"{self.octaves:g} octaves of compute ({len(self.heldout)} held-out frontier configurations)"]
+        for r in self.table.itertuples():
+            lines.append(f"  {r.model:<28} " + (f"RMS log error {r.rms_log_error:.4f}, mean |error| {r.mape:.1%}"
+                                                if math.isfinite(r.rms_log_error) else f"cannot predict: {r.reason}"))
+        return "\n".join(lines)
+
+
+# what each model predicts at a held-out frontier point: its loss, or N_opt at its compute
+BACKTEST_MODELS = {"power": ("frontier law A·C^-α", "loss"), "irreducible": ("frontier law E + A·C^-α", "loss"),
+                   "parametric": ("parametric L(N, D)", "loss"),
+                   **{f"nopt_{m}": (f"N_opt by {NOPT_NAMES[m]}", "N_opt") for m in ESTIMATORS}}
 
 
 def _config_points(runs: pd.DataFrame, lr) -> tuple[np.ndarray, ...]:
@@ -413,70 +423,36 @@ def _config_points(runs: pd.DataFrame, lr) -> tuple[np.ndarray, ...]:
     return p.N[use], p.D[use], p.C[use], mean[use]
 
 
-@one_blas_thread()
-def predictability(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *,
-                   cutoff_quantile: float = 0.75, cutoff_flops: float | None = None, lr="tuned",
-                   irreducible: bool = False) -> Prediction:
-    """Fit on configurations with compute <= cutoff, predict the larger ones.
-
-    Two predictions: the frontier law L(C) for held-out frontier points, and L(N, D) for every
-    held-out configuration. curves is accepted for symmetry with analyze and not used:
-    predictions are of end-of-run losses.
-    """
-    N, D, C, L = _config_points(runs, lr)
-    cut = float(cutoff_flops) if cutoff_flops is not None else float(np.quantile(C, cutoff_quantile))
-    below = C <= cut
-    if below.all() or not below.any():
-        raise ValueError(f"cutoff {cut:.3g} FLOPs leaves nothing to "
-                         f"{'predict' if below.all() else 'fit'} (runs span {C.min():.3g}..{C.max():.3g})")
-    fm = frontier_mask(C[below], L[below])
-    law = fit_power_law(C[below][fm], L[below][fm], irreducible)
-    pf, why = _try(fit_parametric, N[below], D[below], L[below])
-    on_front = frontier_mask(C, L)
-    held = pd.DataFrame({"params": N, "examples": D, "flops": C, "val_loss": L,
-                         "on_frontier": on_front})[~below].reset_index(drop=True)
-    held["pred_power_law"] = np.where(held["on_frontier"], law.predict(held["flops"]), np.nan)
-    held["pred_parametric"] = pf.predict(held["params"], held["examples"]) if pf else np.nan
-    ef = (held["pred_power_law"] / held["val_loss"] - 1).abs()
-    ep = (held["pred_parametric"] / held["val_loss"] - 1).abs()
-    return Prediction(cut, int(below.sum()), int((~below).sum()), law, pf, held,
-                      float(ef.mean()), float(ef.max()), float(ep.mean()), float(ep.max()),
-                      (f"parametric: {why}",) if why else ())
-
-
-# ---------------------------------------------------------------- backtest
-
-@dataclass(frozen=True, eq=False)
-class Backtest:
-    """Each law fitted below a compute cut-off and scored on the held-out frontier above it."""
-    cutoff_flops: float
-    octaves: float                 # held out: the top `octaves` factors of 2 of compute
-    table: pd.DataFrame            # model, n_fit, n_heldout, rms_log_error, mape, reason
-    heldout: pd.DataFrame          # held-out frontier points with each model's prediction (pred_*)
-
-    def to_dict(self) -> dict:
-        return jsonable(dict(cutoff_flops=self.cutoff_flops, octaves=self.octaves, table=self.table,
-                             heldout=self.heldout))
-
-    def format(self) -> str:
-        lines = [f"backtest: fitted on compute <= {self.cutoff_flops:.3g} FLOP, predicting the frontier in the top "
-                 f"{self.octaves:g} octaves of compute ({len(self.heldout)} held-out frontier configurations)"]
-        for r in self.table.itertuples():
-            lines.append(f"  {r.model:<28} " + (f"RMS log error {r.rms_log_error:.4f}, mean |error| {r.mape:.1%}"
-                                                if math.isfinite(r.rms_log_error) else f"cannot predict: {r.reason}"))
-        return "\n".join(lines)
-
-
-BACKTEST_MODELS = {"power": "frontier law A·C^-α", "irreducible": "frontier law E + A·C^-α",
-                   "parametric": "parametric L(N, D)"}
+def _predictions(p: Prepared, r: dict, held: pd.DataFrame, init: dict | None) -> dict:
+    """Each model's prediction at the held-out points from one estimate (_estimate's dict), or its
+    reason for not predicting."""
+    C, N, D = (held[k].to_numpy(float) for k in ("flops", "params", "examples"))
+    use, fm = r["use"], r["frontier"]
+    out = {"power": (r["loss_vs_compute"].predict(C) if r["loss_vs_compute"] is not None
+                     else r["loss_vs_compute_reason"])}
+    kw = dict(n_starts=0, init=init["irreducible"]) if init is not None and init.get("irreducible") else {}
+    irr, why = _try(fit_power_law, p.C[use][fm], r["mean"][use][fm], True, **kw)
+    r["irreducible"] = irr
+    out["irreducible"] = irr.predict(C) if irr is not None else why
+    # an estimator that failed on the full data is skipped in the resamples (absent from r)
+    nf = r.get("parametric")
+    out["parametric"] = r["parametric_fit"].predict(N, D) if nf is not None and nf.ok else "skipped"
+    for m in ESTIMATORS:
+        out[f"nopt_{m}"] = r[m].predict(C) if m in r and r[m].ok else (r[m].reason if m in r else "skipped")
+    return out
 
 
 @one_blas_thread()
-def backtest(runs: pd.DataFrame, *, octaves: float = 2.0, lr="tuned") -> Backtest:
-    """Fit each law form on the configurations with compute at most C_max / 2^octaves and predict
-    the held-out compute-efficient frontier above it (the frontier of all configurations): the
-    extrapolation error a researcher would have made, as RMS log error and mean absolute percentage
-    error (the metrics of extrapolation benchmarks, e.g. Alabdulmohsin et al. 2022)."""
+def backtest(runs: pd.DataFrame, *, octaves: float = 2.0, lr="tuned", n_boot: int = 0, seed: int = 0,
+             scheme: str | None = None, level: float = 0.95) -> Backtest:
+    """Fit each law form and each N_opt estimator on the runs with compute at most C_max / 2^octaves
+    and predict the held-out compute-efficient frontier above it (the frontier of all
+    configurations): the loss at each held-out point, and N_opt at its compute against the N of the
+    configuration that is on the frontier there (the grid's steps in N bound that error from
+    below). The extrapolation error a researcher would have made, as RMS log error and mean
+    absolute percentage error (the metrics of extrapolation benchmarks, e.g. Alabdulmohsin et al.
+    2022); with n_boot, a pointwise band per prediction from the same resampling as the
+    intervals (Resampler)."""
     if not (math.isfinite(octaves) and octaves > 0):
         raise ValueError(f"octaves must be a positive number, got {octaves!r}")
     N, D, C, L = _config_points(runs, lr)
@@ -488,26 +464,45 @@ def backtest(runs: pd.DataFrame, *, octaves: float = 2.0, lr="tuned") -> Backtes
                          f"to fit and {int(held.sum())} frontier points to predict (need 3 and 1): train a wider "
                          "compute range, or hold out fewer octaves")
     out = pd.DataFrame({"params": N[held], "examples": D[held], "flops": C[held], "val_loss": L[held]})
+    ok = runs[runs["status"].astype(str) == "ok"]
+    p = Prepared(ok[pd.to_numeric(ok["flops"]).to_numpy(float) <= cut * (1 + 1e-9)], None, lr)
+    point = _estimate(p, np.ones(len(p.runs)), irreducible=False, skip=frozenset(SLICES))
+    pred = _predictions(p, point, out, None)
+    if isinstance(pred["parametric"], str):
+        pred["parametric"] = point["parametric"].reason
+    good = [k for k, v in pred.items() if not isinstance(v, str)]
+    if n_boot > 0:
+        rng, draw = np.random.default_rng(seed), Resampler(p, scheme)
+        skip = frozenset([m for m in ESTIMATORS if not point[m].ok] + list(SLICES))
+        samples = {k: np.full((n_boot, len(out)), np.nan) for k in good}
+        for i in range(n_boot):
+            try:
+                r = _estimate(p, draw.weights(rng), irreducible=False, init=point, skip=skip)
+            except ValueError:
+                continue
+            for k, v in _predictions(p, r, out, point).items():
+                if k in samples and not isinstance(v, str):
+                    samples[k][i] = v
+        q = [(1 - level) / 2, (1 + level) / 2]
+        for k, s in samples.items():
+            fin = np.isfinite(s).all(axis=1)
+            if fin.any():
+                out[f"lo_{k}"], out[f"hi_{k}"] = np.quantile(s[fin], q, axis=0)
+    obs = {"loss": out["val_loss"].to_numpy(float), "N_opt": out["params"].to_numpy(float)}
     rows = []
-    fb = frontier_mask(C[below], L[below])
-    for model, what in BACKTEST_MODELS.items():
-        if model == "parametric":
-            fit, why = _try(fit_parametric, N[below], D[below], L[below])
-            pred = fit.predict(out["params"], out["examples"]) if fit else None
-        else:
-            fit, why = _try(fit_power_law, C[below][fb], L[below][fb], model == "irreducible")
-            pred = fit.predict(out["flops"]) if fit else None
-        if pred is None:
-            rows.append(dict(model=what, n_fit=int(below.sum()), n_heldout=len(out), rms_log_error=math.nan,
-                             mape=math.nan, reason=why))
+    for key, (what, quantity) in BACKTEST_MODELS.items():
+        row = dict(model=what, predicts=quantity, n_fit=int(below.sum()), n_heldout=len(out),
+                   rms_log_error=math.nan, mape=math.nan, reason="")
+        v = pred[key]
+        if isinstance(v, str):
+            rows.append({**row, "reason": v})
             continue
-        pred = np.asarray(pred, float)
-        out[f"pred_{model}"] = pred
-        err = np.log(pred) - np.log(out["val_loss"].to_numpy(float))
-        rows.append(dict(model=what, n_fit=int(below.sum()), n_heldout=len(out),
-                         rms_log_error=float(np.sqrt(np.mean(err ** 2))),
-                         mape=float(np.mean(np.abs(pred / out["val_loss"].to_numpy(float) - 1))), reason=""))
-    return Backtest(cut, float(octaves), pd.DataFrame(rows), out)
+        v = np.asarray(v, float)
+        out[f"pred_{key}"] = v
+        err = np.log(v) - np.log(obs[quantity])
+        rows.append({**row, "rms_log_error": float(np.sqrt(np.mean(err ** 2))),
+                     "mape": float(np.mean(np.abs(v / obs[quantity] - 1)))})
+    return Backtest(cut, float(octaves), pd.DataFrame(rows), out, int(n_boot))
 
 
 # ---------------------------------------------------------------- compare

@@ -19,7 +19,7 @@ import duckdb
 
 from ..paths import default_db
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_DB = default_db()
 
 # Ordered migrations: MIGRATIONS[i] takes the schema from version i to i + 1. Never edit one that
@@ -56,6 +56,12 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN precision VARCHAR;
     UPDATE runs SET device_type = CASE WHEN device IS NULL OR device LIKE 'cpu%' THEN 'cpu' ELSE 'cuda' END;
     UPDATE runs SET precision = CASE WHEN device_type = 'cuda' THEN 'bf16' ELSE 'fp32' END;
+    """,
+    # 3: the loss on the even- and odd-numbered test images (NULL for runs written before), to
+    # measure how optimistic a choice made on the reported set is
+    """
+    ALTER TABLE runs ADD COLUMN val_loss_even DOUBLE;
+    ALTER TABLE runs ADD COLUMN val_loss_odd DOUBLE;
     """,
 ]
 

@@ -9,7 +9,7 @@ from .db import Database, insert_rows
 RUN_COLUMNS = [
     "run_id", "protocol", "dataset", "width_step", "width", "dropout", "data_fraction", "seed", "lr_rule", "lr_mult",
     "epochs", "batch_size", "params", "examples", "flops", "val_loss", "val_acc", "train_loss", "wall_s",
-    "device", "device_type", "precision", "status", "error", "created_at",
+    "device", "device_type", "precision", "status", "error", "created_at", "val_loss_even", "val_loss_odd",
 ]
 _WRITTEN = [c for c in RUN_COLUMNS if c != "created_at"]  # created_at is the database's now()
 
@@ -37,6 +37,7 @@ class Runs(Database):
                 c.run_id, config.PROTOCOL, c.dataset, c.width_step, c.width, c.dropout, c.data_fraction, c.seed,
                 c.lr_rule, c.lr_mult, c.epochs, c.batch_size, c.params, c.examples, c.flops, _num(r.val_loss),
                 _num(r.val_acc), _num(r.train_loss), r.wall_s, r.device, r.device_type, r.precision, r.status, r.error,
+                *map(_num, r.val_loss_halves),
             ])
             per_example = c.flops / c.examples
             curve_rows += [[c.run_id, ex, per_example * ex, _num(vl), _num(va)] for ex, vl, va in r.curve]

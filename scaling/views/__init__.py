@@ -8,24 +8,24 @@
     device.py     the training device of this host
     sweeps.py     queueing a sweep, its progress, the worker
 """
-from .answers import (analysis, comparison_table, isoflop_profiles, law_band, law_line, lr_tuning, nopt_band,
-                      parametric_residuals, point_estimates)
+from .answers import (analysis, backtest, comparison_table, isoflop_profiles, law_band, law_line, lr_tuning, nopt_band,
+                      parametric_residuals, point_estimates, shown_nopt, verdict)
 from .device import DeviceInfo, device_info
 from .fmt import compute_note, equation, explain_nopt, floor_negligible, fmt_flops, fmt_num, fmt_s, frac_label
 from .plans import (LR_SCAN, QUICK_CPU, QUICK_GPU, Bracket, GridSpec, Plan, bracket, next_lr_configs, plan, quick_grid,
                     time_model)
-from .selection import (ESTIMATORS, FAMILY, FORMS, LR_TUNED, MIN_POINTS, PARAM_KEYS, PRECISIONS, Options, Selection,
+from .selection import (ESTIMATORS, FAMILY, FORMS, LR_TUNED, MIN_POINTS, PARAM_KEYS, PRECISIONS, VERDICT, Options, Selection,
                         SelectionError, current, data_version, describe, describe_family, fit_to_options,
                         follow_growth, n_stale, options, parse_params, select)
 from .sweeps import (SweepStatus, queue_runs, stale_configs, start_sweep, start_worker, sweep_status, wait_sweep,
                      worker_pid)
 
 __all__ = [
-    "ESTIMATORS", "FAMILY", "FORMS", "LR_SCAN", "LR_TUNED", "MIN_POINTS", "PARAM_KEYS", "PRECISIONS", "QUICK_CPU", "QUICK_GPU", "Bracket", "DeviceInfo", "GridSpec",
-    "Options", "Plan", "Selection", "SelectionError", "SweepStatus", "analysis", "bracket", "comparison_table", "compute_note", "current",
+    "ESTIMATORS", "FAMILY", "FORMS", "LR_SCAN", "LR_TUNED", "MIN_POINTS", "PARAM_KEYS", "PRECISIONS", "VERDICT", "QUICK_CPU", "QUICK_GPU", "Bracket", "DeviceInfo", "GridSpec",
+    "Options", "Plan", "Selection", "SelectionError", "SweepStatus", "analysis", "backtest", "bracket", "comparison_table", "compute_note", "current",
     "data_version", "describe", "describe_family", "device_info", "equation", "explain_nopt",
     "fit_to_options", "floor_negligible", "fmt_flops", "fmt_num", "fmt_s", "follow_growth", "frac_label",
     "isoflop_profiles", "law_band", "law_line", "lr_tuning", "n_stale", "next_lr_configs", "nopt_band", "options", "parametric_residuals", "parse_params", "plan",
-    "point_estimates", "queue_runs", "quick_grid", "select", "stale_configs", "start_sweep", "start_worker", "sweep_status",
-    "time_model", "wait_sweep", "worker_pid",
+    "point_estimates", "queue_runs", "quick_grid", "select", "shown_nopt", "stale_configs", "start_sweep", "start_worker", "sweep_status",
+    "time_model", "verdict", "wait_sweep", "worker_pid",
 ]

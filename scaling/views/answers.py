@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 
 from .. import fit
-from ..fit import comparison_table, lr_tuning  # noqa: F401  (the pages ask here)
+from ..fit import comparison_table, lr_tuning, verdict  # noqa: F401  (the pages ask here)
 from .fmt import fmt_flops
-from .selection import LR_TUNED, MIN_POINTS, Selection, SelectionError, select
+from .selection import ESTIMATORS, LR_TUNED, MIN_POINTS, VERDICT, Selection, SelectionError, select
 
 
 def analysis(runs: pd.DataFrame, curves: pd.DataFrame | None, sel: Selection, n_boot: int = 0, seed: int = 0,
@@ -23,8 +23,10 @@ def analysis(runs: pd.DataFrame, curves: pd.DataFrame | None, sel: Selection, n_
     cv = None
     if curves is not None and len(curves):
         cv = curves[curves["run_id"].isin(sub["run_id"])]
-    # the envelope and IsoFLOP estimators cost milliseconds: the page also says whether they can answer
-    only = dict(estimators=(sel.estimator, "envelope", "isoflop"), extras=False) if first_draw else {}
+    # the envelope and IsoFLOP estimators cost milliseconds: the page also says whether they can
+    # answer; the verdict needs all three
+    ests = fit.ESTIMATORS if sel.estimator == VERDICT else (sel.estimator, "envelope", "isoflop")
+    only = dict(estimators=ests, extras=False) if first_draw else {}
     try:
         return fit.analyze(sub, cv, lr=sel.lr, irreducible=sel.irreducible, n_boot=n_boot, seed=seed, **only)
     except ValueError as e:
@@ -32,9 +34,27 @@ def analysis(runs: pd.DataFrame, curves: pd.DataFrame | None, sel: Selection, n_
 
 
 def point_estimates(runs: pd.DataFrame, curves: pd.DataFrame | None, sel: Selection) -> fit.Analysis:
-    """Explore's first draw: seed means, frontier, the loss law and the N_opt estimators but the
-    parametric one (unless chosen)."""
+    """Explore's first draw: seed means, frontier, the loss law and the N_opt estimators (the
+    parametric one only when chosen or when the verdict chooses)."""
     return analysis(runs, curves, sel, first_draw=True)
+
+
+def shown_nopt(an: fit.Analysis, sel: Selection) -> tuple[str, str]:
+    """(estimator, why) for the N_opt estimate a page shows: the one chosen, or with the
+    selection's default the one the verdict supports, with its reason in a line."""
+    v = fit.verdict(an)
+    if sel.estimator != VERDICT:
+        if v.choice is None or v.choice == sel.estimator or sel.estimator not in an.nopt:
+            return sel.estimator, "chosen by hand"
+        return sel.estimator, f"chosen by hand; the verdict would show the {ESTIMATORS[v.choice]} estimate"
+    if v.choice is None:
+        return "parametric", v.reason
+    return v.choice, v.reason
+
+
+def backtest(runs: pd.DataFrame, sel: Selection, octaves: float, n_boot: int = 0) -> fit.Backtest:
+    """fit.backtest on a selection's runs (ValueError, in words, when it cannot be done)."""
+    return fit.backtest(select(runs, sel), octaves=octaves, lr=sel.lr, n_boot=n_boot)
 
 
 def _check_fittable(runs: pd.DataFrame, sel: Selection) -> pd.DataFrame:

@@ -8,13 +8,15 @@ import numpy as np
 import pandas as pd
 
 from .. import arch, config, grid
+from ..fit import NOPT_NAMES
 from ..datasets import DATASETS
 from .fmt import frac_label
 
 
 LR_TUNED = "tuned"
 FORMS = {"power": "pure power law  L = A·C^-α", "irreducible": "with irreducible loss  L = E + A·C^-α"}
-ESTIMATORS = {"envelope": "lower envelope", "isoflop": "IsoFLOP profiles", "parametric": "parametric L(N, D)"}
+VERDICT = "verdict"  # the estimator the verdict supports (fit.verdict), chosen per selection
+ESTIMATORS = {VERDICT: "the verdict's choice", **NOPT_NAMES}
 MIN_POINTS = 3  # a power law through fewer configurations says nothing
 
 
@@ -36,9 +38,8 @@ class Selection:
     seeds: tuple[int, ...] = ()               # () = every cached seed
     lr: str | float = LR_TUNED
     form: str = "power"
-    # parametric by default: it answers on the smallest grids (the CPU quick sweep), where no
-    # width range is wide enough for the envelope and IsoFLOP estimators to find a minimum
-    estimator: str = "parametric"
+    # the verdict's choice by default: the estimate it supports, never simply the one that answers
+    estimator: str = VERDICT
 
     @property
     def irreducible(self) -> bool:
