@@ -26,6 +26,21 @@ with cb.expander("Selection B", expanded=False):
     B = ui.selection_controls(runs, "compare", "b_", views.Selection(dropout=second), container=st.container())
 ca.caption(f"**A**: {views.describe(A)}")
 cb.caption(f"**B**: {views.describe(B)}")
+cov_a, cov_b = views.coverage(runs, A), views.coverage(runs, B)
+for col, cov in ((ca, cov_a), (cb, cov_b)):
+    col.caption(f"Runs fitted: {cov.describe()}." if cov else "No runs fitted.")
+if cov_a and cov_b and (cov_a.width_steps, cov_a.fractions) != (cov_b.width_steps, cov_b.fractions):
+    common = views.common_range(cov_a, cov_b)
+    st.warning("**The two selections cover different ranges** (A: " + cov_a.describe() + "; B: " + cov_b.describe()
+               + "): their exponents are fitted over different compute, so a difference may be the range, not the "
+                 "setting.", icon=":material/warning:")
+    if common is not None:
+        def restrict(w=common[0], f=common[1]):
+            for prefix in ("a_", "b_"):
+                ui.set_selection(prefix, widths=w, fractions=f)
+        st.button(f"Restrict both to the common range (width steps {common[0][0]}–{common[0][1]}, fractions "
+                  f"{views.frac_label(common[1][0])}–{views.frac_label(common[1][1])})", on_click=restrict,
+                  icon=":material/compare_arrows:")
 ui.write_url((A, "a_"), (B, "b_"))
 la, lb = f"A: dropout {A.dropout:g}", f"B: dropout {B.dropout:g}"
 if la[3:] == lb[3:]:
@@ -68,12 +83,14 @@ for col, r in zip(cols, t.itertuples()):
                 + ("" if r.second_reliable else " · :orange[unreliable]") if math.isfinite(r.second_lo)
                 else f"{r.n_runs_second} runs")
     p = r.p_first_greater
-    col.metric("P(A > B)", f"{p:.2f}" if math.isfinite(p) else "—",
+    col.metric("P(A > B)", "—" if not math.isfinite(p) else f"< {r.p_floor:.2g}" if p < r.p_floor
+               else f"> {1 - r.p_floor:.2g}" if p > 1 - r.p_floor else f"{p:.2f}",
                help="share of paired bootstrap resamples where A's exponent exceeds B's; near 0 or 1 the "
                     "selections differ, near 0.5 they cannot be told apart")
     if math.isfinite(p):
         verdict = "differ" if r.p_two_sided < 0.05 else "cannot be told apart"
-        col.caption(f"two-sided p = {r.p_two_sided:.2f}: {verdict} at 5%")
+        p_txt = f"p < {r.p_floor:.2g}" if r.p_two_sided < r.p_floor else f"p = {r.p_two_sided:.2f}"
+        col.caption(f"two-sided {p_txt}: {verdict} at 5%")
 if len(missing):
     st.caption("Not estimable on either selection: " + ", ".join(missing["what"]) + ".")
 

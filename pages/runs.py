@@ -54,12 +54,12 @@ if stale:
         if st.button("Queue their configurations again", icon=":material/replay:"):
             sid, n_cached, n_new = ui.guarded(views.queue_runs, s, views.stale_configs(runs), "retrain stale runs")
             ui.remember_sweep(sid, "retrain stale runs")
-            st.toast(f"queued {n_new} runs ({n_cached} already cached under protocol {PROTOCOL})")
+            st.toast(f"queued {n_new} run{'s' * (n_new != 1)} ({n_cached} already cached under protocol {PROTOCOL})")
 st.caption(f"{len(view)} of {len(runs)} runs. Select rows (the boxes at the left edge) to delete them. "
            "The downloads hold the rows shown, every column.")
 
 d1, d2, _ = st.columns([1, 1, 3])
-export = view.drop(columns=["created_at"])
+export = view  # every column, created_at (UTC) included
 ui.download(d1, "Download CSV", export, "runs.csv")
 
 
@@ -83,5 +83,5 @@ if chosen:
             n = ui.guarded(s.delete_runs, ids)
             st.session_state.pop("r_confirm", None)
             st.session_state.pop("r_table", None)
-            st.toast(f"deleted {n} runs")
+            st.toast(f"deleted {n} run{'s' * (n != 1)}")
             st.rerun()

@@ -348,3 +348,27 @@ def test_stale_runs_are_shown_on_runs_and_never_reach_explore(tmp_path, monkeypa
         pid = jobs.worker_alive(store)
         if pid:
             os.kill(pid, signal.SIGTERM)
+
+
+def test_compare_warns_of_unequal_ranges_and_restricts_both_to_the_common_one(app):
+    app.switch_page("pages/compare.py")
+    app.query_params["a_w"] = "0:2"  # A: width steps 0-1; B: every cached width (0-2)
+    app.run()
+    _ok(app)
+    assert any("cover different ranges" in w.value for w in app.warning)
+    restrict = next(b for b in app.button if b.label.startswith("Restrict both to the common range"))
+    restrict.click().run()
+    _ok(app)
+    assert not any("cover different ranges" in w.value for w in app.warning)
+    assert app.query_params["a_w"] == app.query_params["b_w"] == "0:2"
+    # a p-value from 100 resamples never reads 0.00
+    assert not any("p = 0.00" in c.value for c in app.caption)
+
+
+def test_explore_shows_the_verdicts_estimate_with_its_reason(app):
+    app.run()
+    _ok(app)
+    assert _w(app.selectbox, "N_opt estimator").value == "verdict"
+    label = next(m.label for m in app.metric if m.label.startswith("a  (N_opt"))
+    assert any(name in label for name in ("lower envelope", "IsoFLOP", "parametric"))
+    assert any(c.value.startswith("Verdict: ") for c in app.caption)

@@ -59,6 +59,18 @@ def test_claims_of_a_dead_worker_return_to_the_queue(db):
     assert len(store.claim("someone-alive:1", 10)) == 2  # the dead pid's claim was released
 
 
+def test_a_running_stack_counts_its_time_from_the_claim_not_the_heartbeat(db):
+    import os
+    store = Store(db)
+    sweep, _, _ = store.enqueue(configs(2))
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    assert len(store.claim(owner, 10)) == 2
+    time.sleep(1.2)
+    store.heartbeat(owner)  # the worker renews it every minute while the stack trains
+    running = store.sweep_rows(store.sweep_run_ids(sweep)).running
+    assert len(running) == 2 and all(s >= 1.0 for _, s in running)
+
+
 def test_failed_runs_are_retried(db):
     store = Store(db)
     c = configs(1)[0]

@@ -12,9 +12,9 @@ from .cards import chart, download, exponent_card, interval_note
 from .fits import BOOT, analysis, backtest, edges, point_estimates
 from .reads import device, guarded, load_curves, load_runs, snapshot, store
 from .routing import through_app
-from .selection import selection_controls, set_estimator, write_url
+from .selection import selection_controls, set_estimator, set_selection, write_url
 from .sweeps import remember_sweep, running_sweeps, sweep_active, sweep_panel
 
 __all__ = ["BOOT", "analysis", "backtest", "chart", "device", "edges", "download", "exponent_card", "guarded", "interval_note", "load_curves",
            "load_runs", "point_estimates", "remember_sweep", "running_sweeps", "selection_controls",
-           "set_estimator", "snapshot", "store", "sweep_active", "sweep_panel", "through_app", "write_url"]
+           "set_estimator", "set_selection", "snapshot", "store", "sweep_active", "sweep_panel", "through_app", "write_url"]

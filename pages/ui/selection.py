@@ -91,9 +91,14 @@ FAMILY_WIDGETS = [
 
 def set_estimator(estimator: str, prefix: str = "") -> None:
     """A button callback: switch the page's N_opt estimator (the widgets are created afresh)."""
+    set_selection(prefix, estimator=estimator)
+
+
+def set_selection(prefix: str = "", **changes) -> None:
+    """A button callback: change fields of the page's selection (the widgets are created afresh)."""
     ss = st.session_state
     if f"{prefix}selection" in ss:
-        ss[f"{prefix}selection"] = replace(ss[f"{prefix}selection"], estimator=estimator)
+        ss[f"{prefix}selection"] = replace(ss[f"{prefix}selection"], **changes)
         ss[f"{prefix}gen"] = ss.get(f"{prefix}gen", 0) + 1
 
 

@@ -552,6 +552,8 @@ def comparison_table(A: Analysis, B: Analysis, names: dict[str, str] | None = No
                          first_answered=ia.answered() if ia else "", first_reliable=bool(ia and ia.reliable),
                          second_answered=ib.answered() if ib else "", second_reliable=bool(ib and ib.reliable),
                          p_two_sided=2 * min(prob, 1 - prob) if math.isfinite(prob) else math.nan,
+                         # the smallest p the resamples can show: 0 of them means "below this"
+                         p_floor=1 / min(A.boot.n_boot, B.boot.n_boot) if A.boot and B.boot else math.nan,
                          n_runs_first=A.n_runs, n_runs_second=B.n_runs))
     return pd.DataFrame(rows)
 

@@ -58,10 +58,12 @@ MIGRATIONS = [
     UPDATE runs SET precision = CASE WHEN device_type = 'cuda' THEN 'bf16' ELSE 'fp32' END;
     """,
     # 3: the loss on the even- and odd-numbered test images (NULL for runs written before), to
-    # measure how optimistic a choice made on the reported set is
+    # measure how optimistic a choice made on the reported set is; when a queued run was claimed
+    # (its heartbeat is renewed while it trains, so it cannot say how long it has run)
     """
     ALTER TABLE runs ADD COLUMN val_loss_even DOUBLE;
     ALTER TABLE runs ADD COLUMN val_loss_odd DOUBLE;
+    ALTER TABLE queue ADD COLUMN claimed_at TIMESTAMP;
     """,
 ]
 

@@ -33,7 +33,7 @@ class QueueCounts:
 @dataclass(frozen=True)
 class SweepRows:
     queued: int
-    running: list          # (RunConfig, seconds since its claim's last heartbeat) per run training now
+    running: list          # (RunConfig, seconds since it was claimed) per run training now
     done: dict             # status -> count of the sweep's runs already in the runs table
 
 
@@ -95,7 +95,8 @@ class Queue(Database):
                 raise QueueFull(f"the queue holds {waiting} runs; {len(new)} more would pass its cap of {max_queue}: "
                                 "wait for it to drain or cancel a sweep")
             if new:
-                insert_rows(con, "INSERT OR IGNORE INTO queue VALUES", "(?, ?, ?, 'queued', NULL, NULL, now(), 0)",
+                insert_rows(con, "INSERT OR IGNORE INTO queue (run_id, config, stack, status, owner, heartbeat, "
+                            "enqueued_at, attempts) VALUES", "(?, ?, ?, 'queued', NULL, NULL, now(), 0)",
                         [[c.run_id, json.dumps(c.to_dict()), repr(c.stack_key)] for c in new])
             con.execute("INSERT INTO sweeps VALUES (?, ?, now(), ?)", [sweep, label, ids])
             return sweep, len(cached), len(new)
@@ -122,7 +123,8 @@ class Queue(Database):
                 "ORDER BY enqueued_at, run_id LIMIT ?", [first[0], *args, max_models],
             ).fetchall()
             con.execute(
-                "UPDATE queue SET status = 'running', owner = ?, heartbeat = now(), attempts = attempts + 1 "
+                "UPDATE queue SET status = 'running', owner = ?, heartbeat = now(), claimed_at = now(), "
+                "attempts = attempts + 1 "
                 "WHERE list_contains(?, run_id)", [owner, [r[0] for r in rows]],
             )
             return [RunConfig.from_dict(json.loads(r[1])) for r in rows]
@@ -165,7 +167,8 @@ class Queue(Database):
         """Where a sweep's runs are, in one short read: the queue's rows and the finished counts."""
         ids = list(run_ids)
         with self.connect() as con:
-            q = con.execute("SELECT status, config, epoch(now()) - epoch(heartbeat) FROM queue "
+            # elapsed from the claim: the heartbeat is renewed every minute while a stack trains
+            q = con.execute("SELECT status, config, epoch(now()) - epoch(coalesce(claimed_at, heartbeat)) FROM queue "
                             "WHERE list_contains(?, run_id)", [ids]).fetchall()
             done = con.execute("SELECT status, count(*) FROM runs WHERE list_contains(?, run_id) GROUP BY status",
                                [ids]).fetchall()

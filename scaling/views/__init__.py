@@ -8,7 +8,7 @@
     device.py     the training device of this host
     sweeps.py     queueing a sweep, its progress, the worker
 """
-from .answers import (analysis, backtest, comparison_table, isoflop_profiles, law_band, law_line, lr_tuning, nopt_band,
+from .answers import (Coverage, analysis, backtest, common_range, comparison_table, coverage, isoflop_profiles, law_band, law_line, lr_tuning, nopt_band,
                       parametric_residuals, point_estimates, shown_nopt, verdict)
 from .device import DeviceInfo, device_info
 from .fmt import compute_note, equation, explain_nopt, floor_negligible, fmt_flops, fmt_num, fmt_s, frac_label
@@ -21,8 +21,8 @@ from .sweeps import (SweepStatus, queue_runs, stale_configs, start_sweep, start_
                      worker_pid)
 
 __all__ = [
-    "ESTIMATORS", "FAMILY", "FORMS", "LR_SCAN", "LR_TUNED", "MIN_POINTS", "PARAM_KEYS", "PRECISIONS", "VERDICT", "QUICK_CPU", "QUICK_GPU", "Bracket", "DeviceInfo", "GridSpec",
-    "Options", "Plan", "Selection", "SelectionError", "SweepStatus", "analysis", "backtest", "bracket", "comparison_table", "compute_note", "current",
+    "ESTIMATORS", "FAMILY", "FORMS", "LR_SCAN", "LR_TUNED", "MIN_POINTS", "PARAM_KEYS", "PRECISIONS", "VERDICT", "QUICK_CPU", "QUICK_GPU", "Bracket", "Coverage", "DeviceInfo", "GridSpec",
+    "Options", "Plan", "Selection", "SelectionError", "SweepStatus", "analysis", "backtest", "bracket", "common_range", "coverage", "comparison_table", "compute_note", "current",
     "data_version", "describe", "describe_family", "device_info", "equation", "explain_nopt",
     "fit_to_options", "floor_negligible", "fmt_flops", "fmt_num", "fmt_s", "follow_growth", "frac_label",
     "isoflop_profiles", "law_band", "law_line", "lr_tuning", "n_stale", "next_lr_configs", "nopt_band", "options", "parametric_residuals", "parse_params", "plan",

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .. import fit
 from ..fit import comparison_table, lr_tuning, verdict  # noqa: F401  (the pages ask here)
-from .fmt import fmt_flops
+from .fmt import fmt_flops, frac_label
 from .selection import ESTIMATORS, LR_TUNED, MIN_POINTS, VERDICT, Selection, SelectionError, select
 
 
@@ -114,3 +115,38 @@ def parametric_residuals(an) -> pd.DataFrame:
         return pts.assign(residual=np.nan)
     pred = an.parametric.predict(pts["params"], pts["examples"])
     return pts.assign(residual=np.log(pts["val_loss"].to_numpy(float)) - np.log(pred))
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a selection's fittable runs span: comparing exponents over different spans compares
+    different things."""
+    width_steps: tuple[int, int]
+    fractions: tuple[float, float]
+    flops: tuple[float, float]
+    n_runs: int
+
+    def describe(self) -> str:
+        return (f"width steps {self.width_steps[0]}–{self.width_steps[1]}, fractions {frac_label(self.fractions[0])}–"
+                f"{frac_label(self.fractions[1])}, {fmt_flops(self.flops[0])}–{fmt_flops(self.flops[1])}, "
+                f"{self.n_runs} runs")
+
+
+def coverage(runs: pd.DataFrame, sel: Selection) -> Coverage | None:
+    """The span of a selection's ok runs (None when it has none)."""
+    ok = select(runs, sel)
+    ok = ok[ok["status"] == "ok"] if len(ok) else ok
+    if sel.lr != LR_TUNED and len(ok):
+        ok = ok[np.isclose(ok["lr_mult"], sel.lr)]
+    if not len(ok):
+        return None
+    return Coverage((int(ok["width_step"].min()), int(ok["width_step"].max())),
+                    (float(ok["data_fraction"].min()), float(ok["data_fraction"].max())),
+                    (float(ok["flops"].min()), float(ok["flops"].max())), len(ok))
+
+
+def common_range(a: Coverage, b: Coverage) -> tuple[tuple[int, int], tuple[float, float]] | None:
+    """The width steps and fractions both spans share (None when they share none)."""
+    w = (max(a.width_steps[0], b.width_steps[0]), min(a.width_steps[1], b.width_steps[1]))
+    f = (max(a.fractions[0], b.fractions[0]), min(a.fractions[1], b.fractions[1]))
+    return (w, f) if w[0] <= w[1] and f[0] <= f[1] else None
