@@ -26,6 +26,7 @@ with st.sidebar.container(border=True):
     st.caption(f"database: `{s.path}`")
 
 FRACTIONS = [2.0**-k for k in range(12, -1, -1)]  # 1/4096 .. 1
+LONG_PLAN_S = 3600  # a plan longer than this asks for confirmation
 LR_MULTS = [0.25, 0.5, 1.0, 2.0, 4.0]
 quick = views.quick_grid(dev.device)
 st.markdown("Choose a grid. Runs already in the cache are not trained again; training happens in a "
@@ -35,7 +36,10 @@ ds = c1.selectbox("Dataset", datasets.DATASETS, key="t_dataset")
 w = c1.select_slider("Width steps", arch.width_steps(), value=(0, 2), key="t_widths",
                      format_func=lambda k: f"{k} (w={arch.width(k)})")
 f = c2.select_slider("Data fractions", FRACTIONS, value=(1 / 256, 1 / 64), key="t_fractions", format_func=views.frac_label)
-n_seeds = c2.number_input("Seeds", 1, 10, 2, key="t_seeds", help="seeds 0..n-1")
+seeds_txt = c2.text_input("Seeds", "2", key="t_seeds", help="how many seeds, 1 to 10: seeds 0..n−1")
+n_seeds = views.parse_count(seeds_txt, 1, 10)
+if isinstance(n_seeds, str):
+    c2.error(f"Seeds: {n_seeds}.", icon=":material/error:")
 drop = c3.multiselect("Dropout", [0.0, 0.1, 0.2, 0.3, 0.5], default=[0.0, 0.2], key="t_dropout", format_func=lambda d: f"{d:g}")
 scan = c3.toggle("lr scan ×½, ×1, ×2", key="t_lr_scan",
                  help="what a tuned learning rate needs: for each configuration, the best of three multipliers "
@@ -48,6 +52,20 @@ st.caption(f"Quick sweep for this device: {quick.label()}")
 
 if not drop or not lrs:
     st.warning("Choose at least one dropout value and one learning-rate multiplier.")
+    st.stop()
+if isinstance(n_seeds, str):
+    st.stop()  # the message is beside the field
+# a data set that is not on this machine is refused before a plan is drawn (asked once a session:
+# an offline download attempt is slow)
+missing = st.session_state.setdefault("t_missing_data", {})
+if ds not in missing:
+    try:
+        datasets.check(ds)
+        missing[ds] = ""
+    except datasets.DataError as e:
+        missing[ds] = str(e)
+if missing[ds]:
+    c1.error(missing[ds], icon=":material/cloud_off:")
     st.stop()
 spec = views.GridSpec(widths=f"{w[0]}:{w[1] + 1}", fractions=f"{views.frac_label(f[0])}:{views.frac_label(f[1])}",
                       seeds=f"0:{int(n_seeds)}", dropouts=",".join(f"{d:g}" for d in drop),
@@ -68,7 +86,12 @@ m5.metric("estimated time", views.fmt_s(p.est_s) if p.new else "—",
 st.caption(f"Training compute to spend: {views.fmt_flops(p.flops)}."
            + (" Everything in this grid is cached or queued: change the grid to train more." if not p.new else ""))
 
-if st.button(f"Queue {p.new} runs", type="primary", disabled=p.new == 0, icon=":material/play_arrow:"):
+long = p.new and p.est_s > LONG_PLAN_S
+sure = st.checkbox(f"Yes, train for about {views.fmt_s(p.est_s)}", key="t_sure") if long else True
+if long:
+    st.caption(f"This plan takes over {views.fmt_s(LONG_PLAN_S)} on {dev.label}: confirm it, or narrow the grid.")
+label = f"Queue {p.new} run{'s' * (p.new != 1)}" if p.new else "Nothing new to queue: every run is cached or queued"
+if st.button(label, type="primary", disabled=p.new == 0 or not sure, icon=":material/play_arrow:"):
     sid, n_cached, n_new = ui.guarded(views.start_sweep, s, spec, dev.device)
     ui.remember_sweep(sid, spec.label())
     st.session_state["t_toast"] = f"queued {n_new} runs ({n_cached} cached)"

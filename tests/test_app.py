@@ -160,8 +160,14 @@ def test_train_queues_a_tiny_sweep_that_lands(tmp_path, monkeypatch):
     _ok(at)
     at.select_slider(key="t_widths").set_value((0, 0))
     at.select_slider(key="t_fractions").set_value((1 / 512, 1 / 512))
-    at.number_input(key="t_seeds").set_value(1)
-    at.multiselect(key="t_dropout").set_value([0.0]).run()
+    at.multiselect(key="t_dropout").set_value([0.0])
+    for bad, why in (("11", "outside 1 to 10"), ("-3", "outside"), ("1e9", "not a whole number"),
+                     ("2.5", "not a whole number"), ("1" * 21, "outside")):
+        at.text_input(key="t_seeds").input(bad).run()
+        assert not at.exception
+        assert [e.value for e in at.error] == [next(e.value for e in at.error if why in e.value)], bad  # beside the field
+        assert not [m for m in at.metric if m.label == "to train"]  # no plan from a refused value
+    at.text_input(key="t_seeds").input("1").run()
     _ok(at)
     assert _metric(at, "to train") == "1"
     next(b for b in at.button if b.label.startswith("Queue 1 run")).click().run()
@@ -372,3 +378,19 @@ def test_explore_shows_the_verdicts_estimate_with_its_reason(app):
     label = next(m.label for m in app.metric if m.label.startswith("a  (N_opt"))
     assert any(name in label for name in ("lower envelope", "IsoFLOP", "parametric"))
     assert any(c.value.startswith("Verdict: ") for c in app.caption)
+
+
+def test_a_plan_over_an_hour_asks_for_confirmation(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCALING_DB", str(tmp_path / "empty.duckdb"))
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("pages/train.py").run()
+    at.select_slider(key="t_widths").set_value((0, 12))
+    at.select_slider(key="t_fractions").set_value((1 / 4, 1.0))
+    at.text_input(key="t_seeds").input("10").run()
+    _ok(at)
+    queue = next(b for b in at.button if b.label.startswith("Queue "))
+    assert queue.disabled and at.checkbox(key="t_sure").value is False
+    at.checkbox(key="t_sure").check().run()
+    assert not next(b for b in at.button if b.label.startswith("Queue ")).disabled

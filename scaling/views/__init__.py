@@ -12,7 +12,7 @@ from .answers import (Coverage, analysis, backtest, common_range, comparison_tab
                       parametric_residuals, point_estimates, shown_nopt, verdict)
 from .device import DeviceInfo, device_info
 from .fmt import compute_note, equation, explain_nopt, floor_negligible, fmt_flops, fmt_num, fmt_s, frac_label
-from .plans import (LR_SCAN, QUICK_CPU, QUICK_GPU, Bracket, GridSpec, Plan, bracket, next_lr_configs, plan, quick_grid,
+from .plans import (LR_SCAN, QUICK_CPU, QUICK_GPU, Bracket, GridSpec, Plan, bracket, next_lr_configs, parse_count, plan, quick_grid,
                     time_model)
 from .selection import (ESTIMATORS, FAMILY, FORMS, LR_TUNED, MIN_POINTS, PARAM_KEYS, PRECISIONS, VERDICT, Options, Selection,
                         SelectionError, current, data_version, describe, describe_family, fit_to_options,
@@ -25,7 +25,7 @@ __all__ = [
     "Options", "Plan", "Selection", "SelectionError", "SweepStatus", "analysis", "backtest", "bracket", "common_range", "coverage", "comparison_table", "compute_note", "current",
     "data_version", "describe", "describe_family", "device_info", "equation", "explain_nopt",
     "fit_to_options", "floor_negligible", "fmt_flops", "fmt_num", "fmt_s", "follow_growth", "frac_label",
-    "isoflop_profiles", "law_band", "law_line", "lr_tuning", "n_stale", "next_lr_configs", "nopt_band", "options", "parametric_residuals", "parse_params", "plan",
+    "isoflop_profiles", "law_band", "law_line", "lr_tuning", "n_stale", "next_lr_configs", "nopt_band", "options", "parametric_residuals", "parse_count", "parse_params", "plan",
     "point_estimates", "queue_runs", "quick_grid", "select", "shown_nopt", "stale_configs", "start_sweep", "start_worker", "sweep_status",
     "time_model", "verdict", "wait_sweep", "worker_pid",
 ]

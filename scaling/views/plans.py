@@ -191,3 +191,17 @@ def bracket(runs: pd.DataFrame, sel, nopts: dict) -> Bracket:
                for k in widths for f in fractions for s in seeds for m in lrs
                if k in add_w or f in add_f]
     return Bracket(configs, tuple(sorted(set(add_w))), tuple(sorted(set(add_f))), tuple(why), tuple(limit))
+
+
+def parse_count(text: str, lo: int, hi: int) -> int | str:
+    """A whole number typed in a field, within [lo, hi]; otherwise the reason, in words (never
+    rounded: '2.5' and '1e9' are refused, not read as 2 and 1)."""
+    t = text.strip()
+    if not t:
+        return f"type a whole number from {lo} to {hi}"
+    if not t.lstrip("+-").isdigit():
+        return f"'{t}' is not a whole number (from {lo} to {hi})"
+    n = int(t)
+    if not lo <= n <= hi:
+        return f"{n if len(t) <= 9 else t[:6] + '…'} is outside {lo} to {hi}"
+    return n
