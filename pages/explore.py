@@ -102,22 +102,22 @@ shown, _ = views.shown_nopt(an, sel)
 nf = an.nopt[shown]
 
 
-def draw_nopt(nf, others=None):
+def draw_nopt(nf, a, offer=False):
     if nf.ok:
-        ui.chart(nopt_slot, charts.nopt_vs_compute(nf, views.nopt_band(nf)))
+        ui.chart(nopt_slot, charts.nopt_vs_compute(nf, views.nopt_band(nf), data=views.nopt_data_points(a)))
         return
     # say why instead of an empty chart, and offer the estimators that do answer here
     with nopt_slot.container():
         st.info(f"**Compute-optimal model size ({views.ESTIMATORS[nf.method]})** cannot be estimated on this "
                 f"selection: {views.explain_nopt(nf)}.", icon=":material/info:")
-        for m, o in (others or {}).items():
+        for m, o in (a.nopt if offer else {}).items():
             if o.ok and m != nf.method:
                 iv = f" [{o.interval.lo:.3f}, {o.interval.hi:.3f}]" if o.interval is not None and math.isfinite(o.interval.lo) else ""
                 st.button(f"Show {views.ESTIMATORS[m]} instead (a = {o.a:.3f}{iv})", key=f"use_{m}",
                           on_click=ui.set_estimator, args=(m,), icon=":material/swap_horiz:")
 
 
-draw_nopt(nf)
+draw_nopt(nf, an)
 
 # the envelope and IsoFLOP estimators need a grid whose optimum is inside it: say which runs would make it so
 if more.edge:
@@ -183,4 +183,4 @@ if full is not None and not isinstance(full, views.SelectionError):
     eq = views.equation(flaw) if flaw else eq
     loss_fig["fig"] = charts.loss_vs_compute(ok_runs, pts, full.frontier, flaw, line, bnd, eq)
     ui.chart(loss_slot, loss_fig["fig"])
-    draw_nopt(full.nopt[views.shown_nopt(full, sel)[0]], full.nopt)
+    draw_nopt(full.nopt[views.shown_nopt(full, sel)[0]], full, offer=True)

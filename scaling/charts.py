@@ -278,9 +278,15 @@ def accuracy_vs_compute(src, runs: pd.DataFrame, points: pd.DataFrame) -> alt.La
 
 
 @_fast
-def nopt_vs_compute(src, nopt, band: pd.DataFrame | None = None, title: str | None = None) -> alt.LayerChart:
-    """The compute-optimal N at each usable budget, the fitted N_opt = k C^a and its exponent's band."""
-    pts = nopt.points.assign(method=nopt.method)
+def nopt_vs_compute(src, nopt, band: pd.DataFrame | None = None, title: str | None = None,
+                    data: pd.DataFrame | None = None) -> alt.LayerChart:
+    """The fitted N_opt = k C^a with its exponent's band, and dots for what the data says: the
+    estimator's own per-budget optima, or for the parametric estimator (whose per-budget points
+    are read off its fitted surface, not measured) the form-free optima in `data` (C, N_opt,
+    source), where some estimator finds them."""
+    derived = nopt.method == "parametric"
+    pts = (data if data is not None else pd.DataFrame(columns=["C", "N_opt", "source"])) if derived \
+        else nopt.points.assign(source=nopt.method)
     have_band = band is not None and "lo" in band and len(band)
     x = _compute_x(_vals(pts["C"], band["C"] if band is not None and len(band) else None), "C:Q")
     y = log_enc(alt.Y, "N_opt:Q", "compute-optimal parameters N_opt",
@@ -291,15 +297,22 @@ def nopt_vs_compute(src, nopt, band: pd.DataFrame | None = None, title: str | No
             x=x, y=alt.Y("lo:Q", scale=y["scale"]), y2="hi:Q"))
     if band is not None and len(band):
         layers.append(alt.Chart(src("band", band)).mark_line(color=FIT_COLOR, strokeDash=[6, 4], strokeWidth=2.5).encode(x=x, y=y))
-    layers.append(alt.Chart(src("pts", pts)).mark_point(size=70, filled=True, color=FRONTIER_COLOR).encode(
-        x=x, y=y, tooltip=[alt.Tooltip("C:Q", format=".3s", title="C (FLOPs)"), alt.Tooltip("N_opt:Q", format=",.0f")]))
+    if len(pts):
+        layers.append(alt.Chart(src("pts", pts)).mark_point(size=70, filled=not derived, color=FRONTIER_COLOR).encode(
+            x=x, y=y, tooltip=[alt.Tooltip("C:Q", format=".3s", title="C (FLOPs)"), alt.Tooltip("N_opt:Q", format=",.0f"),
+                               alt.Tooltip("source:N", title="optimum found by")]))
     iv = nopt.interval
     sub = f"N_opt = {fmt_num(nopt.k)} · C^{nopt.a:.3f}" if nopt.ok else nopt.reason
     if nopt.ok and iv is not None and math.isfinite(iv.lo):
         sub += f"  —  a ∈ [{iv.lo:.3f}, {iv.hi:.3f}] (95%)"
     names = {"envelope": "lower envelope", "isoflop": "IsoFLOP profiles", "parametric": "parametric L(N, D)"}
+    if derived:
+        note = (f"rings: per-budget optima in the data ({names.get(pts['source'].iloc[0], '')}); dashed: the fit"
+                if len(pts) else "no budget has its optimum inside the grid: the line is the fit alone")
+    else:
+        note = "dots: the per-budget optima this estimator found in the data; dashed: its fit"
     return alt.layer(*layers).properties(
-        title=alt.Title(title or f"Compute-optimal model size ({names.get(nopt.method, nopt.method)})", subtitle=[sub],
+        title=alt.Title(title or f"Compute-optimal model size ({names.get(nopt.method, nopt.method)})", subtitle=[sub, note],
                         subtitleColor=FIT_COLOR if nopt.ok else "gray", subtitleFontSize=13), height=HEIGHT)
 
 

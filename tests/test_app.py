@@ -313,7 +313,14 @@ def test_charts_are_valid_vega_lite(small_cache):
             charts.nopt_vs_compute(an.nopt["envelope"], views.nopt_band(an.nopt["envelope"])),
             charts.compare_frontiers({"a": an.frontier, "b": an.frontier}, {"a": views.law_line(an.loss_vs_compute)}),
             charts.isoflop_curves(views.isoflop_profiles(pts), an.nopt["isoflop"]),
-            charts.residuals(views.parametric_residuals(an))]
+            charts.residuals(views.parametric_residuals(an)),
+            charts.nopt_vs_compute(an.nopt["parametric"], views.nopt_band(an.nopt["parametric"]),
+                                   data=views.nopt_data_points(an))]
+    bt = views.backtest(runs, views.Selection(), 1.0, n_boot=4)
+    figs += [charts.prediction(bt.heldout, "loss"), charts.prediction(bt.heldout, "N_opt")]
+    # the parametric chart's dots are data, never points read off its own line
+    par = figs[-3].spec()
+    assert "per-budget optima in the data" in str(par["title"]) or "the line is the fit alone" in str(par["title"])
     for fig in figs:
         fig.chart_inline()  # raises on a spec that is not valid Vega-Lite
     assert fig.svg().startswith(b"<svg")

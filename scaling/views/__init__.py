@@ -8,7 +8,8 @@
     device.py     the training device of this host
     sweeps.py     queueing a sweep, its progress, the worker
 """
-from .answers import (Coverage, analysis, backtest, common_range, comparison_table, coverage, isoflop_profiles, law_band, law_line, lr_tuning, nopt_band,
+from .answers import (Coverage, analysis, backtest, common_range, comparison_table, coverage, isoflop_profiles,
+                      law_band, law_line, lr_tuning, nopt_band, nopt_data_points,
                       parametric_residuals, point_estimates, shown_nopt, verdict)
 from .device import DeviceInfo, device_info
 from .fmt import compute_note, equation, explain_nopt, floor_negligible, fmt_flops, fmt_num, fmt_s, frac_label
@@ -25,7 +26,7 @@ __all__ = [
     "Options", "Plan", "Selection", "SelectionError", "SweepStatus", "analysis", "backtest", "bracket", "common_range", "coverage", "comparison_table", "compute_note", "current",
     "data_version", "describe", "describe_family", "device_info", "equation", "explain_nopt",
     "fit_to_options", "floor_negligible", "fmt_flops", "fmt_num", "fmt_s", "follow_growth", "frac_label",
-    "isoflop_profiles", "law_band", "law_line", "lr_tuning", "n_stale", "next_lr_configs", "nopt_band", "options", "parametric_residuals", "parse_count", "parse_params", "plan",
+    "isoflop_profiles", "law_band", "law_line", "lr_tuning", "n_stale", "next_lr_configs", "nopt_band", "nopt_data_points", "options", "parametric_residuals", "parse_count", "parse_params", "plan",
     "point_estimates", "queue_runs", "quick_grid", "select", "shown_nopt", "stale_configs", "start_sweep", "start_worker", "sweep_status",
     "time_model", "verdict", "wait_sweep", "worker_pid",
 ]

@@ -150,3 +150,14 @@ def common_range(a: Coverage, b: Coverage) -> tuple[tuple[int, int], tuple[float
     w = (max(a.width_steps[0], b.width_steps[0]), min(a.width_steps[1], b.width_steps[1]))
     f = (max(a.fractions[0], b.fractions[0]), min(a.fractions[1], b.fractions[1]))
     return (w, f) if w[0] <= w[1] and f[0] <= f[1] else None
+
+
+def nopt_data_points(an) -> pd.DataFrame:
+    """The per-budget optima the data gives (C, N_opt, source): those of the lower envelope, else of
+    the IsoFLOP profiles; empty where neither finds an optimum inside the grid. The parametric
+    estimator's own points are read off its fitted surface and are not data."""
+    for m in ("envelope", "isoflop"):
+        nf = an.nopt.get(m)
+        if nf is not None and nf.ok and len(nf.points):
+            return nf.points[["C", "N_opt"]].assign(source=m)
+    return pd.DataFrame(columns=["C", "N_opt", "source"])
