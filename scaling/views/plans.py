@@ -31,11 +31,17 @@ class GridSpec:
             grid.floats("lr multiplier", self.lr_mults, 1e-6, 1e6), dataset=self.dataset)
 
     def label(self) -> str:
-        return (f"widths {self.widths} · fractions {self.fractions} · seeds {self.seeds} · dropout {self.dropouts}"
-                f" · lr ×{self.lr_mults} · {self.dataset}")
+        """In words, ranges inclusive (the CLI's a:b excludes b; a caption beside a slider must not)."""
+        w = grid.width_steps("widths", self.widths)
+        sd = grid.int_steps("seeds", self.seeds, 0, 2**31 - 1)
+        fr = grid.fractions("fractions", self.fractions)
 
-
-LR_SCAN = (0.5, 1.0, 2.0)  # the multipliers a tuned learning rate needs at the least (the CLI's --lr-scan)
+        def span(v, fmt=str):
+            return fmt(v[0]) if len(v) == 1 else f"{fmt(min(v))}–{fmt(max(v))}" if len(v) > 2 else \
+                f"{fmt(v[0])}, {fmt(v[1])}"
+        return (f"width steps {span(w)} · fractions {span(fr, frac_label)} · {len(sd)} seed{'s' * (len(sd) != 1)} "
+                f"({span(sd)}) · dropout {self.dropouts.replace(',', ', ')} · lr ×{self.lr_mults.replace(',', ', ×')}"
+                f" · {self.dataset}")
 
 
 LR_SCAN = (0.5, 1.0, 2.0)  # the multipliers a tuned learning rate needs at the least (the CLI's --lr-scan)
