@@ -252,3 +252,12 @@ def test_queue_cap_comes_from_the_environment(db, monkeypatch):
     monkeypatch.setenv("SCALING_MAX_QUEUE", "many")
     with pytest.raises(StoreError, match="SCALING_MAX_QUEUE='many' must be a positive integer"):
         store.enqueue(configs(4))
+
+
+def test_a_cancelled_grid_queued_again_is_one_active_sweep(db):
+    store = Store(db)
+    first, _, _ = store.enqueue(configs(3), label="grid")
+    store.cancel(store.sweep_run_ids(first))
+    again, _, _ = store.enqueue(configs(3), label="grid")
+    other, _, _ = store.enqueue(configs(4)[3:], label="another")
+    assert store.active_sweeps() == [(other, "another"), (again, "grid")]

@@ -176,13 +176,21 @@ class Queue(Database):
         return SweepRows(queued=sum(st == "queued" for st, _, _ in q), running=running, done=dict(done))
 
     def active_sweeps(self, con=None, limit: int = 20) -> list[tuple[str, str]]:
-        """(sweep id, label) of the sweeps with runs still queued or training, newest first."""
-        sql = ("SELECT s.sweep_id, s.label FROM sweeps s WHERE EXISTS "
-               "(SELECT 1 FROM queue q WHERE list_contains(s.run_ids, q.run_id)) ORDER BY s.created_at DESC LIMIT ?")
+        """(sweep id, label) of the sweeps with runs still queued or training, newest first. A sweep
+        whose waiting runs all belong to a newer one (a cancelled grid queued again) is that newer
+        sweep: it is listed once."""
+        sql = ("SELECT s.sweep_id, any_value(s.label), list(s.r) FROM "
+               "(SELECT sweep_id, label, created_at, unnest(run_ids) AS r FROM sweeps) s JOIN queue q ON q.run_id = s.r "
+               "GROUP BY s.sweep_id ORDER BY max(s.created_at) DESC LIMIT ?")
         if con is None:
             with self.connect() as con:
                 return self.active_sweeps(con, limit)
-        return [(sid, label or "") for sid, label in con.execute(sql, [limit]).fetchall()]
+        out, covered = [], set()
+        for sid, label, waiting in con.execute(sql, [limit]).fetchall():
+            if not set(waiting) <= covered:
+                out.append((sid, label or ""))
+            covered |= set(waiting)
+        return out
 
     def sweeps(self) -> pd.DataFrame:
         with self.connect() as con:
