@@ -1,10 +1,14 @@
 """Scaling Lab: `streamlit run streamlit_app.py`. Navigation, the optional password gate and the
 shared sidebar; the pages live in pages/ and every number comes from scaling/."""
+from pathlib import Path
+
 import streamlit as st
 
 from scaling import access
 
-st.set_page_config(page_title="Scaling Lab", page_icon=":material/ssid_chart:", layout="wide")
+# a file, not a Material icon: the browser would fetch that favicon from the internet (offline, none)
+st.set_page_config(page_title="Scaling Lab", page_icon=str(Path(__file__).parent / "docs" / "favicon.png"),
+                   layout="wide")
 
 pages = [
     st.Page("pages/explore.py", title="Explore", icon=":material/ssid_chart:", default=True),
