@@ -457,8 +457,8 @@ def prediction(src, heldout: pd.DataFrame, quantity: str = "loss") -> alt.LayerC
                  alt.Tooltip("flops:Q", format=".3s"), alt.Tooltip("obs:Q", format=".4~g", title="observed"),
                  alt.Tooltip("pred:Q", format=".4~g", title="predicted"),
                  alt.Tooltip("lo:Q", format=".4~g", title="95% low"), alt.Tooltip("hi:Q", format=".4~g", title="95% high")]))
-    title = "the frontier loss" if quantity == "loss" else "N_opt"
-    return alt.layer(*layers).properties(title=alt.Title(f"Predicting {title} of the largest runs from the smaller ones",
+    title = "frontier loss" if quantity == "loss" else "N_opt"
+    return alt.layer(*layers).properties(title=alt.Title(f"Held-out {title}: predicted from the smaller runs",
                                                          subtitle=["on the diagonal: perfect; bars: 95% bands"],
                                                          subtitleColor="gray"), height=HEIGHT)
 

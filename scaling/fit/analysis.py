@@ -423,23 +423,22 @@ def _config_points(runs: pd.DataFrame, lr) -> tuple[np.ndarray, ...]:
     return p.N[use], p.D[use], p.C[use], mean[use]
 
 
-def _predictions(p: Prepared, r: dict, held: pd.DataFrame, init: dict | None) -> dict:
+def _predictions(p: Prepared, r: dict, held: pd.DataFrame, init: PowerLawFit | None) -> tuple[dict, PowerLawFit | None]:
     """Each model's prediction at the held-out points from one estimate (_estimate's dict), or its
-    reason for not predicting."""
+    reason for not predicting; and the irreducible frontier law it fitted (init warm-starts it)."""
     C, N, D = (held[k].to_numpy(float) for k in ("flops", "params", "examples"))
     use, fm = r["use"], r["frontier"]
     out = {"power": (r["loss_vs_compute"].predict(C) if r["loss_vs_compute"] is not None
                      else r["loss_vs_compute_reason"])}
-    kw = dict(n_starts=0, init=init["irreducible"]) if init is not None and init.get("irreducible") else {}
+    kw = dict(n_starts=0, init=init) if init is not None else {}
     irr, why = _try(fit_power_law, p.C[use][fm], r["mean"][use][fm], True, **kw)
-    r["irreducible"] = irr
     out["irreducible"] = irr.predict(C) if irr is not None else why
     # an estimator that failed on the full data is skipped in the resamples (absent from r)
     nf = r.get("parametric")
-    out["parametric"] = r["parametric_fit"].predict(N, D) if nf is not None and nf.ok else "skipped"
+    out["parametric"] = r["parametric_fit"].predict(N, D) if nf is not None and nf.ok else (nf.reason if nf else "skipped")
     for m in ESTIMATORS:
         out[f"nopt_{m}"] = r[m].predict(C) if m in r and r[m].ok else (r[m].reason if m in r else "skipped")
-    return out
+    return out, irr
 
 
 @one_blas_thread()
@@ -467,9 +466,7 @@ def backtest(runs: pd.DataFrame, *, octaves: float = 2.0, lr="tuned", n_boot: in
     ok = runs[runs["status"].astype(str) == "ok"]
     p = Prepared(ok[pd.to_numeric(ok["flops"]).to_numpy(float) <= cut * (1 + 1e-9)], None, lr)
     point = _estimate(p, np.ones(len(p.runs)), irreducible=False, skip=frozenset(SLICES))
-    pred = _predictions(p, point, out, None)
-    if isinstance(pred["parametric"], str):
-        pred["parametric"] = point["parametric"].reason
+    pred, irr = _predictions(p, point, out, None)
     good = [k for k, v in pred.items() if not isinstance(v, str)]
     if n_boot > 0:
         rng, draw = np.random.default_rng(seed), Resampler(p, scheme)
@@ -480,7 +477,7 @@ def backtest(runs: pd.DataFrame, *, octaves: float = 2.0, lr="tuned", n_boot: in
                 r = _estimate(p, draw.weights(rng), irreducible=False, init=point, skip=skip)
             except ValueError:
                 continue
-            for k, v in _predictions(p, r, out, point).items():
+            for k, v in _predictions(p, r, out, irr)[0].items():
                 if k in samples and not isinstance(v, str):
                     samples[k][i] = v
         q = [(1 - level) / 2, (1 + level) / 2]
