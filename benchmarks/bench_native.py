@@ -1,6 +1,8 @@
 """The CPU trainer with its C kernels (scaling/native.py) against the same trainer on plain PyTorch
 ops, width by width: training GFLOP/s of one stack (4 models: 2 seeds x dropout {0, 0.2}, 1/64 of
-MNIST) and the time to evaluate 4 models on the 10k test images.
+MNIST) and the time to evaluate 4 models on the 10k test images. Three variants, measured side by
+side: every kernel in C (conv2 included), the C kernels with conv2 on oneDNN, and the torch ops;
+and the variant native.cpu_path() chose for each phase at that width on this machine.
 
     python benchmarks/bench_native.py [--widths 0,3,5,7] [--json]
 """
@@ -8,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -40,15 +41,9 @@ def measure(width_step: int) -> dict:
     return {"train_gflops": sum(c.flops for c in cfgs) / train_s / 1e9, "train_s": train_s, "eval_s": eval_s}
 
 
-def with_kernels(on: bool, fn):
-    old = os.environ.get("SCALING_NATIVE")
-    os.environ["SCALING_NATIVE"] = "1" if on else "0"
-    native.lib.cache_clear()
-    try:
+def with_kernels(variant: str, fn):
+    with native.forcing(variant):
         return fn()
-    finally:
-        os.environ.pop("SCALING_NATIVE") if old is None else os.environ.__setitem__("SCALING_NATIVE", old)
-        native.lib.cache_clear()
 
 
 def main(argv=None) -> int:
@@ -60,13 +55,20 @@ def main(argv=None) -> int:
         print("the C kernels cannot be built here: nothing to compare", file=sys.stderr)
         return 1
     rows = []
+    names = {"c": "c_kernels", "onednn": "c_onednn_conv2", "ops": "torch_ops"}
+    path = native.cpu_path()
     for w in grid.int_steps("widths", args.widths, 0, model.MAX_WIDTH_STEP):
-        c, t = (with_kernels(on, lambda: measure(w)) for on in (True, False))
-        rows.append({"width": model.width(w), "c_kernels": c, "torch_ops": t})
+        c = model.width(w)
+        row = {"width": c, **{names[v]: with_kernels(v, lambda: measure(w)) for v in native.VARIANTS},
+               "chosen": {phase: path.variant(phase, c) for phase in ("train", "eval")}}
+        rows.append(row)
         if not args.json:
-            print(f"width {model.width(w):4d}: training {c['train_gflops']:6.1f} vs {t['train_gflops']:6.1f} GFLOP/s "
-                  f"({c['train_gflops'] / t['train_gflops']:.1f}x) | evaluating 4 models {c['eval_s']:6.2f} vs "
-                  f"{t['eval_s']:6.2f} s  (C kernels vs torch ops, {torch.get_num_threads()} threads)", flush=True)
+            k, o, t = (row[names[v]] for v in native.VARIANTS)
+            ct, ce = (row[names[row["chosen"][p]]] for p in ("train", "eval"))
+            print(f"width {c:4d}: training {k['train_gflops']:6.1f} | {o['train_gflops']:6.1f} | {t['train_gflops']:6.1f} GFLOP/s, "
+                  f"chosen {row['chosen']['train']:6s} {ct['train_gflops'] / t['train_gflops']:.1f}x the ops | evaluating 4 models "
+                  f"{k['eval_s']:5.2f} | {o['eval_s']:5.2f} | {t['eval_s']:5.2f} s, chosen {row['chosen']['eval']:6s} "
+                  f"{t['eval_s'] / ce['eval_s']:.1f}x  (all C | conv2 on oneDNN | torch ops, {torch.get_num_threads()} threads)", flush=True)
     if args.json:
         print(json.dumps(rows))
     return 0

@@ -1,4 +1,4 @@
-"""The `scaling` command: sweep, runs, export, fit, worker."""
+"""The `scaling` command: sweep, runs, export, fit, worker, doctor."""
 from __future__ import annotations
 
 import argparse
@@ -80,6 +80,9 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--json", action="store_true")
     _add_db(f)
 
+    d = sub.add_parser("doctor", help="what this machine trains with: processor, C kernel build, CPU path and why")
+    d.add_argument("--json", action="store_true")
+
     w = sub.add_parser("worker", help="serve the queue of a database (the app starts one)")
     w.add_argument("--device", default="auto")
     w.add_argument("--idle-exit", type=float, default=30.0, help="exit after this many idle seconds")
@@ -104,7 +107,7 @@ def main(argv=None) -> int:
     from .datasets import DataError
 
     try:
-        return {"sweep": sweep, "runs": runs, "export": export, "fit": fit, "worker": worker}[args.cmd](args)
+        return {"sweep": sweep, "runs": runs, "export": export, "fit": fit, "worker": worker, "doctor": doctor}[args.cmd](args)
     except (grid.GridError, StoreError, DataError, ValueError) as e:
         print(f"scaling {args.cmd}: error: {e}", file=sys.stderr)
         return 2
@@ -146,6 +149,10 @@ def sweep(args) -> int:
     curve = {"auto": None, "on": True, "off": False}[args.curves]
     t0 = time.perf_counter()
     print(f"{len(configs)} runs: {n_cached} cached, {len(todo)} to train on {train.device_name(device)}", file=sys.stderr)
+    if todo and train.device_type(device) == "cpu":
+        from . import native
+
+        print(f"CPU path: {native.cpu_path().describe()}", file=sys.stderr)
     # the bar counts training compute, not runs: a run of the widest width costs ~100 of the narrowest,
     # so the time left is only right when measured in FLOPs
     bar = tqdm(total=sum(c.flops for c in todo) / 1e9 or 1.0, file=sys.stderr, dynamic_ncols=True,
@@ -340,3 +347,50 @@ def worker(args) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def doctor(args) -> int:
+    """Which path trains here and why, so that a figure measured on one processor is never taken
+    for another's."""
+    from dataclasses import asdict
+
+    import torch
+
+    from . import native, train
+    from .views.device import device_info
+
+    info = device_info()
+    path = native.cpu_path()  # times the kernels against the ops on first use (a few seconds)
+    builds = {}
+    for isa in native.ISAS:
+        runnable = isa in native.runnable_isas()
+        dll = native.lib(isa) if runnable and path.how != "off" else None
+        builds[isa] = {"vector_width": native.ISAS[isa][0], "runnable": runnable,
+                       "library": str(dll.path) if dll is not None else None}
+    report = {
+        "processor": info.name if info.device == "cpu" else native.processor_name(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "compiler": native.compiler_version(),
+        "builds": builds,
+        "cpu_path": {"isa": path.isa, "how": path.how, "line": path.describe(),
+                     "timings": [dict(asdict(t), best=t.best) for t in path.timings]},
+        "training_device": train.device_name(info.device),
+        "precision": info.precision,
+    }
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    print(f"processor      {report['processor']} (torch sees {report['cpu_capability']}, {report['threads']} threads)")
+    print(f"torch          {report['torch']}")
+    print(f"compiler       {report['compiler'] or 'none found'}")
+    for isa, b in builds.items():
+        state = b["library"] or ("runs here, not built" if b["runnable"] else "this processor cannot run it")
+        print(f"build {isa:9s}{b['vector_width']:2d} floats a vector: {state}")
+    print(f"CPU path       {path.describe()}")
+    for t in sorted(path.timings, key=lambda t: (t.phase, t.width)):
+        print(f"  {'training step' if t.phase == 'train' else 'evaluation':13s} width {t.width:3d}: "
+              f"{t.kernels_s * 1e3:7.1f} ms all in C, {t.onednn_s * 1e3:7.1f} ms with conv2 on oneDNN, "
+              f"{t.ops_s * 1e3:7.1f} ms on the ops: {t.best} ({t.speedup:.2f}x the ops)")
+    print(f"trains on      {report['training_device']}, {report['precision']}")
+    return 0

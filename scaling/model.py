@@ -83,9 +83,10 @@ def dropout_uniform(keys: torch.Tensor, step: int, layer: int, shape: tuple[int,
     return ((h >> 8) & 0xFFFFFF).to(torch.float32).mul_(1.0 / 16777216)  # top 24 bits: exact in float32
 
 
-def _dropout(h, keep, keys, step, layer):
-    """Inverted dropout with a per-model keep probability `keep` [M] (1 = no dropout)."""
-    if native.usable(h):
+def _dropout(h, keep, keys, step, layer, fast: bool = False):
+    """Inverted dropout with a per-model keep probability `keep` [M] (1 = no dropout); `fast`: in
+    native.py's C kernel."""
+    if fast:
         return h * native.dropout_scale(_hash_base(keys, step, layer), keep, tuple(h.shape[1:]))
     u = dropout_uniform(keys, step, layer, tuple(h.shape[1:]))
     k = keep.view(-1, 1, 1)
@@ -103,10 +104,14 @@ def forward_stack(p: dict[str, torch.Tensor], x: torch.Tensor, keep=None, keys=N
     about twice as fast as NCHW, and faster than a loop of per-model convs). Max-pooling comes
     before bias and ReLU: both are monotone, so the result is
     the same, and they then touch a quarter of the elements. On the CPU in fp32 the two conv blocks
-    run as native.Convs (C kernels, same numbers); the torch ops below are the reference."""
+    and dropout run in native.py's C kernels (same numbers) where native.cpu_path() found them
+    faster; the torch ops below are the reference."""
     m, c = p["conv1.weight"].shape[:2]
-    if native.usable(x) and not x.requires_grad:  # CPU fp32: both conv blocks in native.py's C kernels
-        h = native.Convs.apply(x, p["conv1.weight"], p["conv1.bias"], p["conv2.weight"], p["conv2.bias"])
+    training = torch.is_grad_enabled()
+    fast = native.usable(x, "train" if training else "eval", c) and not x.requires_grad
+    if fast:  # CPU fp32 where the kernels are faster here: both conv blocks in native.py's C kernels
+        convs = native.Convs.apply if training else native.conv_features  # evaluation keeps no pooling slots
+        h = convs(x, p["conv1.weight"], p["conv1.bias"], p["conv2.weight"], p["conv2.bias"])
     else:
         # [B, M, 28, 28]: model i's images are group i's input channel. A shared batch is copied M
         # times rather than fed to one ungrouped conv: that conv's output comes out NCHW (a 1-channel
@@ -121,10 +126,10 @@ def forward_stack(p: dict[str, torch.Tensor], x: torch.Tensor, keep=None, keys=N
         b = h.shape[0]
         h = h.unflatten(1, (m, 2 * c)).transpose(0, 1).reshape(m, b, 2 * c * 49)  # each model's features in nn.Flatten order
     if keep is not None:
-        h = _dropout(h, keep, keys, step, 0)
+        h = _dropout(h, keep, keys, step, 0, fast)
     h = F.relu(torch.baddbmm(p["fc1.bias"].unsqueeze(1), h, p["fc1.weight"].transpose(1, 2)))
     if keep is not None:
-        h = _dropout(h, keep, keys, step, 1)
+        h = _dropout(h, keep, keys, step, 1, fast)
     return torch.baddbmm(p["fc2.bias"].unsqueeze(1), h, p["fc2.weight"].transpose(1, 2))
 
 

@@ -328,8 +328,9 @@ def _adam(params, grads, exp_avg, exp_avg_sq, lr, step, b1, b2):
     """torch.optim.Adam's update with a learning rate per model and layer (`lr`: one tensor per
     parameter, of its shape). Multi-tensor (foreach) ops: ~9 kernels per step on CUDA instead of
     ~60, so a captured step is shorter. `step` and the betas are 0-dim tensors on the device.
-    On the CPU in fp32, native.adam does the same in one pass per tensor instead of ten."""
-    if native.usable(params[0]):
+    On the CPU in fp32, native.adam does the same in one pass per tensor instead of ten (where
+    native.cpu_path() chose the kernels for training at this width)."""
+    if native.usable(params[0], "train", params[0].shape[1]):  # conv1.weight [M, c, ...]: the width
         return native.adam(params, grads, exp_avg, exp_avg_sq, lr, int(step), BETAS, EPS)
     bc1, bc2_sqrt = 1 - b1**step, (1 - b2**step).sqrt()
     torch._foreach_lerp_(exp_avg, grads, 1 - BETAS[0])
@@ -342,3 +343,43 @@ def _adam(params, grads, exp_avg, exp_avg_sq, lr, step, b1, b2):
     torch._foreach_mul_(update, lr)
     torch._foreach_div_(update, bc1)
     torch._foreach_sub_(params, update)
+
+
+def time_cpu_paths(widths, models: int = 4, batch: int = 64, eval_images: int = 256, repeats: int = 5) -> list[native.Timing]:
+    """What native.cpu_path() decides by: at each width, a training step of `models` models (half of
+    them with dropout) on MNIST images, and their forward pass over `eval_images` test images, in
+    each of native.VARIANTS, interleaved, the best of `repeats` each."""
+    _keep_freed_memory()
+    ds = data.load("mnist", "cpu")
+    b1, b2 = (torch.tensor(b, dtype=torch.float64) for b in BETAS)
+    out = []
+    for c in widths:
+        p = {n: t.detach() for n, t in model.init_stack(c, list(range(models))).items()}
+        state = [[torch.zeros_like(t) for t in p.values()] for _ in range(2)]
+        lr = [torch.full_like(t, 1e-3) for t in p.values()]
+        keep, keys = torch.tensor([1.0, 0.8] * models)[:models], torch.arange(models)
+        x, y = ds.x_train[: models * batch].view(models, batch, 28, 28), ds.y_train[: models * batch].view(models, batch)
+        x_eval = ds.x_test[:eval_images]
+
+        @torch.enable_grad()  # the check may be first asked from inside a no-grad evaluation
+        def step():
+            pk = {n: t.requires_grad_() for n, t in p.items()}
+            loss = F.cross_entropy(model.forward_stack(pk, x, keep, keys, 1).flatten(0, 1), y.flatten())
+            grads = torch.autograd.grad(loss, list(pk.values()))
+            _adam([t.detach() for t in pk.values()], grads, *state, lr, torch.tensor(1), b1, b2)
+
+        @torch.no_grad()
+        def evaluate_chunk():
+            model.forward_stack(p, x_eval)
+
+        for phase, fn in (("train", step), ("eval", evaluate_chunk)):
+            best = dict.fromkeys(native.VARIANTS, math.inf)
+            for r in range(repeats + 1):  # the first round warms oneDNN's kernels for these shapes
+                for variant in native.VARIANTS:
+                    with native.forcing(variant):
+                        t = time.perf_counter()
+                        fn()
+                        if r:
+                            best[variant] = min(best[variant], time.perf_counter() - t)
+            out.append(native.Timing(phase, c, best["c"], best["onednn"], best["ops"]))
+    return out

@@ -36,8 +36,9 @@ def test_bench_native_compares_both_paths(capsys):
     assert bench_native.main(["--widths", "0", "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["width"] == 4
-    for path in ("c_kernels", "torch_ops"):
+    for path in ("c_kernels", "c_onednn_conv2", "torch_ops"):
         assert row[path]["train_gflops"] > 0 and row[path]["eval_s"] > 0
+    assert set(row["chosen"].values()) <= set(native.VARIANTS)
     assert native.lib() is not None  # the kernels are back on afterwards
 
 

@@ -14,7 +14,11 @@ def test_sweep_then_rerun_trains_nothing(db, capsys):
     assert main(SWEEP + ["--dry-run"]) == 0
     assert "2 runs, 0 cached, 2 to train" in capsys.readouterr().out
     assert main(SWEEP) == 0
-    assert "trained 2 runs, 0 cached" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "trained 2 runs, 0 cached" in out
+    from scaling import native
+
+    assert f"CPU path: {native.cpu_path().describe()}" in err  # which kernels trained them, and why
     assert main(SWEEP) == 0
     assert "trained 0 runs, 2 cached" in capsys.readouterr().out
     assert main(SWEEP + ["--dry-run"]) == 0
@@ -197,3 +201,20 @@ def test_width_steps_below_zero_and_their_bad_input(db, capsys, widths, message)
 def test_a_range_from_minus_four_skips_the_twin_step(db, capsys):
     assert main(["sweep", "--widths", "-4:1", "--fractions", "1/1024", "--dry-run"]) == 0
     assert "plan: 4 runs" in capsys.readouterr().out  # widths 1, 2, 3, 4: step -3 (width 1 again) is skipped
+
+
+def test_doctor_says_which_path_trains_here_and_why(capsys):
+    from scaling import native
+
+    assert main(["doctor", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    path = native.cpu_path()
+    assert report["cpu_path"]["line"] == path.describe() and report["cpu_path"]["isa"] == path.isa
+    assert report["builds"].keys() == native.ISAS.keys()
+    for isa, build in report["builds"].items():
+        assert build["vector_width"] == native.ISAS[isa][0] and build["runnable"] == (isa in native.runnable_isas())
+    assert main(["doctor"]) == 0
+    text = capsys.readouterr().out
+    assert f"CPU path       {path.describe()}" in text and "processor" in text
+    if path.how == "checked":  # one line per timed phase and width, with the variant chosen
+        assert text.count(" ms on the ops: ") == len(path.timings)

@@ -34,3 +34,14 @@ def device_info() -> DeviceInfo:
         pass
     return DeviceInfo(dev, train.device_name(dev), f"{cpu} ({os.cpu_count()} cores)", None, torch.get_num_threads(),
                       train.precision(dev))
+
+
+def cpu_path_line() -> str:
+    """What fp32 CPU training runs on here: the C kernels of which build, or the PyTorch ops, and
+    why. Never times anything (native.cpu_path does that in the process that trains)."""
+    from .. import native
+
+    try:
+        return native.cpu_path(measure=False).describe()
+    except ValueError as e:  # a bad SCALING_NATIVE setting: the worker will refuse it too
+        return str(e)
