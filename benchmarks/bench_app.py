@@ -107,7 +107,7 @@ def run(db: Path) -> None:
     print(f"slider back to a selection seen before (cached fit): median {1e3 * statistics.median(times):.0f} ms")
 
     # the intervals that follow, per selection, as the page computes them
-    from pages import ui  # noqa: F401  (BOOT: the page's resample count)
+    from app_pages import ui  # noqa: F401  (BOOT: the page's resample count)
 
     boot = int(os.environ.get("SCALING_APP_BOOT_BENCH", "100"))
     curves = store.curves()

@@ -59,7 +59,7 @@ def _metric(at, prefix: str) -> str:
     return next(m.value for m in at.metric if m.label.startswith(prefix))
 
 
-@pytest.mark.parametrize("page", ["pages/train.py", "pages/runs.py", "pages/compare.py", "pages/fit_lab.py"])
+@pytest.mark.parametrize("page", ["app_pages/train.py", "app_pages/runs.py", "app_pages/compare.py", "app_pages/fit_lab.py"])
 def test_every_page_renders(app, page):
     app.run()
     _ok(app)
@@ -133,7 +133,7 @@ def test_empty_cache_offers_the_quick_sweep(tmp_path, monkeypatch):
     _ok(at)
     assert any("cache is empty" in i.value for i in at.info)
     assert any(b.label == "Train the quick sweep" for b in at.button)
-    for page in ["pages/runs.py", "pages/compare.py", "pages/fit_lab.py"]:
+    for page in ["app_pages/runs.py", "app_pages/compare.py", "app_pages/fit_lab.py"]:
         at.switch_page(page).run()
         _ok(at)
         assert any("No runs cached" in i.value for i in at.info)
@@ -156,7 +156,7 @@ def test_train_queues_a_tiny_sweep_that_lands(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     _ok(at)
     at.select_slider(key="t_widths").set_value((0, 0))
     at.select_slider(key="t_fractions").set_value((1 / 512, 1 / 512))
@@ -182,30 +182,37 @@ def test_train_queues_a_tiny_sweep_that_lands(tmp_path, monkeypatch):
             os.kill(pid, signal.SIGTERM)  # the worker this test started; it would idle 30 s
     assert status.done == 1 and not status.active
     assert len(store.runs()) == 1
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("app_pages/runs.py").run()
     _ok(at)
     assert len(at.dataframe[0].value) == 1
-    at.switch_page("pages/explore.py").run()
+    at.switch_page("app_pages/explore.py").run()
     _ok(at)  # one run: too few to fit, said so
     assert any("Nothing to fit" in w.value for w in at.warning)
 
 
+def test_no_pages_folder_beside_the_app():
+    """A folder named pages/ beside streamlit_app.py starts Streamlit's legacy multipage mode: on a
+    fresh server, until st.navigation first runs, a direct link showed a sidebar listing every file
+    in it. The pages live in app_pages/."""
+    assert not (ROOT / "pages").exists() and (ROOT / "app_pages" / "explore.py").exists()
+
+
 def test_a_direct_page_link_runs_inside_the_app(small_cache, monkeypatch):
-    """A pages/ directory puts a fresh server in Streamlit's legacy multipage mode (AppTest is in
-    it on every run): a direct link to a page must still go through streamlit_app.py, its
-    password gate and its navigation, never run the page script alone."""
+    """A direct link to a page goes through streamlit_app.py, its password gate and its
+    navigation, never runs the page script alone (as Streamlit's legacy pages/ mode did: the
+    folder is app_pages/ so that mode never starts)."""
     monkeypatch.setenv("SCALING_DB", str(small_cache))
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page("pages/runs.py").run()  # the first run of the session: a link to Runs
+    at.switch_page("app_pages/runs.py").run()  # the first run of the session: a link to Runs
     _ok(at)
     assert at.title[0].value == "Cached runs" and len(at.dataframe) == 1
     assert any("Scaling Lab: small CNNs" in c.value for c in at.sidebar.caption)  # the app's sidebar
 
     monkeypatch.setenv("SCALING_PASSWORD", "s3cret")
     at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("app_pages/runs.py").run()
     assert not at.exception and not at.dataframe and not at.metric  # the gate holds
     at.text_input[0].input("s3cret")
     at.button[0].click().run()
@@ -297,6 +304,57 @@ def test_password_gate(small_cache, monkeypatch):
     assert float(_metric(at, "α_C")) > 0
 
 
+def _browser_cookies(monkeypatch, cookies: dict) -> None:
+    """What a browser's request would carry: AppTest has no client, so st.context.cookies is
+    read from this instead."""
+    from types import SimpleNamespace
+
+    monkeypatch.setattr("streamlit.runtime.context._get_client_context",
+                        lambda: SimpleNamespace(cookies=cookies, headers={}, remote_ip=None))
+
+
+def _cookie_script(at) -> str:
+    """The body of the st.html that sets the login cookie ("" when none is drawn)."""
+    return "".join(h.value for h in at.sidebar.html if "document.cookie" in h.value)
+
+
+def test_a_login_is_kept_in_a_signed_cookie(small_cache, monkeypatch):
+    """The password is asked once per browser, not once per websocket session: a login sets a
+    signed, expiring token in a cookie, and a reload that sends it back goes straight in. A
+    forged, expired or other-password token is refused and the gate shows, with nothing drawn."""
+    import streamlit as st
+
+    from scaling import access
+
+    monkeypatch.setenv("SCALING_DB", str(small_cache))
+    monkeypatch.setenv("SCALING_PASSWORD", "s3cret")
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.text_input[0].input("s3cret")
+    at.button[0].click().run()
+    _ok(at)
+    script = _cookie_script(at)
+    token = script.split(f"{access.COOKIE}=")[1].split(";")[0]
+    assert "s3cret" not in script and "Max-Age" in script and "SameSite=Strict" in script
+    secret = st.get_option("server.cookieSecret")
+    assert access.token_ok(token, "s3cret", secret)
+
+    _browser_cookies(monkeypatch, {access.COOKIE: token})  # the reload: a new session, the cookie sent
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    _ok(at)
+    assert not at.text_input and float(_metric(at, "α_C")) > 0
+    assert not _cookie_script(at)  # nothing new to remember
+
+    expires, _, signature = token.partition(".")
+    for bad in [f"{int(expires) + 60}.{signature}", access.login_token("other", secret),
+                access.login_token("s3cret", secret, now=0), f"{expires}.{'0' * 64}"]:
+        _browser_cookies(monkeypatch, {access.COOKIE: bad})
+        at = AppTest.from_file(APP, default_timeout=60).run()
+        assert not at.exception and not at.metric and not at.dataframe, bad  # the gate holds
+        assert at.text_input[0].label == "Password"
+
+
 def test_charts_are_valid_vega_lite(small_cache):
     """The app draws unvalidated specs for speed (scaling.charts.Figure): validate them here."""
     from scaling import charts
@@ -347,7 +405,7 @@ def test_stale_runs_are_shown_on_runs_and_never_reach_explore(tmp_path, monkeypa
     at = AppTest.from_file(APP, default_timeout=60).run()
     _ok(at)
     assert _metric(at, "runs · configurations") .startswith("4 ·")  # the 2 stale runs are not fitted
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("app_pages/runs.py").run()
     _ok(at)
     assert len(at.dataframe[0].value) == 6  # all listed
     assert any("2 stale runs" in m.value for m in at.markdown)
@@ -364,7 +422,7 @@ def test_stale_runs_are_shown_on_runs_and_never_reach_explore(tmp_path, monkeypa
 
 
 def test_compare_warns_of_unequal_ranges_and_restricts_both_to_the_common_one(app):
-    app.switch_page("pages/compare.py")
+    app.switch_page("app_pages/compare.py")
     app.query_params["a_w"] = "0:2"  # A: width steps 0-1; B: every cached width (0-2)
     app.run()
     _ok(app)
@@ -392,7 +450,7 @@ def test_a_plan_over_an_hour_asks_for_confirmation(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     at.select_slider(key="t_widths").set_value((0, 12))
     at.select_slider(key="t_fractions").set_value((1 / 4, 1.0))
     at.text_input(key="t_seeds").input("10").run()

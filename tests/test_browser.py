@@ -34,10 +34,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _streamlit(db: Path, log_dir: Path):
-    """`streamlit run` headless on a free port against `db`; yields the base URL."""
+def _streamlit(db: Path, log_dir: Path, **env_vars: str):
+    """`streamlit run` headless on a free port against `db` (and `env_vars`); yields the base URL."""
     port = _free_port()
-    env = dict(os.environ, SCALING_DB=str(db))
+    env = dict(os.environ, SCALING_DB=str(db), **env_vars)
     log = open(log_dir / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
@@ -132,7 +132,8 @@ def test_explore_slider_refits_in_a_real_browser(server, tmp_path):
 def test_a_shared_link_opens_its_page_on_a_fresh_server(tmp_path_factory, tmp_path):
     """The first request a freshly started server gets is a copied Compare link: it must open
     Compare inside the app (its navigation, wide layout, the link's selections), not the page
-    script alone in Streamlit's legacy pages/ mode (which also skipped the password gate)."""
+    script alone in Streamlit's legacy pages/ mode (which also skipped the password gate: the
+    folder is app_pages/ so that mode never starts)."""
     from playwright.sync_api import expect
 
     db = build_small_cache(tmp_path_factory)
@@ -142,7 +143,94 @@ def test_a_shared_link_opens_its_page_on_a_fresh_server(tmp_path_factory, tmp_pa
         nav = page.locator('[data-testid="stSidebarNav"]')
         expect(nav).to_contain_text("Explore")
         expect(nav).to_contain_text("Fit lab")
-        expect(nav).not_to_contain_text("shared")  # the legacy mode listed every file of pages/
+        expect(nav).not_to_contain_text("shared")  # the legacy mode listed every file of its folder
         expect(page.get_by_text("width steps 1–2").first).to_be_visible()  # the link's selection A
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "compare_from_link.png"))
+
+
+PAGES = ["Explore", "Train", "Runs", "Compare", "Fit lab"]  # streamlit_app.py's navigation, in order
+
+
+@pytest.mark.browser
+def test_a_cold_start_lists_only_the_real_pages(tmp_path_factory, tmp_path):
+    """A direct link to Train, opened the moment a fresh server answers: the sidebar is watched
+    from the first paint until Train is drawn, and never lists anything but the five pages (with a
+    pages/ folder, Streamlit's legacy mode listed every file of it, "ui" and "streamlit app" too,
+    for the ~10 s the first run took)."""
+    from playwright.sync_api import expect
+
+    db = build_small_cache(tmp_path_factory)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with _streamlit(db, tmp_path_factory.mktemp("cold_start")) as url, _browser(tmp_path) as page:
+        page.goto(url + "/train", wait_until="commit")
+        nav = page.locator('[data-testid="stSidebarNav"] a')
+        heading = page.get_by_role("heading", name="Train")
+        seen, shot = [], False
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            links = nav.all_inner_texts()
+            if links and links not in seen:
+                seen.append(links)
+            if links and not shot:  # the first moment a navigation shows
+                page.screenshot(path=str(ARTIFACTS / "cold_start_first_nav.png"))
+                shot = True
+            if heading.count() and heading.first.is_visible():
+                break
+            page.wait_for_timeout(100)
+        expect(heading.first).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "cold_start_train.png"))
+        assert seen, "no navigation was ever drawn"
+        for links in seen:
+            assert [t.split("\n")[-1].strip() for t in links] == PAGES, seen  # (the icon's name first)
+        assert "/train" in page.url
+
+
+@pytest.mark.browser
+def test_a_login_survives_a_reload_and_a_forged_cookie_does_not(tmp_path_factory, tmp_path):
+    """With a password set: log in, reload (a new websocket session): still in, no password asked.
+    The cookie holds a signed, expiring token, not the password; changed by one character, it is
+    refused and the password is asked again, with nothing of the app (not even the pages) drawn."""
+    from playwright.sync_api import expect
+
+    from scaling.access import COOKIE
+
+    db = build_small_cache(tmp_path_factory)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with _streamlit(db, tmp_path_factory.mktemp("login"), SCALING_PASSWORD="s3cret") as url, \
+            _browser(tmp_path) as page:
+        password = page.get_by_label("Password", exact=True)
+        nav = page.locator('[data-testid="stSidebarNav"]')
+        page.goto(url + "/runs")
+        expect(password).to_be_visible(timeout=90_000)
+        expect(nav).to_have_count(0)
+        password.fill("s3cret")
+        page.get_by_role("button", name="Enter").click()
+        expect(page.get_by_role("heading", name="Cached runs")).to_be_visible(timeout=90_000)
+        expect(nav).to_contain_text("Fit lab")
+        page.screenshot(path=str(ARTIFACTS / "login_done.png"))
+
+        def login_cookie() -> dict | None:
+            return next((c for c in page.context.cookies() if c["name"] == COOKIE), None)
+
+        deadline = time.monotonic() + 10
+        while login_cookie() is None and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        cookie = login_cookie()
+        assert cookie is not None, page.context.cookies()
+        assert "s3cret" not in cookie["value"] and cookie["sameSite"] == "Strict"
+        assert cookie["expires"] > time.time() + 3600  # it outlives the browser session's tab
+
+        page.reload()
+        expect(page.get_by_role("heading", name="Cached runs")).to_be_visible(timeout=90_000)
+        expect(nav).to_contain_text("Explore")
+        expect(password).to_have_count(0)
+        page.screenshot(path=str(ARTIFACTS / "login_after_reload.png"))
+
+        forged = cookie["value"][:-1] + ("0" if cookie["value"][-1] != "0" else "1")
+        page.context.add_cookies([{**cookie, "value": forged}])
+        page.reload()
+        expect(password).to_be_visible(timeout=90_000)
+        expect(nav).to_have_count(0)
+        expect(page.get_by_role("heading", name="Cached runs")).to_have_count(0)
+        page.screenshot(path=str(ARTIFACTS / "login_forged_cookie.png"))

@@ -461,7 +461,7 @@ def test_the_app_listens_on_localhost_unless_told_otherwise():
 def test_nothing_is_unpickled_and_nothing_is_uploaded():
     """No code path turns bytes from a user into objects or files: no pickle (nor torch.load,
     which unpickles), no uploads, no server path taken from a request."""
-    sources = [ROOT / "streamlit_app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "scaling").rglob("*.py")]
+    sources = [ROOT / "streamlit_app.py", *(ROOT / "app_pages").rglob("*.py"), *(ROOT / "scaling").rglob("*.py")]
     risky = re.compile(r"\b(pickle\.loads?|torch\.load|read_pickle|joblib\.load|dill\.|marshal\.loads?|yaml\.load\(|"
                        r"file_uploader|(?<![\w.])eval\(|(?<![\w.])exec\()")
     hits = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in sources for m in risky.finditer(p.read_text())]

@@ -3,7 +3,7 @@ import io
 
 import streamlit as st
 
-from pages import ui
+from app_pages import ui
 from scaling import views
 from scaling.config import PROTOCOL
 

@@ -1,7 +1,7 @@
 """Train: choose a grid, see the plan, queue it; a worker process trains it outside this page."""
 import streamlit as st
 
-from pages import ui
+from app_pages import ui
 from scaling import arch, datasets, grid, views
 
 ui.through_app()
@@ -16,6 +16,7 @@ with st.sidebar.container(border=True):
         st.write(f"GPU: {dev.name}, {dev.memory_gb:.0f} GiB")
     else:
         st.write(f"CPU: {dev.name}, {dev.threads} torch threads")
+        st.caption(views.cpu_path_line())  # the C kernels of which build, or the PyTorch ops, and why
 
     @st.fragment(run_every=3.0)
     def worker_line():  # refreshed on its own: the worker starts a few seconds after a sweep is queued

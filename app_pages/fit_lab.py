@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from pages import ui
+from app_pages import ui
 from scaling import charts, views
 
 ui.through_app()

@@ -3,7 +3,7 @@ import math
 
 import streamlit as st
 
-from pages import ui
+from app_pages import ui
 from scaling import charts, views
 
 ui.through_app()
