@@ -230,7 +230,7 @@ def test_training_on_the_cpu_runs_every_kernel(monkeypatch):
 def _path(onednn=(), **speedups):
     """A CpuPath whose timings say the kernels are `speedup` times the ops, per phase and width
     (with conv2 on oneDNN at the widths in `onednn`, in C elsewhere)."""
-    rows = tuple(native.Timing(phase, w, 1.1 if w in onednn else 1.0, 1.0 if w in onednn else 1.1, s)
+    rows = tuple(native.Timing(phase, w, 1.2 if w in onednn else 1.0, 1.0 if w in onednn else 1.2, s)
                  for phase, by_width in speedups.items() for w, s in by_width.items())
     return native.CpuPath("avx2", "checked", "", rows)
 
@@ -246,6 +246,9 @@ def test_each_width_follows_the_nearest_timed_width():
     everywhere = _path(train={4: 1.5, 32: 2.0}, eval={4: 1.4, 32: 1.3}).describe()
     assert everywhere.startswith("C kernels (avx2, 8 floats a vector): training on the kernels (1.5-2.0x the ops)")
     assert "evaluation on the PyTorch ops" in _path(train={4: 1.5}, eval={4: 0.5}).describe()
+    close = native.Timing("eval", 32, kernels_s=1.03, onednn_s=1.0, ops_s=2.0)  # within the margin: all in C
+    assert close.best == "c" and native.Timing("eval", 32, 1.2, 1.0, 2.0).best == "onednn"
+    assert native.Timing("eval", 32, 1.2, 1.0, 0.99).best == "ops"  # the ops win by any margin
     mixed = _path(onednn=(32,), train={4: 1.5, 32: 2.0}, eval={4: 1.4, 32: 1.3})
     assert [mixed.variant("train", w) for w in (4, 11, 45)] == ["c", "c", "onednn"]
     assert "conv2 on oneDNN near width 32" in mixed.describe()
