@@ -29,11 +29,10 @@ from .config import RunConfig, lr_per_layer
 BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults
 CURVE_POINTS = 8  # validation-curve points per run, log-spaced in examples seen
 # Evaluation chunks are sized by their conv1 activations (examples x models x width x 784 floats),
-# which the C kernels never store (they keep a quarter of it, after pooling): on the CPU, big chunks
-# keep the 2 threads busy between the small per-chunk steps. Evaluating 4 models on the 10k test
-# images, C kernels, 2-core AMD EPYC (AVX2): width 11 took 0.81 / 0.67 / 0.54 s at 32 / 128 / 512 MB,
-# width 45 5.45 / 4.68 / 4.45 s. CUDA: big, so few launches (not tuned: evaluation is ~10% of a GPU
-# sweep), at most a quarter of free memory.
+# which the C kernels never store (they keep a quarter of it, after pooling). CPU: big chunks keep the
+# threads busy between the small per-chunk steps (the README's performance section has the
+# measurements). CUDA: big, so few launches (not tuned: evaluation is ~10% of a GPU sweep), at most a
+# quarter of free memory.
 EVAL_BYTES = {"cpu": 256 << 20, "cuda": 1 << 30}
 # bf16 autocast for the forward pass (weights, Adam and the loss stay fp32). On by default on CUDA
 # only; tests switch it on for the CPU too, to check bf16 against fp32 where no GPU is at hand.
