@@ -1,4 +1,4 @@
-"""Compare: two selections (default dropout 0 vs 0.2): frontiers, exponents, P(they differ)."""
+"""Compare: two selections along any axis (default dropout 0 vs 0.2): frontiers, exponents, P(they differ)."""
 import math
 
 import pandas as pd
@@ -42,9 +42,9 @@ if cov_a and cov_b and (cov_a.width_steps, cov_a.fractions) != (cov_b.width_step
                   f"{views.frac_label(common[1][0])}–{views.frac_label(common[1][1])})", on_click=restrict,
                   icon=":material/compare_arrows:")
 ui.write_url((A, "a_"), (B, "b_"))
-la, lb = f"A: dropout {A.dropout:g}", f"B: dropout {B.dropout:g}"
+la, lb = (f"{k}: {words}" for k, words in zip("AB", views.contrast_labels(A, B)))  # named by what differs
 if la[3:] == lb[3:]:
-    lb += " "  # two legend entries even when the dropouts match
+    lb += " "  # two legend entries even when the selections match
 
 an_a = ui.analysis(s, version, A, runs, curves, n_boot=0)
 an_b = ui.analysis(s, version, B, runs, curves, n_boot=0)
@@ -71,7 +71,7 @@ t_all = views.comparison_table(full_a, full_b, names)
 missing = t_all[~(t_all["first"].map(math.isfinite) | t_all["second"].map(math.isfinite))]
 t = t_all.drop(missing.index).reset_index(drop=True)
 
-cols = st.columns(max(len(t), 1))
+cols = ui.card_row(max(len(t), 1))
 for col, r in zip(cols, t.itertuples()):
     col.markdown(f"**{r.what}**")
     col.metric(la, f"{r.first:.3f}" if math.isfinite(r.first) else "—")

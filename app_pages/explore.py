@@ -12,10 +12,11 @@ s = ui.store()
 runs = ui.load_runs(s)
 version = views.data_version(runs)
 
-sweeps = ui.running_sweeps(s)
-for sid, label in sweeps:
-    ui.sweep_panel(s, sid, label, views.time_model(runs, ui.device().label))
-training = any(ui.sweep_active(s, sid) for sid, _ in sweeps)
+ui.sweeps_section(s, runs)  # always emitted here, sweeps or not: nothing below it moves when one ends
+training = any(ui.sweep_active(s, sid) for sid, _ in ui.running_sweeps(s))
+# On a CPU box a sweep in flight needs both cores: the intervals wait until it is done, and say so.
+defer = training and ui.device().device == "cpu"
+interval_wait = "waits for the training in progress to finish (it needs the CPU)" if defer else "computing…"
 
 if views.options(runs).empty and training:
     st.info("Training has started: the charts appear here as soon as the first runs land.",
@@ -35,6 +36,16 @@ if views.options(runs).empty:
         sid, n_cached, n_new = ui.guarded(views.start_sweep, s, spec, dev.device)
         ui.remember_sweep(sid, "quick sweep")
         st.rerun()
+    shipped = views.shipped()  # the exercise grid trained by this project: real data at once, even on a laptop
+    if shipped is not None:
+        st.caption(shipped.caption())
+        if st.button(shipped.button(), icon=":material/download:", key="load_shipped"):
+            try:
+                ui.guarded(views.import_file, s, shipped.path)
+            except ValueError as e:  # a damaged file is refused whole: nothing was written
+                st.error(f"The shipped grid cannot be loaded: {e}")
+                st.stop()
+            st.rerun()
     st.stop()
 
 sel = ui.selection_controls(runs, "explore")
@@ -46,23 +57,23 @@ if isinstance(an, views.SelectionError):
     st.warning(f"Nothing to fit: {an}", icon=":material/filter_alt_off:")
     st.stop()
 
-more = ui.guarded(ui.edges, s, sel, runs, an, ui.device().label)  # lr tuning, bracketing: cached
+more = ui.lr_offer(s, version, sel, runs, an)  # cached; the bracketing offer waits for the charts
 
 # Cards first with the point estimates; the intervals fill in once the bootstrap is done.
 cards = st.empty()
 
 
-def draw_cards(a, pending: bool):
+def draw_cards(a, pending: bool, why_pending: str = interval_wait):
     with cards.container():
-        c1, c2, c3 = st.columns(3)
+        c1, c2, c3 = ui.card_row(3)
         law = a.loss_vs_compute
         m, why = views.shown_nopt(a, sel)
         nf = a.nopt[m]
         ui.exponent_card(c1, "α_C  (loss ∝ C^-α_C on the frontier)", law.alpha if law else math.nan,
-                         None if pending else (law.alpha_interval if law else None), a.n_runs,
+                         None if pending else (law.alpha_interval if law else None), a.n_runs, pending=why_pending,
                          help="exponent of the fitted loss-vs-compute law on the compute-efficient frontier")
         ui.exponent_card(c2, f"a  (N_opt ∝ C^a, {views.ESTIMATORS[m]})", nf.a if nf.ok else math.nan,
-                         None if pending else nf.interval, nf.n_runs,
+                         None if pending else nf.interval, nf.n_runs, pending=why_pending,
                          help="how fast the compute-optimal parameter count grows with compute")
         c2.caption(("Provisional verdict (before the intervals): " if pending and sel.estimator == views.VERDICT
                     else "Verdict: " if sel.estimator == views.VERDICT else "") + why[0].upper() + why[1:] + ".")
@@ -75,8 +86,9 @@ def draw_cards(a, pending: bool):
 
 draw_cards(an, pending=True)
 
+lr_box = st.container()  # emitted either way: the elements below keep their places
 if more.lr_runs:
-    with st.expander(f"The learning rate is not tuned here: {more.tuning.label()}", icon=":material/tune:"):
+    with lr_box.expander(f"The learning rate is not tuned here: {more.tuning.label()}", icon=":material/tune:"):
         st.caption("Tuned means, per configuration, an interior best of at least three learning-rate multipliers. "
                    "Training ×1/2 and ×2 around each configuration's best where not tried yet would tune them, or "
                    f"show that the best lies further out: {len(more.lr_runs)} more runs, {views.fmt_flops(more.lr_flops)}.")
@@ -93,7 +105,7 @@ law = an.loss_vs_compute
 line = views.law_line(law) if law else None
 eq = views.equation(law) if law else "the frontier has too few points for a fit"
 
-left, right = st.columns([3, 2])
+left, right = ui.chart_row(2)  # side by side where each chart has room, else stacked
 loss_slot = left.empty()
 loss_fig = {"fig": charts.loss_vs_compute(ok_runs, pts, an.frontier, law, line, None, eq)}  # the latest drawn
 ui.chart(loss_slot, loss_fig["fig"])
@@ -119,12 +131,30 @@ def draw_nopt(nf, a, offer=False):
 
 draw_nopt(nf, an)
 
-# the envelope and IsoFLOP estimators need a grid whose optimum is inside it: say which runs would make it so
-if more.edge:
-    b, p = more.bracket, more.plan
-    names = " and ".join(views.ESTIMATORS[m] for m in more.edge)
-    with right.expander(f"{names[0].upper() + names[1:]}: the grid does not bracket the optimum",
-                        expanded=shown in more.edge, icon=":material/open_in_full:"):
+left.caption("Small dots: runs; rings: seed means; black: the compute-efficient frontier; dashed red: the fitted "
+             "law and its 95% band. Click a width in the legend to highlight it (shift-click for more, "
+             "double-click the chart to reset).")
+if note := views.imported_note(views.select(runs, sel)):
+    left.caption(note)
+
+left2, right2 = ui.chart_row(2)
+ui.chart(left2, charts.accuracy_vs_compute(ok_runs, pts))
+with right2:
+    st.markdown("**The data bottleneck**")
+    t1, t2 = st.tabs(["loss vs N per D", "loss vs D per N"])
+    ui.chart(t1, charts.bottleneck(pts, "examples"))
+    ui.chart(t2, charts.bottleneck(pts, "params"))
+
+# the envelope and IsoFLOP estimators need a grid whose optimum is inside it: say which runs would make it so.
+# Asked after every chart is drawn: its plan is timed for the training device, whose first look
+# imports torch (3-6 s on a server's first run, which used to hold back the first paint).
+brk = ui.guarded(ui.bracketing, s, sel, runs, an, ui.device().label)
+brk_box = right.container()  # emitted either way: an offer that goes leaves no faded copy behind
+if brk.edge:
+    b, p = brk.bracket, brk.plan
+    names = " and ".join(views.ESTIMATORS[m] for m in brk.edge)
+    with brk_box.expander(f"{names[0].upper() + names[1:]}: the grid does not bracket the optimum",
+                        expanded=shown in brk.edge, icon=":material/open_in_full:"):
         for why in b.why + b.limit:
             st.caption(why[0].upper() + why[1:] + ".")
         dev = ui.device()
@@ -139,18 +169,6 @@ if more.edge:
                 sid, _, _ = ui.guarded(views.queue_runs, s, b.configs, f"bracket: {b.describe()}")
                 ui.remember_sweep(sid, f"bracket: {b.describe()}")
                 st.rerun()
-
-left.caption("Small dots: runs; rings: seed means; black: the compute-efficient frontier; dashed red: the fitted "
-             "law and its 95% band. Click a width in the legend to highlight it (shift-click for more, "
-             "double-click the chart to reset).")
-
-left2, right2 = st.columns([3, 2])
-ui.chart(left2, charts.accuracy_vs_compute(ok_runs, pts))
-with right2:
-    st.markdown("**The data bottleneck**")
-    t1, t2 = st.tabs(["loss vs N per D", "loss vs D per N"])
-    ui.chart(t1, charts.bottleneck(pts, "examples"))
-    ui.chart(t2, charts.bottleneck(pts, "params"))
 
 with st.expander("Chart data and downloads"):
     st.caption("Each chart's toolbar (top right, on hover) saves it as PNG and shows its data; the buttons "
@@ -171,10 +189,9 @@ with st.expander("Chart data and downloads"):
 
 # Intervals: the bootstrap runs after everything above is on screen, cached per selection; a
 # slider move meanwhile simply stops this run and starts the next.
-# On a CPU box a sweep in flight needs both cores: the intervals wait until it is done.
-defer = training and ui.device().device == "cpu"
+defer_note = st.empty()  # emitted either way (see lr_box)
 if defer:
-    st.caption("95% intervals are computed when the training in progress finishes (it needs the CPU).")
+    defer_note.caption("95% intervals are computed when the training in progress finishes (it needs the CPU).")
 full = ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT) if ui.BOOT and not defer else None
 if full is not None and not isinstance(full, views.SelectionError):
     draw_cards(full, pending=False)

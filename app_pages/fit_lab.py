@@ -34,7 +34,7 @@ else:
     iv = pf.intervals or {}
     npar = an.nopt["parametric"]
     floor = views.floor_negligible(pf.E, float(an.aggregate.points["val_loss"].min()))
-    cols = st.columns(6)
+    cols = ui.card_row(6, min_px=140)  # six short numbers: three to a row at 1024 px
     cards = [("E", "E", views.fmt_num), ("A", "A", views.fmt_num), ("B", "B", views.fmt_num),
              ("α", "alpha", lambda v: f"{v:.3f}"), ("β", "beta", lambda v: f"{v:.3f}")]
     for col, (label, k, fmt) in zip(cols, cards):
@@ -57,7 +57,7 @@ else:
                f"a = β/(α + γβ), γ = {gamma}; β/(α+β) = {pf.a:.3f} would be the exponent if C were ∝ N·D.")
 
 st.subheader("Compute-optimal model size, three ways")
-c1, c2 = st.columns(2)
+c1, c2 = ui.chart_row(2)
 prof = views.isoflop_profiles(an.aggregate.points)
 if len(prof):
     ui.chart(c1, charts.isoflop_curves(prof, an.nopt["isoflop"]))
@@ -72,8 +72,8 @@ est = pd.DataFrame([dict(estimator=views.ESTIMATORS[m], a=f"{nf.a:.3f}" if nf.ok
                          resamples=nf.interval.answered() if nf.ok and nf.interval is not None else "—",
                          budgets=len(nf.points) if nf.points is not None else 0, runs=nf.n_runs)
                     for m, nf in an.nopt.items()])
-c2.dataframe(est, hide_index=True, width="stretch",
-             column_config={"interval": "95% interval", "budgets": "budgets used"})
+# three rows to read, not to sort: a static table wraps its cells instead of hiding columns in a narrow cell
+c2.table(est.rename(columns={"interval": "95% interval", "budgets": "budgets used"}).set_index("estimator"))
 v = views.verdict(an)
 (c2.success if v.agree else c2.warning)(
     f"**Verdict:** {'believe the ' + views.ESTIMATORS[v.choice] + ' estimate' if v.choice else 'no estimate'}: "
@@ -94,7 +94,7 @@ else:
                f"{views.fmt_flops(bt.cutoff_flops)}, predicting the {len(bt.heldout)} frontier configurations above "
                f"it: their loss, and N_opt at their compute against the N of the configuration there. Bars: 95% "
                f"bands from {bt.n_boot} resamples of the fitted runs.")
-    b1, b2 = st.columns(2)
+    b1, b2 = ui.chart_row(2)
     ui.chart(b1, charts.prediction(bt.heldout, "loss"))
     ui.chart(b2, charts.prediction(bt.heldout, "N_opt"))
     st.dataframe(bt.table.rename(columns={"rms_log_error": "RMS log error", "mape": "mean |error|"})[

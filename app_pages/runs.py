@@ -28,7 +28,8 @@ for col, chosen in [("dataset", ds), ("dropout", dr), ("width_step", ws), ("stat
 view = view.reset_index(drop=True)
 
 cols = ["width_step", "width", "dropout", "fraction", "seed", "lr_mult", "params", "examples", "flops",
-        "val_loss", "val_acc", "wall_s", "status", "precision", "device", "protocol", "created_at", "error", "run_id"]
+        "val_loss", "val_acc", "wall_s", "status", "precision", "device", "imported_from", "protocol", "created_at",
+        "error", "run_id"]
 labels = {f: views.frac_label(f) for f in view["data_fraction"].unique()}  # 1/256, as everywhere else
 shown = view.assign(fraction=view["data_fraction"].map(labels))
 Num = st.column_config.NumberColumn
@@ -43,6 +44,9 @@ event = st.dataframe(
                    "wall_s": Num("train s", format="%.1f", help="this run's share of its stack's training time"),
                    "created_at": st.column_config.DatetimeColumn("trained at", format="YYYY-MM-DD HH:mm"),
                    "protocol": Num("protocol", format="%d", help=f"runs of a protocol other than {PROTOCOL} are stale"),
+                   "imported_from": st.column_config.TextColumn(
+                       "imported from", help="empty: trained here; else the export it was imported from "
+                       "(`scaling import`, the shipped grid)"),
                    "run_id": st.column_config.TextColumn("run id")})
 stale = views.n_stale(runs)
 if stale:
@@ -55,6 +59,8 @@ if stale:
             sid, n_cached, n_new = ui.guarded(views.queue_runs, s, views.stale_configs(runs), "retrain stale runs")
             ui.remember_sweep(sid, "retrain stale runs")
             st.toast(f"queued {n_new} run{'s' * (n_new != 1)} ({n_cached} already cached under protocol {PROTOCOL})")
+if note := views.imported_note(view, "The column *imported from* says which."):
+    st.caption(note)
 st.caption(f"{len(view)} of {len(runs)} runs. Select rows (the boxes at the left edge) to delete them. "
            "The downloads hold the rows shown, every column.")
 

@@ -12,6 +12,8 @@ dev = ui.device()
 
 with st.sidebar.container(border=True):
     st.markdown("**Device**")
+    if where := views.cluster_line(s):  # the worker trains on Ray: say so before this machine's device
+        st.write(where)
     if dev.memory_gb:
         st.write(f"GPU: {dev.name}, {dev.memory_gb:.0f} GiB")
     else:
@@ -77,20 +79,22 @@ except grid.GridError as e:
     st.error(str(e))
     st.stop()
 
-m1, m2, m3, m4, m5 = st.columns(5)
+m1, m2, m3, m4, m5 = ui.card_row(5)  # one column each where the page is wide enough, else stacked
 m1.metric("runs in the grid", len(p.configs))
 m2.metric("cached", p.cached)
 m3.metric("already queued", p.queued, help="waiting or training now (this sweep or another): not queued twice")
 m4.metric("to train", p.new, help=f"{views.fmt_flops(p.flops)} of training compute (C = 3 × forward FLOPs × D)")
 m5.metric("estimated time", views.fmt_s(p.est_s) if p.new else "—",
-          help=f"on {dev.label}: a fixed cost per run plus FLOPs at a throughput, both fitted to the runs trained here")
+          help=f"on {dev.label}: per run, a fixed cost, its training FLOPs at one throughput and its evaluation on "
+               f"the 10,000 test images at another; {p.basis}")
 st.caption(f"Training compute to spend: {views.fmt_flops(p.flops)}."
            + (" Everything in this grid is cached or queued: change the grid to train more." if not p.new else ""))
 
 long = p.new and p.est_s > LONG_PLAN_S
-sure = st.checkbox(f"Yes, train for about {views.fmt_s(p.est_s)}", key="t_sure") if long else True
+confirm = st.container()  # emitted either way: what follows keeps its place on the page
+sure = confirm.checkbox(f"Yes, train for about {views.fmt_s(p.est_s)}", key="t_sure") if long else True
 if long:
-    st.caption(f"This plan takes over {views.fmt_s(LONG_PLAN_S)} on {dev.label}: confirm it, or narrow the grid.")
+    confirm.caption(f"This plan takes over {views.fmt_s(LONG_PLAN_S)} on {dev.label}: confirm it, or narrow the grid.")
 label = f"Queue {p.new} run{'s' * (p.new != 1)}" if p.new else "Nothing new to queue: every run is cached or queued"
 if st.button(label, type="primary", disabled=p.new == 0 or not sure, icon=":material/play_arrow:"):
     sid, n_cached, n_new = ui.guarded(views.start_sweep, s, spec, dev.device)
@@ -100,11 +104,4 @@ if st.button(label, type="primary", disabled=p.new == 0 or not sure, icon=":mate
 if msg := st.session_state.pop("t_toast", None):
     st.toast(msg, icon=":material/play_arrow:")
 
-sweeps = ui.running_sweeps(s)
-if sweeps:
-    st.subheader("Progress")
-    timing = views.time_model(runs, dev.label)
-    for sid, label in sweeps:
-        ui.sweep_panel(s, sid, label, timing)
-else:
-    st.caption("No sweep is running.")
+ui.sweeps_section(s, runs, heading="Progress")  # one fragment owns the panels: see app_pages/ui/sweeps.py

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import math
+import re
+import textwrap
 
 import altair as alt
 import numpy as np
@@ -24,6 +26,7 @@ WIDTH_SCHEME = "viridis"
 FIT_COLOR = "#d62728"
 FRONTIER_COLOR = "#111111"
 HEIGHT = 340
+FACET_WIDTH = 340  # plus the selection names on the y axis: < 560 px
 # categorical colours for a few named series (Streamlit's own palette starts with two blues)
 PAIR = ["#1f77b4", "#ff7f0e", "#2ca02c"]
 
@@ -86,6 +89,37 @@ def log_enc(channel, field: str, title, values, label_expr: str | None = None, f
     axis = alt.Axis(values=log_ticks(dom) if dom else alt.Undefined, format=fmt if label_expr is None else alt.Undefined,
                     labelExpr=label_expr if label_expr is not None else alt.Undefined, grid=True)
     return channel(field, scale=scale, axis=axis, title=title, **kw)
+
+
+# Titles and subtitles as lists of short lines: Vega cuts a line longer than the chart with "…",
+# and a chart can be 420 px wide (app_pages/ui/layout.py): ~56 characters of 13 px text.
+LINE_CHARS = 56
+
+
+def _lines(*texts: str, width: int = LINE_CHARS) -> list[str]:
+    """Each text split at its ' — ' and '; ' (where it changes subject), then wrapped to `width`
+    in lines of even length (no word left alone on a last line)."""
+    out = []
+    for t in texts:
+        for part in re.split(r"\s+—\s+|;\s+", t or ""):
+            lines = textwrap.wrap(part, width, break_on_hyphens=False)
+            for w in range(math.ceil(len(part) / max(len(lines), 1)), width) if len(lines) > 1 else ():
+                if len(even := textwrap.wrap(part, w, break_on_hyphens=False)) == len(lines):
+                    lines = even
+                    break
+            out += lines
+    return out
+
+
+def _title(text: str, *subtitle: str, **kw) -> alt.Title:
+    sub = _lines(*subtitle)
+    return alt.Title(_lines(text), subtitle=sub if sub else alt.Undefined, **kw)
+
+
+def _legend(n_values: int, **kw) -> alt.Legend:
+    """A legend beside a plot: two columns when one would run past the plot's height (Vega
+    clips it: a loss chart with ten widths showed two of its ten data fractions)."""
+    return alt.Legend(orient="right", columns=2 if n_values > 6 else 1, **kw)
 
 
 def _vals(*cols):
@@ -228,8 +262,8 @@ def loss_vs_compute(src, runs: pd.DataFrame, points: pd.DataFrame, frontier: pd.
     x = _compute_x(_vals(runs["flops"], points["flops"]))
     yy = _loss_y(_vals(runs[y], points[y], line["fit"] if line is not None and len(line) else None), f"{y}:Q", y_title)
     color = alt.Color("width:O", scale=alt.Scale(scheme=WIDTH_SCHEME), title="width",
-                      legend=alt.Legend(orient="right", symbolType="circle"))
-    shape = alt.Shape("fraction:N", sort=fsort, title="data fraction", legend=alt.Legend(orient="right"))
+                      legend=_legend(runs["width"].nunique(), symbolType="circle"))
+    shape = alt.Shape("fraction:N", sort=fsort, title="data fraction", legend=_legend(len(fsort)))
     fade = alt.condition(pick, alt.value(0.9), alt.value(0.08))
     tip = _tooltip() + [alt.Tooltip("seed:Q"), alt.Tooltip("val_loss:Q", title="val loss", format=".4f"),
                         alt.Tooltip("val_acc:Q", title="val accuracy", format=".2%")]
@@ -254,8 +288,8 @@ def loss_vs_compute(src, runs: pd.DataFrame, points: pd.DataFrame, frontier: pd.
         layers.append(alt.Chart(src("line", line)).mark_line(color=FIT_COLOR, strokeDash=[6, 4], strokeWidth=2.5, clip=True).encode(
             x=x, y=alt.Y("fit:Q", scale=yy["scale"]),
             tooltip=[alt.Tooltip("flops:Q", format=".3s", title="C"), alt.Tooltip("fit:Q", format=".4f", title="fit")]))
-    title = alt.Title(f"{y_title.capitalize()} against training compute",
-                      subtitle=[equation] if equation else alt.Undefined, subtitleColor=FIT_COLOR, subtitleFontSize=13)
+    title = _title(f"{y_title.capitalize()} against training compute", equation, subtitleColor=FIT_COLOR,
+                   subtitleFontSize=13)
     return alt.layer(*layers).resolve_scale(shape="shared").properties(title=title, height=HEIGHT)
 
 
@@ -267,14 +301,15 @@ def accuracy_vs_compute(src, runs: pd.DataFrame, points: pd.DataFrame) -> alt.La
     # error rate on a log axis would straighten it, but accuracy is what people read
     yy = alt.Y("val_acc:Q", title="validation accuracy", scale=alt.Scale(zero=False), axis=alt.Axis(format="%"))
     color = alt.Color("width:O", scale=alt.Scale(scheme=WIDTH_SCHEME), title="width",
-                      legend=alt.Legend(orient="right", symbolType="circle"))
-    shape = alt.Shape("fraction:N", sort=_fraction_sort(points), title="data fraction", legend=alt.Legend(orient="right"))
+                      legend=_legend(runs["width"].nunique(), symbolType="circle"))
+    fsort = _fraction_sort(points)
+    shape = alt.Shape("fraction:N", sort=fsort, title="data fraction", legend=_legend(len(fsort)))
     tip = _tooltip() + [alt.Tooltip("n_seeds:Q", title="seeds"), alt.Tooltip("val_acc:Q", format=".2%", title="mean accuracy")]
     a = alt.Chart(src("runs", runs)).mark_point(size=22, filled=True).encode(
         x=x, y=yy, color=color, shape=shape, opacity=alt.condition(pick, alt.value(0.45), alt.value(0.05))).add_params(pick)
     b = alt.Chart(src("points", points)).mark_point(size=90, filled=False, strokeWidth=2).encode(
         x=x, y=yy, color=color, shape=shape, opacity=alt.condition(pick, alt.value(0.9), alt.value(0.08)), tooltip=tip)
-    return alt.layer(a, b).properties(title="Validation accuracy against training compute", height=HEIGHT)
+    return alt.layer(a, b).properties(title=_title("Validation accuracy against training compute"), height=HEIGHT)
 
 
 @_fast
@@ -304,16 +339,16 @@ def nopt_vs_compute(src, nopt, band: pd.DataFrame | None = None, title: str | No
     iv = nopt.interval
     sub = f"N_opt = {fmt_num(nopt.k)} · C^{nopt.a:.3f}" if nopt.ok else nopt.reason
     if nopt.ok and iv is not None and math.isfinite(iv.lo):
-        sub += f"  —  a ∈ [{iv.lo:.3f}, {iv.hi:.3f}] (95%)"
+        sub += f", a ∈ [{iv.lo:.3f}, {iv.hi:.3f}] (95%)"
     names = {"envelope": "lower envelope", "isoflop": "IsoFLOP profiles", "parametric": "parametric L(N, D)"}
     if derived:
         note = (f"rings: per-budget optima in the data ({names.get(pts['source'].iloc[0], '')}); dashed: the fit"
                 if len(pts) else "no budget has its optimum inside the grid: the line is the fit alone")
     else:
-        note = "dots: the per-budget optima this estimator found in the data; dashed: its fit"
+        note = "dots: the per-budget optima found in the data; dashed: the estimator's fit"
     return alt.layer(*layers).properties(
-        title=alt.Title(title or f"Compute-optimal model size ({names.get(nopt.method, nopt.method)})", subtitle=[sub, note],
-                        subtitleColor=FIT_COLOR if nopt.ok else "gray", subtitleFontSize=13), height=HEIGHT)
+        title=_title(title or f"Compute-optimal model size ({names.get(nopt.method, nopt.method)})", sub, note,
+                     subtitleColor=FIT_COLOR if nopt.ok else "gray", subtitleFontSize=13), height=HEIGHT)
 
 
 @_fast
@@ -323,16 +358,18 @@ def bottleneck(src, points: pd.DataFrame, by: str) -> alt.Chart:
     points = _with_labels(points)
     if by == "examples":
         x = log_enc(alt.X, "params:Q", "parameters N", points["params"], label_expr=SI)
-        color = alt.Color("fraction:N", sort=_fraction_sort(points), title="data fraction",
-                          scale=alt.Scale(scheme="plasma"))
+        fsort = _fraction_sort(points)
+        color = alt.Color("fraction:N", sort=fsort, title="data fraction", scale=alt.Scale(scheme="plasma"),
+                          legend=_legend(len(fsort)))
         detail, title = "fraction:N", "Loss against N, one line per data size D"
     else:
         x = log_enc(alt.X, "examples:Q", "training examples D", points["examples"], label_expr=SI)
-        color = alt.Color("width:O", scale=alt.Scale(scheme=WIDTH_SCHEME), title="width")
+        color = alt.Color("width:O", scale=alt.Scale(scheme=WIDTH_SCHEME), title="width",
+                          legend=_legend(points["width"].nunique()))
         detail, title = "width:O", "Loss against D, one line per width N"
     tip = _tooltip() + [alt.Tooltip("val_loss:Q", format=".4f", title="mean val loss")]
     base = alt.Chart(src("points", points)).encode(x=x, y=_loss_y(points["val_loss"]), color=color, detail=detail)
-    return (base.mark_line(point=True).encode(tooltip=tip)).properties(title=title, height=280)
+    return (base.mark_line(point=True).encode(tooltip=tip)).properties(title=_title(title), height=280)
 
 
 @_fast
@@ -353,7 +390,7 @@ def compare_frontiers(src, frames: dict[str, pd.DataFrame], lines: dict[str, pd.
         layers.append(alt.Chart(src("ln", ln)).mark_line(strokeDash=[6, 4], strokeWidth=2, clip=True).encode(
             x=x, y=alt.Y("fit:Q", scale=y["scale"]), color=color))
     return alt.layer(*layers).properties(
-        title=alt.Title("Compute-efficient frontiers (solid) and their fitted laws (dashed)"), height=HEIGHT)
+        title=_title("Compute-efficient frontiers (solid)", "dashed: their fitted laws"), height=HEIGHT)
 
 
 @_fast
@@ -367,9 +404,12 @@ def exponents_side_by_side(src, table: pd.DataFrame) -> alt.LayerChart:
     dot = base.mark_point(size=80, filled=True).encode(
         x="value:Q", tooltip=["name:N", "selection:N", alt.Tooltip("value:Q", format=".3f"),
                               alt.Tooltip("lo:Q", format=".3f"), alt.Tooltip("hi:Q", format=".3f")])
-    return alt.layer(rule, dot, data=src("t", t)).properties(width=520).facet(
-        row=alt.Row("name:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left", labelLimit=260, labelFontSize=12))
-    ).resolve_scale(x="independent").properties(title="Exponents side by side (dot: estimate; bar: 95% interval)")
+    # a facet cannot fit its width to the page: each exponent's name goes above its plot, not beside
+    # it, and the plot is narrow enough for a 1024 px window with the sidebar open (~560 px of page)
+    return alt.layer(rule, dot, data=src("t", t)).properties(width=FACET_WIDTH).facet(
+        row=alt.Row("name:N", title=None, header=alt.Header(labelAngle=0, labelOrient="top", labelAnchor="start",
+                                                            labelLimit=FACET_WIDTH + 100, labelFontSize=12))
+    ).resolve_scale(x="independent").properties(title=_title("Exponents side by side", "dot: estimate, bar: 95% interval"))
 
 
 @_fast
@@ -377,21 +417,22 @@ def isoflop_curves(src, profiles: pd.DataFrame, nopt=None) -> alt.LayerChart:
     """Loss against N at fixed compute budgets (one curve per budget), with each budget's optimum."""
     order = sorted(profiles["budget"].unique())
     labels = [profiles.loc[profiles["budget"] == b, "budget_label"].iloc[0] for b in order]
-    color = alt.Color("budget_label:N", sort=labels, title="compute budget", scale=alt.Scale(scheme="turbo"))
+    color = alt.Color("budget_label:N", sort=labels, title="compute budget", scale=alt.Scale(scheme="turbo"),
+                      legend=_legend(len(labels)))
     x = log_enc(alt.X, "params:Q", "parameters N", profiles["params"], label_expr=SI)
     layers = [alt.Chart(src("profiles", profiles)).mark_line(point=True).encode(
         x=x, y=_loss_y(profiles["val_loss"], title="validation loss (interpolated at the budget)"),
         color=color, tooltip=[alt.Tooltip("budget_label:N", title="budget"), "width:O", alt.Tooltip("params:Q", format=","),
                               alt.Tooltip("val_loss:Q", format=".4f")])]
-    sub = alt.Undefined
+    sub = []
     if nopt is not None and nopt.ok and len(nopt.points):
         layers.append(alt.Chart(src("nopt_points", nopt.points)).mark_rule(color="gray", strokeDash=[2, 2]).encode(
             x=alt.X("N_opt:Q", scale=x["scale"]), tooltip=[alt.Tooltip("C:Q", format=".3s"), alt.Tooltip("N_opt:Q", format=",.0f")]))
         sub = ["dotted: the IsoFLOP estimator's N_opt at each budget"]
     elif nopt is not None and not nopt.ok:
         sub = ["no budget has its minimum inside the widths: the IsoFLOP estimator cannot answer"]
-    return alt.layer(*layers).properties(title=alt.Title("IsoFLOP profiles: loss against N at fixed compute", subtitle=sub,
-                                                         subtitleColor="gray"), height=HEIGHT)
+    return alt.layer(*layers).properties(title=_title("IsoFLOP profiles: loss against N at fixed compute", *sub,
+                                                      subtitleColor="gray"), height=HEIGHT)
 
 
 @_fast
@@ -415,7 +456,7 @@ def nopt_estimators(src, nopts: dict) -> alt.LayerChart:
                       legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=500))
     return alt.layer(alt.Chart(src("P", P)).mark_point(size=50).encode(x=x, y=y, color=color, tooltip=["estimator:N", alt.Tooltip("C:Q", format=".3s"), alt.Tooltip("N_opt:Q", format=",.0f")]),
                      alt.Chart(src("L", L)).mark_line().encode(x=x, y=y, color=color)).properties(
-        title="N_opt three ways", height=HEIGHT)
+        title=_title("N_opt three ways"), height=HEIGHT)
 
 
 @_fast
@@ -458,9 +499,9 @@ def prediction(src, heldout: pd.DataFrame, quantity: str = "loss") -> alt.LayerC
                  alt.Tooltip("pred:Q", format=".4~g", title="predicted"),
                  alt.Tooltip("lo:Q", format=".4~g", title="95% low"), alt.Tooltip("hi:Q", format=".4~g", title="95% high")]))
     title = "frontier loss" if quantity == "loss" else "N_opt"
-    return alt.layer(*layers).properties(title=alt.Title(f"Held-out {title}: predicted from the smaller runs",
-                                                         subtitle=["on the diagonal: perfect; bars: 95% bands"],
-                                                         subtitleColor="gray"), height=HEIGHT)
+    return alt.layer(*layers).properties(title=_title(f"Held-out {title}: predicted against observed",
+                                                      "on the diagonal: perfect; bars: 95% bands", subtitleColor="gray"),
+                                         height=HEIGHT)
 
 
 @_fast
@@ -471,7 +512,8 @@ def residuals(src, points: pd.DataFrame) -> alt.Chart:
     pts = alt.Chart(src("d", d)).mark_point(size=50, filled=True).encode(
         x=log_enc(alt.X, "params:Q", "parameters N", d["params"], label_expr=SI),
         y=alt.Y("residual:Q", title="log L − log L̂ (parametric fit)"),
-        color=alt.Color("fraction:N", sort=_fraction_sort(d), title="data fraction", scale=alt.Scale(scheme="plasma")),
+        color=alt.Color("fraction:N", sort=_fraction_sort(d), title="data fraction", scale=alt.Scale(scheme="plasma"),
+                        legend=_legend(d["fraction"].nunique())),
         tooltip=["width:O", "fraction:N", alt.Tooltip("val_loss:Q", format=".4f"), alt.Tooltip("residual:Q", format="+.4f")],
     )
-    return alt.layer(zero, pts).properties(title="Residuals of the parametric fit", height=280)
+    return alt.layer(zero, pts).properties(title=_title("Residuals of the parametric fit"), height=280)

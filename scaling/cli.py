@@ -1,9 +1,10 @@
-"""The `scaling` command: sweep, runs, export, fit, worker, doctor."""
+"""The `scaling` command: sweep, runs, export, import, fit, worker, doctor."""
 from __future__ import annotations
 
 import argparse
 import io
 import json
+import os
 import re
 import sys
 import time
@@ -47,6 +48,7 @@ def parser() -> argparse.ArgumentParser:
                         "cached (smaller or larger widths, more data fractions), for the family of --dataset, "
                         "--dropout, --lr-rule, --epochs, --batch-size on this device")
     s.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    _add_ray(s)
     _add_db(s)
 
     r = sub.add_parser("runs", help="list cached runs")
@@ -54,10 +56,18 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--all", action="store_true", help="include diverged, failed and stale (older protocol) runs")
     _add_db(r)
 
-    e = sub.add_parser("export", help="write cached runs to CSV or Parquet")
-    e.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    e = sub.add_parser("export", help="write cached runs to CSV, or to Parquet with their curves and provenance "
+                       "(what `scaling import` reads)")
+    e.add_argument("--format", choices=["csv", "parquet"], default="csv",
+                   help="csv: the runs table, every status; parquet: the finished runs (ok, diverged) with their "
+                        "validation curves, the code version and the machine, for `scaling import`")
     e.add_argument("-o", "--output", required=True)
+    e.add_argument("--label", default="", help="what the file holds, in words (parquet; shown by whoever imports it)")
     _add_db(e)
+
+    m = sub.add_parser("import", help="add the runs of another Scaling Lab's Parquet export to this cache")
+    m.add_argument("file", help="a file written by `scaling export --format parquet`")
+    _add_db(m)
 
     f = sub.add_parser("fit", help="fit scaling laws to cached runs, or the parametric L(N, D) to a table")
     f.add_argument("--dataset", default="mnist")
@@ -86,8 +96,27 @@ def parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="serve the queue of a database (the app starts one)")
     w.add_argument("--device", default="auto")
     w.add_argument("--idle-exit", type=float, default=30.0, help="exit after this many idle seconds")
+    _add_ray(w)
     _add_db(w)
     return ap
+
+
+def _add_ray(p):
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="train on Ray: the cluster at ADDRESS, else at $SCALING_RAY_ADDRESS, else a local "
+                        "instance with every CPU and GPU of this host; this process still writes the database")
+    p.add_argument("--ray-task-cpus", type=int, default=None,
+                   help="CPUs (and torch threads) per stack on a CPU cluster (default: a node's CPUs)")
+
+
+def _ray_address(args) -> str | None | bool:
+    """False: no Ray; None: a local instance; else the address to join. `scaling worker` follows
+    $SCALING_RAY_ADDRESS without the flag, so the app's worker trains where the host says."""
+    from . import cluster
+
+    if args.ray is None and not (args.cmd == "worker" and os.environ.get(cluster.ADDRESS_ENV)):
+        return False
+    return cluster.address_from(args.ray)
 
 
 def _negative_values(argv: list[str]) -> list[str]:
@@ -103,11 +132,14 @@ def _negative_values(argv: list[str]) -> list[str]:
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(_negative_values(list(sys.argv[1:] if argv is None else argv)))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(_negative_values(argv))
+    args.command = " ".join(["scaling", *argv])  # recorded by an export, as it was typed
     from .datasets import DataError
 
     try:
-        return {"sweep": sweep, "runs": runs, "export": export, "fit": fit, "worker": worker, "doctor": doctor}[args.cmd](args)
+        return {"sweep": sweep, "runs": runs, "export": export, "import": import_, "fit": fit, "worker": worker,
+                "doctor": doctor}[args.cmd](args)
     except (grid.GridError, StoreError, DataError, ValueError) as e:
         print(f"scaling {args.cmd}: error: {e}", file=sys.stderr)
         return 2
@@ -163,7 +195,12 @@ def sweep(args) -> int:
         bar.update(min(sum(c.flops for c in p.last_stack) / 1e9, bar.total - bar.n))  # float sums in another order
 
     with bar:
-        progress = jobs.work(store, device, ids, on_stack=show, curve=curve, wait=True)
+        if (address := _ray_address(args)) is not False:
+            from . import cluster
+
+            progress = cluster.work(store, address, ids, on_stack=show, curve=curve, wait=True, task_cpus=args.ray_task_cpus)
+        else:
+            progress = jobs.work(store, device, ids, on_stack=show, curve=curve, wait=True)
     by_other = len(todo) - progress.trained - progress.failed
     print(f"trained {progress.trained} runs, {n_cached} cached"
           + (f", {by_other} trained by another worker" if by_other > 0 else "")
@@ -229,6 +266,9 @@ def runs(args) -> int:
             "val_loss", "val_acc", "precision", "status"] + (["protocol"] if args.all else [])
     if len(df):
         print(df[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    imported = df["imported_from"].dropna().value_counts()
+    for source, n in imported.items():
+        print(f"{n} of them imported, not trained here: {source}")
     if stale:
         from .config import PROTOCOL
 
@@ -239,22 +279,49 @@ def runs(args) -> int:
 
 
 def export(args) -> int:
-    df = _table(args)
     if args.format == "csv":
+        df = _table(args)
         buf = io.StringIO()
         df.to_csv(buf, index=False)
         data = buf.getvalue().encode()
+        what = f"{len(df)} runs"
     else:
-        buf = io.BytesIO()
-        df.to_parquet(buf, index=False)
-        data = buf.getvalue()
+        from . import exchange
+
+        df, curves, sweeps = Store(args.db).runs_and_curves()
+        meta = exchange.provenance(df, sweeps, command=args.command, label=args.label)
+        data = exchange.to_parquet(df, curves, meta)
+        what = f"{len(df)} runs with {len(curves)} curve points (written on {meta['processor']}, {meta['cpu']})"
     try:
         with open(args.output, "wb") as f:  # written in one go: no half file from a failed query
             f.write(data)
     except OSError as e:
         raise ValueError(f"-o {args.output}: {e.strerror}") from None
-    print(f"wrote {len(df)} runs to {args.output}", file=sys.stderr)
+    print(f"wrote {what} to {args.output}", file=sys.stderr)
     return 0
+
+
+def import_(args) -> int:
+    """Checks the whole file first (a file that is not a valid export is refused, nothing written),
+    then writes its new runs in one transaction; duplicates and conflicts keep the cached run."""
+    from . import exchange
+
+    exp = exchange.read(args.file)
+    store = Store(args.db)
+    res = store.import_runs(exp.runs, exp.curves, source=exp.source(args.file))
+    print(f"imported {res.added} runs with {res.curve_points} curve points from {args.file} "
+          f"({exp.processor}; {exp.meta.get('git_commit') or 'commit unknown'}) into {store.path}; "
+          f"{res.duplicates} already cached (duplicates, skipped)"
+          + (f"; {res.dequeued} no longer queued" if res.dequeued else ""))
+    if res.conflicts:
+        n = len(res.conflicts)
+        print(f"{n} conflict{'s' * (n != 1)}: cached here with other results; the cached run{'s' * (n != 1)} "
+              "kept, the file's skipped:", file=sys.stderr)
+        for c in res.conflicts[:5]:
+            print(f"  run {c.run_id}: {c.field} {c.cached!r} here, {c.imported!r} in the file", file=sys.stderr)
+        if n > 5:
+            print(f"  ... and {n - 5} more", file=sys.stderr)
+    return 1 if res.conflicts else 0
 
 
 def fit(args) -> int:
@@ -327,21 +394,23 @@ def _print_bracket(all_runs, family_runs, family: dict, result, args) -> None:
     if b.empty:
         return
     device = family_runs["device"].mode().iloc[0] if family_runs["device"].notna().any() else "cpu"
-    t0, rate = views.time_model(all_runs, device)
+    est_s = views.time_model(all_runs, device).seconds(b.configs)
     flops = sum(c.flops for c in b.configs)
     flags = [f"--dataset {family['dataset']}", f"--dropout {family['dropout']:g}", f"--lr-rule {family['lr_rule']}",
              f"--epochs {family['epochs']}", f"--batch-size {family['batch_size']}"]
     if args.db:
         flags.append(f"--db {args.db}")
     print(f"  to bracket the optimum: {b.describe()}: {len(b.configs)} runs, {fmt_flops(flops)}, about "
-          f"{fmt_s(sum(t0 + c.flops / rate for c in b.configs))} on {device}:\n"
+          f"{fmt_s(est_s)} on {device}:\n"
           f"    scaling sweep --bracket {' '.join(flags)}")
 
 
 def worker(args) -> int:
     from . import jobs, train
 
-    jobs.serve(Store(args.db), train.resolve_device(args.device), idle_exit_s=args.idle_exit)
+    address = _ray_address(args)
+    ray = None if address is False else {"address": address, "task_cpus": args.ray_task_cpus}
+    jobs.serve(Store(args.db), train.resolve_device(args.device), idle_exit_s=args.idle_exit, ray=ray)
     return 0
 
 

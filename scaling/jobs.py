@@ -6,6 +6,7 @@ be taken again (store.claim checks whether the owner's pid still exists).
 """
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -52,12 +53,12 @@ def train_safely(cfgs: list[RunConfig], device: str, curve: bool | None = None) 
         if len(cfgs) > 1:
             half = len(cfgs) // 2
             return train_safely(cfgs[:half], device, curve) + train_safely(cfgs[half:], device, curve)
-        return [_failed(cfgs[0], device, f"out of memory: {str(e).splitlines()[0]}")]
+        return [failed_result(cfgs[0], device, f"out of memory: {str(e).splitlines()[0]}")]
     except Exception as e:  # a bug or a device fault: record it, keep serving the queue
-        return [_failed(c, device, f"{type(e).__name__}: {e}") for c in cfgs]
+        return [failed_result(c, device, f"{type(e).__name__}: {e}") for c in cfgs]
 
 
-def _failed(cfg, device, msg) -> train.RunResult:
+def failed_result(cfg, device, msg) -> train.RunResult:
     nan = float("nan")
     return train.RunResult(cfg, nan, nan, nan, 0.0, train.device_name(device), "failed", msg[:500],
                            device_type=train.device_type(device), precision=train.precision(device))
@@ -78,7 +79,7 @@ def work(store: Store, device: str, run_ids: list[str] | None = None, stop: Call
                 continue
             break
         t0 = time.perf_counter()
-        with _heartbeat(store, owner):
+        with heartbeat(store, owner):
             results = train_safely(cfgs, device, curve)
         store.add_results(results)
         progress.trained += sum(r.status != "failed" for r in results)
@@ -89,7 +90,7 @@ def work(store: Store, device: str, run_ids: list[str] | None = None, stop: Call
 
 
 @contextmanager
-def _heartbeat(store: Store, owner: str, every_s: float = 60.0):
+def heartbeat(store: Store, owner: str, every_s: float = 60.0):
     """Keep our claims fresh while a long stack trains, so no other host takes them as abandoned."""
     done = threading.Event()
 
@@ -144,15 +145,21 @@ def ensure_worker(store: Store, device: str = "auto") -> int:
     return proc.pid
 
 
-def serve(store: Store, device: str, idle_exit_s: float = 30.0) -> None:
-    """The worker process's loop: train whatever is queued; exit after `idle_exit_s` of nothing."""
+def serve(store: Store, device: str, idle_exit_s: float = 30.0, ray: dict | None = None) -> None:
+    """The worker process's loop: train whatever is queued; exit after `idle_exit_s` of nothing.
+    With `ray` (cluster.work's address and task_cpus), the stacks train on a Ray cluster."""
+    serve_once = functools.partial(work, store, device)
+    if ray is not None:
+        from . import cluster
+
+        serve_once = functools.partial(cluster.work, store, **ray)
     pf = pidfile(store)
     pf.write_text(str(os.getpid()))  # how the app finds a worker; more than one may serve a database
     try:
         idle_since = time.monotonic()
         trained = 0
         while time.monotonic() - idle_since < idle_exit_s:
-            progress = work(store, device)
+            progress = serve_once()
             if progress.trained + progress.failed:
                 trained += progress.trained
                 idle_since = time.monotonic()

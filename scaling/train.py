@@ -16,6 +16,7 @@ import contextlib
 import ctypes
 import functools
 import math
+import socket
 import time
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -65,6 +66,7 @@ class RunResult:
     device_type: str = "cpu"  # cpu | cuda
     precision: str = "fp32"  # fp32 | bf16 (autocast: weights, Adam and the loss stay fp32)
     val_loss_halves: tuple[float, float] = (math.nan, math.nan)  # even- and odd-numbered test images
+    host: str = field(default_factory=socket.gethostname)  # the machine that trained it (a Ray node, say)
 
 
 def resolve_device(name: str = "auto") -> str:

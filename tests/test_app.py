@@ -139,6 +139,31 @@ def test_empty_cache_offers_the_quick_sweep(tmp_path, monkeypatch):
         assert any("No runs cached" in i.value for i in at.info)
 
 
+def test_empty_cache_loads_the_shipped_grid_in_one_click(tmp_path, monkeypatch):
+    from scaling import exchange
+
+    monkeypatch.setenv("SCALING_DB", str(tmp_path / "empty.duckdb"))
+    from streamlit.testing.v1 import AppTest
+
+    shipped = views.shipped()
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    _ok(at)
+    button = next(b for b in at.button if b.label.startswith("Load the shipped exercise grid"))
+    assert button.label == f"Load the shipped exercise grid ({shipped.runs} runs, trained on {shipped.processor})"
+    assert any(shipped.processor in c.value and "imported" in c.value for c in at.caption)
+    button.click().run()
+    _ok(at)
+    runs = Store(tmp_path / "empty.duckdb").runs()
+    assert len(runs) == shipped.runs == len(exchange.read(exchange.SHIPPED).runs)
+    assert not any(i.value.startswith("**The cache is empty.**") for i in at.info)
+    shown = runs[runs.dropout == runs.dropout.min()]  # Explore opens on dropout 0: every run there imported
+    assert any(f"{len(shown)} of these {len(shown)} runs were imported, not trained here" in c.value for c in at.caption)
+    at.switch_page("app_pages/runs.py").run()
+    _ok(at)
+    table = at.dataframe[0].value
+    assert len(table) == shipped.runs and table["imported_from"].notna().all()
+
+
 def test_database_error_is_shown_not_raised(tmp_path, monkeypatch):
     bad = tmp_path / "not_a_db.duckdb"
     bad.write_text("this is not a DuckDB file, and the app must not crash on it\n" * 4)
@@ -436,6 +461,17 @@ def test_compare_warns_of_unequal_ranges_and_restricts_both_to_the_common_one(ap
     assert not any("p = 0.00" in c.value for c in app.caption)
 
 
+def test_compare_along_any_axis_is_labelled_by_what_differs(app):
+    app.switch_page("app_pages/compare.py")
+    app.query_params["b_dropout"] = "0"  # the same dropout on both sides: a comparison of width ranges
+    app.query_params["a_w"] = "0:2"
+    app.run()
+    _ok(app)
+    labels = {m.label for m in app.metric}
+    assert "A: width steps 0–1" in labels and any(lab.startswith("B: width steps 0–") for lab in labels), labels
+    assert not any("dropout" in lab for lab in labels)
+
+
 def test_explore_shows_the_verdicts_estimate_with_its_reason(app):
     app.run()
     _ok(app)
@@ -459,3 +495,25 @@ def test_a_plan_over_an_hour_asks_for_confirmation(tmp_path, monkeypatch):
     assert queue.disabled and at.checkbox(key="t_sure").value is False
     at.checkbox(key="t_sure").check().run()
     assert not next(b for b in at.button if b.label.startswith("Queue ")).disabled
+
+
+def test_a_waiting_sweep_shows_one_panel_its_time_left_and_intervals_that_wait(small_cache, tmp_path, monkeypatch):
+    """Issue 14: cards said "computing…" while the intervals waited for training to end; the panel
+    gives the time left from the time model, and a sweep has one panel with one Cancel button."""
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    db = tmp_path / "runs.duckdb"
+    shutil.copy(small_cache, db)
+    monkeypatch.setenv("SCALING_DB", str(db))
+    spec = views.GridSpec(widths="0:1", fractions="1/512", seeds="0:1", dropouts="0")
+    Store(db).enqueue(spec.configs(), label="waiting")  # no worker: it waits in the queue
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception, [e.message for e in at.exception]
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("About ") and c.endswith(" left") for c in captions), captions
+    assert [b.label for b in at.button].count("Cancel the queued runs") == 1
+    if views.device_info().device == "cpu":  # on a GPU the intervals do not wait
+        assert any("waits for the training in progress" in c for c in captions), captions
+        assert not any("computing…" in c for c in captions)

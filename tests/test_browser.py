@@ -128,6 +128,50 @@ def test_explore_slider_refits_in_a_real_browser(server, tmp_path):
             ctx.close()
 
 
+# Measured in the page: every chart on screen (a hidden tab's is 0 px wide) and whether its drawing
+# cut any text (Vega ends a title too long for the chart with "…"); every card whose label or value
+# is clipped (Streamlit's metric clips both with an ellipsis instead of wrapping).
+LAYOUT_PROBE = """() => {
+  const shown = (e) => e.offsetParent !== null && e.getBoundingClientRect().width > 0;
+  const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].filter(shown).map(c => ({
+      width: Math.round(c.getBoundingClientRect().width),
+      title: (c.querySelector('.role-title-text') || {}).textContent || '',
+      cut: [...c.querySelectorAll('svg text')].map(t => t.textContent).filter(t => t.endsWith('…'))}));
+  const clipped = [...document.querySelectorAll(
+      '[data-testid="stMetricLabel"] [data-testid="stMarkdownContainer"], '
+      + '[data-testid="stMetricValue"] [data-testid="stMarkdownContainer"], [data-testid="stMetricValue"] > div')]
+    .filter(e => shown(e) && e.scrollWidth > e.clientWidth + 1).map(e => e.textContent);
+  return {charts, clipped};
+}"""
+CHART_MIN_PX = 400  # a chart with its legend and title; app_pages/ui/layout.py stacks charts below 420
+
+
+def _settled(page) -> None:
+    """The script run is over (Explore's intervals included) and nothing is drawing."""
+    page.wait_for_selector('[data-testid="stVegaLiteChart"] svg', timeout=120_000)
+    page.wait_for_selector('.stApp[data-test-script-state="notRunning"]', timeout=120_000)
+    page.wait_for_timeout(1500)
+
+
+@pytest.mark.browser
+def test_the_layout_holds_at_1024_px(server, tmp_path):
+    """At 1024 px with the sidebar open (~560 px of page), charts stack instead of shrinking to a
+    few dozen pixels, titles wrap instead of being cut, and no card's label or value is clipped."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with _browser(tmp_path) as page:
+        page.set_viewport_size({"width": 1024, "height": 900})
+        for path, name in [("/?dropout=0", "explore"), ("/fit_lab?dropout=0", "fit_lab"), ("/compare", "compare")]:
+            page.goto(server + path)
+            _settled(page)
+            m = page.evaluate(LAYOUT_PROBE)
+            page.screenshot(path=str(ARTIFACTS / f"layout_1024_{name}.png"), full_page=True)
+            assert m["charts"], f"{name}: no chart drawn"
+            narrow = [(c["title"], c["width"]) for c in m["charts"] if c["width"] < CHART_MIN_PX]
+            assert not narrow, f"{name}: charts narrower than {CHART_MIN_PX} px at 1024: {narrow}"
+            assert not [c for c in m["charts"] if c["cut"]], f"{name}: chart text cut: {m['charts']}"
+            assert not m["clipped"], f"{name}: card labels or values clipped at 1024 px: {m['clipped']}"
+
+
 @pytest.mark.browser
 def test_a_shared_link_opens_its_page_on_a_fresh_server(tmp_path_factory, tmp_path):
     """The first request a freshly started server gets is a copied Compare link: it must open

@@ -218,3 +218,148 @@ def test_doctor_says_which_path_trains_here_and_why(capsys):
     assert f"CPU path       {path.describe()}" in text and "processor" in text
     if path.how == "checked":  # one line per timed phase and width, with the variant chosen
         assert text.count(" ms on the ops: ") == len(path.timings)
+
+
+# ---------------------------------------------------------------- export --format parquet, import
+
+
+def _fake_runs(path, widths=(0, 1), val_loss=0.5):
+    """Finished runs with curves written through the store (made-up numbers, real writes)."""
+    from scaling import grid, train
+    from scaling.store import Store
+
+    cfgs = grid.expand(list(widths), [1 / 256, 1 / 128], [0, 1], [0.0, 0.2])
+    store = Store(path)
+    store.enqueue(cfgs, label="sweep --widths 0:2 (test)")
+    store.add_results([train.RunResult(c, val_loss, 0.9, 0.6, 0.1, "cpu (2 threads)", "ok", "",
+                                       tuple((e, 1 / e**0.1, 0.5) for e in (10, 50, c.examples))) for c in cfgs])
+    return store
+
+
+def test_export_and_import_merge_two_caches(tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    from scaling.config import PROTOCOL
+    from scaling.store import SCHEMA_VERSION, Store
+
+    a = _fake_runs(tmp_path / "a.duckdb")
+    out = tmp_path / "a.parquet"
+    assert main(["export", "--format", "parquet", "-o", str(out), "--db", str(a.path), "--label", "lab A"]) == 0
+    assert "wrote 16 runs with 48 curve points" in capsys.readouterr().err
+    meta = {k.decode(): v.decode() for k, v in pq.read_schema(out).metadata.items() if k.startswith(b"scaling_lab.")}
+    assert meta["scaling_lab.protocol"] == str(PROTOCOL) and meta["scaling_lab.schema_version"] == str(SCHEMA_VERSION)
+    assert meta["scaling_lab.command"].startswith("scaling export --format parquet")
+    for key in ("processor", "cpu", "torch", "git_commit", "created", "sweeps"):
+        assert meta[f"scaling_lab.{key}"], key
+    b = tmp_path / "b.duckdb"
+    assert main(["import", str(out), "--db", str(b)]) == 0
+    assert "imported 16 runs with 48 curve points" in capsys.readouterr().out
+    assert main(["import", str(out), "--db", str(b)]) == 0
+    assert "imported 0 runs with 0 curve points" in (o := capsys.readouterr().out) and "16 already cached (duplicates" in o
+    ra, rb = a.runs(status=None), Store(b).runs(status=None)
+    pd.testing.assert_frame_equal(ra.drop(columns="imported_from"), rb.drop(columns="imported_from"))
+    pd.testing.assert_frame_equal(a.curves(), Store(b).curves())
+    assert main(["runs", "--db", str(b)]) == 0
+    assert "16 of them imported, not trained here: lab A · " in capsys.readouterr().out
+    # a third cache that trained two of them with other results: reported, its own results kept
+    c = _fake_runs(tmp_path / "c.duckdb", widths=(0,), val_loss=0.3)
+    assert main(["import", str(out), "--db", str(c.path)]) == 1
+    o, err = capsys.readouterr()
+    assert "imported 8 runs" in o and "8 conflicts: cached here with other results; the cached runs kept" in err
+    assert "val_loss 0.3 here, 0.5 in the file" in err and "... and 3 more" in err
+    assert (c.runs().query("width == 4").val_loss == 0.3).all()
+
+
+def _rewrite(src, dst, meta=None, table=None):
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(src) if table is None else table
+    t = t.replace_schema_metadata({**t.schema.metadata, **(meta or {})})
+    pq.write_table(t, dst)
+
+
+def _edit_column(src, dst, name, fn):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(src)
+    col = t.column(name).to_pylist()
+    t = t.set_column(t.schema.get_field_index(name), t.schema.field(name), pa.array(fn(col), t.schema.field(name).type))
+    _rewrite(src, dst, table=t)
+
+
+BAD_FILES = {
+    "garbage bytes": (lambda src, dst: dst.write_bytes(bytes(range(256)) * 40), "not a Parquet file"),
+    "a CSV of other columns": (lambda src, dst: dst.write_text("a,b\n1,2\n"), "not a Parquet file"),
+    "a CSV export": (lambda src, dst: main(["export", "-o", str(dst)]), "not a Parquet file"),
+    "a random Parquet file": (lambda src, dst: pd.DataFrame({"x": [1, 2]}).to_parquet(dst),
+                              "without its scaling_lab.format metadata"),
+    "a Runs page download": (lambda src, dst: pd.read_parquet(src).drop(columns="curve").to_parquet(dst),
+                             "without its scaling_lab.format metadata"),
+    "a newer protocol": (lambda src, dst: _rewrite(src, dst, {b"scaling_lab.protocol": b"99"}),
+                         "written by a newer Scaling Lab (protocol 99"),
+    "a newer format": (lambda src, dst: _rewrite(src, dst, {b"scaling_lab.format_version": b"2"}),
+                       "written by a newer Scaling Lab (export format 2"),
+    "a run of a newer protocol": (lambda src, dst: _edit_column(src, dst, "protocol", lambda v: [99] + v[1:]),
+                                  "follows protocol 99, newer than"),
+    "an edited run_id": (lambda src, dst: _edit_column(src, dst, "run_id", lambda v: ["0" * 24] + v[1:]),
+                         "the run_id is not its configuration's"),
+    "an accuracy over 1": (lambda src, dst: _edit_column(src, dst, "val_acc", lambda v: v[:-1] + [1.5]),
+                           "val_acc 1.5 is not in [0, 1]"),
+    "a loss that is inf": (lambda src, dst: _edit_column(src, dst, "val_loss", lambda v: [float("inf")] + v[1:]),
+                           "val_loss inf is not finite"),
+    "a wrong FLOP count": (lambda src, dst: _edit_column(src, dst, "flops", lambda v: [v[0] * 2] + v[1:]),
+                           "does not match its configuration"),
+    "a width step out of range": (lambda src, dst: _edit_column(src, dst, "width_step", lambda v: [40] + v[1:]),
+                                  "width_step must be an integer in -4..12"),
+    "a run twice": (lambda src, dst: _edit_column(src, dst, "run_id", lambda v: v[:-1] + v[:1]), "appears twice"),
+    "a curve point past the run": (lambda src, dst: _edit_column(
+        src, dst, "curve", lambda v: [[{**p, "examples": 10**9} for p in v[0]]] + v[1:]), "examples outside"),
+    "no file": (lambda src, dst: None, "no such file"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FILES)
+def test_a_file_that_is_not_a_valid_export_is_refused_with_nothing_written(db, tmp_path, capsys, case):
+    make, message = BAD_FILES[case]
+    src = tmp_path / "good.parquet"
+    _fake_runs(tmp_path / "other.duckdb")
+    assert main(["export", "--format", "parquet", "-o", str(src), "--db", str(tmp_path / "other.duckdb")]) == 0
+    _fake_runs(db, widths=(2,))  # the cache it would go into: 8 runs
+    bad = tmp_path / "bad.parquet"
+    make(src, bad)
+    capsys.readouterr()
+    before = db.read_bytes()
+    assert main(["import", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"scaling import: error: {bad}") and message in err and len(err.splitlines()) == 1, err
+    assert db.read_bytes() == before
+
+
+def test_the_shipped_grid_is_a_valid_export_of_this_code(tmp_path, capsys):
+    """The exercise grid shipped in the package: small, current, with its provenance, and it loads."""
+    from scaling import exchange, views
+    from scaling.config import PROTOCOL
+    from scaling.store import Store
+
+    path = exchange.SHIPPED
+    assert path.stat().st_size < 5e6
+    exp = exchange.read(path)
+    m = exp.meta
+    assert m["protocol"] == str(PROTOCOL) and int(m["runs"]) == len(exp.runs)
+    for key in ("processor", "cpu", "torch", "git_commit", "created", "command", "sweeps", "training_s"):
+        assert m[key], key
+    assert (exp.runs.protocol == PROTOCOL).all() and exp.runs.status.eq("ok").all()
+    assert exp.runs.precision.eq("fp32").all() and exp.runs.device_type.eq("cpu").all()
+    # the GPU quick sweep's grid (the exercise's with widths 1-3 added) or a part of it that holds, per dropout,
+    # every fraction and seed of each width it holds: no holes for a fit to fall into
+    assert set(exp.runs.run_id) <= {c.run_id for c in views.QUICK_GPU.configs()}
+    for _, family in exp.runs.groupby("dropout"):
+        assert len(family) == family.width.nunique() * 8 * 3
+    assert set(exp.curves.run_id) == set(exp.runs.run_id)  # every run with its validation curve
+    assert main(["import", str(path), "--db", str(tmp_path / "fresh.duckdb")]) == 0
+    assert f"imported {len(exp.runs)} runs" in capsys.readouterr().out
+    runs = Store(tmp_path / "fresh.duckdb").runs()
+    assert len(runs) == len(exp.runs) and runs.imported_from.notna().all()
+    info = views.shipped()
+    assert info.runs == len(exp.runs) and info.processor in info.button()

@@ -1,4 +1,5 @@
 import hashlib
+import math
 import socket
 import subprocess
 import sys
@@ -74,7 +75,7 @@ def test_a_running_stack_counts_its_time_from_the_claim_not_the_heartbeat(db):
 def test_failed_runs_are_retried(db):
     store = Store(db)
     c = configs(1)[0]
-    store.add_results([jobs._failed(c, "cpu", "out of memory: test")])
+    store.add_results([jobs.failed_result(c, "cpu", "out of memory: test")])
     assert store.runs(status="failed").error.tolist() == ["out of memory: test"]
     _, cached, new = store.enqueue([c])
     assert (cached, new) == (0, 1)
@@ -182,7 +183,7 @@ def test_damaged_database_is_refused_untouched_by_reads_and_writes(tmp_path, dam
         db.write_bytes(DAMAGE[damage](db.read_bytes()))
     before = digest(db)
     writes = [lambda s: s.enqueue(configs(1)), lambda s: s.claim("me:1", 8), lambda s: s.cancel(),
-              lambda s: s.add_results([jobs._failed(cfgs[0], "cpu", "x")]), lambda s: s.delete_runs([cfgs[0].run_id])]
+              lambda s: s.add_results([jobs.failed_result(cfgs[0], "cpu", "x")]), lambda s: s.delete_runs([cfgs[0].run_id])]
     for write in writes:
         with pytest.raises(StoreError) as e:
             write(Store(db))
@@ -261,3 +262,96 @@ def test_a_cancelled_grid_queued_again_is_one_active_sweep(db):
     again, _, _ = store.enqueue(configs(3), label="grid")
     other, _, _ = store.enqueue(configs(4)[3:], label="another")
     assert store.active_sweeps() == [(other, "another"), (again, "grid")]
+
+
+# ---------------------------------------------------------------- import and export (scaling.exchange)
+
+
+def _export(store, tmp_path, name="export.parquet"):
+    from scaling import exchange
+
+    runs, curves, sweeps = store.runs_and_curves()
+    path = tmp_path / name
+    path.write_bytes(exchange.to_parquet(runs, curves, exchange.provenance(runs, sweeps, "test", "a test grid")))
+    return path
+
+
+def _import(store, path):
+    from scaling import exchange
+
+    exp = exchange.read(path)
+    return store.import_runs(exp.runs, exp.curves, source=exp.source(path))
+
+
+def test_an_export_imported_into_a_fresh_database_gives_the_same_runs_and_curves(tmp_path):
+    a = Store(tmp_path / "a.duckdb")
+    filled_db(a.path)
+    path = _export(a, tmp_path)
+    b = Store(tmp_path / "b.duckdb")
+    res = _import(b, path)
+    assert (res.added, res.duplicates, res.conflicts) == (48, 0, ())
+    assert res.curve_points == len(a.curves()) == 3 * 48
+    ra, rb = a.runs(status=None), b.runs(status=None)
+    pd.testing.assert_frame_equal(ra.drop(columns="imported_from"), rb.drop(columns="imported_from"))
+    assert ra.imported_from.isna().all() and rb.imported_from.str.startswith("a test grid · ").all()
+    pd.testing.assert_frame_equal(a.curves(), b.curves())
+    res = _import(b, path)  # twice: nothing added, every run a duplicate
+    assert (res.added, res.duplicates, res.conflicts, res.curve_points) == (0, 48, (), 0)
+    assert len(b.runs()) == 48 and len(b.curves()) == 3 * 48
+    # exported again from b and imported into c, a run keeps where it was first trained
+    c = Store(tmp_path / "c.duckdb")
+    _import(c, _export(b, tmp_path, "again.parquet"))
+    assert c.runs().imported_from.tolist() == b.runs().imported_from.tolist()
+
+
+def test_a_conflict_is_reported_and_the_cached_run_kept(tmp_path):
+    a = Store(tmp_path / "a.duckdb")
+    cfgs = filled_db(a.path)
+    b = Store(tmp_path / "b.duckdb")
+    other = [train.RunResult(c, 0.25, 0.9, 0.6, 0.1, "cpu", "ok") for c in cfgs[:3]]  # val_loss 0.25, not 0.5
+    b.add_results(other)
+    res = _import(b, _export(a, tmp_path))
+    assert (res.added, res.duplicates) == (45, 0) and len(res.conflicts) == 3
+    assert {(c.field, c.cached, c.imported) for c in res.conflicts} == {("val_loss", 0.25, 0.5)}
+    kept = b.runs().set_index("run_id")
+    assert (kept.loc[[c.config.run_id for c in other], "val_loss"] == 0.25).all()
+    assert kept.loc[[c.config.run_id for c in other], "imported_from"].isna().all()
+
+
+def test_an_imported_run_counts_as_cached_and_leaves_the_queue(tmp_path):
+    a = Store(tmp_path / "a.duckdb")
+    cfgs = filled_db(a.path)
+    b = Store(tmp_path / "b.duckdb")
+    b.enqueue(cfgs[:4])
+    b.add_results([train.RunResult(cfgs[4], math.nan, math.nan, math.nan, 0.1, "cpu", "failed", "boom")])
+    res = _import(b, _export(a, tmp_path))
+    assert res.added == 48 and res.dequeued == 4  # the failed attempt was replaced, not a conflict
+    assert b.queue_counts().queued == 0 and b.cached_ids([c.run_id for c in cfgs]) == {c.run_id for c in cfgs}
+    assert b.runs(status=None).status.eq("ok").all()
+    _, cached, new = b.enqueue(cfgs)
+    assert (cached, new) == (48, 0)  # nothing is trained again
+
+
+def test_a_schema_3_database_migrates_and_reads_unchanged(tmp_path):
+    """A database of the schema before imports: migrated on open, every run and curve as it was,
+    each marked as trained here (imported_from NULL)."""
+    from scaling.store.db import MIGRATIONS
+
+    path = tmp_path / "v3.duckdb"
+    with duckdb.connect(str(path)) as con:
+        for m in MIGRATIONS[:3]:
+            con.execute(m)
+        con.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+        con.execute("INSERT INTO runs VALUES ('r0', 2, 'mnist', 0, 4, 0, 0.5, 0, 'fan_in', 1, 1, 64, 1, 1, 1, "
+                    "0.5, 0.9, 0.5, 1, 'cpu (2 threads)', 'ok', '', TIMESTAMP '2026-12-01 10:00:00', 'cpu', 'fp32', "
+                    "0.49, 0.51)")
+        con.execute("INSERT INTO curves VALUES ('r0', 10, 1.0, 0.8, 0.7)")
+        before = con.execute("SELECT * FROM runs").df()
+    store = Store(path)
+    runs = store.runs(status=None)
+    assert runs.imported_from.isna().all()
+    after = runs.drop(columns="imported_from")
+    pd.testing.assert_frame_equal(after[before.columns], before)
+    assert store.curves().values.tolist() == [["r0", 10, 1.0, 0.8, 0.7]]
+    with duckdb.connect(str(path)) as con:
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)

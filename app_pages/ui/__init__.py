@@ -6,15 +6,17 @@ them and draws widgets.
     fits.py       fits cached per selection (BOOT: the pages' bootstrap resamples)
     selection.py  the selection widgets and the URL that keeps them
     cards.py      an exponent with its interval, a chart, a download
-    sweeps.py     the sweep-progress panel, and which sweeps to show
+    layout.py     rows of charts and cards that stack where the page is narrow
+    sweeps.py     the sweep panels (one fragment owns them), and which sweeps to show
 """
 from .cards import chart, download, exponent_card, interval_note
-from .fits import BOOT, analysis, backtest, edges, point_estimates
+from .layout import card_row, chart_row
+from .fits import BOOT, analysis, backtest, bracketing, lr_offer, point_estimates
 from .reads import device, guarded, load_curves, load_runs, snapshot, store
 from .routing import through_app
 from .selection import selection_controls, set_estimator, set_selection, write_url
-from .sweeps import remember_sweep, running_sweeps, sweep_active, sweep_panel
+from .sweeps import remember_sweep, running_sweeps, sweep_active, sweeps_section
 
-__all__ = ["BOOT", "analysis", "backtest", "chart", "device", "edges", "download", "exponent_card", "guarded", "interval_note", "load_curves",
-           "load_runs", "point_estimates", "remember_sweep", "running_sweeps", "selection_controls",
-           "set_estimator", "set_selection", "snapshot", "store", "sweep_active", "sweep_panel", "through_app", "write_url"]
+__all__ = ["BOOT", "analysis", "backtest", "bracketing", "card_row", "chart", "chart_row", "device", "download", "exponent_card", "guarded", "interval_note", "load_curves",
+           "load_runs", "lr_offer", "point_estimates", "remember_sweep", "running_sweeps", "selection_controls",
+           "set_estimator", "set_selection", "snapshot", "store", "sweep_active", "sweeps_section", "through_app", "write_url"]

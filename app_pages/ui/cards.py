@@ -6,14 +6,15 @@ import math
 import pandas as pd
 
 
-def exponent_card(col, label: str, value: float, iv, n_runs: int, help: str = "") -> None:
+def exponent_card(col, label: str, value: float, iv, n_runs: int, help: str = "", pending: str = "computing…") -> None:
+    """`pending`: what an interval not drawn yet (iv None) is doing: computing, or waiting for training."""
     if value is None or not math.isfinite(value):
         col.metric(label, "—", help=help)
         col.caption("cannot be estimated from this selection")
         return
     col.metric(label, f"{value:.3f}", help=help)
     if iv is None:
-        col.caption(f"95% interval: computing… · {n_runs} runs")
+        col.caption(f"95% interval: {pending} · {n_runs} runs")
     elif math.isfinite(iv.lo):
         col.caption(f"95% interval [{iv.lo:.3f}, {iv.hi:.3f}] · {n_runs} runs · {interval_note(iv)}")
         if not iv.reliable:

@@ -46,30 +46,47 @@ def point_estimates(s: Store, version, sel, runs, curves):
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _edges(path: str, signature: tuple, sel: views.Selection, device_label: str, _runs, _an):
+def _lr_offer(path: str, version: tuple, sel: views.Selection, _runs, _an):
     tuning = views.lr_tuning(_an.aggregate)
     seeds = sorted(views.select(_runs, sel)["seed"].unique())
     extra = views.next_lr_configs(tuning, seeds) if sel.lr == views.LR_TUNED and not tuning.tuned else []
-    edge = {m: _an.nopt[m] for m in ("envelope", "isoflop") if m in _an.nopt and not _an.nopt[m].ok}
-    b = views.bracket(_runs, sel, edge) if edge else None
-    plan = views.plan(Store(path), b.configs, _runs, device_label) if b is not None and not b.empty else None
-    return Edges(tuning, extra, sum(c.flops for c in extra), edge, b, plan)
+    return LrOffer(tuning, extra, sum(c.flops for c in extra))
 
 
 @dataclass(frozen=True)
-class Edges:
-    """What Explore offers beyond its charts: the lr tuning and the bracketing runs, with their plan."""
+class LrOffer:
+    """How well the selection's learning rates are tuned, and the runs that would tune the rest."""
     tuning: object
     lr_runs: list
     lr_flops: float
+
+
+def lr_offer(s: Store, version, sel, runs, an) -> LrOffer:
+    """Cached per data version and selection. Needs no training device (no torch): the cards use it."""
+    return _lr_offer(str(s.path), version, sel, runs, an)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _bracketing(path: str, signature: tuple, sel: views.Selection, device_label: str, _runs, _an):
+    edge = {m: _an.nopt[m] for m in ("envelope", "isoflop") if m in _an.nopt and not _an.nopt[m].ok}
+    b = views.bracket(_runs, sel, edge) if edge else None
+    plan = views.plan(Store(path), b.configs, _runs, device_label) if b is not None and not b.empty else None
+    return Bracketing(edge, b, plan)
+
+
+@dataclass(frozen=True)
+class Bracketing:
+    """The estimators the grid leaves without an answer, the runs that would bracket the optimum, their plan."""
     edge: dict
     bracket: object
     plan: object
 
 
-def edges(s: Store, sel, runs, an, device_label: str) -> Edges:
-    """Cached per database state (queueing changes it) and selection: no query on a plain rerun."""
-    return _edges(str(s.path), s.signature(), sel, device_label, runs, an)
+def bracketing(s: Store, sel, runs, an, device_label: str) -> Bracketing:
+    """Cached per database state (queueing changes it) and selection: no query on a plain rerun.
+    Its plan is timed for the training device, so a page asks for it after its charts (the device
+    imports torch: seconds on a server's first run)."""
+    return _bracketing(str(s.path), s.signature(), sel, device_label, runs, an)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

@@ -17,10 +17,14 @@ def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default:
     from this session's last selection, else defaults; afterwards the URL follows the widgets, so
     a copied link reopens the same view.
 
-    Widget keys carry a generation (bumped on entering the page) and a fingerprint of the cached
-    choices: a widget is created afresh, from the canonical selection, whenever either changes,
-    and its value is only ever read from its return value (reading a widget's key before it is
-    drawn in a run can give a stale, half-deserialised value)."""
+    Widget keys carry a generation (bumped on entering the page or by set_selection): a widget is
+    created afresh, from the canonical selection, whenever it changes, and its value is only ever
+    read from its return value (reading a widget's key before it is drawn in a run can give a
+    stale, half-deserialised value). When the cached choices change (runs land) the keys stay: a
+    widget under a new key is a new element, and the old one stayed on the page, faded, for the
+    whole run (issue 14's ghost sliders); the value the selection carries over is written to the
+    key instead (see _carry). Widgets shown only sometimes sit in slots emitted on every run, so
+    that one appearing does not move the others."""
     ss = st.session_state
     c = container or st.sidebar
     saved_key, gen_key, page_key = f"{prefix}selection", f"{prefix}gen", f"{prefix}page"
@@ -43,32 +47,40 @@ def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default:
     prev = ss.get(f"{prefix}opts")
     if prev is not None and prev[0] == ds and prev[1] != opts:
         base = views.follow_growth(base, prev[1], opts)  # a full range stays full as runs land
+    moved = prev is not None and prev != (ds, opts)  # the cached choices changed: carry values over
     ss[f"{prefix}opts"] = (ds, opts)
     base, _ = views.fit_to_options(replace(base, dataset=ds), opts)
-    k = f"{g}_{abs(hash(opts)) % 10**8}"  # new widgets when the cached choices change
-    dropout = c.selectbox("Dropout", opts.dropouts, index=_index(opts.dropouts, base.dropout),
-                          key=f"{prefix}dropout{k}", format_func=lambda d: f"{d:g}", help="the dropout values in the cache")
+    k = g  # stable while runs land: see the docstring
+    kd = f"{prefix}dropout{k}"
+    dropout = c.selectbox("Dropout", opts.dropouts, index=_carry(kd, opts.dropouts, base.dropout, moved),
+                          key=kd, format_func=lambda d: f"{d:g}", help="the dropout values in the cache")
     family = {}
     for name, field, label, fmt in FAMILY_WIDGETS:  # shown only where the cache holds more than one
         have = getattr(opts, field)
         family[name] = have[0] if len(have) == 1 else getattr(base, name)
+        slot = c.empty()
         if len(have) > 1:
-            family[name] = c.selectbox(label, have, index=_index(have, getattr(base, name)), key=f"{prefix}{name}{k}",
-                                       format_func=fmt, help="runs of different families are never averaged")
-    widths = base.widths
+            kf = f"{prefix}{name}{k}"
+            family[name] = slot.selectbox(label, have, index=_carry(kf, have, getattr(base, name), moved), key=kf,
+                                          format_func=fmt, help="runs of different families are never averaged")
+    widths, slot = base.widths, c.empty()
     if len(opts.width_steps) > 1:
-        widths = c.select_slider("Width steps", opts.width_steps, value=base.widths, key=f"{prefix}widths{k}",
-                                 format_func=lambda s: f"{s} (w={width(s)})",
-                                 help="width = round(4·√2^step): each step roughly doubles forward compute")
-    fracs = base.fractions
+        kw = f"{prefix}widths{k}"
+        widths = slot.select_slider("Width steps", opts.width_steps, value=_carry(kw, opts.width_steps, base.widths, moved),
+                                    key=kw, format_func=lambda s: f"{s} (w={width(s)})",
+                                    help="width = round(4·√2^step): each step roughly doubles forward compute")
+    fracs, slot = base.fractions, c.empty()
     if len(opts.fractions) > 1:
-        fracs = c.select_slider("Data fractions", opts.fractions, value=base.fractions, key=f"{prefix}fractions{k}",
-                                format_func=views.frac_label,
-                                help="fraction of the 60,000 training images, one epoch")
-    seeds = c.multiselect("Seeds", opts.seeds, default=list(base.seeds), key=f"{prefix}seeds{k}",
+        kr = f"{prefix}fractions{k}"
+        fracs = slot.select_slider("Data fractions", opts.fractions, value=_carry(kr, opts.fractions, base.fractions, moved),
+                                   key=kr, format_func=views.frac_label,
+                                   help="fraction of the 60,000 training images, one epoch")
+    ks = f"{prefix}seeds{k}"
+    seeds = c.multiselect("Seeds", opts.seeds, default=_carry(ks, opts.seeds, list(base.seeds), moved), key=ks,
                           placeholder="every cached seed", help="seeds are averaged per configuration; empty = all")
     lr_opts = [views.LR_TUNED, *opts.lr_mults]
-    lr = c.selectbox("Learning-rate multiplier", lr_opts, index=_index(lr_opts, base.lr), key=f"{prefix}lr{k}",
+    kl = f"{prefix}lr{k}"
+    lr = c.selectbox("Learning-rate multiplier", lr_opts, index=_carry(kl, lr_opts, base.lr, moved), key=kl,
                      format_func=lambda v: "tuned per size (best cached)" if v == views.LR_TUNED else f"×{v:g}")
     forms, ests = list(views.FORMS), list(views.ESTIMATORS)
     form = c.radio("Fit form", forms, index=forms.index(base.form), key=f"{prefix}form{g}", format_func=views.FORMS.get)
@@ -100,6 +112,22 @@ def set_selection(prefix: str = "", **changes) -> None:
     if f"{prefix}selection" in ss:
         ss[f"{prefix}selection"] = replace(ss[f"{prefix}selection"], **changes)
         ss[f"{prefix}gen"] = ss.get(f"{prefix}gen", 0) + 1
+
+
+def _carry(key: str, options, value, moved: bool):
+    """What a widget under a stable key is given. A selectbox gets the index of `value`: it keeps its
+    own choice while that is still an option, and Streamlit resets it to this index otherwise. A
+    range or a list (sliders, seeds) that the selection moved when the cached choices changed (a
+    full range that grows as runs land: views.follow_growth) is written to its key and the widget
+    given None: a widget keeps its own state over what it is given, and Streamlit warns when it is
+    given both."""
+    if not isinstance(value, (list, tuple)):
+        return _index(options, value)
+    carried = type(value)(options[_index(options, v)] for v in value)  # the option objects themselves
+    if moved and key in st.session_state and st.session_state[key] != carried:
+        st.session_state[key] = carried
+        return None
+    return carried
 
 
 def _index(options, value) -> int:

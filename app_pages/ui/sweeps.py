@@ -1,4 +1,15 @@
-"""Sweeps in flight: the live progress panel with Resume and Cancel, and which sweeps to show."""
+"""Sweeps in flight: one fragment owns every sweep panel (progress, time left, Resume, Cancel), and
+which sweeps to show.
+
+Why a fragment in a fixed container: Streamlit places an element by its position on the page, and
+keeps an element of the last run that this run has not (yet) redrawn, faded, until the run ends.
+A panel that appeared or vanished at the top of a page shifted every element below it, so when a
+sweep ended the page's sliders, charts, expanders and the old Cancel buttons stayed as faded
+duplicates for the whole next run (10-15 s on a CPU, where the bootstrap waits for training to
+end). The container below is emitted on every run, sweeps or not, so nothing below it moves; each
+panel always emits the same slots; and a finished sweep's last line is dropped by a rerun of the
+fragment alone, which clears its own leftovers at once.
+"""
 from __future__ import annotations
 
 import time
@@ -8,78 +19,120 @@ import streamlit as st
 from scaling import views
 from scaling.store import Store, StoreError
 
-from .reads import snapshot
+from .reads import device, snapshot
+
+POLL_S = 2.0          # the panels refresh this often while a sweep is in flight
+IDLE_POLL_S = 10.0    # and this often while none is (to notice one queued from another tab or the CLI)
+FINISHED_SHOWN_S = 8.0  # a finished sweep's last line stays this long
 
 
-def sweep_panel(s: Store, sweep_id: str, label: str = "", timing: tuple[float, float] | None = None) -> None:
-    """Live progress of one sweep, refreshed every 2 s without rerunning the page; when runs land
-    the whole page reruns so its charts include them."""
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _time_model(path: str, signature: tuple, device_label: str, _runs):
+    return views.time_model(_runs, device_label)
 
-    @st.fragment(run_every=2.0)
-    def panel():
-        try:
-            stt = views.sweep_status(s, sweep_id, label)
-        except StoreError as e:
-            st.error(f"Database error: {e}")
-            return
-        total = max(stt.total, 1)
-        st.progress(stt.done / total, text=f"**Sweep** {label or sweep_id}: {stt.done}/{stt.total} runs done"
-                    + (f", {stt.running} training, {stt.queued} queued" if stt.active else "")
-                    + (f", {stt.failed} failed" if stt.failed else ""))
-        if len(stt.current):
-            cur = stt.current.iloc[0]
-            el = float(cur["running_s"] or 0.0)
-            t0, rate = timing or (0.0, 0.0)
-            est_s_per_run = sum(t0 + c / rate for c in stt.current["flops"]) if rate else None
-            frac = min(el / est_s_per_run, 0.99) if est_s_per_run else 0.0
-            st.progress(frac, text=f"current stack ({len(stt.current)} models): width step {int(cur['width_step'])}, "
-                        f"fraction {views.frac_label(cur['data_fraction'])}, {views.fmt_s(el)} elapsed"
-                        + (f" of ~{views.fmt_s(est_s_per_run)}" if est_s_per_run else ""))
-        started = st.session_state.get("sweep_started", {}).get(sweep_id, 0.0)
-        if stt.active and stt.worker_pid is None and time.time() - started < 20:
-            st.caption("starting the worker process…")  # it writes its pid once torch is imported
-        elif stt.active and stt.worker_pid is None:
+
+def sweeps_section(s: Store, runs, heading: str = "") -> None:
+    """Every sweep in flight, drawn by one fragment into a container that this page emits on every
+    run at this place (see the module's note). The time model is refitted when runs land (the file
+    changes), not on every refresh."""
+    active = bool(running_sweeps(s))
+    # the device is asked for only with a sweep to time: its first look imports torch (seconds)
+    model = _time_model(str(s.path), s.signature(), device().label, runs) if active else None
+    with st.container(key="sweeps"):
+        st.fragment(_sweeps, run_every=POLL_S if active else IDLE_POLL_S)(s, model, heading)
+
+
+def _sweeps(s: Store, model, heading: str) -> None:
+    sweeps = running_sweeps(s)
+    _watch(sweeps)
+    if heading:
+        st.subheader(heading)
+        if not sweeps:
+            st.caption("No sweep is running.")
+    if sweeps and model is None:  # a sweep found by an idle refresh (queued from elsewhere): time it now
+        model = _time_model(str(s.path), s.signature(), device().label, snapshot(s)[0])
+    for sid, label in sweeps:
+        _panel(s, sid, label, model)
+
+
+def _panel(s: Store, sweep_id: str, label: str, model) -> None:
+    """One sweep: the same five slots on every refresh (bar, stack, time left, worker, Cancel), so a
+    line that comes and goes never moves another."""
+    final = st.session_state.setdefault("sweep_final", {})
+    try:  # a finished sweep is not asked about again: its refreshes (and the one that drops it) stay quick
+        stt = final.get(sweep_id) or views.sweep_status(s, sweep_id, label, model)
+    except StoreError as e:
+        st.error(f"Database error: {e}")
+        return
+    with st.container(key=f"sweep_{sweep_id}"):
+        bar, stack, eta, worker, cancel = (st.empty() for _ in range(5))
+    total = max(stt.total, 1)
+    bar.progress(stt.done / total, text=f"**Sweep** {label or sweep_id}: {stt.done}/{stt.total} runs done"
+                 + (f", {stt.running} training, {stt.queued} queued" if stt.active else "")
+                 + (f", {stt.failed} failed" if stt.failed else ""))
+    if line := stt.stack_line():
+        stack.caption(line)
+    if line := stt.eta_line():
+        eta.caption(line, help=f"Estimated from {stt.basis}.")
+    started = st.session_state.get("sweep_started", {}).get(sweep_id, 0.0)
+    if stt.active and stt.worker_pid is None and time.time() - started < 20:
+        worker.caption("starting the worker process…")  # it writes its pid once torch is imported
+    elif stt.active and stt.worker_pid is None:
+        with worker.container():
             st.warning("No worker is running for this database: the queue waits. Press *Resume* to start one.")
             if st.button("Resume", key=f"resume_{sweep_id}"):
                 views.start_worker(s)
                 st.session_state.setdefault("sweep_started", {})[sweep_id] = time.time()
-        if stt.active and st.button("Cancel the queued runs", key=f"cancel_{sweep_id}", icon=":material/cancel:"):
-            n = s.cancel(s.sweep_run_ids(sweep_id))
-            st.toast(f"cancelled {n} queued runs; the stack being trained finishes")
-        # rerun the whole page when new results landed, so charts and tables include them
-        seen_key = f"seen_{sweep_id}"
-        if st.session_state.get(seen_key) != stt.done:
-            first = seen_key not in st.session_state
-            st.session_state[seen_key] = stt.done
-            if not first:
-                st.rerun(scope="app")
-        if not stt.active:
-            failed = f", {stt.failed} failed (see Runs, status 'failed')" if stt.failed else ""
-            if stt.cancelled:
-                st.info(f"Sweep stopped: {stt.done} of {stt.total} runs done, {stt.cancelled} cancelled{failed}. "
-                        "Queue the same grid again to train the rest.", icon=":material/cancel:")
-            else:
-                st.success(f"Sweep finished: all {stt.done} runs done{failed}.", icon=":material/check_circle:")
-            # shown once: the next rerun of the page drops the panel
+    # drawn to the end, disabled once nothing waits: a keyed button that vanished in a page rerun
+    # stayed on the page, faded, until the run ended
+    if cancel.button("Cancel the queued runs", key=f"cancel_{sweep_id}", icon=":material/cancel:",
+                     disabled=not stt.active) and stt.active:
+        n = s.cancel(s.sweep_run_ids(sweep_id))
+        st.toast(f"cancelled {n} queued runs; the stack being trained finishes")
+    # rerun the whole page when new results landed, so charts and tables include them
+    seen_key = f"seen_{sweep_id}"
+    if st.session_state.get(seen_key) != stt.done:
+        first = seen_key not in st.session_state
+        st.session_state[seen_key] = stt.done
+        if not first:
+            st.rerun(scope="app")
+    if not stt.active:
+        final[sweep_id] = stt
+        failed = f", {stt.failed} failed (see Runs, status 'failed')" if stt.failed else ""
+        if stt.cancelled:
+            stack.info(f"Sweep stopped: {stt.done} of {stt.total} runs done, {stt.cancelled} cancelled{failed}. "
+                       "Queue the same grid again to train the rest.", icon=":material/cancel:")
+        else:
+            stack.success(f"Sweep finished: all {stt.done} runs done{failed}.", icon=":material/check_circle:")
+        # shown for a few seconds, then a refresh of this fragment (not of the page) drops the panel
+        ended = st.session_state.setdefault("sweep_ended", {}).setdefault(sweep_id, time.time())
+        if time.time() - ended > FINISHED_SHOWN_S:
             st.session_state.setdefault("finished_shown", set()).add(sweep_id)
-
-    panel()
 
 
 def running_sweeps(s: Store) -> list[tuple[str, str]]:
-    """Sweeps started from this session plus any other still running (a reopened tab sees them)."""
+    """Sweeps still running (a reopened tab sees them, and so do sweeps queued from the CLI) plus
+    those this session has shown, until their last line has been shown: a panel ends in its own
+    fragment, never by vanishing in a page rerun. One panel per sweep: a grid cancelled and queued
+    again is listed once, by the store under the newer sweep, and its older sweep (same label) is not."""
     found = snapshot(s)[1]
     mine = st.session_state.get("my_sweeps", [])
     shown = st.session_state.get("finished_shown", set())
-    ids = {sid for sid, _ in found}
-    # a sweep of this session that has finished is shown once more (its final line), then dropped
-    return found + [(sid, lab) for sid, lab in mine if sid not in ids and sid not in shown]
+    ids, labels = {sid for sid, _ in found}, {lab for _, lab in found}
+    return found + [(sid, lab) for sid, lab in mine if sid not in ids and sid not in shown and lab not in labels]
+
+
+def _watch(sweeps: list[tuple[str, str]]) -> None:
+    """Keep the sweeps shown now in this session's list, so that each ends in its panel."""
+    mine = st.session_state.setdefault("my_sweeps", [])
+    known = {sid for sid, _ in mine}
+    mine += [x for x in sweeps if x[0] not in known]
+    del mine[:-8]  # the newest few: an old session does not carry every sweep it ever saw
 
 
 def remember_sweep(sweep_id: str, label: str) -> None:
     st.session_state.setdefault("sweep_started", {})[sweep_id] = time.time()
-    st.session_state.setdefault("my_sweeps", [])
-    st.session_state["my_sweeps"] = [(sweep_id, label)] + [x for x in st.session_state["my_sweeps"] if x[0] != sweep_id][:4]
+    st.session_state["my_sweeps"] = [x for x in st.session_state.get("my_sweeps", []) if x[0] != sweep_id][-7:] + [(sweep_id, label)]
 
 
 def sweep_active(s: Store, sweep_id: str) -> bool:

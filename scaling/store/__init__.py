@@ -1,7 +1,7 @@
 """The DuckDB cache: the one place that speaks SQL.
 
     db.py     opening the file (lock retries), the schema and its migrations, integrity checks
-    runs.py   runs and their curves: cached ids, writing results, reading, deleting
+    runs.py   runs and their curves: cached ids, writing results, importing, reading, deleting
     queue.py  the run queue and the sweeps: enqueue, claim, heartbeat, cancel, progress
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pandas as pd
 from .db import DEFAULT_DB, MIGRATIONS, SCHEMA_VERSION, Database, StoreError
 from .queue import (MAX_QUEUE, STALE_S, Queue, QueueCounts, QueueFull, SweepRows, owner_id, pid_alive,
                     queue_cap)
-from .runs import RUN_COLUMNS, Runs
+from .runs import RUN_COLUMNS, Conflict, Imported, Runs
 
 
 class Store(Runs, Queue):
@@ -23,5 +23,5 @@ class Store(Runs, Queue):
             return self.runs(None, con), self.active_sweeps(con)
 
 
-__all__ = ["DEFAULT_DB", "MAX_QUEUE", "MIGRATIONS", "RUN_COLUMNS", "SCHEMA_VERSION", "STALE_S", "Database",
+__all__ = ["DEFAULT_DB", "MAX_QUEUE", "MIGRATIONS", "RUN_COLUMNS", "SCHEMA_VERSION", "STALE_S", "Conflict", "Database", "Imported",
            "QueueCounts", "QueueFull", "Store", "StoreError", "SweepRows", "owner_id", "pid_alive", "queue_cap"]

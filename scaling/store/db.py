@@ -19,7 +19,7 @@ import duckdb
 
 from ..paths import default_db
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DEFAULT_DB = default_db()
 
 # Ordered migrations: MIGRATIONS[i] takes the schema from version i to i + 1. Never edit one that
@@ -64,6 +64,13 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN val_loss_even DOUBLE;
     ALTER TABLE runs ADD COLUMN val_loss_odd DOUBLE;
     ALTER TABLE queue ADD COLUMN claimed_at TIMESTAMP;
+    """,
+    # 4: where a run came from when it was not trained here (`scaling import`, the shipped grid):
+    # NULL for runs trained by this cache's workers, so every run written before reads unchanged;
+    # and the host that trained it (a Ray node, say): NULL for the runs written before
+    """
+    ALTER TABLE runs ADD COLUMN imported_from VARCHAR;
+    ALTER TABLE runs ADD COLUMN host VARCHAR;
     """,
 ]
 

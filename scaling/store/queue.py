@@ -9,7 +9,7 @@ import json
 import os
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -35,6 +35,7 @@ class SweepRows:
     queued: int
     running: list          # (RunConfig, seconds since it was claimed) per run training now
     done: dict             # status -> count of the sweep's runs already in the runs table
+    waiting: list = field(default_factory=list)  # RunConfig of each queued run (what an ETA sums)
 
 
 def queue_cap() -> int:
@@ -173,7 +174,8 @@ class Queue(Database):
             done = con.execute("SELECT status, count(*) FROM runs WHERE list_contains(?, run_id) GROUP BY status",
                                [ids]).fetchall()
         running = [(RunConfig.from_dict(json.loads(c)), s) for st, c, s in q if st == "running"]
-        return SweepRows(queued=sum(st == "queued" for st, _, _ in q), running=running, done=dict(done))
+        waiting = [RunConfig.from_dict(json.loads(c)) for st, c, _ in q if st == "queued"]
+        return SweepRows(queued=len(waiting), running=running, done=dict(done), waiting=waiting)
 
     def active_sweeps(self, con=None, limit: int = 20) -> list[tuple[str, str]]:
         """(sweep id, label) of the sweeps with runs still queued or training, newest first. A sweep

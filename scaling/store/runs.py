@@ -1,5 +1,9 @@
-"""Runs and their validation curves: what is cached, writing results, reading them back."""
+"""Runs and their validation curves: what is cached, writing results, importing another cache's,
+reading them back."""
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -10,8 +14,31 @@ RUN_COLUMNS = [
     "run_id", "protocol", "dataset", "width_step", "width", "dropout", "data_fraction", "seed", "lr_rule", "lr_mult",
     "epochs", "batch_size", "params", "examples", "flops", "val_loss", "val_acc", "train_loss", "wall_s",
     "device", "device_type", "precision", "status", "error", "created_at", "val_loss_even", "val_loss_odd",
+    "host", "imported_from",
 ]
-_WRITTEN = [c for c in RUN_COLUMNS if c != "created_at"]  # created_at is the database's now()
+# created_at is the database's now(); imported_from stays NULL for a run trained here; host names
+# the machine that trained it (NULL for runs from before it was recorded)
+_WRITTEN = [c for c in RUN_COLUMNS if c not in ("created_at", "imported_from")]
+# what a run produced: an import with the same run_id and other values here is a conflict
+RESULTS = ["status", "val_loss", "val_acc", "train_loss", "val_loss_even", "val_loss_odd"]
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A run cached here and in an imported file with different results; the cached one is kept."""
+    run_id: str
+    field: str      # the first result that differs
+    cached: object
+    imported: object
+
+
+@dataclass(frozen=True)
+class Imported:
+    added: int                       # runs written (with their curves)
+    curve_points: int
+    duplicates: int                  # cached here with the same results: skipped
+    conflicts: tuple[Conflict, ...]  # cached here with other results: skipped, the cached run kept
+    dequeued: int                    # queued runs that the import made cached
 
 
 class Runs(Database):
@@ -37,7 +64,7 @@ class Runs(Database):
                 c.run_id, config.PROTOCOL, c.dataset, c.width_step, c.width, c.dropout, c.data_fraction, c.seed,
                 c.lr_rule, c.lr_mult, c.epochs, c.batch_size, c.params, c.examples, c.flops, _num(r.val_loss),
                 _num(r.val_acc), _num(r.train_loss), r.wall_s, r.device, r.device_type, r.precision, r.status, r.error,
-                *map(_num, r.val_loss_halves),
+                *map(_num, r.val_loss_halves), r.host,
             ])
             per_example = c.flops / c.examples
             curve_rows += [[c.run_id, ex, per_example * ex, _num(vl), _num(va)] for ex, vl, va in r.curve]
@@ -54,6 +81,67 @@ class Runs(Database):
             con.execute("DELETE FROM queue WHERE list_contains(?, run_id)", [ids])
 
         self.transact(tx)
+
+    def import_runs(self, runs: pd.DataFrame, curves: pd.DataFrame, source: str) -> Imported:
+        """Write another cache's runs (RUN_COLUMNS, checked by scaling.exchange) and their curves in one
+        transaction. A run_id cached here with the same results is a duplicate, with others a conflict:
+        both are skipped (the cached run is kept); a failed run here is replaced. New runs are marked
+        `imported_from` (the file's own mark where it has one: where the run was first trained) and
+        leave the queue: an imported run counts as cached. Rows of other statuses are not results
+        and are ignored."""
+        runs = runs[runs["status"].isin(["ok", "diverged"])]
+        ids = runs["run_id"].tolist()
+
+        def tx(con):
+            here = con.execute(f"SELECT run_id, {', '.join(RESULTS)} FROM runs WHERE list_contains(?, run_id)",
+                               [ids]).fetchall()
+            cached = {r[0]: dict(zip(RESULTS, r[1:])) for r in here if r[1] != "failed"}
+            failed = [r[0] for r in here if r[1] == "failed"]
+            conflicts, duplicates, new = [], 0, []
+            for rec in runs.to_dict("records"):
+                old = cached.get(rec["run_id"])
+                if old is None:
+                    new.append(rec)
+                    continue
+                diff = next((f for f in RESULTS if not _same(old[f], rec[f])), None)
+                if diff is None:
+                    duplicates += 1
+                else:
+                    conflicts.append(Conflict(rec["run_id"], diff, old[diff], _py(rec[diff])))
+            new_ids = [r["run_id"] for r in new]
+            # a failed attempt here holds no result: the imported one replaces it, as a trained one would
+            con.execute("DELETE FROM curves WHERE list_contains(?, run_id)", [failed])
+            con.execute("DELETE FROM runs WHERE list_contains(?, run_id)", [failed])
+            rows = [[_py(r[c]) for c in RUN_COLUMNS[:-1]] + [_py(r["imported_from"]) or source] for r in new]
+            insert_rows(con, f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES",
+                        f"({', '.join('?' * len(RUN_COLUMNS))})", rows)
+            points = curves[curves["run_id"].isin(set(new_ids))]
+            insert_rows(con, "INSERT INTO curves (run_id, examples, flops, val_loss, val_acc) VALUES", "(?, ?, ?, ?, ?)",
+                        [[_py(v) for v in p] for p in points[["run_id", "examples", "flops", "val_loss", "val_acc"]]
+                         .itertuples(index=False)])
+            # a queued run is cached now; one a worker is training keeps its claim (its result, written
+            # after this one, is then ignored: the first result stays)
+            dequeued = con.execute("SELECT count(*) FROM queue WHERE status = 'queued' AND list_contains(?, run_id)",
+                                   [new_ids]).fetchone()[0]
+            con.execute("DELETE FROM queue WHERE status = 'queued' AND list_contains(?, run_id)", [new_ids])
+            return Imported(added=len(new), curve_points=len(points), duplicates=duplicates,
+                            conflicts=tuple(conflicts), dequeued=dequeued)
+
+        return self.transact(tx)
+
+    def runs_and_curves(self, statuses: tuple[str, ...] = ("ok", "diverged")) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+        """The runs of these statuses, their curves and the command lines of the sweeps that asked for
+        them, in one read (an export: no run without its curve, no curve without its run)."""
+        with self.connect() as con:
+            runs = con.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE list_contains(?, status) "
+                               "ORDER BY flops, run_id", [list(statuses)]).df()
+            curves = con.execute("SELECT c.* FROM curves c JOIN runs r USING (run_id) WHERE list_contains(?, r.status) "
+                                 "ORDER BY run_id, examples", [list(statuses)]).df()
+            sweeps = [r[0] for r in con.execute(
+                "SELECT label FROM sweeps s WHERE label <> '' AND EXISTS (SELECT 1 FROM runs r WHERE "
+                "list_contains(s.run_ids, r.run_id) AND list_contains(?, r.status)) "
+                "GROUP BY label ORDER BY min(created_at)", [list(statuses)]).fetchall()]
+        return runs, curves, sweeps
 
     def runs(self, status: str | None = "ok", con=None) -> pd.DataFrame:
         """Cached runs as a DataFrame (status None: every run), one row each, columns RUN_COLUMNS;
@@ -78,6 +166,26 @@ class Runs(Database):
             return n
 
         return self.transact(tx)
+
+
+def _py(x):
+    """A pandas/numpy value as DuckDB takes it: None for NaN/NaT/NA, plain Python scalars."""
+    if x is None or (not isinstance(x, (list, tuple)) and pd.isna(x)):
+        return None
+    if isinstance(x, pd.Timestamp):
+        return x.to_pydatetime()
+    return x.item() if hasattr(x, "item") else x
+
+
+def _same(a, b) -> bool:
+    """Equal results: both unknown, equal strings, or numbers equal to 1e-9 (Parquet and DuckDB keep
+    doubles exactly; the margin only absorbs a conversion through text)."""
+    a, b = _py(a), _py(b)
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, str) or isinstance(b, str):
+        return a == b
+    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
 
 
 def _num(x):

@@ -7,16 +7,18 @@
     plans.py      training grids, the quick sweep per device, costs, bracketing and lr-tuning runs
     device.py     the training device of this host
     sweeps.py     queueing a sweep, its progress, the worker
+    imports.py    the shipped exercise grid, importing an export, which runs were imported
 """
 from .answers import (Coverage, analysis, backtest, common_range, comparison_table, coverage, isoflop_profiles,
                       law_band, law_line, lr_tuning, nopt_band, nopt_data_points,
                       parametric_residuals, point_estimates, shown_nopt, verdict)
-from .device import DeviceInfo, cpu_path_line, device_info
+from .device import DeviceInfo, cluster_line, cpu_path_line, device_info
+from .imports import Shipped, import_file, imported_note, shipped
 from .fmt import compute_note, equation, explain_nopt, floor_negligible, fmt_flops, fmt_num, fmt_s, frac_label
 from .plans import (LR_SCAN, QUICK_CPU, QUICK_GPU, Bracket, GridSpec, Plan, bracket, next_lr_configs, parse_count, plan, quick_grid,
-                    time_model)
+                    TimeModel, time_model)
 from .selection import (ESTIMATORS, FAMILY, FORMS, LR_TUNED, MIN_POINTS, PARAM_KEYS, PRECISIONS, VERDICT, Options, Selection,
-                        SelectionError, current, data_version, describe, describe_family, fit_to_options,
+                        SelectionError, contrast_labels, current, data_version, describe, describe_family, fit_to_options,
                         follow_growth, n_stale, options, parse_params, select)
 from .sweeps import (SweepStatus, queue_runs, stale_configs, start_sweep, start_worker, sweep_status, wait_sweep,
                      worker_pid)
@@ -24,9 +26,10 @@ from .sweeps import (SweepStatus, queue_runs, stale_configs, start_sweep, start_
 __all__ = [
     "ESTIMATORS", "FAMILY", "FORMS", "LR_SCAN", "LR_TUNED", "MIN_POINTS", "PARAM_KEYS", "PRECISIONS", "VERDICT", "QUICK_CPU", "QUICK_GPU", "Bracket", "Coverage", "DeviceInfo", "GridSpec",
     "Options", "Plan", "Selection", "SelectionError", "SweepStatus", "analysis", "backtest", "bracket", "common_range", "coverage", "comparison_table", "compute_note", "current",
-    "cpu_path_line", "data_version", "describe", "describe_family", "device_info", "equation", "explain_nopt",
+    "cluster_line", "contrast_labels", "cpu_path_line", "data_version", "describe", "describe_family", "device_info", "equation", "explain_nopt",
     "fit_to_options", "floor_negligible", "fmt_flops", "fmt_num", "fmt_s", "follow_growth", "frac_label",
     "isoflop_profiles", "law_band", "law_line", "lr_tuning", "n_stale", "next_lr_configs", "nopt_band", "nopt_data_points", "options", "parametric_residuals", "parse_count", "parse_params", "plan",
     "point_estimates", "queue_runs", "quick_grid", "select", "shown_nopt", "stale_configs", "start_sweep", "start_worker", "sweep_status",
-    "time_model", "verdict", "wait_sweep", "worker_pid",
+    "TimeModel", "time_model", "verdict", "wait_sweep", "worker_pid",
+    "Shipped", "import_file", "imported_note", "shipped",
 ]

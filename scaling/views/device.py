@@ -45,3 +45,17 @@ def cpu_path_line() -> str:
         return native.cpu_path(measure=False).describe()
     except ValueError as e:  # a bad SCALING_NATIVE setting: the worker will refuse it too
         return str(e)
+
+
+def cluster_line(store) -> str | None:
+    """Where the app's worker trains when that is a Ray cluster ($SCALING_RAY_ADDRESS set), with
+    its CPUs and GPUs as Ray last reported them to the worker; None: on this machine."""
+    from .. import cluster
+
+    address = os.environ.get(cluster.ADDRESS_ENV)
+    if not address:
+        return None
+    info = cluster.read_status(store)
+    if info is None:
+        return f"Training on the Ray cluster at {address} (its CPUs and GPUs show once the worker has joined it)"
+    return f"Training on {info.describe()}"

@@ -271,6 +271,36 @@ def describe_family(family: dict) -> str:
             f"{ep} epoch{'s' * (ep != 1)} · batch {family['batch_size']} · {family['precision']}")
 
 
+def _field_words(sel: Selection, name: str) -> str:
+    v = getattr(sel, name)
+    if name == "widths":
+        return f"width steps {v[0]}–{v[1]}"
+    if name == "fractions":
+        return f"fractions {frac_label(v[0])}–{frac_label(v[1])}"
+    if name == "seeds":
+        return "every seed" if not v else "seeds " + ",".join(map(str, v))
+    if name == "lr":
+        return "lr tuned per size" if v == LR_TUNED else f"lr ×{v:g}"
+    if name == "form":
+        return "E + A·C^-α" if sel.irreducible else "A·C^-α"
+    if name == "estimator":
+        return f"N_opt by {ESTIMATORS[v]}"
+    if name == "epochs":
+        return f"{v} epoch{'s' * (v != 1)}"
+    return f"{name.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{name.replace('_', ' ')} {v}"
+
+
+CONTRAST_ORDER = ("dataset", "dropout", "lr_rule", "epochs", "batch_size", "precision", "lr", "widths", "fractions",
+                  "seeds", "form", "estimator")
+
+
+def contrast_labels(a: Selection, b: Selection, most: int = 2) -> tuple[str, str]:
+    """Labels for two selections that name what differs between them (up to `most` fields, in
+    CONTRAST_ORDER): a comparison along any axis reads as that axis, not as dropout."""
+    differ = [k for k in CONTRAST_ORDER if getattr(a, k) != getattr(b, k)][:most] or ["dropout"]
+    return tuple(" · ".join(_field_words(sel, k) for k in differ) for sel in (a, b))
+
+
 def describe(sel: Selection) -> str:
     """One line for a selection (labels, captions)."""
     seeds = "every seed" if not sel.seeds else "seeds " + ",".join(map(str, sel.seeds))

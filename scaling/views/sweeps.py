@@ -1,6 +1,7 @@
 """Sweeps in flight: queue one and make sure a worker serves it, its progress, the worker."""
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -8,7 +9,8 @@ import pandas as pd
 
 from .. import datasets
 from ..store import Store
-from .plans import GridSpec
+from .fmt import fmt_s
+from .plans import GridSpec, TimeModel
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,9 @@ class SweepStatus:
     failed: int
     current: pd.DataFrame  # the runs being trained now: width, fraction, seed, dropout, running_s
     worker_pid: int | None
+    stack_s: float = math.nan   # estimated seconds of the stack(s) training now (nan: no time model)
+    queued_s: float = math.nan  # estimated seconds of the runs still queued
+    basis: str = ""             # where the estimates come from, in words
 
     @property
     def active(self) -> bool:
@@ -32,8 +37,47 @@ class SweepStatus:
         """Runs of the sweep neither done nor waiting: taken off the queue by a cancel."""
         return max(self.total - self.done - self.queued - self.running, 0)
 
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds since the stack training now was claimed (0 when none is)."""
+        return float(self.current["running_s"].fillna(0).max()) if len(self.current) else 0.0
 
-def sweep_status(store: Store, sweep_id: str, label: str = "") -> SweepStatus:
+    @property
+    def over(self) -> bool:
+        """The current stack has run past its estimate: what is left is then a lower bound."""
+        return len(self.current) > 0 and self.elapsed_s > self.stack_s
+
+    @property
+    def left_s(self) -> float:
+        """Estimated seconds until the sweep is done: the queued runs plus the rest of the current stack."""
+        return self.queued_s + max(self.stack_s - self.elapsed_s, 0.0) if len(self.current) else self.queued_s
+
+    def stack_line(self) -> str:
+        """The stack training now, in words: what it is, how long it has run, against its estimate."""
+        if not len(self.current):
+            return ""
+        cur = self.current.iloc[0]
+        head = (f"Training now: {len(self.current)} model{'s' * (len(self.current) != 1)} of width step "
+                f"{int(cur['width_step'])}, {fmt_s(self.elapsed_s)} elapsed")
+        if not math.isfinite(self.stack_s):
+            return head
+        if self.over:
+            return head + f", past its estimate of ~{fmt_s(self.stack_s)}"
+        return head + f" of ~{fmt_s(self.stack_s)}"
+
+    def eta_line(self) -> str:
+        """How long the sweep has left, or '' when nothing is left or no estimate exists."""
+        if not self.active or not math.isfinite(self.left_s):
+            return ""
+        if self.over:
+            return (f"At least {fmt_s(self.left_s)} left (the stack training now runs longer than "
+                    "estimated, so the rest may too)" if self.queued else
+                    "The last stack runs longer than estimated: it ends when it ends")
+        return f"About {fmt_s(self.left_s)} left"
+
+
+def sweep_status(store: Store, sweep_id: str, label: str = "", model: TimeModel | None = None) -> SweepStatus:
+    """Where a sweep stands; with a time model, how long its current stack and the rest should take."""
     from .. import jobs  # torch loads with the trainer: only once a worker is asked about
 
     ids = store.sweep_run_ids(sweep_id)
@@ -41,8 +85,10 @@ def sweep_status(store: Store, sweep_id: str, label: str = "") -> SweepStatus:
     cur = pd.DataFrame([dict(width_step=c.width_step, data_fraction=c.data_fraction, seed=c.seed, dropout=c.dropout,
                              flops=c.flops, running_s=s) for c, s in rows.running],
                        columns=["width_step", "data_fraction", "seed", "dropout", "flops", "running_s"])
+    est = {} if model is None else dict(stack_s=model.seconds(c for c, _ in rows.running),
+                                        queued_s=model.seconds(rows.waiting), basis=model.describe())
     return SweepStatus(sweep_id, label, len(ids), sum(rows.done.values()), rows.queued, len(cur),
-                       rows.done.get("failed", 0), cur, jobs.worker_alive(store))
+                       rows.done.get("failed", 0), cur, jobs.worker_alive(store), **est)
 
 
 def start_sweep(store: Store, spec: GridSpec, device: str = "auto") -> tuple[str, int, int]:

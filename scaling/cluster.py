@@ -1,0 +1,144 @@
+"""The worker on a Ray cluster: the queue's stacks become Ray tasks, and this process, which holds
+the database file, claims them and writes every result, so DuckDB stays the one record.
+
+Why Ray and not a scheduler of our own: it is what this field's sweeps already run on (Ray Tune's
+trials are Ray tasks), it places tasks by the resources they ask for, and it retries a task whose
+worker process or node died. Only configs (small frozen dataclasses) go out and RunResults come
+back; the data set is the package's own vendored files, loaded once per Ray worker process
+(data.load caches it), so it never crosses the network. Each node needs this package installed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+from . import jobs
+from .config import RunConfig
+from .store import Store, owner_id
+
+ADDRESS_ENV = "SCALING_RAY_ADDRESS"  # a cluster's address ("auto": the one started on this host)
+INSTALL = "Ray is not installed here: pip install 'scaling-lab[ray]' (or: pip install 'ray>=2.60')"
+MAX_RETRIES = 5  # a task whose worker process dies is run again this often before its runs count as failed
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """Where training happens, as Ray reports it."""
+    address: str  # "local" for an instance this process started
+    nodes: int
+    cpus: float
+    gpus: float
+
+    def describe(self) -> str:
+        where = "a local Ray instance" if self.address == "local" else f"the Ray cluster at {self.address}"
+        return f"{where}: {self.nodes} node{'s' * (self.nodes != 1)}, {self.cpus:g} CPUs, {self.gpus:g} GPUs"
+
+
+class RayMissing(ValueError):
+    """--ray without Ray installed: one line saying what to install."""
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise RayMissing(INSTALL) from None
+    return ray
+
+
+def address_from(arg: str | None) -> str | None:
+    """The address to join: the flag's, else $SCALING_RAY_ADDRESS, else None (start a local instance)."""
+    return arg or os.environ.get(ADDRESS_ENV) or None
+
+
+def connect(address: str | None = None, num_cpus: int | None = None) -> ClusterInfo:
+    """Join the cluster at `address`, or start a local instance with every CPU and GPU of this host
+    (`num_cpus` caps its CPUs)."""
+    ray = _ray()
+    if not ray.is_initialized():
+        kwargs = {} if address else {"num_cpus": num_cpus}
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR", **kwargs)
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    res = ray.cluster_resources()
+    return ClusterInfo(address or "local", len(nodes), float(res.get("CPU", 0)), float(res.get("GPU", 0)))
+
+
+def _train_task(cfgs: list[RunConfig], device: str, curve: bool | None, threads: int) -> list:
+    """Runs inside a Ray worker: one stack, as the local worker trains it (each result names the
+    host that trained it)."""
+    import torch
+
+    torch.set_num_threads(threads)  # the CPUs this task was given, not the node's
+    return jobs.train_safely(cfgs, device, curve)
+
+
+def _placement(info: ClusterInfo, task_cpus: int | None) -> tuple[str, dict, int, int]:
+    """(device, Ray resource request per task, threads per task, tasks that fit at once)."""
+    ray = _ray()
+    if info.gpus >= 1:  # one GPU per stack: a stack already fills a GPU's graph with every model of a width
+        return "cuda", {"num_gpus": 1, "num_cpus": 1}, 1, int(info.gpus)
+    node_cpus = [int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive") and n["Resources"].get("CPU")]
+    per = task_cpus or min(node_cpus)  # default: a stack per node, on all its cores, as the local worker
+    if per < 1 or per > max(node_cpus):
+        raise ValueError(f"--ray-task-cpus {per}: the cluster's nodes have {sorted(set(node_cpus))} CPUs")
+    return "cpu", {"num_cpus": per}, per, max(1, sum(c // per for c in node_cpus))
+
+
+def write_status(store: Store, info: ClusterInfo | None) -> None:
+    """What the Train page shows about the cluster (it never joins Ray itself)."""
+    path = store.path.with_name(store.path.name + ".cluster.json")
+    if info is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_text(json.dumps({**asdict(info), "at": time.time(), "pid": os.getpid()}))
+
+
+def read_status(store: Store) -> ClusterInfo | None:
+    try:
+        d = json.loads(store.path.with_name(store.path.name + ".cluster.json").read_text())
+        return ClusterInfo(d["address"], d["nodes"], d["cpus"], d["gpus"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def work(store: Store, address: str | None = None, run_ids: list[str] | None = None,
+         stop: Callable[[], bool] = lambda: False, on_stack: Callable[[jobs.Progress], None] = lambda p: None,
+         curve: bool | None = None, wait: bool = False, task_cpus: int | None = None,
+         num_cpus: int | None = None) -> jobs.Progress:
+    """jobs.work on Ray: claim stacks while the cluster has room for them (one more than fits, so a
+    task is ready when one finishes), write each task's results in one transaction as it returns."""
+    ray = _ray()
+    info = connect(address, num_cpus)
+    write_status(store, info)
+    device, request, threads, fit = _placement(info, task_cpus)
+    task = ray.remote(max_retries=MAX_RETRIES)(_train_task).options(**request)
+    owner = owner_id()
+    progress = jobs.Progress()
+    running: dict = {}  # ObjectRef -> (configs, start time)
+    with jobs.heartbeat(store, owner):  # our claims stay fresh while tasks run elsewhere
+        while True:
+            while not stop() and len(running) <= fit:
+                cfgs = store.claim(owner, jobs.max_models(device), run_ids)
+                if not cfgs:
+                    break
+                running[task.remote(cfgs, device, curve, threads)] = (cfgs, time.perf_counter())
+            if not running:
+                if wait and not stop() and store.queue_counts(run_ids).running:
+                    time.sleep(0.5)  # another worker trains some of ours
+                    continue
+                return progress
+            done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+            for ref in done:
+                cfgs, t0 = running.pop(ref)
+                try:
+                    results = ray.get(ref)
+                except ray.exceptions.RayError as e:  # retried MAX_RETRIES times and still died
+                    results = [jobs.failed_result(c, device, f"Ray: {type(e).__name__}: {str(e).splitlines()[0]}") for c in cfgs]
+                store.add_results(results)
+                progress.trained += sum(r.status != "failed" for r in results)
+                progress.failed += sum(r.status == "failed" for r in results)
+                progress.last_stack, progress.last_stack_s = cfgs, time.perf_counter() - t0
+                on_stack(progress)

@@ -1,0 +1,61 @@
+"""What the pages ask about imported runs: the exercise grid shipped with the package, loading it,
+and which of the runs shown were not trained here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .. import exchange
+from ..store import Imported, Store
+from .fmt import fmt_s
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """The shipped grid, described from its metadata alone (the footer of the file: milliseconds)."""
+    path: Path
+    runs: int
+    processor: str
+    cpu: str            # cores, vector ISA, family/model
+    training_s: float   # the runs' summed training time on that machine
+    commit: str
+    torch: str
+    label: str
+
+    def button(self) -> str:
+        return f"Load the shipped exercise grid ({self.runs} runs, trained on {self.processor})"
+
+    def caption(self) -> str:
+        return (f"Or, at once: {self.label}, trained by this project with `scaling sweep` on {self.processor} "
+                f"({self.cpu}; torch {self.torch}, commit {self.commit[:10]}) in {fmt_s(self.training_s)} of training, "
+                "with validation curves. Loaded into the cache marked as imported; the quick sweep and Train "
+                "then only add what it lacks.")
+
+
+def shipped(path: Path = exchange.SHIPPED) -> Shipped | None:
+    """The shipped grid, or None where the file is absent or unreadable (an install without it)."""
+    try:
+        m = exchange.read_meta(path)
+    except exchange.ExportError:
+        return None
+    return Shipped(path=path, runs=int(m.get("runs", 0)), processor=m.get("processor", "an unknown processor"),
+                   cpu=m.get("cpu", ""), training_s=float(m.get("training_s") or 0), commit=m.get("git_commit", "?"),
+                   torch=m.get("torch", "?"), label=m.get("label") or "the exercise grid")
+
+
+def import_file(store: Store, path) -> Imported:
+    """Check the export at `path` whole, then write its new runs in one transaction (ExportError: nothing written)."""
+    exp = exchange.read(path)
+    return store.import_runs(exp.runs, exp.curves, source=exp.source(path))
+
+
+def imported_note(runs: pd.DataFrame, pointer: str = "The Runs page marks each one.") -> str:
+    """One line saying how many of `runs` were imported and from where ('' when none were), then `pointer`."""
+    if "imported_from" not in runs or runs["imported_from"].isna().all():
+        return ""
+    by = runs["imported_from"].dropna().value_counts()
+    n = int(by.sum())
+    where = "; ".join(f"{k} ({v})" for k, v in by.items()) if len(by) > 1 else by.index[0]
+    return f"{n} of these {len(runs)} runs {'was' if n == 1 else 'were'} imported, not trained here: {where}. " + pointer
