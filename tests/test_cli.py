@@ -363,3 +363,9 @@ def test_the_shipped_grid_is_a_valid_export_of_this_code(tmp_path, capsys):
     assert len(runs) == len(exp.runs) and runs.imported_from.notna().all()
     info = views.shipped()
     assert info.runs == len(exp.runs) and info.processor in info.button()
+
+
+def test_durations_read_in_whole_minutes_and_seconds():
+    from scaling.views.fmt import fmt_s
+
+    assert [fmt_s(s) for s in (59.4, 161, 179.6, 221, 7200)] == ["59 s", "2 min 41 s", "3 min 00 s", "3 min 41 s", "2.0 h"]

@@ -25,7 +25,10 @@ def fmt_s(s: float) -> str:
         return "?"
     if s < 120:
         return f"{s:.0f} s"
-    return f"{s / 60:.0f} min {s % 60:02.0f} s" if s < 3600 else f"{s / 3600:.1f} h"
+    if s >= 3600:
+        return f"{s / 3600:.1f} h"
+    m, r = divmod(round(s), 60)  # whole seconds first: 161 s is 2 min 41 s, never "3 min 41 s" (f"{2.68:.0f}")
+    return f"{m} min {r:02d} s"
 
 
 def fmt_num(x: float, digits: int = 3) -> str:
