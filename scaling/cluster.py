@@ -81,7 +81,7 @@ def _placement(info: ClusterInfo, task_cpus: int | None) -> tuple[str, dict, int
     if info.gpus >= 1:  # one GPU per stack: a stack already fills a GPU's graph with every model of a width
         return "cuda", {"num_gpus": 1, "num_cpus": 1}, 1, int(info.gpus)
     node_cpus = [int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive") and n["Resources"].get("CPU")]
-    per = task_cpus or min(node_cpus)  # default: a stack per node, on all its cores, as the local worker
+    per = min(node_cpus) if task_cpus is None else task_cpus  # default: a stack per node, on all its cores
     if per < 1 or per > max(node_cpus):
         raise ValueError(f"--ray-task-cpus {per}: the cluster's nodes have {sorted(set(node_cpus))} CPUs")
     return "cpu", {"num_cpus": per}, per, max(1, sum(c // per for c in node_cpus))

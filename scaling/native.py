@@ -88,6 +88,7 @@ def _cpu_id() -> str:
     return " ".join([platform.machine(), platform.processor(), *(features or [platform.node()])])
 
 
+@functools.cache
 def runnable_isas() -> list[str]:
     """The builds this processor can run, widest first."""
     x86 = platform.machine().lower() in ("x86_64", "amd64")
@@ -392,7 +393,9 @@ def usable(x: torch.Tensor, phase: str = "train", width: int | None = None) -> b
     kernels faster here for this phase and width (cpu_path)."""
     if not (x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")):
         return False
-    return _variant(phase, width) != "ops" and lib() is not None
+    if _forced is not None:
+        return _forced != "ops" and lib() is not None
+    return cpu_path().kernels(phase, width)  # cached: no build lookup per step
 
 
 def _ptr(t: torch.Tensor, dtype=torch.float32):
