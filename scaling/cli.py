@@ -38,6 +38,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--dataset", default="mnist")
     s.add_argument("--epochs", type=int, default=1)
     s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--arch", default="cnn", help="model families, a list: cnn (the exercise's), mlp (a 784-16c-16c-10 "
+                   "MLP on the same width knob)")
+    s.add_argument("--label-noise", default="0", help="fractions of the training labels replaced by another label, "
+                   "a list in [0, 1) (seeded; the test set is never corrupted)")
+    s.add_argument("--classes", default="all", help="the digits to train and evaluate on, e.g. 56789 (default: all)")
+    s.add_argument("--pretrain-classes", default="", help="transfer: fine-tune from a run pre-trained on these digits "
+                   "(apart from --classes; a cached run of its own, trained first when missing)")
+    s.add_argument("--pretrain-fraction", default="1", help="the pre-training run's data fraction of its digits")
+    s.add_argument("--pretrain-epochs", type=int, default=1, help="the pre-training run's epochs")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda")
     s.add_argument("--curves", choices=["auto", "on", "off"], default="auto",
                    help="record validation curves during training (auto: on for CUDA, off for CPU)")
@@ -47,6 +56,8 @@ def parser() -> argparse.ArgumentParser:
                    help="instead of a grid: the runs that let the envelope and IsoFLOP estimators answer on what is "
                         "cached (smaller or larger widths, more data fractions), for the family of --dataset, "
                         "--dropout, --lr-rule, --epochs, --batch-size on this device")
+    s.add_argument("--study", choices=list(views.studies.STUDIES), help="instead of a grid: the preset that answers one study "
+                   "on this device (noise, arch, transfer, bottleneck; the Studies page's), baselines included")
     s.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     _add_ray(s)
     _add_db(s)
@@ -77,6 +88,12 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--epochs", type=int, help="the family's number of epochs")
     f.add_argument("--batch-size", type=int, help="the family's batch size")
     f.add_argument("--precision", choices=["fp32", "bf16"], help="the family's precision (bf16: CUDA autocast)")
+    f.add_argument("--arch", choices=["cnn", "mlp"], help="the family's model (default: cnn where cached)")
+    f.add_argument("--label-noise", type=float, help="the family's label noise (default: 0 where cached)")
+    f.add_argument("--classes", help="the family's digits, e.g. 56789 (default: all where cached)")
+    f.add_argument("--pretrain-classes", help="the family's pre-training digits (default: none where cached)")
+    f.add_argument("--pretrain-fraction", type=float, help="the family's pre-training fraction")
+    f.add_argument("--pretrain-epochs", type=int, help="the family's pre-training epochs")
     f.add_argument("--lr", default="tuned", help="'tuned' (best cached multiplier per config) or one multiplier")
     f.add_argument("--irreducible", action="store_true", help="fit L(C) = E + A C^-alpha instead of A C^-alpha")
     f.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the intervals (0: none)")
@@ -84,6 +101,9 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--backtest", nargs="?", type=float, const=2.0, metavar="OCTAVES",
                    help="also fit each law below the top OCTAVES (default 2) octaves of compute and score its "
                         "prediction of the held-out frontier (RMS log error, mean absolute error)")
+    f.add_argument("--study", choices=list(views.studies.STUDIES), help="answer one study instead (noise: the data exponent "
+                   "per label noise; arch: the frontier per architecture; transfer: D_T = k D_F^alpha N^beta; "
+                   "bottleneck: where N stops helping per D), on every cached run it needs")
     f.add_argument("--csv", help="fit this table instead of the cache")
     f.add_argument("--n-col"), f.add_argument("--d-col"), f.add_argument("--c-col"), f.add_argument("--loss-col")
     f.add_argument("--drop-highest", type=int, default=0, help="drop the K highest-loss rows first (--csv)")
@@ -134,6 +154,10 @@ def _negative_values(argv: list[str]) -> list[str]:
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(_negative_values(argv))
+    for name, value in vars(args).items():  # argparse reads `--flag=--` as an empty list
+        if isinstance(value, list):
+            print(f"scaling {args.cmd}: error: --{name.replace('_', '-')}: {value!r} is not a value", file=sys.stderr)
+            return 2
     args.command = " ".join(["scaling", *argv])  # recorded by an export, as it was typed
     from .datasets import DataError
 
@@ -165,6 +189,12 @@ def sweep(args) -> int:
         configs = _bracket(store, args, train.precision(device), limit)
         if not configs:
             return 0
+    elif args.study:
+        from .config import with_pretraining
+
+        configs = with_pretraining(views.studies.preset(args.study, train.device_type(device)))
+        if len(configs) > limit:
+            raise grid.GridError(f"--study {args.study}: {len(configs)} runs, over the limit of {limit} (--max-runs)")
     else:
         configs = _grid(args, lr_mults, limit)
     ids = [c.run_id for c in configs]
@@ -176,7 +206,8 @@ def sweep(args) -> int:
               f"{fmt_flops(sum(c.flops for c in todo))} of training compute (C = 3 x forward FLOPs x D) on {device}")
         return 0
     if todo:  # a missing or corrupt data file stops here, before anything is queued
-        datasets.check(args.dataset)
+        for name in sorted({c.dataset for c in todo}):
+            datasets.check(name)
     _, n_cached, _ = store.enqueue(configs, label=" ".join(sys.argv[1:]) or "cli")
     curve = {"auto": None, "on": True, "off": False}[args.curves]
     t0 = time.perf_counter()
@@ -210,14 +241,27 @@ def sweep(args) -> int:
 
 
 def _grid(args, lr_mults: str, limit: int) -> list:
-    return grid.expand(
+    from .arch import ARCHS
+    from .config import with_pretraining
+
+    pre = grid.digits("--pretrain-classes", args.pretrain_classes)
+    pre_fraction = grid.fractions("--pretrain-fraction", args.pretrain_fraction)
+    if len(pre_fraction) != 1:
+        raise grid.GridError("--pretrain-fraction: one fraction")
+    if not pre and (pre_fraction[0] != 1 or args.pretrain_epochs != 1):
+        raise grid.GridError("--pretrain-fraction and --pretrain-epochs need --pretrain-classes")
+    configs = grid.expand(
         grid.width_steps("--widths", args.widths, max_len=limit),
         grid.fractions("--fractions", args.fractions),
         grid.int_steps("--seeds", args.seeds, 0, 2**31 - 1, max_len=limit),
         grid.floats("--dropout", args.dropout, 0, 1, hi_open=True),
         grid.floats("--lr-mult", lr_mults, 1e-6, 1e6),
-        max_runs=limit, lr_rule=args.lr_rule, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
+        max_runs=limit, label_noises=grid.floats("--label-noise", args.label_noise, 0, 1, hi_open=True),
+        archs=grid.strings("--arch", args.arch, ARCHS), lr_rule=args.lr_rule, dataset=args.dataset,
+        epochs=args.epochs, batch_size=args.batch_size, classes=grid.digits("--classes", args.classes),
+        pretrain_classes=pre, pretrain_fraction=pre_fraction[0], pretrain_epochs=args.pretrain_epochs,
     )
+    return with_pretraining(configs)
 
 
 def _bracket(store: Store, args, precision: str, limit: int) -> list:
@@ -340,6 +384,10 @@ def fit(args) -> int:
         return 0
     store = Store(args.db)
     all_runs = store.runs(status=None)
+    if args.study:
+        result = views.studies.answer(args.study, all_runs, n_boot=args.bootstrap, seed=args.seed)
+        print(json.dumps({"study": args.study, **result.to_dict()}) if args.json else result.format())
+        return 0 if result.ok else 1
     runs_df = views.current(all_runs)
     runs_df = runs_df[runs_df.dataset == args.dataset]
     if runs_df.empty:
@@ -348,15 +396,24 @@ def fit(args) -> int:
                          + (f" ({stale} stale runs of an older one are never fitted)" if stale else "")
                          + ": run `scaling sweep` first")
     family = {}
+    if args.classes is not None:
+        args.classes = grid.digits("--classes", args.classes)
+    if args.pretrain_classes is not None:
+        args.pretrain_classes = grid.digits("--pretrain-classes", args.pretrain_classes)
     for name, flag in (("dropout", "--dropout"), ("lr_rule", "--lr-rule"), ("epochs", "--epochs"),
-                       ("batch_size", "--batch-size"), ("precision", "--precision")):
+                       ("batch_size", "--batch-size"), ("precision", "--precision"), ("arch", "--arch"),
+                       ("label_noise", "--label-noise"), ("classes", "--classes"),
+                       ("pretrain_classes", "--pretrain-classes"), ("pretrain_fraction", "--pretrain-fraction"),
+                       ("pretrain_epochs", "--pretrain-epochs")):
         cached = runs_df[name].dropna()
         value = getattr(args, name)
         if value is None:  # the most common; a tie goes to the app's default (fp32, 1 epoch, ...)
             modes = sorted(cached.mode().tolist())
             default = getattr(views.Selection(), name)
+            if name in views.STUDY_AXES:  # the exercise's setting wherever it is cached: studies are asked for
+                modes = [default] if (cached == default).any() else modes
             value = default if default in modes else modes[0] if modes else None
-        match = (runs_df[name] - value).abs() < 1e-9 if name == "dropout" else runs_df[name] == value
+        match = (runs_df[name] - value).abs() < 1e-9 if isinstance(value, float) else runs_df[name] == value
         if not match.any():
             raise ValueError(f"{flag} {value}: no cached runs with it here (cached: "
                              f"{', '.join(map(str, sorted(cached.unique())))})")
@@ -375,7 +432,7 @@ def fit(args) -> int:
         others = len(views.current(all_runs).drop_duplicates(views.FAMILY)) - 1
         print(f"family: {views.describe_family(family)}"
               + (f" ({others} other families cached: choose with --dropout, --lr-rule, --epochs, --batch-size, "
-                 "--precision)" if others > 0 else ""))
+                 "--precision, --arch, --label-noise, --classes, --pretrain-*)" if others > 0 else ""))
         print(fitting.format_analysis(result))
         if not (result.nopt["envelope"].ok and result.nopt["isoflop"].ok):
             _print_bracket(all_runs, runs_df, family, result, args)
@@ -412,10 +469,6 @@ def worker(args) -> int:
     ray = None if address is False else {"address": address, "task_cpus": args.ray_task_cpus}
     jobs.serve(Store(args.db), train.resolve_device(args.device), idle_exit_s=args.idle_exit, ray=ray)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 def doctor(args) -> int:
@@ -463,3 +516,7 @@ def doctor(args) -> int:
               f"{t.ops_s * 1e3:7.1f} ms on the ops: {t.best} ({t.speedup:.2f}x the ops)")
     print(f"trains on      {report['training_device']}, {report['precision']}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -66,13 +66,15 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> ClusterI
     return ClusterInfo(address or "local", len(nodes), float(res.get("CPU", 0)), float(res.get("GPU", 0)))
 
 
-def _train_task(cfgs: list[RunConfig], device: str, curve: bool | None, threads: int) -> list:
+def _train_task(cfgs: list[RunConfig], device: str, curve: bool | None, threads: int, have: dict) -> list:
     """Runs inside a Ray worker: one stack, as the local worker trains it (each result names the
-    host that trained it)."""
+    host that trained it), after any pre-training it needs that the store had no weights of
+    (`have`: those it had); those runs' results come back first."""
     import torch
 
     torch.set_num_threads(threads)  # the CPUs this task was given, not the node's
-    return jobs.train_safely(cfgs, device, curve)
+    before, init = jobs.pretrain(cfgs, have, device, curve)
+    return before + jobs.train_safely(cfgs, device, curve, init)
 
 
 def _placement(info: ClusterInfo, task_cpus: int | None) -> tuple[str, dict, int, int]:
@@ -124,7 +126,8 @@ def work(store: Store, address: str | None = None, run_ids: list[str] | None = N
                 cfgs = store.claim(owner, jobs.max_models(device), run_ids)
                 if not cfgs:
                     break
-                running[task.remote(cfgs, device, curve, threads)] = (cfgs, time.perf_counter())
+                have = store.weights(jobs.pretraining_ids(cfgs))
+                running[task.remote(cfgs, device, curve, threads, have)] = (cfgs, time.perf_counter())
             if not running:
                 if wait and not stop() and store.queue_counts(run_ids).running:
                     time.sleep(0.5)  # another worker trains some of ours

@@ -20,6 +20,10 @@ LR_RULES = ("fan_in", "constant")
 # width (README, Definitions).
 LR_BASE = 0.1
 LR_CONSTANT = 1e-3  # the "constant" rule: the same Adam lr for every layer, times lr_mult
+# The study axes (label noise, architecture, class subsets, transfer). A field at its default is
+# left out of the identity, so every run written before these axes existed keeps its run_id.
+STUDY_DEFAULTS = {"label_noise": 0.0, "arch": "cnn", "classes": "", "pretrain_classes": "",
+                  "pretrain_fraction": 1.0, "pretrain_epochs": 1}
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,12 @@ class RunConfig:
     dataset: str = "mnist"
     epochs: int = 1
     batch_size: int = 64
+    label_noise: float = 0.0  # fraction of the run's training labels replaced by another label, seeded
+    arch: str = "cnn"  # the model family (arch.ARCHS): the CNN, or an MLP on the same width knob
+    classes: str = ""  # the digits trained and evaluated on, e.g. "56789"; "" is all ten
+    pretrain_classes: str = ""  # transfer: start from a run pre-trained on these digits; "" is from scratch
+    pretrain_fraction: float = 1.0  # that run's data fraction (of the pre-training digits' examples)
+    pretrain_epochs: int = 1  # and its epochs
 
     def __post_init__(self):
         check(isinstance(self.width_step, int) and arch.MIN_WIDTH_STEP <= self.width_step <= arch.MAX_WIDTH_STEP,
@@ -49,6 +59,25 @@ class RunConfig:
         check(self.dataset in datasets.DATASETS, "dataset", f"one of {', '.join(datasets.DATASETS)}", self.dataset)
         check(isinstance(self.epochs, int) and 1 <= self.epochs <= 100, "epochs", "an integer in 1..100", self.epochs)
         check(isinstance(self.batch_size, int) and 1 <= self.batch_size <= 4096, "batch_size", "an integer in 1..4096", self.batch_size)
+        check(_finite(self.label_noise) and 0 <= self.label_noise < 1, "label_noise", "in [0, 1)", self.label_noise)
+        check(self.arch in arch.ARCHS, "arch", f"one of {', '.join(arch.ARCHS)}", self.arch)
+        for name in ("classes", "pretrain_classes"):
+            value = getattr(self, name)
+            check(isinstance(value, str) and value == canonical_classes(value) and len(value) != 10, name,
+                  "distinct digits in increasing order, fewer than ten (e.g. '01234'), or '' for all ten", value)
+        if self.pretrain_classes:
+            check(not set(self.pretrain_classes) & set(self.classes or "0123456789"), "pretrain_classes",
+                  f"digits apart from the fine-tuning classes ({self.classes or 'all ten'})", self.pretrain_classes)
+        else:
+            check(self.pretrain_fraction == 1.0 and self.pretrain_epochs == 1, "pretrain_fraction",
+                  "1 with pretrain_epochs 1 when there is no pre-training (pretrain_classes '')",
+                  (self.pretrain_fraction, self.pretrain_epochs))
+        check(_finite(self.pretrain_fraction) and 0 < self.pretrain_fraction <= 1, "pretrain_fraction", "in (0, 1]",
+              self.pretrain_fraction)
+        check(isinstance(self.pretrain_epochs, int) and 1 <= self.pretrain_epochs <= 100, "pretrain_epochs",
+              "an integer in 1..100", self.pretrain_epochs)
+        check(self.examples >= 1, "data_fraction", f"at least one example of the digits {self.classes or '0-9'}",
+              self.data_fraction)
 
     @property
     def width(self) -> int:
@@ -56,39 +85,72 @@ class RunConfig:
 
     @property
     def params(self) -> int:
-        return arch.n_params(self.width)
+        return arch.n_params(self.width, self.arch)
 
     @property
     def examples(self) -> int:
-        """D: training examples seen."""
-        return datasets.n_examples(self.data_fraction) * self.epochs
+        """D: training examples seen (of the run's digits, when it has a subset of them)."""
+        return datasets.n_examples(self.data_fraction, self.dataset, self.classes) * self.epochs
 
     @property
     def flops(self) -> float:
-        """C = 3 x forward FLOPs per example x D (backward ~ 2x forward)."""
-        return 3.0 * arch.forward_flops(self.width) * self.examples
+        """C = 3 x forward FLOPs per example x D (backward ~ 2x forward); a fine-tuning run counts
+        only its own training, not its pre-training (a run of its own: `pretraining`)."""
+        return 3.0 * arch.forward_flops(self.width, self.arch) * self.examples
+
+    @property
+    def pretraining(self) -> "RunConfig | None":
+        """The run whose final weights this one starts from: a cached run of its own, on the
+        pre-training digits, with this run's model, seed, dropout, learning rate and batch size."""
+        if not self.pretrain_classes:
+            return None
+        return RunConfig(width_step=self.width_step, data_fraction=self.pretrain_fraction, seed=self.seed,
+                         dropout=self.dropout, lr_mult=self.lr_mult, lr_rule=self.lr_rule, dataset=self.dataset,
+                         epochs=self.pretrain_epochs, batch_size=self.batch_size, arch=self.arch,
+                         classes=self.pretrain_classes)
+
+    @property
+    def keeps_weights(self) -> bool:
+        """Whether the store keeps this run's final weights: a from-scratch run on a subset of the
+        digits is what a fine-tuning run starts from, so its weights are kept (once, with it)."""
+        return bool(self.classes) and not self.pretrain_classes
 
     @property
     def stack_key(self) -> tuple:
-        """Configs with equal keys have one architecture and batch shape, so they can train as one
-        stack (runs of different data fractions too: see train.train_stack)."""
-        return (self.dataset, self.width_step, self.epochs, self.batch_size)
+        """Configs with equal keys have one architecture, batch shape and test set, so they can
+        train as one stack (runs of different data fractions too: see train.train_stack)."""
+        return (self.dataset, self.arch, self.width_step, self.epochs, self.batch_size, self.classes)
 
     @property
     def run_id(self) -> str:
-        """sha256 of every field plus the protocol version; floats by repr so 0.2 == 0.2 exactly."""
-        payload = json.dumps({"protocol": PROTOCOL, **self.to_dict()}, sort_keys=True)
+        """sha256 of every field plus the protocol version; floats by repr so 0.2 == 0.2 exactly.
+        The study fields count only where they differ from their defaults."""
+        d = {k: v for k, v in self.to_dict().items() if STUDY_DEFAULTS.get(k, object()) != v}
+        payload = json.dumps({"protocol": PROTOCOL, **d}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["data_fraction"], d["dropout"], d["lr_mult"] = float(self.data_fraction), float(self.dropout), float(self.lr_mult)
+        for k in ("data_fraction", "dropout", "lr_mult", "label_noise", "pretrain_fraction"):
+            d[k] = float(d[k])
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def with_pretraining(configs: list[RunConfig]) -> list[RunConfig]:
+    """The configs with the pre-training runs their fine-tuning runs start from, those first: what a
+    sweep queues, plans and times (a pre-training run is a cached run of its own)."""
+    pre = [c.pretraining for c in configs if c.pretraining]
+    return list({c.run_id: c for c in pre + list(configs)}.values())
+
+
+def canonical_classes(text: str) -> str:
+    """Digits as a config holds them: distinct, in increasing order ("9, 5,6" -> "569")."""
+    return "".join(sorted(set(text))) if isinstance(text, str) and set(text) <= set("0123456789") else text
 
 
 def _finite(x) -> bool:
@@ -119,4 +181,4 @@ def lr_per_layer(cfg: RunConfig, name: str) -> float:
     """The Adam learning rate of parameter `name` under the run's rule."""
     if cfg.lr_rule == "constant":
         return LR_CONSTANT * cfg.lr_mult
-    return LR_BASE / math.sqrt(arch.fan_in(name, cfg.width)) * cfg.lr_mult
+    return LR_BASE / math.sqrt(arch.fan_in(name, cfg.width, cfg.arch)) * cfg.lr_mult

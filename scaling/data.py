@@ -5,7 +5,7 @@ a batch is an index gather. Which data sets exist and how their files are read i
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -44,13 +44,53 @@ def load(name: str = "mnist", device: str = "cpu", root: str | None = None) -> D
     )
 
 
-def subset(seed: int, fraction: float) -> torch.Tensor:
+@lru_cache(maxsize=16)
+def restricted(ds: Dataset, classes: str) -> Dataset:
+    """The data set with its test set cut to the digits `classes` ("" : unchanged). The training set
+    stays whole: runs index into it (subset), and every model of a stack shares its test set."""
+    if not classes:
+        return ds
+    keep = torch.isin(ds.y_test, torch.tensor([int(d) for d in classes], device=ds.y_test.device))
+    return replace(ds, x_test=ds.x_test[keep].contiguous(), y_test=ds.y_test[keep].contiguous())
+
+
+def _train_labels(name: str) -> torch.Tensor:
+    return torch.from_numpy(arrays(name, None)["train_labels"].astype(np.int64))
+
+
+def subset(seed: int, fraction: float, classes: str = "", name: str = "mnist") -> torch.Tensor:
     """Indices of the training subset of `fraction` for `seed` (on the CPU).
 
     A prefix of one seeded permutation, so the subsets of one seed are nested (1/4 inside 1/2
     inside 1) and identical across widths, dropouts and learning rates: differences between runs
     of one seed come from the model, not from which examples it saw. Classes are not balanced
-    exactly; at 1/128 (468 examples) each class still has ~47 +- 7 examples.
+    exactly; at 1/128 (468 examples) each class still has ~47 +- 7 examples. With `classes`, the
+    same permutation keeps only those digits' examples, and the fraction is of them.
     """
     g = torch.Generator().manual_seed(1_000_003 * seed + 17)
-    return torch.randperm(TRAIN_SIZE, generator=g)[: n_examples(fraction)]
+    perm = torch.randperm(TRAIN_SIZE, generator=g)
+    if classes:
+        digits = torch.tensor([int(d) for d in classes])
+        perm = perm[torch.isin(_train_labels(name)[perm], digits)]
+    return perm[: n_examples(fraction, name, classes)]
+
+
+def noisy_labels(seed: int, fraction: float, noise: float, classes: str = "", name: str = "mnist") -> torch.Tensor:
+    """The training labels [60000] (CPU) a run with label noise learns from: of its subset, exactly
+    round(noise * D) examples get another label, drawn uniformly from the run's other digits; the
+    rest, the examples outside the subset and the test set are untouched.
+
+    Which examples are corrupted and the labels they get depend on the seed alone (a score and an
+    offset per example): a seed's 20% are among its 40%, and a width or dropout sweep sees the
+    same wrong labels. The subset is nested across fractions, the corrupted part exactly a fraction
+    of each."""
+    y = _train_labels(name)
+    idx = subset(seed, fraction, classes, name)
+    g = torch.Generator().manual_seed(2_000_029 * seed + 5)
+    score = torch.rand(TRAIN_SIZE, generator=g)
+    digits = torch.tensor([int(d) for d in (classes or "0123456789")])
+    offset = torch.randint(1, len(digits), (TRAIN_SIZE,), generator=g)  # 1..K-1: never the true digit
+    hit = idx[torch.argsort(score[idx])[: round(noise * len(idx))]]
+    position = torch.searchsorted(digits, y[hit])  # the true digit's place among the run's digits
+    y[hit] = digits[(position + offset[hit]) % len(digits)]
+    return y

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import arch
-from .config import PROTOCOL, RunConfig
+from .config import PROTOCOL, STUDY_DEFAULTS, RunConfig
 from .store import RUN_COLUMNS, SCHEMA_VERSION
 
 FORMAT = "scaling-lab-runs"
@@ -47,7 +47,8 @@ SCHEMA = pa.schema([
     ("run_id", pa.string()), ("protocol", pa.int32()), ("dataset", pa.string()), ("width_step", pa.int32()),
     ("width", pa.int32()), ("dropout", pa.float64()), ("data_fraction", pa.float64()), ("seed", pa.int32()),
     ("lr_rule", pa.string()), ("lr_mult", pa.float64()), ("epochs", pa.int32()), ("batch_size", pa.int32()),
-    ("params", pa.int64()), ("examples", pa.int64()), ("flops", pa.float64()), ("val_loss", pa.float64()),
+    ("label_noise", pa.float64()), ("arch", pa.string()), ("classes", pa.string()), ("pretrain_classes", pa.string()),
+    ("pretrain_fraction", pa.float64()), ("pretrain_epochs", pa.int32()), ("params", pa.int64()), ("examples", pa.int64()), ("flops", pa.float64()), ("val_loss", pa.float64()),
     ("val_acc", pa.float64()), ("train_loss", pa.float64()), ("wall_s", pa.float64()), ("device", pa.string()),
     ("device_type", pa.string()), ("precision", pa.string()), ("status", pa.string()), ("error", pa.string()),
     ("created_at", pa.timestamp("us")), ("val_loss_even", pa.float64()), ("val_loss_odd", pa.float64()),
@@ -194,8 +195,10 @@ def read(path) -> Export:
         raise ExportError(f"{path}: cannot read it: {str(e).splitlines()[0]}") from None
     curve = table.column("curve")
     runs = table.drop_columns(["curve"]).to_pandas()
-    for f in SCHEMA:  # an optional column the file lacks: unknown throughout
-        if f.name in RUN_COLUMNS and f.name not in runs:
+    for f in SCHEMA:  # an optional column the file lacks: its default (a study axis), else unknown throughout
+        if f.name in STUDY_DEFAULTS and f.name not in runs:
+            runs[f.name] = STUDY_DEFAULTS[f.name]
+        elif f.name in RUN_COLUMNS and f.name not in runs:
             runs[f.name] = pd.Series(np.nan if pa.types.is_floating(f.type) else None, index=runs.index,
                                      dtype="float64" if pa.types.is_floating(f.type) else object)
     runs = runs[RUN_COLUMNS]
@@ -310,13 +313,19 @@ def _check_runs(runs: pd.DataFrame) -> None:
             value = runs[col][bad].iloc[0]
             raise ValueError(f"{_row(runs, bad)}: {col} {value.item() if hasattr(value, 'item') else value!r} "
                              f"is not {what}")
-    for rec in runs[REQUIRED].to_dict("records"):
+    for col, default in STUDY_DEFAULTS.items():  # a study axis is never unknown: absent means its default
+        if runs[col].isna().any():
+            raise ValueError(f"{_row(runs, runs[col].isna())}: {col} is missing (its default is {default!r})")
+    for rec in runs[REQUIRED + list(STUDY_DEFAULTS)].to_dict("records"):
         where = f"run {rec['run_id']}"
         try:
             cfg = RunConfig(width_step=int(rec["width_step"]), data_fraction=float(rec["data_fraction"]),
                             seed=int(rec["seed"]), dropout=float(rec["dropout"]), lr_mult=float(rec["lr_mult"]),
                             lr_rule=rec["lr_rule"], dataset=rec["dataset"], epochs=int(rec["epochs"]),
-                            batch_size=int(rec["batch_size"]))
+                            batch_size=int(rec["batch_size"]), label_noise=float(rec["label_noise"]),
+                            arch=rec["arch"], classes=rec["classes"], pretrain_classes=rec["pretrain_classes"],
+                            pretrain_fraction=float(rec["pretrain_fraction"]),
+                            pretrain_epochs=int(rec["pretrain_epochs"]))
         except ValueError as e:
             raise ValueError(f"{where}: {e}") from None
         for col, want in (("width", cfg.width), ("params", cfg.params), ("examples", cfg.examples)):

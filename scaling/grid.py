@@ -2,7 +2,7 @@
 
 Widths and seeds: `a:b` is a..b-1, or a comma list (`0,2,5`); width steps run from -4 (width 1) up.
 Fractions: `1/128:1` is every power of two from 1/128 to 1; or a list (`1,1/2,0.25`).
-Floats (dropout, lr multipliers): a comma list (`0,0.2`).
+Floats (dropout, lr multipliers, label noise): a comma list (`0,0.2`). Digits: `56789` or `5,6,7,8,9`.
 """
 from __future__ import annotations
 
@@ -98,6 +98,28 @@ def _check_fraction(flag: str, v: float) -> None:
         raise GridError(f"{flag}: fraction {v:g} selects no training example (minimum 1/60000)")
 
 
+def digits(flag: str, text: str) -> str:
+    """A set of digits as a config holds them ("5,6,7" or "567" -> "567"; "" or "all" -> all ten)."""
+    raw = text.replace(",", "").replace(" ", "").strip()
+    if raw in ("", "all"):
+        return ""
+    if not raw.isdigit() or len(set(raw)) != len(raw):
+        raise GridError(f"{flag}: {text.strip()!r} is not a set of distinct digits like 56789 (or 'all')")
+    if len(raw) == 10:
+        return ""
+    return "".join(sorted(raw))
+
+
+def strings(flag: str, text: str, allowed: tuple[str, ...]) -> list[str]:
+    values = [t.strip() for t in text.split(",") if t.strip()]
+    if not values:
+        raise GridError(f"{flag}: empty list")
+    for v in values:
+        if v not in allowed:
+            raise GridError(f"{flag}: {v!r} is not one of {', '.join(allowed)}")
+    return list(dict.fromkeys(values))
+
+
 def floats(flag: str, text: str, lo: float, hi: float, hi_open: bool = False) -> list[float]:
     values = [_number(flag, t) for t in text.split(",") if t.strip()]
     if not values:
@@ -108,16 +130,17 @@ def floats(flag: str, text: str, lo: float, hi: float, hi_open: bool = False) ->
     return sorted(set(values))
 
 
-def expand(widths, fractions_, seeds, dropouts, lr_mults=(1.0,), max_runs: int | None = None, **fixed) -> list[RunConfig]:
+def expand(widths, fractions_, seeds, dropouts, lr_mults=(1.0,), max_runs: int | None = None, label_noises=(0.0,),
+           archs=("cnn",), **fixed) -> list[RunConfig]:
     """Every combination, as configs. Refuses (never truncates) a grid over `max_runs` (default run_limit())."""
     max_runs = run_limit() if max_runs is None else max_runs
-    n = len(widths) * len(fractions_) * len(seeds) * len(dropouts) * len(lr_mults)
+    n = len(widths) * len(fractions_) * len(seeds) * len(dropouts) * len(lr_mults) * len(label_noises) * len(archs)
     if n > max_runs:
         raise GridError(f"the grid has {n} runs, over the limit of {max_runs} per request: narrow a range")
     try:
         return [
-            RunConfig(width_step=w, data_fraction=f, seed=s, dropout=d, lr_mult=lr, **fixed)
-            for w, f, s, d, lr in product(widths, fractions_, seeds, dropouts, lr_mults)
+            RunConfig(width_step=w, data_fraction=f, seed=s, dropout=d, lr_mult=lr, label_noise=q, arch=a, **fixed)
+            for a, w, f, s, d, lr, q in product(archs, widths, fractions_, seeds, dropouts, lr_mults, label_noises)
         ]
     except ValueError as e:
         raise GridError(str(e)) from None

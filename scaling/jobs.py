@@ -42,20 +42,42 @@ class Progress:
     last_stack_s: float = 0.0
 
 
-def train_safely(cfgs: list[RunConfig], device: str, curve: bool | None = None) -> list[train.RunResult]:
+def train_safely(cfgs: list[RunConfig], device: str, curve: bool | None = None,
+                 init: dict[str, bytes] | None = None) -> list[train.RunResult]:
     """train_stack, halving the stack on out-of-memory; a single model that still does not fit, or
     any other error, becomes a `failed` result carrying the message (the worker goes on)."""
     try:
-        return train.train_stack(cfgs, device, curve)
+        return train.train_stack(cfgs, device, curve, init)
     except torch.OutOfMemoryError as e:
         if device.startswith("cuda"):
             torch.cuda.empty_cache()
         if len(cfgs) > 1:
             half = len(cfgs) // 2
-            return train_safely(cfgs[:half], device, curve) + train_safely(cfgs[half:], device, curve)
+            return train_safely(cfgs[:half], device, curve, init) + train_safely(cfgs[half:], device, curve, init)
         return [failed_result(cfgs[0], device, f"out of memory: {str(e).splitlines()[0]}")]
     except Exception as e:  # a bug or a device fault: record it, keep serving the queue
         return [failed_result(c, device, f"{type(e).__name__}: {e}") for c in cfgs]
+
+
+def pretraining_ids(cfgs: list[RunConfig]) -> list[str]:
+    """The runs whose weights these configs start from (fine-tuning runs), once each."""
+    return list(dict.fromkeys(c.pretraining.run_id for c in cfgs if c.pretraining))
+
+
+def pretrain(cfgs: list[RunConfig], have: dict[str, bytes], device: str, curve: bool | None = None
+             ) -> tuple[list[train.RunResult], dict[str, bytes]]:
+    """Train the pre-training runs of `cfgs` whose weights are not in `have` (the store's): their
+    results (for the store: they are runs of their own) and the weights every config needs.
+
+    A sweep queues its pre-training runs with it, first; a fine-tuning stack claimed before they
+    are done (another worker has them, or they were imported without weights) trains them here. No
+    store access, so a Ray task does the same as the local worker."""
+    need = {c.pretraining.run_id: c.pretraining for c in cfgs if c.pretraining}
+    todo = [c for rid, c in need.items() if rid not in have]
+    results = [r for stack in train.plan_stacks(todo, max_models(device)) for r in train_safely(stack, device, curve)]
+    init = {rid: have[rid] for rid in need if rid in have}
+    init.update({r.config.run_id: r.weights for r in results if r.weights is not None})
+    return results, init
 
 
 def failed_result(cfg, device, msg) -> train.RunResult:
@@ -80,10 +102,12 @@ def work(store: Store, device: str, run_ids: list[str] | None = None, stop: Call
             break
         t0 = time.perf_counter()
         with heartbeat(store, owner):
-            results = train_safely(cfgs, device, curve)
+            before, init = pretrain(cfgs, store.weights(pretraining_ids(cfgs)), device, curve)
+            store.add_results(before)
+            results = train_safely(cfgs, device, curve, init)
         store.add_results(results)
-        progress.trained += sum(r.status != "failed" for r in results)
-        progress.failed += sum(r.status == "failed" for r in results)
+        progress.trained += sum(r.status != "failed" for r in before + results)
+        progress.failed += sum(r.status == "failed" for r in before + results)
         progress.last_stack, progress.last_stack_s = cfgs, time.perf_counter() - t0
         on_stack(progress)
     return progress

@@ -1,10 +1,11 @@
-"""The CNN family in torch: one model the usual way, and M models of one width as one stack.
+"""The model families in torch: one model the usual way, and M models of one width as one stack.
 
 `CNN` is the plain nn.Module a user would write (the benchmark's baseline and the FLOP-counter
 check use it). `init_stack`/`forward_stack` are the same network for M models at once, each with
 its own weights and its own batch: convolutions become grouped convolutions and linear layers
 batched matmuls, so one kernel launch serves every model of a width. Training one model alone is
-the M = 1 case of the same code. The architecture's numbers (widths, N, FLOPs) are in arch.py.
+the M = 1 case of the same code. The MLP family (`MLP`, `forward_mlp_stack`) is the same idea with
+batched matmuls only. The architectures' numbers (widths, N, FLOPs) are in arch.py.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import native
-from .arch import C0, MAX_WIDTH_STEP, fan_in, forward_flops, layer_shapes, n_params, width  # noqa: F401
+from .arch import C0, MAX_WIDTH_STEP, MLP_HIDDEN, fan_in, forward_flops, layer_shapes, n_params, width  # noqa: F401
 
 
 class CNN(nn.Module):
@@ -37,18 +38,37 @@ class CNN(nn.Module):
         return self.fc2(x)
 
 
+class MLP(nn.Module):
+    """One model of the MLP family (arch.py), written the usual way."""
+
+    def __init__(self, c: int, dropout: float = 0.0):
+        super().__init__()
+        h = MLP_HIDDEN * c
+        self.fc1, self.fc2, self.fc3 = nn.Linear(784, h), nn.Linear(h, h), nn.Linear(h, 10)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):  # x: [B, 1, 28, 28]
+        x = self.dropout(F.relu(self.fc1(torch.flatten(x, 1))))
+        x = self.dropout(F.relu(self.fc2(x)))
+        return self.fc3(x)
+
+
+MODULES = {"cnn": CNN, "mlp": MLP}
+
+
 # ---------------------------------------------------------------- M models at once
 
 
-def init_stack(c: int, seeds: list[int], device="cpu") -> dict[str, torch.Tensor]:
+def init_stack(c: int, seeds: list[int], device="cpu", arch: str = "cnn") -> dict[str, torch.Tensor]:
     """Weights for len(seeds) models, each drawn U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's default
     scale) from its own seed on the CPU, so a model's init depends on its seed alone: not on the
     device, nor on which other models share its batch."""
-    out = {name: [] for name in layer_shapes(c)}
+    shapes = layer_shapes(c, arch)
+    out = {name: [] for name in shapes}
     for seed in seeds:
         g = torch.Generator().manual_seed(7_919 * seed + 1)
-        for name, shape in layer_shapes(c).items():
-            bound = 1 / math.sqrt(fan_in(name, c))
+        for name, shape in shapes.items():
+            bound = 1 / math.sqrt(fan_in(name, c, arch))
             out[name].append((torch.rand(shape, generator=g) * 2 - 1) * bound)
     return {name: torch.stack(ws).to(device).requires_grad_() for name, ws in out.items()}
 
@@ -133,9 +153,25 @@ def forward_stack(p: dict[str, torch.Tensor], x: torch.Tensor, keep=None, keys=N
     return torch.baddbmm(p["fc2.bias"].unsqueeze(1), h, p["fc2.weight"].transpose(1, 2))
 
 
-def to_module(p: dict[str, torch.Tensor], i: int, dropout: float = 0.0) -> CNN:
-    """Model i of a stack as a plain CNN (to export it, or to check the stacked forward against)."""
-    c = p["conv1.weight"].shape[1]
-    model = CNN(c, dropout)
+def forward_mlp_stack(p: dict[str, torch.Tensor], x: torch.Tensor, keep=None, keys=None, step: int = 0):
+    """Logits [M, B, 10] of M MLPs, as forward_stack: x is [M, B, 28, 28] or [B, 28, 28] (shared).
+    Batched matmuls in torch on every device (the C kernels are the CNN's convolutions)."""
+    h = x.flatten(-2)  # [M, B, 784] or [B, 784]: a shared batch broadcasts over the models
+    h = F.relu(torch.matmul(h, p["fc1.weight"].transpose(1, 2)) + p["fc1.bias"].unsqueeze(1))
+    if keep is not None:
+        h = _dropout(h, keep, keys, step, 0)
+    h = F.relu(torch.baddbmm(p["fc2.bias"].unsqueeze(1), h, p["fc2.weight"].transpose(1, 2)))
+    if keep is not None:
+        h = _dropout(h, keep, keys, step, 1)
+    return torch.baddbmm(p["fc3.bias"].unsqueeze(1), h, p["fc3.weight"].transpose(1, 2))
+
+
+FORWARD = {"cnn": forward_stack, "mlp": forward_mlp_stack}
+
+
+def to_module(p: dict[str, torch.Tensor], i: int, dropout: float = 0.0, arch: str = "cnn") -> nn.Module:
+    """Model i of a stack as a plain module (to export it, or to check the stacked forward against)."""
+    c = p["fc1.weight"].shape[1] // MLP_HIDDEN if arch == "mlp" else p["conv1.weight"].shape[1]
+    model = MODULES[arch](c, dropout)
     model.load_state_dict({name: t[i].detach().clone().cpu() for name, t in p.items()})
     return model

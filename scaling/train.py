@@ -15,12 +15,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import io
 import math
 import socket
 import time
 from dataclasses import dataclass, field
 from itertools import groupby
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -50,6 +52,10 @@ GRAPHS = True
 GRAPH_MIN_STEPS = 16
 GRAPH_WARMUP = 3
 TAIL_STEPS = 20  # the reported train loss is the mean over a run's last TAIL_STEPS steps
+# The MLP's training memory per model and example, in units of TRAIN_BYTES x width: its
+# activations (2 x 16c floats and their gradients) are far below the CNN's, its weights (784 x 16c
+# + (16c)^2, with Adam's state) far above; 4 keeps max_fit on the safe side up to c = 256.
+MLP_MEMORY = 4
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class RunResult:
     precision: str = "fp32"  # fp32 | bf16 (autocast: weights, Adam and the loss stay fp32)
     val_loss_halves: tuple[float, float] = (math.nan, math.nan)  # even- and odd-numbered test images
     host: str = field(default_factory=socket.gethostname)  # the machine that trained it (a Ray node, say)
+    weights: bytes | None = field(default=None, repr=False)  # its final weights (save_weights) where the store keeps them
 
 
 def resolve_device(name: str = "auto") -> str:
@@ -142,20 +149,36 @@ def _eval_chunk(m: int, c: int, device) -> int:
     return max(8, budget // (784 * m * c * 4))
 
 
+def save_weights(p: dict[str, torch.Tensor], i: int) -> bytes:
+    """Model i's weights as bytes for the store (a fine-tuning run starts from them): an .npz of
+    plain float arrays, which loading never unpickles."""
+    buf = io.BytesIO()
+    np.savez(buf, **{name: t[i].detach().float().cpu().numpy() for name, t in p.items()})
+    return buf.getvalue()
+
+
+def load_weights(blob: bytes) -> dict[str, torch.Tensor]:
+    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+        return {name: torch.from_numpy(z[name]) for name in z.files}
+
+
 @torch.no_grad()
-def evaluate(p: dict[str, torch.Tensor], ds: data.Dataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def evaluate(p: dict[str, torch.Tensor], ds: data.Dataset, arch: str = "cnn") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Validation loss and accuracy [M] of every model on the full test set, and the loss [2, M]
     on its even- and odd-numbered halves: choosing on one half and scoring on the other measures
     how optimistic a choice made on the reported set is (fit.reporting_bias)."""
-    m, c = p["conv1.weight"].shape[:2]
+    m = next(iter(p.values())).shape[0]
     device = ds.x_test.device
+    # chunks are sized by the CNN's activations (784 c floats an image); the MLP's are 2h = 32 c
+    c = p["conv1.weight"].shape[1] if arch == "cnn" else max(1, 2 * p["fc1.weight"].shape[1] // 784)
     chunk = _eval_chunk(m, c, device)
+    forward = model.FORWARD[arch]
     halves = torch.zeros(2, m, device=device)
     correct = torch.zeros(m, device=device)
     for i in range(0, len(ds.x_test), chunk):
         x, y = ds.x_test[i : i + chunk], ds.y_test[i : i + chunk]
         with _autocast(device):
-            logits = model.forward_stack(p, x)
+            logits = forward(p, x)
         ce = F.cross_entropy(logits.float().flatten(0, 1), y.repeat(m), reduction="none").view(m, -1)
         first = i % 2  # the half of this chunk's first image
         halves[first] += ce[:, 0::2].sum(1)
@@ -187,8 +210,11 @@ def max_fit(width: int, batch_size: int, device) -> int:
     return max(1, int(free * MEMORY_SHARE) // (TRAIN_BYTES * width * batch_size))
 
 
-def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None = None) -> list[RunResult]:
+def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None = None,
+                init: dict[str, bytes] | None = None) -> list[RunResult]:
     """Train the models of one stack (configs with one stack_key: one width) and evaluate them.
+    A fine-tuning config starts from `init[cfg.pretraining.run_id]` (save_weights' bytes): its
+    pre-trained run, which the caller trains first where it is not cached (jobs.pretrained).
 
     Models may differ in data fraction, hence in length: they are ordered longest first, so the
     models still training are always a prefix of the stack, and each step trains just that prefix
@@ -197,10 +223,14 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
     Curves default to on for CUDA, off for CPU where each point costs a full pass over the 10k
     validation images per model.
     """
-    assert len({c.stack_key for c in cfgs}) == 1, "a stack needs one dataset, width, epochs and batch size"
-    fit = max_fit(cfgs[0].width, cfgs[0].batch_size, device)
+    assert len({c.stack_key for c in cfgs}) == 1, "a stack needs one dataset, model, width, epochs, batch size and digits"
+    missing = [c.pretraining for c in cfgs if c.pretraining and c.pretraining.run_id not in (init or {})]
+    if missing:
+        raise ValueError(f"{len(missing)} fine-tuning runs need their pre-trained weights (run {missing[0].run_id}): "
+                         "train the pre-training first (jobs.pretrained does)")
+    fit = max_fit(cfgs[0].width * (MLP_MEMORY if cfgs[0].arch == "mlp" else 1), cfgs[0].batch_size, device)
     if len(cfgs) > fit:  # more than the device memory holds: train it in parts
-        return [r for i in range(0, len(cfgs), fit) for r in train_stack(cfgs[i : i + fit], device, curve)]
+        return [r for i in range(0, len(cfgs), fit) for r in train_stack(cfgs[i : i + fit], device, curve, init)]
     if device_type(device) == "cpu":
         _keep_freed_memory()
     t0 = time.perf_counter()
@@ -208,10 +238,16 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
     rank = sorted(range(len(cfgs)), key=lambda i: -cfgs[i].examples)  # longest first; stable
     ranked = [cfgs[i] for i in rank]
     head = ranked[0]
-    ds = data.load(head.dataset, device)
-    m, c, bs = len(ranked), head.width, head.batch_size
+    ds = data.restricted(data.load(head.dataset, device), head.classes)
+    m, c, bs, arch = len(ranked), head.width, head.batch_size, head.arch
+    forward = model.FORWARD[arch]
     steps = [math.ceil(cfg.examples / bs) for cfg in ranked]  # non-increasing
-    p = {name: t.detach() for name, t in model.init_stack(c, [cfg.seed for cfg in ranked], device).items()}
+    p = {name: t.detach() for name, t in model.init_stack(c, [cfg.seed for cfg in ranked], device, arch).items()}
+    for i, cfg in enumerate(ranked):
+        if cfg.pretraining:
+            for name, w in load_weights(init[cfg.pretraining.run_id]).items():
+                p[name][i].copy_(w)
+    fast_adam = arch == "cnn" and native.usable(p["conv1.weight"], "train", c)
     params = list(p.values())
     lr = [torch.tensor([lr_per_layer(cfg, name) for cfg in ranked], device=device).view(-1, *[1] * (t.dim() - 1)).expand_as(t)
           .contiguous() for name, t in p.items()]  # full shape: the foreach ops' fast path wants equal shapes
@@ -220,6 +256,9 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
     keep = torch.tensor([1 - cfg.dropout for cfg in ranked], device=device)
     keys = torch.tensor([cfg.seed for cfg in ranked], device=device, dtype=torch.int64)
     use_dropout = any(cfg.dropout > 0 for cfg in ranked)
+    # per-model labels only where some model has label noise: otherwise one gather from the clean labels
+    labels = torch.stack([data.noisy_labels(cfg.seed, cfg.data_fraction, cfg.label_noise, cfg.classes, cfg.dataset)
+                          for cfg in ranked]).to(device) if any(cfg.label_noise for cfg in ranked) else None
     order, weight = _schedule(ranked, bs, device)
     batches, weights = order.view(m, -1, bs), weight.view(m, -1, bs)
     tail_from = torch.tensor([s - TAIL_STEPS for s in steps], device=device)
@@ -235,15 +274,17 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
         pk = {name: t[:k].detach().requires_grad_() for name, t in p.items()}
         opt = [[t[:k] for t in ts] for ts in (exp_avg, exp_avg_sq, lr)]
         kk, kkeys, kbatch, kw, kbad = keep[:k], keys[:k], batches[:k], weights[:k], bad[:k]
+        klabels = labels[:k] if labels is not None else None
         ktail_from, ktail_sum, ktail_n = tail_from[:k], tail_sum[:k], tail_n[:k]
 
         def step():
             i = done.view(1)
             idx, w = kbatch.index_select(1, i).squeeze(1), kw.index_select(1, i).squeeze(1)  # [k, B]
             done.add_(1)
-            x, y = ds.x_train[idx], ds.y_train[idx]
+            x = ds.x_train[idx]
+            y = ds.y_train[idx] if klabels is None else klabels.gather(1, idx)
             with amp:
-                logits = model.forward_stack(pk, x, kk, kkeys, done) if use_dropout else model.forward_stack(pk, x)
+                logits = forward(pk, x, kk, kkeys, done) if use_dropout else forward(pk, x)
             ce = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none").view(k, -1)
             losses = (ce * w).sum(1) / w.sum(1)
             grads = torch.autograd.grad(losses.sum(), list(pk.values()))
@@ -252,7 +293,7 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
             in_tail = done > ktail_from
             ktail_sum.add_(torch.where(in_tail, losses, 0.0))
             ktail_n.add_(in_tail)
-            _adam(list(pk.values()), grads, *opt, done, b1, b2)
+            _adam(list(pk.values()), grads, *opt, done, b1, b2, fast_adam)
 
         return step
 
@@ -274,7 +315,7 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
             if s in evals:
                 who = evals[s]
                 sub = torch.tensor(who, device=device)
-                vl, va, vh = (t.cpu() for t in evaluate({n: t.index_select(0, sub) for n, t in p.items()}, ds))
+                vl, va, vh = (t.cpu() for t in evaluate({n: t.index_select(0, sub) for n, t in p.items()}, ds, arch))
                 for j, i in enumerate(who):
                     points[i].append((min(s * bs, ranked[i].examples), vl[j].item(), va[j].item()))
                     if s == steps[i]:
@@ -297,6 +338,7 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
             error="non-finite loss during training" if diverged else "",
             curve=tuple(points[i]) if curve else (), device_type=device_type(device), precision=precision(device),
             val_loss_halves=(val[2, i].item(), val[3, i].item()),
+            weights=save_weights(p, i) if cfg.keeps_weights and not diverged else None,
         )
     return out
 
@@ -327,13 +369,13 @@ class _StepGraph:
 
 
 @torch.no_grad()
-def _adam(params, grads, exp_avg, exp_avg_sq, lr, step, b1, b2):
+def _adam(params, grads, exp_avg, exp_avg_sq, lr, step, b1, b2, fast: bool):
     """torch.optim.Adam's update with a learning rate per model and layer (`lr`: one tensor per
     parameter, of its shape). Multi-tensor (foreach) ops: ~9 kernels per step on CUDA instead of
     ~60, so a captured step is shorter. `step` and the betas are 0-dim tensors on the device.
-    On the CPU in fp32, native.adam does the same in one pass per tensor instead of ten (where
-    native.cpu_path() chose the kernels for training at this width)."""
-    if native.usable(params[0], "train", params[0].shape[1]):  # conv1.weight [M, c, ...]: the width
+    `fast` (CPU, fp32, where native.cpu_path() chose the kernels for training at this width):
+    native.adam does the same in one pass per tensor instead of ten."""
+    if fast:
         return native.adam(params, grads, exp_avg, exp_avg_sq, lr, int(step), BETAS, EPS)
     bc1, bc2_sqrt = 1 - b1**step, (1 - b2**step).sqrt()
     torch._foreach_lerp_(exp_avg, grads, 1 - BETAS[0])
@@ -369,7 +411,8 @@ def time_cpu_paths(widths, models: int = 4, batch: int = 64, eval_images: int = 
             pk = {n: t.requires_grad_() for n, t in p.items()}
             loss = F.cross_entropy(model.forward_stack(pk, x, keep, keys, 1).flatten(0, 1), y.flatten())
             grads = torch.autograd.grad(loss, list(pk.values()))
-            _adam([t.detach() for t in pk.values()], grads, *state, lr, torch.tensor(1), b1, b2)
+            _adam([t.detach() for t in pk.values()], grads, *state, lr, torch.tensor(1), b1, b2,
+                  native.usable(x, "train", c))
 
         @torch.no_grad()
         def evaluate_chunk():

@@ -68,7 +68,7 @@ def test_scaling_fit_fits_one_family_and_says_which(mixed, capsys):
     assert main(["fit", "--bootstrap", "0", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["family"] == dict(dataset="mnist", dropout=0.0, lr_rule="fan_in", epochs=1, batch_size=64,
-                                 precision="fp32")
+                                 precision="fp32", **config.STUDY_DEFAULTS)
     assert out["n_runs"] == 32
     for flags, n in [(["--precision", "bf16"], 32), (["--epochs", "2"], 32)]:
         assert main(["fit", "--bootstrap", "0", "--json", *flags]) == 0

@@ -15,11 +15,11 @@ def fits_at_most(monkeypatch):
     calls = []
 
     def install(n):
-        def stack(cfgs, device="cpu", curve=None):
+        def stack(cfgs, device="cpu", curve=None, init=None):
             calls.append(len(cfgs))
             if len(cfgs) > n:
                 raise torch.OutOfMemoryError(f"CUDA out of memory. Tried to allocate {len(cfgs)} GiB")
-            return real(cfgs, device, curve)
+            return real(cfgs, device, curve, init)
 
         monkeypatch.setattr(train, "train_stack", stack)
         return calls
@@ -49,10 +49,10 @@ def test_a_single_model_that_does_not_fit_fails_with_the_message(db, fits_at_mos
 def test_any_other_error_fails_the_stack_and_the_worker_goes_on(db, monkeypatch):
     real = train.train_stack
 
-    def flaky(cfgs, device="cpu", curve=None):
+    def flaky(cfgs, device="cpu", curve=None, init=None):
         if cfgs[0].width_step == 0:
             raise RuntimeError("device-side assert triggered")
-        return real(cfgs, device, curve)
+        return real(cfgs, device, curve, init)
 
     monkeypatch.setattr(train, "train_stack", flaky)
     store = Store(db)

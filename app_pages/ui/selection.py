@@ -98,6 +98,12 @@ FAMILY_WIDGETS = [
     ("epochs", "epochs", "Epochs", str),
     ("batch_size", "batch_sizes", "Batch size", str),
     ("precision", "precisions", "Precision", lambda p: {"bf16": "bf16 autocast (CUDA)", "fp32": "fp32"}.get(p, p)),
+    ("arch", "archs", "Architecture", lambda a: views.study_words("arch", a)),
+    ("label_noise", "label_noises", "Label noise", lambda q: views.study_words("label_noise", q)),
+    ("classes", "classes", "Digits", lambda c: views.study_words("classes", c)),
+    ("pretrain_classes", "pretrain_classes", "Pre-training", lambda c: views.study_words("pretrain_classes", c)),
+    ("pretrain_fraction", "pretrain_fractions", "Pre-training data", views.frac_label),
+    ("pretrain_epochs", "pretrain_epochs", "Pre-training epochs", str),
 ]
 
 

@@ -98,6 +98,14 @@ def check(name: str = "mnist", root: str | None = None) -> None:
     arrays(name, root)
 
 
-def n_examples(fraction: float) -> int:
-    """D for one epoch over `fraction` of the training set: floor(f * 60,000)."""
-    return int(fraction * TRAIN_SIZE)
+def n_examples(fraction: float, name: str = "mnist", classes: str = "") -> int:
+    """D for one epoch over `fraction` of the training set: floor(f * 60,000), or of the examples
+    of `classes` (digits, "" for all ten) when the run has a subset of them."""
+    return int(fraction * (class_size(name, classes) if classes else TRAIN_SIZE))
+
+
+@lru_cache(maxsize=None)
+def class_size(name: str, classes: str) -> int:
+    """Training examples whose label is one of `classes` (e.g. 30,596 of MNIST's are 0-4)."""
+    labels = arrays(name, None)["train_labels"]
+    return int(np.isin(labels, [int(d) for d in classes]).sum())

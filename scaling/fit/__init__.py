@@ -7,6 +7,7 @@
     synthetic.py synthetic sweeps with the runs/curves data contract
     reporting.py how optimistic a choice made on the reported test images is
     verdict.py   which of the three N_opt estimates to believe, and why
+    studies.py   the studies beyond the exercise: label noise, architecture, transfer, the data bottleneck
 
 Conventions: N = parameters, D = examples seen, C = 3 x forward FLOPs x D. This CNN family
 is not C = 6 N D: the compute law is measured from the runs (ComputeLaw: c_per = median
@@ -20,16 +21,17 @@ from .analysis import (BACKTEST_MODELS, COMPARED, ESTIMATORS, NOPT_NAMES, QUANTI
                        analyze, backtest, bootstrap, compare, comparison_table, fit_table, format_analysis)
 from .laws import KaplanFit, ParametricFit, PowerLawFit, fit_kaplan, fit_parametric, fit_power_law
 from .nopt import NoptFit, isoflop_profiles, nopt_envelope, nopt_isoflop, nopt_parametric
-from .runs import CONFIG_KEYS, Aggregate, ComputeLaw, Tuning, aggregate, frontier, lr_tuning
+from .runs import CONFIG_KEYS, STUDY_KEYS, TUNE_KEYS, Aggregate, ComputeLaw, Tuning, aggregate, frontier, lr_tuning
 from .reporting import ReportingBias, reporting_bias
 from .synthetic import synthetic_sweep
 from .verdict import Verdict, verdict
+from . import studies  # fit.studies.study(key, runs) and one function per study
 
 __all__ = [
     "Aggregate", "Analysis", "BACKTEST_MODELS", "Backtest", "BootstrapResult", "COMPARED", "CONFIG_KEYS", "Comparison", "ComputeLaw",
-    "ESTIMATORS", "Interval", "NOPT_NAMES",
+    "ESTIMATORS", "Interval", "NOPT_NAMES", "STUDY_KEYS", "TUNE_KEYS",
     "KaplanFit", "NoptFit", "ParametricFit", "PowerLawFit", "QUANTITIES", "ReportingBias", "Tuning", "Verdict",
     "aggregate", "analyze", "backtest", "bootstrap", "compare", "comparison_table", "fit_kaplan", "fit_parametric",
     "fit_power_law", "fit_table", "format_analysis", "frontier", "isoflop_profiles", "lr_tuning", "nopt_envelope", "nopt_isoflop",
-    "nopt_parametric", "bootstrap_interval", "reporting_bias", "synthetic_sweep", "verdict",
+    "nopt_parametric", "bootstrap_interval", "reporting_bias", "synthetic_sweep", "studies", "verdict",
 ]

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ._util import jsonable
 from .laws import fit_power_law
-from .runs import CONFIG_KEYS, TUNE_KEYS, frontier_mask
+from .runs import CONFIG_KEYS, TUNE_KEYS, frontier_mask, with_study_defaults
 
 HALVES = ("val_loss_even", "val_loss_odd")
 
@@ -56,6 +56,7 @@ def reporting_bias(runs: pd.DataFrame, lr="tuned") -> ReportingBias:
     """Measure the optimism of choosing on the reported set (see the module's note); ValueError
     when too few runs recorded both halves."""
     missing = [c for c in HALVES if c not in runs]
+    runs = with_study_defaults(runs)
     ok = runs[(runs["status"] == "ok")] if not missing else runs.iloc[:0]
     ok = ok.dropna(subset=list(HALVES)) if len(ok) else ok
     if len(ok) == 0:

@@ -14,16 +14,27 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..config import STUDY_DEFAULTS
 from ._util import jsonable
 
+# The study axes (label noise, architecture, digits, pre-training) are part of a configuration and
+# of its family; a table without them (a CSV from before them, a synthetic sweep) has their defaults.
+STUDY_KEYS = list(STUDY_DEFAULTS)
 CONFIG_KEYS = ["dataset", "width_step", "dropout", "data_fraction", "lr_rule", "lr_mult",
-               "epochs", "batch_size"]
+               "epochs", "batch_size", *STUDY_KEYS]
 TUNE_KEYS = [k for k in CONFIG_KEYS if k != "lr_mult"]
 # A family is what stays fixed along a sweep; width and data fraction vary inside it. The
 # precision and the protocol version split families too where the runs record them.
-FAMILY_KEYS = ["dataset", "dropout", "lr_rule", "epochs", "batch_size"]
+FAMILY_KEYS = ["dataset", "dropout", "lr_rule", "epochs", "batch_size", *STUDY_KEYS]
 RECORDED_FAMILY_KEYS = ["precision", "protocol"]
-REQUIRED = ["run_id", *CONFIG_KEYS, "width", "params", "examples", "flops", "val_loss", "status"]
+REQUIRED = ["run_id", *[k for k in CONFIG_KEYS if k not in STUDY_KEYS], "width", "params", "examples", "flops",
+            "val_loss", "status"]
+
+
+def with_study_defaults(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs with every study axis they lack added at its default (the table itself untouched)."""
+    missing = {k: v for k, v in STUDY_DEFAULTS.items() if k not in runs.columns}
+    return runs.assign(**missing) if missing else runs
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,7 @@ class Prepared:
 
     def __init__(self, runs: pd.DataFrame, curves: pd.DataFrame | None = None, lr="tuned"):
         _check_columns(runs, REQUIRED, "runs")
+        runs = with_study_defaults(runs)
         status = runs["status"].astype(str)
         self.excluded = {str(k): int(v) for k, v in status[status != "ok"].value_counts().items()}
         ok = runs[status == "ok"]

@@ -19,7 +19,7 @@ import duckdb
 
 from ..paths import default_db
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 DEFAULT_DB = default_db()
 
 # Ordered migrations: MIGRATIONS[i] takes the schema from version i to i + 1. Never edit one that
@@ -71,6 +71,18 @@ MIGRATIONS = [
     """
     ALTER TABLE runs ADD COLUMN imported_from VARCHAR;
     ALTER TABLE runs ADD COLUMN host VARCHAR;
+    """,
+    # 5: the study axes (config.STUDY_DEFAULTS: every run written before has the defaults, and its
+    # run_id, which leaves defaults out, is unchanged); and the final weights of the runs a
+    # fine-tuning run starts from (config.RunConfig.keeps_weights), as train.save_weights' bytes
+    """
+    ALTER TABLE runs ADD COLUMN label_noise DOUBLE NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN arch VARCHAR NOT NULL DEFAULT 'cnn';
+    ALTER TABLE runs ADD COLUMN classes VARCHAR NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN pretrain_classes VARCHAR NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN pretrain_fraction DOUBLE NOT NULL DEFAULT 1;
+    ALTER TABLE runs ADD COLUMN pretrain_epochs INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE weights (run_id VARCHAR PRIMARY KEY, weights BLOB NOT NULL);
     """,
 ]
 

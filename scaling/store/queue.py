@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..config import RunConfig, env_limit
+from ..config import RunConfig, env_limit, with_pretraining
 from .db import Database, StoreError, insert_rows
 
 MAX_QUEUE = 10_000  # runs waiting at once, all users together; $SCALING_MAX_QUEUE overrides it
@@ -82,7 +82,7 @@ class Queue(Database):
         from uuid import uuid4
 
         max_queue = queue_cap() if max_queue is None else max_queue
-        configs = list({c.run_id: c for c in configs}.values())
+        configs = with_pretraining(configs)  # deduplicated, the pre-training runs first
         ids = [c.run_id for c in configs]
         sweep = uuid4().hex[:12]
 
@@ -95,10 +95,13 @@ class Queue(Database):
             if new and waiting + len(new) > max_queue:
                 raise QueueFull(f"the queue holds {waiting} runs; {len(new)} more would pass its cap of {max_queue}: "
                                 "wait for it to drain or cancel a sweep")
-            if new:
+            # a fine-tuning run's pre-training is queued a second earlier: claims take the oldest first
+            pre = {c.pretraining.run_id for c in configs if c.pretraining}
+            for first, when in ((True, "now() - INTERVAL 1 SECOND"), (False, "now()")):
+                part = [c for c in new if (c.run_id in pre) == first]
                 insert_rows(con, "INSERT OR IGNORE INTO queue (run_id, config, stack, status, owner, heartbeat, "
-                            "enqueued_at, attempts) VALUES", "(?, ?, ?, 'queued', NULL, NULL, now(), 0)",
-                        [[c.run_id, json.dumps(c.to_dict()), repr(c.stack_key)] for c in new])
+                            "enqueued_at, attempts) VALUES", f"(?, ?, ?, 'queued', NULL, NULL, {when}, 0)",
+                            [[c.run_id, json.dumps(c.to_dict()), repr(c.stack_key)] for c in part])
             con.execute("INSERT INTO sweeps VALUES (?, ?, now(), ?)", [sweep, label, ids])
             return sweep, len(cached), len(new)
 

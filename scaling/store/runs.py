@@ -12,7 +12,7 @@ from .db import Database, insert_rows
 
 RUN_COLUMNS = [
     "run_id", "protocol", "dataset", "width_step", "width", "dropout", "data_fraction", "seed", "lr_rule", "lr_mult",
-    "epochs", "batch_size", "params", "examples", "flops", "val_loss", "val_acc", "train_loss", "wall_s",
+    "epochs", "batch_size", *config.STUDY_DEFAULTS, "params", "examples", "flops", "val_loss", "val_acc", "train_loss", "wall_s",
     "device", "device_type", "precision", "status", "error", "created_at", "val_loss_even", "val_loss_odd",
     "host", "imported_from",
 ]
@@ -56,18 +56,20 @@ class Runs(Database):
         """Write finished runs (and their curves) and take them off the queue, in one transaction."""
         if not results:
             return
-        rows, curve_rows, ids = [], [], []
+        rows, curve_rows, ids, weight_rows = [], [], [], []
         for r in results:
             c = r.config
             ids.append(c.run_id)
             rows.append([
                 c.run_id, config.PROTOCOL, c.dataset, c.width_step, c.width, c.dropout, c.data_fraction, c.seed,
-                c.lr_rule, c.lr_mult, c.epochs, c.batch_size, c.params, c.examples, c.flops, _num(r.val_loss),
+                c.lr_rule, c.lr_mult, c.epochs, c.batch_size, *(getattr(c, k) for k in config.STUDY_DEFAULTS), c.params, c.examples, c.flops, _num(r.val_loss),
                 _num(r.val_acc), _num(r.train_loss), r.wall_s, r.device, r.device_type, r.precision, r.status, r.error,
                 *map(_num, r.val_loss_halves), r.host,
             ])
             per_example = c.flops / c.examples
             curve_rows += [[c.run_id, ex, per_example * ex, _num(vl), _num(va)] for ex, vl, va in r.curve]
+            if r.weights is not None:
+                weight_rows.append([c.run_id, r.weights])
 
         def tx(con):
             # Replace a failed attempt; never overwrite a result: if two workers ever trained the
@@ -78,9 +80,20 @@ class Runs(Database):
             insert_rows(con, f"INSERT OR IGNORE INTO runs ({', '.join(_WRITTEN)}, created_at) VALUES",
                         f"({', '.join('?' * len(_WRITTEN))}, now())", rows)
             insert_rows(con, "INSERT OR IGNORE INTO curves VALUES", "(?, ?, ?, ?, ?)", curve_rows)
+            # weights may come for a run cached without them (an imported pre-training, trained again)
+            insert_rows(con, "INSERT OR IGNORE INTO weights VALUES", "(?, ?)", weight_rows, chunk=16)
             con.execute("DELETE FROM queue WHERE list_contains(?, run_id)", [ids])
 
         self.transact(tx)
+
+    def weights(self, run_ids: list[str]) -> dict[str, bytes]:
+        """The kept final weights of these runs (train.save_weights' bytes), where the store has them."""
+        if not run_ids:
+            return {}
+        with self.connect() as con:
+            rows = con.execute("SELECT run_id, weights FROM weights WHERE list_contains(?, run_id)",
+                               [list(run_ids)]).fetchall()
+        return {r[0]: bytes(r[1]) for r in rows}
 
     def import_runs(self, runs: pd.DataFrame, curves: pd.DataFrame, source: str) -> Imported:
         """Write another cache's runs (RUN_COLUMNS, checked by scaling.exchange) and their curves in one
@@ -161,8 +174,8 @@ class Runs(Database):
 
         def tx(con):
             n = con.execute("SELECT count(*) FROM runs WHERE list_contains(?, run_id)", [ids]).fetchone()[0]
-            con.execute("DELETE FROM curves WHERE list_contains(?, run_id)", [ids])
-            con.execute("DELETE FROM runs WHERE list_contains(?, run_id)", [ids])
+            for table in ("curves", "weights", "runs"):
+                con.execute(f"DELETE FROM {table} WHERE list_contains(?, run_id)", [ids])
             return n
 
         return self.transact(tx)

@@ -8,6 +8,7 @@
     device.py     the training device of this host
     sweeps.py     queueing a sweep, its progress, the worker
     imports.py    the shipped exercise grid, importing an export, which runs were imported
+    studies.py    the studies beyond the exercise: what each asks, its preset grid, its answer
 """
 from .answers import (Coverage, analysis, backtest, common_range, comparison_table, coverage, isoflop_profiles,
                       law_band, law_line, lr_tuning, nopt_band, nopt_data_points,
@@ -17,19 +18,20 @@ from .imports import Shipped, import_file, imported_note, shipped
 from .fmt import compute_note, equation, explain_nopt, floor_negligible, fmt_flops, fmt_num, fmt_s, frac_label
 from .plans import (LR_SCAN, QUICK_CPU, QUICK_GPU, Bracket, GridSpec, Plan, bracket, next_lr_configs, parse_count, plan, quick_grid,
                     TimeModel, time_model)
-from .selection import (ESTIMATORS, FAMILY, FORMS, LR_TUNED, MIN_POINTS, PARAM_KEYS, PRECISIONS, VERDICT, Options, Selection,
+from .selection import (ESTIMATORS, FAMILY, FORMS, LR_TUNED, MIN_POINTS, PARAM_KEYS, PRECISIONS, STUDY_AXES, VERDICT, Options, Selection,
                         SelectionError, contrast_labels, current, data_version, describe, describe_family, fit_to_options,
-                        follow_growth, n_stale, options, parse_params, select)
+                        follow_growth, n_stale, options, parse_params, select, study_words)
+from . import studies  # views.studies.preset / answer: the names are the module's, not the package's
 from .sweeps import (SweepStatus, queue_runs, stale_configs, start_sweep, start_worker, sweep_status, wait_sweep,
                      worker_pid)
 
 __all__ = [
-    "ESTIMATORS", "FAMILY", "FORMS", "LR_SCAN", "LR_TUNED", "MIN_POINTS", "PARAM_KEYS", "PRECISIONS", "VERDICT", "QUICK_CPU", "QUICK_GPU", "Bracket", "Coverage", "DeviceInfo", "GridSpec",
+    "ESTIMATORS", "FAMILY", "STUDY_AXES", "study_words", "FORMS", "LR_SCAN", "LR_TUNED", "MIN_POINTS", "PARAM_KEYS", "PRECISIONS", "VERDICT", "QUICK_CPU", "QUICK_GPU", "Bracket", "Coverage", "DeviceInfo", "GridSpec",
     "Options", "Plan", "Selection", "SelectionError", "SweepStatus", "analysis", "backtest", "bracket", "common_range", "coverage", "comparison_table", "compute_note", "current",
     "cluster_line", "contrast_labels", "cpu_path_line", "data_version", "describe", "describe_family", "device_info", "equation", "explain_nopt",
     "fit_to_options", "floor_negligible", "fmt_flops", "fmt_num", "fmt_s", "follow_growth", "frac_label",
     "isoflop_profiles", "law_band", "law_line", "lr_tuning", "n_stale", "next_lr_configs", "nopt_band", "nopt_data_points", "options", "parametric_residuals", "parse_count", "parse_params", "plan",
     "point_estimates", "queue_runs", "quick_grid", "select", "shown_nopt", "stale_configs", "start_sweep", "start_worker", "sweep_status",
     "TimeModel", "time_model", "verdict", "wait_sweep", "worker_pid",
-    "Shipped", "import_file", "imported_note", "shipped",
+    "Shipped", "import_file", "imported_note", "shipped", "studies",
 ]

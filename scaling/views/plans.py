@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .. import arch, grid
-from ..config import RunConfig
+from .. import arch, fit, grid
+from ..config import RunConfig, with_pretraining
 from ..store import Store
 from .fmt import frac_label
 
@@ -235,7 +235,7 @@ class Plan:
 
 def plan(store: Store, spec: GridSpec | list, runs: pd.DataFrame, device_label: str) -> Plan:
     """What training a grid (or a list of configs) would add here: cached, queued, new, cost."""
-    configs = spec.configs() if isinstance(spec, GridSpec) else list(spec)
+    configs = with_pretraining(spec.configs() if isinstance(spec, GridSpec) else list(spec))
     ids = [c.run_id for c in configs]
     cached = store.cached_ids(ids)
     waiting = store.queued_ids(ids) - cached
@@ -248,10 +248,9 @@ def plan(store: Store, spec: GridSpec | list, runs: pd.DataFrame, device_label: 
 def next_lr_configs(tuning, seeds) -> list[RunConfig]:
     """The runs that would tune the configurations not tuned yet (tuning.todo: the next learning-rate
     multiplier out on each side of the best one not tried), for every seed given."""
-    keys = ("dataset", "width_step", "dropout", "data_fraction", "lr_rule", "epochs", "batch_size")
     out = []
     for r in tuning.todo.to_dict("records"):
-        fixed = {k: r[k].item() if hasattr(r[k], "item") else r[k] for k in keys}
+        fixed = {k: r[k].item() if hasattr(r[k], "item") else r[k] for k in fit.TUNE_KEYS if k in r}
         out += [RunConfig(seed=int(s), lr_mult=float(r["next_mult"]), **fixed) for s in seeds]
     return out
 

@@ -40,6 +40,13 @@ class Selection:
     form: str = "power"
     # the verdict's choice by default: the estimate it supports, never simply the one that answers
     estimator: str = VERDICT
+    # the study axes (config.STUDY_DEFAULTS), last: `arch` would hide the module above them
+    label_noise: float = 0.0
+    arch: str = "cnn"
+    classes: str = ""
+    pretrain_classes: str = ""
+    pretrain_fraction: float = 1.0
+    pretrain_epochs: int = 1
 
     @property
     def irreducible(self) -> bool:
@@ -69,9 +76,12 @@ class Selection:
         return {k: getattr(self, k) for k in FAMILY}
 
 
-FAMILY = ("dataset", "dropout", "lr_rule", "epochs", "batch_size", "precision")
-FAMILY_PARAMS = {"rule": "lr_rule", "ep": "epochs", "bs": "batch_size", "prec": "precision"}
+FAMILY = ("dataset", "dropout", "lr_rule", "epochs", "batch_size", "precision", *config.STUDY_DEFAULTS)
+FAMILY_PARAMS = {"rule": "lr_rule", "ep": "epochs", "bs": "batch_size", "prec": "precision", "noise": "label_noise",
+                 "arch": "arch", "digits": "classes", "pre": "pretrain_classes", "pref": "pretrain_fraction",
+                 "pree": "pretrain_epochs"}
 PRECISIONS = ("fp32", "bf16")
+STUDY_AXES = tuple(config.STUDY_DEFAULTS)
 DEFAULT = Selection()
 PARAM_KEYS = ("ds", "dropout", "w", "f", "seeds", "lr", "fit", "nopt", *FAMILY_PARAMS)
 
@@ -126,6 +136,17 @@ def parse_params(params: dict, default: Selection, prefix: str = "") -> tuple[Se
             return {name: v}
         return parse
 
+    def noise(v):
+        return {"label_noise": grid.floats("noise", v, 0, 1, hi_open=True)[0]}
+
+    def digits(name):
+        def parse(v):
+            return {name: grid.digits(name, v)}
+        return parse
+
+    def pre_fraction(v):
+        return {"pretrain_fraction": grid.fractions("pref", v)[0]}
+
     def positive_int(name, hi):
         def parse(v):
             vals = grid.int_steps(name, v, 1, hi)
@@ -137,7 +158,10 @@ def parse_params(params: dict, default: Selection, prefix: str = "") -> tuple[Se
     for key, parse in [("ds", ds), ("dropout", dropout), ("w", widths), ("f", fracs), ("seeds", seeds),
                        ("lr", lr), ("fit", choice("form", FORMS)), ("nopt", choice("estimator", ESTIMATORS)),
                        ("rule", choice("lr_rule", config.LR_RULES)), ("ep", positive_int("epochs", 100)),
-                       ("bs", positive_int("batch_size", 4096)), ("prec", choice("precision", PRECISIONS))]:
+                       ("bs", positive_int("batch_size", 4096)), ("prec", choice("precision", PRECISIONS)),
+                       ("noise", noise), ("arch", choice("arch", arch.ARCHS)), ("digits", digits("classes")),
+                       ("pre", digits("pretrain_classes")), ("pref", pre_fraction),
+                       ("pree", positive_int("pretrain_epochs", 100))]:
         take(key, parse)
     return sel, notes
 
@@ -155,6 +179,12 @@ class Options:
     epochs: tuple[int, ...] = ()
     batch_sizes: tuple[int, ...] = ()
     precisions: tuple[str, ...] = ()
+    label_noises: tuple[float, ...] = ()
+    archs: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+    pretrain_classes: tuple[str, ...] = ()
+    pretrain_fractions: tuple[float, ...] = ()
+    pretrain_epochs: tuple[int, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -162,7 +192,10 @@ class Options:
 
 
 # Selection field -> the Options field of its cached values, for the family fields chosen from a list
-_FAMILY_OPTIONS = {"lr_rule": "lr_rules", "epochs": "epochs", "batch_size": "batch_sizes", "precision": "precisions"}
+_FAMILY_OPTIONS = {"lr_rule": "lr_rules", "epochs": "epochs", "batch_size": "batch_sizes", "precision": "precisions",
+                   "label_noise": "label_noises", "arch": "archs", "classes": "classes",
+                   "pretrain_classes": "pretrain_classes", "pretrain_fraction": "pretrain_fractions",
+                   "pretrain_epochs": "pretrain_epochs"}
 
 
 def current(runs: pd.DataFrame) -> pd.DataFrame:
@@ -191,7 +224,9 @@ def options(runs: pd.DataFrame, dataset: str | None = None) -> Options:
 
     return Options(datasets, vals("dropout", float), vals("width_step", int), vals("data_fraction", float),
                    vals("seed", int), vals("lr_mult", float), vals("lr_rule", str), vals("epochs", int),
-                   vals("batch_size", int), vals("precision", str))
+                   vals("batch_size", int), vals("precision", str), vals("label_noise", float), vals("arch", str),
+                   vals("classes", str), vals("pretrain_classes", str), vals("pretrain_fraction", float),
+                   vals("pretrain_epochs", int))
 
 
 def fit_to_options(sel: Selection, opts: Options) -> tuple[Selection, list[str]]:
@@ -255,7 +290,8 @@ def select(runs: pd.DataFrame, sel: Selection) -> pd.DataFrame:
     m = (runs["dataset"] == sel.dataset) & np.isclose(runs["dropout"], sel.dropout)
     for name in _FAMILY_OPTIONS:
         if name in runs.columns:
-            m &= runs[name] == getattr(sel, name)
+            value = getattr(sel, name)
+            m &= np.isclose(runs[name].astype(float), value) if isinstance(value, float) else runs[name] == value
     m &= runs["width_step"].between(sel.widths[0], sel.widths[1])
     f = runs["data_fraction"].to_numpy(float)
     m &= (f >= sel.fractions[0] * (1 - 1e-9)) & (f <= sel.fractions[1] * (1 + 1e-9))
@@ -267,8 +303,19 @@ def select(runs: pd.DataFrame, sel: Selection) -> pd.DataFrame:
 def describe_family(family: dict) -> str:
     """A run family in one line: mnist · dropout 0 · lr fan_in · 1 epoch · batch 64 · fp32."""
     ep = family["epochs"]
-    return (f"{family['dataset']} · dropout {family['dropout']:g} · lr {family['lr_rule']} · "
-            f"{ep} epoch{'s' * (ep != 1)} · batch {family['batch_size']} · {family['precision']}")
+    study = [study_words(k, family[k]) for k in config.STUDY_DEFAULTS
+             if k in family and family[k] != config.STUDY_DEFAULTS[k]]
+    return " · ".join([f"{family['dataset']} · dropout {family['dropout']:g} · lr {family['lr_rule']} · "
+                       f"{ep} epoch{'s' * (ep != 1)} · batch {family['batch_size']} · {family['precision']}", *study])
+
+
+def study_words(name: str, v) -> str:
+    """A study axis's value in words: "20% label noise", "MLP", "digits 56789", "pre-trained on 01234"."""
+    return {"label_noise": lambda: f"{v:.0%} label noise", "arch": lambda: v.upper(),
+            "classes": lambda: f"digits {v}" if v else "all digits",
+            "pretrain_classes": lambda: f"pre-trained on {v}" if v else "from scratch",
+            "pretrain_fraction": lambda: f"pre-training on {frac_label(v)}",
+            "pretrain_epochs": lambda: f"{v} pre-training epoch{'s' * (v != 1)}"}[name]()
 
 
 def _field_words(sel: Selection, name: str) -> str:
@@ -287,11 +334,13 @@ def _field_words(sel: Selection, name: str) -> str:
         return f"N_opt by {ESTIMATORS[v]}"
     if name == "epochs":
         return f"{v} epoch{'s' * (v != 1)}"
+    if name in config.STUDY_DEFAULTS:
+        return study_words(name, v)
     return f"{name.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{name.replace('_', ' ')} {v}"
 
 
-CONTRAST_ORDER = ("dataset", "dropout", "lr_rule", "epochs", "batch_size", "precision", "lr", "widths", "fractions",
-                  "seeds", "form", "estimator")
+CONTRAST_ORDER = ("dataset", "dropout", *config.STUDY_DEFAULTS, "lr_rule", "epochs", "batch_size", "precision", "lr",
+                  "widths", "fractions", "seeds", "form", "estimator")
 
 
 def contrast_labels(a: Selection, b: Selection, most: int = 2) -> tuple[str, str]:
@@ -307,6 +356,7 @@ def describe(sel: Selection) -> str:
     lr = "lr tuned per size" if sel.lr == LR_TUNED else f"lr ×{sel.lr:g}"
     family = [f"{k.replace('_', ' ')} {getattr(sel, k)}" for k in ("lr_rule", "epochs", "batch_size")
               if getattr(sel, k) != getattr(DEFAULT, k)]
+    family += [study_words(k, getattr(sel, k)) for k in config.STUDY_DEFAULTS if getattr(sel, k) != getattr(DEFAULT, k)]
     return (f"{sel.dataset} · dropout {sel.dropout:g} · {' · '.join([*family, sel.precision])} · width steps {sel.widths[0]}–{sel.widths[1]} · "
             f"fractions {frac_label(sel.fractions[0])}–{frac_label(sel.fractions[1])} · {seeds} · {lr} · "
             f"{'E + A·C^-α' if sel.irreducible else 'A·C^-α'} · N_opt by {ESTIMATORS[sel.estimator]}")

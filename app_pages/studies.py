@@ -1,0 +1,58 @@
+"""Studies: four questions beyond the exercise, one card each: the question and its paper, the
+preset grid that answers it here (its plan and one button), the charts, and the answer in one
+sentence. Every number comes from scaling.views.studies (and scaling.fit.studies behind it)."""
+import streamlit as st
+
+from app_pages import ui
+from scaling import study_charts, views
+from scaling.datasets import DataError
+
+ui.through_app()
+st.title("Studies")
+s = ui.store()
+runs = ui.load_runs(s)
+dev = ui.device()
+st.markdown("Questions the scaling-law papers ask beyond the exercise, each answered on this instrument from the "
+            "cached runs, with 95% intervals (seeds resampled). Each card's preset grid is sized for this device; "
+            "runs already cached are not trained again, and training happens in a worker process.")
+ui.sweeps_section(s, runs)  # one fragment owns the panels: see app_pages/ui/sweeps.py
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _answer(path: str, signature: tuple, key: str, n_boot: int, _runs):
+    # keyed by the file's signature: refitted when runs land, free on every other rerun
+    return views.studies.answer(key, _runs, n_boot=n_boot)
+
+
+for key, study in views.studies.STUDIES.items():
+    with st.container(border=True, key=f"study_{key}"):
+        st.subheader(study.title)
+        st.markdown(f"**{study.question}**")
+        st.caption(f"From {study.paper}.")
+        try:
+            configs = views.studies.preset(key, dev.device)
+            p = views.plan(s, configs, runs, dev.label)
+        except DataError as e:  # a data set missing here: this card cannot plan, the others still can
+            st.error(f"Data set error: {e}")
+            continue
+        m1, m2, m3, m4 = ui.card_row(4)
+        m1.metric("runs in the preset", len(p.configs))
+        m2.metric("cached", p.cached, help=f"{p.queued} more already queued" if p.queued else None)
+        m3.metric("to train", p.new, help=f"{views.fmt_flops(p.flops)} of training compute (C = 3 × forward FLOPs × D)")
+        m4.metric("estimated time", views.fmt_s(p.est_s) if p.new else "—", help=f"on {dev.label}: {p.basis}")
+        st.caption(f"Preset: {study.preset_note}. Training compute to spend: {views.fmt_flops(p.flops)}.")
+        label = f"Queue {p.new} run{'s' * (p.new != 1)}" if p.new else "Everything in this preset is cached or queued"
+        if st.button(label, key=f"s_queue_{key}", type="primary", disabled=p.new == 0, icon=":material/play_arrow:"):
+            name = views.studies.preset_label(key, dev.device)
+            sid, n_cached, n_new = ui.guarded(views.queue_runs, s, configs, name, dev.device)
+            ui.remember_sweep(sid, name)
+            st.session_state["s_toast"] = f"{study.title}: queued {n_new} runs ({n_cached} cached)"
+            st.rerun()  # the plan above now counts them as queued
+        r = ui.guarded(_answer, str(s.path), s.signature(), key, ui.BOOT, runs)
+        (st.success if r.ok else st.info)(r.answer, icon=":material/lightbulb:" if r.ok else ":material/hourglass:")
+        figs = study_charts.study_charts(r)
+        for cell, fig in zip(ui.chart_row(len(figs)), figs):
+            ui.chart(cell, fig)
+
+if msg := st.session_state.pop("s_toast", None):
+    st.toast(msg, icon=":material/play_arrow:")
