@@ -1,6 +1,4 @@
 """Runs: the cache as a filterable table; download it; delete selected runs after confirming."""
-import io
-
 import streamlit as st
 
 from app_pages import ui
@@ -27,7 +25,8 @@ for col, chosen in [("dataset", ds), ("dropout", dr), ("width_step", ws), ("stat
         view = view[view[col].isin(chosen)]
 view = view.reset_index(drop=True)
 
-cols = ["width_step", "width", "dropout", "fraction", "seed", "lr_mult", "params", "examples", "flops",
+study = [k for k in views.STUDY_AXES if runs[k].nunique() > 1]  # shown where the cache holds more than one value
+cols = ["width_step", "width", "dropout", *study, "fraction", "seed", "lr_mult", "params", "examples", "flops",
         "val_loss", "val_acc", "wall_s", "status", "precision", "device", "imported_from", "protocol", "created_at",
         "error", "run_id"]
 labels = {f: views.frac_label(f) for f in view["data_fraction"].unique()}  # 1/256, as everywhere else
@@ -62,7 +61,7 @@ if stale:
 if note := views.imported_note(view, "The column *imported from* says which."):
     st.caption(note)
 st.caption(f"{len(view)} of {len(runs)} runs. Select rows (the boxes at the left edge) to delete them. "
-           "The downloads hold the rows shown, every column.")
+           "The CSV holds the rows shown, every column; the export, those of them that finished, with their curves.")
 
 d1, d2, _ = st.columns([1, 1, 3])
 export = view  # every column, created_at (UTC) included
@@ -70,13 +69,13 @@ ui.download(d1, "Download CSV", export, "runs.csv")
 
 
 def parquet() -> bytes:  # written only when the button is clicked
-    buf = io.BytesIO()
-    export.to_parquet(buf, index=False)
-    return buf.getvalue()
+    return views.export_bytes(s, view["run_id"], label=f"{len(view)} runs from the Runs page")[0]
 
 
-d2.download_button("Download Parquet", parquet, file_name="runs.parquet", mime="application/octet-stream",
-                   on_click="ignore", icon=":material/download:")
+d2.download_button("Download export (Parquet)", parquet, file_name="runs.parquet", mime="application/octet-stream",
+                   on_click="ignore", icon=":material/download:",
+                   help="the finished runs shown (ok, diverged) with their validation curves, the code version and "
+                        "the machine: the file `scaling import` (and the Explore page of another Scaling Lab) reads")
 
 chosen = event.selection.rows if event is not None else []
 if chosen:

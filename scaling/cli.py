@@ -330,12 +330,11 @@ def export(args) -> int:
         data = buf.getvalue().encode()
         what = f"{len(df)} runs"
     else:
-        from . import exchange
+        from .exchange import hardware
 
-        df, curves, sweeps = Store(args.db).runs_and_curves()
-        meta = exchange.provenance(df, sweeps, command=args.command, label=args.label)
-        data = exchange.to_parquet(df, curves, meta)
-        what = f"{len(df)} runs with {len(curves)} curve points (written on {meta['processor']}, {meta['cpu']})"
+        data, n = views.export_bytes(Store(args.db), label=args.label, command=args.command)
+        hw = hardware()
+        what = f"{n} runs with their curves (written on {hw['processor']}, {hw['cpu']})"
     try:
         with open(args.output, "wb") as f:  # written in one go: no half file from a failed query
             f.write(data)

@@ -355,3 +355,24 @@ def test_a_schema_3_database_migrates_and_reads_unchanged(tmp_path):
     assert store.curves().values.tolist() == [["r0", 10, 1.0, 0.8, 0.7]]
     with duckdb.connect(str(path)) as con:
         assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+
+
+def test_the_runs_pages_export_of_some_runs_imports_elsewhere_with_their_curves_and_axes(tmp_path):
+    from scaling import views
+
+    a = Store(tmp_path / "a.duckdb")
+    filled_db(a.path)
+    noisy = [RunConfig(0, 1 / 64, seed=s, label_noise=0.2, arch="mlp", classes="56789") for s in (0, 1)]
+    a.add_results([train.RunResult(c, 0.7, 0.8, 0.9, 0.1, "cpu", "ok", curve=((10, 1.0, 0.5),)) for c in noisy])
+    shown = a.runs()["run_id"].tolist()[:5] + [c.run_id for c in noisy]
+    data, n = views.export_bytes(a, shown, label="five and two")
+    assert n == 7
+    path = tmp_path / "some.parquet"
+    path.write_bytes(data)
+    b = Store(tmp_path / "b.duckdb")
+    res = _import(b, path)
+    assert (res.added, res.conflicts) == (7, ())
+    got = b.runs().set_index("run_id")
+    assert set(got.index) == set(shown)
+    assert (got.loc[noisy[0].run_id, ["label_noise", "arch", "classes"]].tolist() == [0.2, "mlp", "56789"])
+    assert len(b.curves()) == len(a.curves()[a.curves().run_id.isin(shown)])

@@ -27,18 +27,18 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from ..config import STUDY_DEFAULTS
 from ._util import Interval, bootstrap_interval, jsonable, one_blas_thread
 from .analysis import Resampler
-from .laws import fit_power_law
+from .laws import fit_kaplan, fit_power_law
 from .runs import _group_codes
 
-# As config.STUDY_DEFAULTS (not imported: the fit package reads tables, not configs). Runs written
-# before the study axes existed have no such columns, and are these defaults.
-AXIS_DEFAULTS = {"label_noise": 0.0, "arch": "cnn", "classes": "", "pretrain_classes": "",
-                 "pretrain_fraction": 1.0, "pretrain_epochs": 1}
+# Runs written before the study axes existed have no such columns, and are these defaults.
+AXIS_DEFAULTS = STUDY_DEFAULTS
 FAMILY = ("dataset", "dropout", "lr_rule", "batch_size", "precision")
 MIN_FRACTIONS = 3   # a power law in D from fewer data sizes has no check on its form
 MIN_WIDTHS = 3      # a plateau in N needs a rise, a bend and a flat part
+KAPLAN_BOUND = 4.9  # fit_kaplan bounds its exponents at 5: a fit that reaches it describes nothing
 PLATEAU_TOL = 0.02  # the plateau starts within 2% of the best loss at that D (or the seed noise, if larger)
 N_BOOT = 200
 LEVEL = 0.95
@@ -153,9 +153,25 @@ def _resample(cells: _Cells, estimate, point: dict, n_boot: int, seed: int) -> t
             continue
         for k in names:
             samples[k][i] = r.get(k, np.nan)
-    intervals = {k: bootstrap_interval(samples[k], point[k], LEVEL, "percentile", draw.scheme, draw.inflate)
+    intervals = {k: _scale_interval(samples[k], point[k], draw) if _is_scale(k) else
+                 bootstrap_interval(samples[k], point[k], LEVEL, "percentile", draw.scheme, draw.inflate)
                  for k in names}
     return intervals, samples
+
+
+def _is_scale(name) -> bool:
+    """A positive scale (the transfer law's k, a plateau's N_p, the ratio p of two exponents): its
+    interval is made, and widened, in log space, where its resamples are near symmetric and a
+    widening cannot cross zero."""
+    return name in ("k", "p") or (isinstance(name, tuple) and name[0] == "N_p")
+
+
+def _scale_interval(s: np.ndarray, estimate: float, draw) -> Interval:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        logs = np.where(s > 0, np.log(s), np.nan)
+    iv = bootstrap_interval(logs, math.log(estimate) if estimate > 0 else math.nan, LEVEL, "percentile",
+                            draw.scheme, draw.inflate)
+    return Interval(math.exp(iv.lo), math.exp(iv.hi), iv.n_boot, iv.n_failed, iv.level, f"{iv.method} (log)", iv.scheme)
 
 
 def _law(x: np.ndarray, y: np.ndarray):
@@ -408,8 +424,8 @@ def study_arch(runs: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = 0, lr="t
                  lines=pd.DataFrame(), target_loss=math.nan, compute=pd.DataFrame())
     if len(archs) < 2:
         have = f"only {archs[0]} runs" if archs else "no runs at all"
-        other = "an mlp" if not archs or archs[0] == "cnn" else "the cnn"
-        return ArchStudy(False, f"Needs runs of two architectures (the cnn and {other}) on the same widths and "
+        other = "an MLP" if not archs or archs[0] == "cnn" else "the CNN"
+        return ArchStudy(False, f"Needs runs of two architectures (the CNN and {other}) on the same widths and "
                                 f"data fractions ({have} cached).", **empty)
     cells = _Cells(df, ["arch", "width_step", "data_fraction"], lr)
     c = cells.cells
@@ -465,13 +481,13 @@ def _arch_answer(archs, exps, compute, iv, target) -> str:
     for a in archs[1:]:
         o = _overlap(iv.get(("alpha", base)), iv.get(("alpha", a)))
         moved |= o is False
-        parts.append(f"{_iv_text(exps.set_index('arch').loc[a, 'value'], iv.get(('alpha', a)))} for the {a} "
+        parts.append(f"{_iv_text(exps.set_index('arch').loc[a, 'value'], iv.get(('alpha', a)))} for the {a.upper()} "
                      f"({_overlap_words(o)})")
     head = (f"The compute exponent α_C is {_iv_text(exps.iloc[0]['value'], iv.get(('alpha', base)))} for the "
-            f"{base} and " + "; ".join(parts) + ".")
+            f"{base.upper()} and " + "; ".join(parts) + ".")
     what = "The architecture changes the exponent" if moved else \
         "On these runs the architecture changes the constant, not the exponent"
-    cmp = "; ".join(f"to reach loss {target:.3g} the {r.arch} needs {_iv_num(r.ratio, _as_iv(r))}× the {base}'s "
+    cmp = "; ".join(f"to reach loss {target:.3g} the {r.arch.upper()} needs {_iv_num(r.ratio, _as_iv(r))}× the {base.upper()}'s "
                     "compute" for r in compute.iloc[1:].itertuples())
     return f"{head} {what}; {cmp}."
 
@@ -666,7 +682,9 @@ class BottleneckStudy(_Result):
     title = "The data bottleneck: with D fixed, where does growing N plateau? (Kaplan et al. 2020, §4)"
 
     def _details(self):
-        return [f"D = {r.distinct:,.0f} distinct examples: plateau from N = {r.N_p:,.0f}"
+        return [f"D = {r.distinct:,.0f} distinct examples: the law's plateau at N = "
+                + (f"{r.N_p_law:,.0f}; " if "N_p_law" in self.plateaus else "?; ")
+                + f"the data within {r.tolerance:.0%} of its best loss from N = {r.N_p:,.0f}"
                 + (f" ({r.censored})" if r.censored else "")
                 + (f", best at N = {r.N_best:,.0f}, then loss rises {r.rise:.1%} (overfits)" if r.overfits else "")
                 for r in self.plateaus.itertuples()]
@@ -727,13 +745,23 @@ def study_bottleneck(runs: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = 0,
             out[f] = plateau_start(N[sel], m[sel], tols[f])
         return out
 
+    D = c["distinct"].to_numpy(float)
+
+    def kaplan(m: np.ndarray):
+        """Kaplan's L(N, D) on these seed means, or None where it cannot be fitted or runs into a
+        bound of its exponents (then it does not describe the data)."""
+        ok = np.isfinite(m)
+        try:
+            kf = fit_kaplan(N[ok], D[ok], m[ok])
+        except ValueError:
+            return None
+        return kf if max(kf.alpha_N, kf.alpha_D) < KAPLAN_BOUND else None
+
     def estimate(m: np.ndarray) -> dict:
-        ps = plateaus(m)
-        out = {("N_p", f): v[0] for f, v in ps.items()}
-        free = [f for f, v in ps.items() if not v[1]]
-        if len(free) >= MIN_FRACTIONS - 1 and len(free) >= 2:
-            p, _ = np.polyfit(np.log([dist[f] for f in free]), np.log([ps[f][0] for f in free]), 1)
-            out["p"] = float(p)
+        out = {("N_p", f): v[0] for f, v in plateaus(m).items()}
+        kf = kaplan(m)
+        if kf is not None:
+            out.update(p=kf.alpha_D / kf.alpha_N, alpha_N=kf.alpha_N, alpha_D=kf.alpha_D)
         return out
 
     point = estimate(m0)
@@ -754,28 +782,29 @@ def study_bottleneck(runs: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = 0,
     p = point.get("p", math.nan)
     pts = c[["data_fraction", "distinct", "width_step", "width", "params", "examples", "flops", "val_loss",
              "val_loss_std", "n_seeds"]]
-    n_free = int((pl["censored"] == "").sum())
     if not math.isfinite(p):
-        return BottleneckStudy(False, f"Needs wider models at {epochs} epochs: the plateau is reached inside the "
-                                      f"widths trained at {n_free} data size{'s' * (n_free != 1)} (the fit of N_p "
-                                      f"against D needs 2 or more; at the others it starts at the largest or smallest "
-                                      f"width).", **{**empty, "n_runs": len(df), "points": pts, "plateaus": pl})
-    free = pl[pl["censored"] == ""]
-    coef = np.polyfit(np.log(free["distinct"]), np.log(free["N_p"]), 1)
+        return BottleneckStudy(False, f"Needs more widths or data sizes at {epochs} epochs: Kaplan's L(N, D) does "
+                                      "not fit these runs (no fit, or an exponent at its bound), so where growing N "
+                                      "stops helping cannot be read off them.",
+                               **{**empty, "n_runs": len(df), "points": pts, "plateaus": pl})
+    kf = kaplan(m0)
+    # N_p(D): where the fitted law's model and data terms are equal, (Nc/N)^(aN/aD) = Dc/D; past it a
+    # bigger model can lower the loss by at most a factor 2^aD, and the data term dominates
+    n_p = lambda d: kf.Nc * (d / kf.Dc) ** (kf.alpha_D / kf.alpha_N)  # noqa: E731
+    pl = pl.assign(N_p_law=n_p(pl["distinct"].to_numpy(float)))
     xs = np.geomspace(pl["distinct"].min(), pl["distinct"].max(), 30)
-    line = pd.DataFrame({"distinct": xs, "N_p": np.exp(np.polyval(coef, np.log(xs)))})
+    line = pd.DataFrame({"distinct": xs, "N_p": n_p(xs)})
     exps = pd.DataFrame([_exp_row("p (N_p ∝ D^p)", p, iv.get("p"), len(df))])
     n_over = int(pl["overfits"].sum())
-    over = (f"past it the loss rises again (overfitting) at {n_over} of {len(pl)} data sizes, by up to "
-            f"{pl['rise'].max():.0%}" if n_over else "past it the loss stays flat at every data size (no overfitting "
-            "within the widths trained)")
-    cens = (f"; {len(pl) - n_free} more, whose plateau starts at the smallest or largest width trained, are left "
-            "out" if n_free < len(pl) else "")
-    answer = (f"With {epochs} epochs, growing N stops helping at N_p ∝ D^{_iv_text(p, iv.get('p'))} "
-              f"(N_p: the smallest N within {min(tols.values()):.0%} of the best loss at that D; fitted over "
-              f"{n_free} data sizes{cens}): N_p goes from "
-              f"{free['N_p'].iloc[0]:,.0f} parameters at D = {free['distinct'].iloc[0]:,.0f} to "
-              f"{free['N_p'].iloc[-1]:,.0f} at D = {free['distinct'].iloc[-1]:,.0f}; {over}.")
+    over = (f"Past the plateau the final loss rises again (overfitting) at {n_over} of {len(pl)} data sizes, by up "
+            f"to {pl['rise'].max():.0%}" if n_over else "Past the plateau the final loss stays flat at every data "
+            "size (no overfitting within the widths trained)")
+    d0, d1 = pl["distinct"].iloc[0], pl["distinct"].iloc[-1]
+    answer = (f"With D fixed and {epochs} epochs, growing N stops helping at N_p ∝ D^{_iv_text(p, iv.get('p'))}: "
+              f"Kaplan's L(N, D) fitted to the seed means (final loss, no early stopping; RMS log error "
+              f"{np.sqrt(np.mean(kf.residuals ** 2)):.2f}) puts the plateau, where its model and data terms are "
+              f"equal, at N = {n_p(d0):,.0f} parameters for D = {d0:,.0f} and {n_p(d1):,.0f} for D = {d1:,.0f} "
+              f"(Kaplan et al.'s language models: D ∝ N^0.74, i.e. p = 1.35). {over}.")
     return BottleneckStudy(True, answer, len(df), fam, epochs, exps, pts, pl, p, iv.get("p"), line)
 
 

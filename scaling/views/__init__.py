@@ -14,7 +14,7 @@ from .answers import (Coverage, analysis, backtest, common_range, comparison_tab
                       law_band, law_line, lr_tuning, nopt_band, nopt_data_points,
                       parametric_residuals, point_estimates, shown_nopt, verdict)
 from .device import DeviceInfo, cluster_line, cpu_path_line, device_info
-from .imports import Shipped, import_file, imported_note, shipped
+from .imports import Shipped, export_bytes, import_file, imported_note, shipped
 from .fmt import compute_note, equation, explain_nopt, floor_negligible, fmt_flops, fmt_num, fmt_s, frac_label
 from .plans import (LR_SCAN, QUICK_CPU, QUICK_GPU, Bracket, GridSpec, Plan, bracket, next_lr_configs, parse_count, plan, quick_grid,
                     TimeModel, time_model)
@@ -33,5 +33,5 @@ __all__ = [
     "isoflop_profiles", "law_band", "law_line", "lr_tuning", "n_stale", "next_lr_configs", "nopt_band", "nopt_data_points", "options", "parametric_residuals", "parse_count", "parse_params", "plan",
     "point_estimates", "queue_runs", "quick_grid", "select", "shown_nopt", "stale_configs", "start_sweep", "start_worker", "sweep_status",
     "TimeModel", "time_model", "verdict", "wait_sweep", "worker_pid",
-    "Shipped", "import_file", "imported_note", "shipped", "studies",
+    "Shipped", "export_bytes", "import_file", "imported_note", "shipped", "studies",
 ]

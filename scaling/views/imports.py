@@ -1,5 +1,5 @@
-"""What the pages ask about imported runs: the exercise grid shipped with the package, loading it,
-and which of the runs shown were not trained here."""
+"""What the pages ask about imports and exports: the exercise grid shipped with the package, loading
+it, which of the runs shown were not trained here, and an export another Scaling Lab can import."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,6 +49,17 @@ def import_file(store: Store, path) -> Imported:
     """Check the export at `path` whole, then write its new runs in one transaction (ExportError: nothing written)."""
     exp = exchange.read(path)
     return store.import_runs(exp.runs, exp.curves, source=exp.source(path))
+
+
+def export_bytes(store: Store, run_ids=None, label: str = "", command: str = "") -> tuple[bytes, int]:
+    """A Parquet export of the finished runs among `run_ids` (None: all), with their curves and the
+    provenance (exchange.provenance): what `scaling import` reads. Also the number of runs in it."""
+    runs, curves, sweeps = store.runs_and_curves()
+    if run_ids is not None:
+        keep = set(run_ids)
+        runs, curves = runs[runs["run_id"].isin(keep)], curves[curves["run_id"].isin(keep)]
+    meta = exchange.provenance(runs, sweeps, command=command, label=label)
+    return exchange.to_parquet(runs, curves, meta), len(runs)
 
 
 def imported_note(runs: pd.DataFrame, pointer: str = "The Runs page marks each one.") -> str:
