@@ -69,7 +69,7 @@ ui.download(d1, "Download CSV", export, "runs.csv")
 
 
 def parquet() -> bytes:  # written only when the button is clicked
-    return views.export_bytes(s, view["run_id"], label=f"{len(view)} runs from the Runs page")[0]
+    return views.export_bytes(s, view["run_id"], label=f"{len(view)} runs from the Runs page").data
 
 
 d2.download_button("Download export (Parquet)", parquet, file_name="runs.parquet", mime="application/octet-stream",

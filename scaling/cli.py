@@ -330,11 +330,9 @@ def export(args) -> int:
         data = buf.getvalue().encode()
         what = f"{len(df)} runs"
     else:
-        from .exchange import hardware
-
-        data, n = views.export_bytes(Store(args.db), label=args.label, command=args.command)
-        hw = hardware()
-        what = f"{n} runs with their curves (written on {hw['processor']}, {hw['cpu']})"
+        out = views.export_bytes(Store(args.db), label=args.label, command=args.command)
+        data, meta = out.data, out.meta
+        what = f"{out.runs} runs with {out.curve_points} curve points (written on {meta['processor']}, {meta['cpu']})"
     try:
         with open(args.output, "wb") as f:  # written in one go: no half file from a failed query
             f.write(data)

@@ -365,10 +365,10 @@ def test_the_runs_pages_export_of_some_runs_imports_elsewhere_with_their_curves_
     noisy = [RunConfig(0, 1 / 64, seed=s, label_noise=0.2, arch="mlp", classes="56789") for s in (0, 1)]
     a.add_results([train.RunResult(c, 0.7, 0.8, 0.9, 0.1, "cpu", "ok", curve=((10, 1.0, 0.5),)) for c in noisy])
     shown = a.runs()["run_id"].tolist()[:5] + [c.run_id for c in noisy]
-    data, n = views.export_bytes(a, shown, label="five and two")
-    assert n == 7
+    out = views.export_bytes(a, shown, label="five and two")
+    assert out.runs == 7 and out.meta["label"] == "five and two"
     path = tmp_path / "some.parquet"
-    path.write_bytes(data)
+    path.write_bytes(out.data)
     b = Store(tmp_path / "b.duckdb")
     res = _import(b, path)
     assert (res.added, res.conflicts) == (7, ())

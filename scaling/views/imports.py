@@ -51,15 +51,23 @@ def import_file(store: Store, path) -> Imported:
     return store.import_runs(exp.runs, exp.curves, source=exp.source(path))
 
 
-def export_bytes(store: Store, run_ids=None, label: str = "", command: str = "") -> tuple[bytes, int]:
+@dataclass(frozen=True)
+class Exported:
+    data: bytes        # the Parquet file
+    runs: int
+    curve_points: int
+    meta: dict         # its provenance (exchange.provenance)
+
+
+def export_bytes(store: Store, run_ids=None, label: str = "", command: str = "") -> Exported:
     """A Parquet export of the finished runs among `run_ids` (None: all), with their curves and the
-    provenance (exchange.provenance): what `scaling import` reads. Also the number of runs in it."""
+    provenance (exchange.provenance): what `scaling import` reads."""
     runs, curves, sweeps = store.runs_and_curves()
     if run_ids is not None:
         keep = set(run_ids)
         runs, curves = runs[runs["run_id"].isin(keep)], curves[curves["run_id"].isin(keep)]
     meta = exchange.provenance(runs, sweeps, command=command, label=label)
-    return exchange.to_parquet(runs, curves, meta), len(runs)
+    return Exported(exchange.to_parquet(runs, curves, meta), len(runs), len(curves), meta)
 
 
 def imported_note(runs: pd.DataFrame, pointer: str = "The Runs page marks each one.") -> str:
