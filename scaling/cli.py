@@ -116,6 +116,9 @@ def parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="serve the queue of a database (the app starts one)")
     w.add_argument("--device", default="auto")
     w.add_argument("--idle-exit", type=float, default=30.0, help="exit after this many idle seconds")
+    w.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by this much (0-19; the "
+                   "app's worker takes 10: the page's server then gets a core whenever it asks, and training "
+                   "every core while it does not)")
     _add_ray(w)
     _add_db(w)
     return ap
@@ -461,6 +464,11 @@ def _print_bracket(all_runs, family_runs, family: dict, result, args) -> None:
 
 def worker(args) -> int:
     from . import jobs, train
+
+    if not 0 <= args.nice <= 19:
+        raise ValueError(f"--nice {args.nice}: must be 0..19")
+    if args.nice:
+        os.nice(args.nice)
 
     address = _ray_address(args)
     ray = None if address is False else {"address": address, "task_cpus": args.ray_task_cpus}

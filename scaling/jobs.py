@@ -28,6 +28,7 @@ from .store import Store, owner_id, pid_alive
 # train.train_stack splits a stack further to fit the free device memory.
 CPU_MAX_MODELS = 8
 MAX_MODELS = 256
+WORKER_NICE = 10  # the app's worker process (worker_nice)
 
 
 def max_models(device: str) -> int:
@@ -149,6 +150,19 @@ def worker_alive(store: Store) -> int | None:
     return pid if pid_alive(pid) else None  # a killed worker may linger as a zombie: dead all the same
 
 
+def worker_nice() -> int:
+    """The app's worker runs at this niceness ($SCALING_WORKER_NICE, else WORKER_NICE): on a machine
+    whose cores it fills, the page's server, at 0, is scheduled first whenever it has work, so a
+    slider moved while a sweep trains redraws without waiting behind it, and training still has
+    every core while the page is idle (leaving a core free would halve a 2-core machine's sweeps)."""
+    raw = os.environ.get("SCALING_WORKER_NICE", "").strip()
+    if not raw:
+        return WORKER_NICE
+    if not raw.isdigit() or int(raw) > 19:
+        raise ValueError(f"SCALING_WORKER_NICE={raw!r} must be an integer in 0..19 (default {WORKER_NICE})")
+    return int(raw)
+
+
 def ensure_worker(store: Store, device: str = "auto") -> int:
     """Start `scaling worker` for this database unless one runs. It is a separate process so
     training survives page reruns and closed tabs; it exits when the queue stays empty."""
@@ -157,7 +171,8 @@ def ensure_worker(store: Store, device: str = "auto") -> int:
         return pid
     log = open(store.path.with_name(store.path.name + ".worker.log"), "a")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "scaling", "worker", "--db", str(store.path), "--device", device],
+        [sys.executable, "-m", "scaling", "worker", "--db", str(store.path), "--device", device,
+         "--nice", str(worker_nice())],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )
     log.close()  # the child holds its own copy

@@ -1,4 +1,6 @@
 """The worker under device faults: out-of-memory splits the stack, other errors fail the run, the queue goes on."""
+import time
+
 import pytest
 import torch
 
@@ -110,3 +112,31 @@ def test_the_app_refuses_a_sweep_on_a_corrupt_data_set_before_queueing(db, tmp_p
     finally:
         datasets.arrays.cache_clear(), data.load.cache_clear()
     assert store.queue_counts().queued == 0 and jobs.worker_alive(store) is None
+
+
+def test_the_apps_worker_yields_the_cpu_to_the_page(db, monkeypatch):
+    """The worker the app starts runs at nice 10 (the page's server at 0 is scheduled first); a bad
+    setting is refused before anything starts."""
+    import os
+
+    store = Store(db)
+    pid = jobs.ensure_worker(store, "cpu")
+    try:
+        assert _settles(pid, jobs.WORKER_NICE)
+    finally:
+        os.kill(pid, 9)
+    monkeypatch.setenv("SCALING_WORKER_NICE", "twenty")
+    with pytest.raises(ValueError, match="SCALING_WORKER_NICE"):
+        jobs.worker_nice()
+
+
+def _settles(pid, nice, timeout=20.0):
+    """The worker lowers its priority once its interpreter has started: wait for it."""
+    import os
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.getpriority(os.PRIO_PROCESS, pid) >= os.getpriority(os.PRIO_PROCESS, 0) + nice:
+            return True
+        time.sleep(0.2)
+    return False
