@@ -51,12 +51,36 @@ lrs = c3.multiselect("Learning-rate multipliers", LR_MULTS, default=[1.0], key="
                      format_func=lambda v: f"×{v:g}", help="several values let Explore tune the rate per size")
 if scan:
     lrs = list(views.LR_SCAN)
+with st.expander("Study axes: architecture, label noise, digits, transfer", icon=":material/science:"):
+    a1, a2, a3 = st.columns(3)
+    archs = a1.multiselect("Architecture", list(arch.ARCHS), default=["cnn"], key="t_arch",
+                           format_func=lambda a: views.study_words("arch", a),
+                           help="the CNN of the exercise, or an MLP (784 → 16c → 16c → 10) on the same width knob")
+    noise = a1.multiselect("Label noise", [0.0, 0.1, 0.2, 0.4], default=[0.0], key="t_noise",
+                           format_func=lambda q: f"{q:.0%}",
+                           help="the fraction of each run's training labels replaced by another digit (seeded); "
+                                "the test set is never corrupted")
+    digits_txt = a2.text_input("Digits", "", key="t_classes", placeholder="all ten",
+                               help="train and evaluate on these digits only, e.g. 56789")
+    pre_txt = a3.text_input("Pre-train on digits", "", key="t_pretrain", placeholder="none (from scratch)",
+                            help="fine-tune from a run pre-trained on these digits (a cached run of its own, trained "
+                                 "once and reused), e.g. 01234")
+    pre_f = a3.select_slider("Pre-training data", FRACTIONS, value=1.0, key="t_pretrain_f",
+                             format_func=views.frac_label, disabled=not pre_txt.strip(),
+                             help="the pre-training run's fraction of its digits' examples, one epoch")
+axis_errors = []
+for label, text, col in (("Digits", digits_txt, a2), ("Pre-train on digits", pre_txt, a3)):
+    try:
+        grid.digits(label, text)
+    except grid.GridError as e:
+        col.error(str(e), icon=":material/error:")
+        axis_errors.append(label)
 st.caption(f"Quick sweep for this device: {quick.label()}")
 
-if not drop or not lrs:
-    st.warning("Choose at least one dropout value and one learning-rate multiplier.")
+if not drop or not lrs or not archs or not noise:
+    st.warning("Choose at least one dropout value, learning-rate multiplier, architecture and label noise.")
     st.stop()
-if isinstance(n_seeds, str):
+if isinstance(n_seeds, str) or axis_errors:
     st.stop()  # the message is beside the field
 # a data set that is not on this machine is refused before a plan is drawn (asked once a session:
 # an offline download attempt is slow)
@@ -72,11 +96,13 @@ if missing[ds]:
     st.stop()
 spec = views.GridSpec(widths=f"{w[0]}:{w[1] + 1}", fractions=f"{views.frac_label(f[0])}:{views.frac_label(f[1])}",
                       seeds=f"0:{int(n_seeds)}", dropouts=",".join(f"{d:g}" for d in drop),
-                      lr_mults=",".join(f"{v:g}" for v in lrs), dataset=ds)
+                      lr_mults=",".join(f"{v:g}" for v in lrs), dataset=ds, archs=",".join(archs),
+                      label_noise=",".join(f"{q:g}" for q in noise), classes=digits_txt, pretrain_classes=pre_txt,
+                      pretrain_fraction=views.frac_label(pre_f))
 try:
     p = ui.guarded(views.plan, s, spec, runs, dev.label)
-except grid.GridError as e:
-    st.error(str(e))
+except (grid.GridError, ValueError) as e:  # e.g. pre-training digits that overlap the digits trained on
+    st.error(str(e), icon=":material/error:")
     st.stop()
 
 m1, m2, m3, m4, m5 = ui.card_row(5)  # one column each where the page is wide enough, else stacked

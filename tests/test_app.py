@@ -259,6 +259,29 @@ def test_an_estimator_that_cannot_answer_offers_one_that_can(app):
     assert app.query_params["nopt"] == "parametric"
 
 
+def test_train_takes_the_study_axes_and_refuses_bad_digits_beside_the_field(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCALING_DB", str(tmp_path / "axes.duckdb"))
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("app_pages/train.py").run()
+    at.select_slider(key="t_widths").set_value((0, 0))
+    at.select_slider(key="t_fractions").set_value((1 / 512, 1 / 512))
+    at.multiselect(key="t_dropout").set_value([0.0])
+    at.text_input(key="t_seeds").input("1").run()
+    at.text_input(key="t_classes").input("5x").run()
+    assert not at.exception and any("distinct digits" in e.value for e in at.error)
+    assert not [m for m in at.metric if m.label == "to train"]  # no plan from a refused value
+    at.text_input(key="t_classes").input("5,6,7,8,9").run()
+    at.text_input(key="t_pretrain").input("56").run()  # overlaps the digits trained on
+    assert any("pretrain_classes must be digits apart" in e.value for e in at.error)
+    at.text_input(key="t_pretrain").input("01234").run()
+    at.multiselect(key="t_arch").set_value(["cnn", "mlp"])
+    at.multiselect(key="t_noise").set_value([0.0, 0.2]).run()
+    _ok(at)
+    assert _metric(at, "to train") == "6"  # 2 archs x 2 noise levels, and the 2 pre-training runs they start from
+
+
 def test_train_plan_counts_queued_runs_once(tmp_path):
     store = Store(tmp_path / "plan.duckdb")
     spec = views.GridSpec(widths="0:2", fractions="1/512", seeds="0:1", dropouts="0")

@@ -24,12 +24,23 @@ class GridSpec:
     dropouts: str = "0,0.2"
     lr_mults: str = "1"
     dataset: str = "mnist"
+    archs: str = "cnn"             # the study axes, in the CLI's syntax too (config.STUDY_DEFAULTS)
+    label_noise: str = "0"
+    classes: str = ""
+    pretrain_classes: str = ""
+    pretrain_fraction: str = "1"
 
     def configs(self) -> list[RunConfig]:
-        return grid.expand(
+        """The grid's configs, with the pre-training runs its fine-tuning runs start from."""
+        return with_pretraining(grid.expand(
             grid.width_steps("widths", self.widths), grid.fractions("fractions", self.fractions),
             grid.int_steps("seeds", self.seeds, 0, 2**31 - 1), grid.floats("dropout", self.dropouts, 0, 1, hi_open=True),
-            grid.floats("lr multiplier", self.lr_mults, 1e-6, 1e6), dataset=self.dataset)
+            grid.floats("lr multiplier", self.lr_mults, 1e-6, 1e6), dataset=self.dataset,
+            archs=grid.strings("architecture", self.archs, arch.ARCHS),
+            label_noises=grid.floats("label noise", self.label_noise, 0, 1, hi_open=True),
+            classes=grid.digits("digits", self.classes),
+            pretrain_classes=grid.digits("pre-training digits", self.pretrain_classes),
+            pretrain_fraction=grid.fractions("pre-training fraction", self.pretrain_fraction)[0]))
 
     def label(self) -> str:
         """In words, ranges inclusive (the CLI's a:b excludes b; a caption beside a slider must not)."""
@@ -42,7 +53,19 @@ class GridSpec:
                 f"{fmt(v[0])}, {fmt(v[1])}"
         return (f"width steps {span(w)} · fractions {span(fr, frac_label)} · {len(sd)} seed{'s' * (len(sd) != 1)} "
                 f"({span(sd)}) · dropout {self.dropouts.replace(',', ', ')} · lr ×{self.lr_mults.replace(',', ', ×')}"
-                f" · {self.dataset}")
+                f" · {self.dataset}" + "".join(f" · {x}" for x in self._study_words()))
+
+    def _study_words(self) -> list[str]:
+        out = []
+        if self.archs != "cnn":
+            out.append(self.archs.upper().replace(",", ", "))
+        if self.label_noise != "0":
+            out.append(f"label noise {self.label_noise.replace(',', ', ')}")
+        if self.classes:
+            out.append(f"digits {self.classes}")
+        if self.pretrain_classes:
+            out.append(f"pre-trained on {self.pretrain_classes} ({self.pretrain_fraction} of them)")
+        return out
 
 
 LR_SCAN = (0.5, 1.0, 2.0)  # the multipliers a tuned learning rate needs at the least (the CLI's --lr-scan)
