@@ -28,7 +28,7 @@ for key, study in views.studies.STUDIES.items():
     with st.container(border=True, key=f"study_{key}"):
         st.subheader(study.title)
         st.markdown(f"**{study.question}**")
-        st.caption(f"From {study.paper}.")
+        st.caption(f"Source: {study.paper}.")
         try:
             configs = views.studies.preset(key, dev.device)
             p = views.plan(s, configs, runs, dev.label)
@@ -40,7 +40,12 @@ for key, study in views.studies.STUDIES.items():
         m2.metric("cached", p.cached, help=f"{p.queued} more already queued" if p.queued else None)
         m3.metric("to train", p.new, help=f"{views.fmt_flops(p.flops)} of training compute (C = 3 × forward FLOPs × D)")
         m4.metric("estimated time", views.fmt_s(p.est_s) if p.new else "—", help=f"on {dev.label}: {p.basis}")
-        st.caption(f"Preset: {study.preset_note}. Training compute to spend: {views.fmt_flops(p.flops)}.")
+        spend = f" Training compute to spend: {views.fmt_flops(p.flops)}." if p.new else ""
+        st.caption(f"Preset: {study.preset_note}.{spend}")
+        if p.queued:
+            st.caption(f":material/hourglass_top: {p.queued} run{'s' * (p.queued != 1)} of this preset "
+                       f"{'are' if p.queued != 1 else 'is'} queued or training: the panel at the top of the page "
+                       "follows them, and this card's answer is refitted as they land.")
         label = f"Queue {p.new} run{'s' * (p.new != 1)}" if p.new else "Everything in this preset is cached or queued"
         if st.button(label, key=f"s_queue_{key}", type="primary", disabled=p.new == 0, icon=":material/play_arrow:"):
             name = views.studies.preset_label(key, dev.device)

@@ -25,7 +25,7 @@ def measure(width_step: int) -> dict:
     ds = data.load("mnist", "cpu")
     cfgs = grid.expand([width_step], [1 / 64], [0, 1], [0.0, 0.2])
     evaluate = train.evaluate
-    train.evaluate = lambda p, ds: (torch.zeros(len(p["conv1.bias"])),) * 2 + (torch.zeros(2, len(p["conv1.bias"])),)  # training alone
+    train.evaluate = lambda p, ds, *_: (torch.zeros(len(p["conv1.bias"])),) * 2 + (torch.zeros(2, len(p["conv1.bias"])),)  # training alone
     try:
         train.train_stack(cfgs, "cpu", curve=False)  # warm-up: oneDNN builds its kernels per shape
         t = time.perf_counter()

@@ -132,10 +132,10 @@ def run_project(cfgs, device) -> tuple[float, dict[int, float], dict[int, float]
     eval_s = {"now": 0.0}
     evaluate = train.evaluate
 
-    def timed_evaluate(p, ds):
+    def timed_evaluate(p, ds, *args):
         sync(device)
         t = time.perf_counter()
-        out = evaluate(p, ds)
+        out = evaluate(p, ds, *args)
         sync(device)
         eval_s["now"] += time.perf_counter() - t
         return out

@@ -19,7 +19,9 @@ from .charts import FIT_COLOR, FRONTIER_COLOR, HEIGHT, PAIR, SCI, SI, WIDTH_SCHE
     _vals, log_enc
 from .views import frac_label
 
-NOISE_SCHEME = "orangered"  # darker = more noise
+# darker = more noise; the scheme's palest third left out: 0% (the baseline) drawn in it was a
+# peach barely visible on white
+NOISE_SCHEME = {"name": "orangered", "extent": [0.35, 1]}
 
 
 def _pct(x: float) -> str:
@@ -81,8 +83,9 @@ def arch(src, result) -> alt.LayerChart | None:
     order = list(result.exponents["arch"]) if "arch" in result.exponents else sorted(p["arch"].unique())
     x = log_enc(alt.X, "flops:Q", "training compute C (FLOPs)", p["flops"], label_expr=SCI)
     y = _loss_y(_vals(p["val_loss"], result.lines["fit"] if len(result.lines) else None))
+    # the legend's symbols opaque: the first layer (every cell) is faint, and its swatches were too
     color = alt.Color("arch:N", sort=order, title="architecture", scale=alt.Scale(domain=order, range=PAIR[:len(order)]),
-                      legend=_legend(len(order)))
+                      legend=_legend(len(order), symbolOpacity=1))
     tip = ["arch:N", alt.Tooltip("width:O"), alt.Tooltip("params:Q", format=",", title="N"),
            alt.Tooltip("examples:Q", format=",", title="D"), alt.Tooltip("flops:Q", format=".3s", title="C"),
            alt.Tooltip("val_loss:Q", format=".4f", title="mean val loss")]
@@ -99,7 +102,7 @@ def arch(src, result) -> alt.LayerChart | None:
             y=alt.Y("loss:Q", scale=y["scale"]), tooltip=[alt.Tooltip("loss:Q", format=".4f", title="common loss")]))
     return alt.layer(*layers).properties(
         title=_title("Compute-efficient frontiers per architecture",
-                     "solid: frontier, dashed: L = A·C^−α_C, dotted: the loss both reach", subtitleColor="gray"),
+                     "solid: frontier, dashed: L = A·C^−α_C; dotted: the loss both reach", subtitleColor="gray"),
         height=HEIGHT)
 
 
@@ -137,7 +140,8 @@ def transfer(src, result) -> alt.LayerChart | None:
     if len(fl):
         layers.append(alt.Chart(src("fit", fl)).mark_line(strokeDash=[6, 4], strokeWidth=2, clip=True).encode(
             x=x, y=alt.Y("D_T:Q", scale=y["scale"]), color=color))
-        sub = f"dashed: D_T = {result.k:.3g}·D_F^{result.alpha:.2f}·N^{result.beta:.2f}"
+        k = f"{result.k:,.0f}" if abs(result.k) >= 100 else f"{result.k:.3g}"  # as the answer writes it, not 3.76e+04
+        sub = f"dashed: D_T = {k}·D_F^{result.alpha:.2f}·N^{result.beta:.2f}"
     return alt.layer(*layers).properties(
         title=_title("Effective data transferred against fine-tuning data", sub, "hollow: D_E extrapolated beyond the "
                      "from-scratch runs", subtitleColor="gray"), height=HEIGHT)
@@ -169,38 +173,46 @@ def bottleneck(src, result) -> alt.LayerChart | None:
                      alt.Tooltip("overfits:N"), alt.Tooltip("censored:N")]))
     return alt.layer(*layers).properties(
         title=_title(f"Loss against N at fixed data, {result.epochs} epochs",
-                     "rings: where the plateau starts (within tolerance of the best loss)", subtitleColor="gray"),
+                     "rings: where the loss comes within tolerance of its best at that D (the points of "
+                     "the plateau chart)", subtitleColor="gray"),
         height=HEIGHT)
 
 
 @_fast
 def plateau(src, result) -> alt.LayerChart | None:
-    """N_p against D (distinct examples) with 95% bars, and the fitted N_p = c D^p."""
+    """N_p against D (distinct examples) with 95% bars: where each curve comes within tolerance of its
+    best loss; and, dashed, where Kaplan's L(N, D) fitted to all the seed means puts it (its model and
+    data terms equal), N_p ∝ D^p: the answer's p. Two readings of one question, labelled as such."""
     pl = result.plateaus
     if not len(pl):
         return None
-    pl = pl.assign(kind=np.where(pl["censored"] == "", "fitted", "censored (left out)"))
+    # no least-squares fit of these points: the dashed line is Kaplan's, so none is "fitted" or "left out"
+    pl = pl.assign(kind=np.where(pl["censored"] == "", "inside the widths", "at the edge of the widths"))
     x = log_enc(alt.X, "distinct:Q", "distinct training examples D", pl["distinct"], label_expr=SI)
     y = log_enc(alt.Y, "N_p:Q", "plateau start N_p (parameters)",
                 _vals(pl["N_p"], result.line["N_p"] if len(result.line) else None), label_expr=SI)
     layers = []
     bars = pl.dropna(subset=["lo", "hi"])
     if len(bars):
-        layers.append(alt.Chart(src("bars", bars)).mark_rule(strokeWidth=2, color=FRONTIER_COLOR, opacity=0.5).encode(
+        layers.append(alt.Chart(src("bars", bars)).mark_rule(strokeWidth=2, color=FRONTIER_COLOR, opacity=0.5,
+                                                             clip=True).encode(
             x=x, y=alt.Y("lo:Q", scale=y["scale"]), y2="hi:Q"))
     layers.append(alt.Chart(src("plateaus", pl)).mark_point(size=80, filled=True, color=FRONTIER_COLOR).encode(
         x=x, y=y, shape=alt.Shape("kind:N", title=None, legend=_legend(2)),
-        tooltip=[alt.Tooltip("distinct:Q", format=","), alt.Tooltip("N_p:Q", format=",.0f"), "kind:N",
+        tooltip=[alt.Tooltip("distinct:Q", format=","), alt.Tooltip("N_p:Q", format=",.0f"),
+                 alt.Tooltip("kind:N", title="plateau start"), alt.Tooltip("censored:N", title="censored"),
                  alt.Tooltip("lo:Q", format=",.0f", title="95% low"), alt.Tooltip("hi:Q", format=",.0f", title="95% high")]))
-    sub = "no law: too few data sizes with an uncensored plateau"
+    pts = "points: the loss within tolerance of its best (95% bars)"
+    sub = "no law: Kaplan's L(N, D) does not fit these runs"
     if len(result.line):
         layers.append(alt.Chart(src("line", result.line)).mark_line(color=FIT_COLOR, strokeDash=[6, 4], strokeWidth=2.5).encode(
             x=x, y=alt.Y("N_p:Q", scale=y["scale"])))
         iv = result.interval
-        sub = f"dashed: N_p ∝ D^{result.p:.2f}" + (f", p ∈ [{iv.lo:.2f}, {iv.hi:.2f}] (95%)"
-                                                    if iv is not None and math.isfinite(iv.lo) else "")
-    return alt.layer(*layers).properties(title=_title("Where the plateau starts, against data", sub,
-                                                      subtitleColor=FIT_COLOR), height=HEIGHT)
+        sub = ("dashed: Kaplan's L(N, D), model term = data term — "
+               f"N_p ∝ D^{result.p:.2f}" + (f", p ∈ [{iv.lo:.2f}, {iv.hi:.2f}] (95%)"
+                                            if iv is not None and math.isfinite(iv.lo) else ""))
+    return alt.layer(*layers).properties(title=_title("Where the plateau starts, against data", pts, sub,
+                                                      subtitleColor="gray"), height=HEIGHT)
 
 
 CHARTS = {"noise": (noise,), "arch": (arch,), "transfer": (transfer,), "bottleneck": (bottleneck, plateau)}
