@@ -19,9 +19,19 @@ from .charts import FIT_COLOR, FRONTIER_COLOR, HEIGHT, PAIR, SCI, SI, WIDTH_SCHE
     _vals, log_enc
 from .views import frac_label
 
-# darker = more noise; the scheme's palest third left out: 0% (the baseline) drawn in it was a
-# peach barely visible on white
-NOISE_SCHEME = {"name": "orangered", "extent": [0.35, 1]}
+# darker = more noise, from ColorBrewer's Oranges without its palest classes: with Vega's own
+# "orangered" three levels got its three-class palette, where 0% (the baseline) was a peach barely
+# visible on white and 20% hard to tell from it
+NOISE_RAMP = ["#fd8d3c", "#f16913", "#d94801", "#a63603", "#7f2704"]
+
+
+def _noise_scale(order: list[str]) -> alt.Scale:
+    """The noise levels' colours spread over NOISE_RAMP, palest first; more levels than it holds
+    sample Vega's "oranges" from the same shade on."""
+    n, m = len(order), len(NOISE_RAMP) - 1
+    if n > len(NOISE_RAMP):
+        return alt.Scale(domain=order, scheme={"name": "oranges", "extent": [0.45, 1], "count": n})
+    return alt.Scale(domain=order, range=[NOISE_RAMP[round(i * m / max(n - 1, 1))] for i in range(n)])
 
 
 def _pct(x: float) -> str:
@@ -60,7 +70,7 @@ def noise(src, result) -> alt.LayerChart | None:
     ln = result.lines.assign(noise=result.lines["label_noise"].map(_pct)) if len(result.lines) else result.lines
     x = log_enc(alt.X, "examples:Q", "training examples D", p["examples"], label_expr=SI)
     y = _loss_y(_vals(p["val_loss"], ln["fit"] if len(ln) else None), title="validation loss (clean test set)")
-    color = alt.Color("noise:N", sort=order, title="label noise", scale=alt.Scale(scheme=NOISE_SCHEME, domain=order),
+    color = alt.Color("noise:N", sort=order, title="label noise", scale=_noise_scale(order),
                       legend=_legend(len(order)))
     layers = [alt.Chart(src("points", p)).mark_point(size=70, filled=True).encode(
         x=x, y=y, color=color, tooltip=["noise:N", alt.Tooltip("examples:Q", format=",", title="D"),
@@ -186,8 +196,10 @@ def plateau(src, result) -> alt.LayerChart | None:
     pl = result.plateaus
     if not len(pl):
         return None
-    # no least-squares fit of these points: the dashed line is Kaplan's, so none is "fitted" or "left out"
-    pl = pl.assign(kind=np.where(pl["censored"] == "", "inside the widths", "at the edge of the widths"))
+    # no least-squares fit of these points: the dashed line is Kaplan's, so none is "fitted" or "left out";
+    # the legend goes below the plot, where its longer labels do not narrow the plot to ~200 px
+    pl = pl.assign(kind=np.where(pl["censored"] == "", "inside the widths trained",
+                                 "at the edge of the widths trained (censored)"))
     x = log_enc(alt.X, "distinct:Q", "distinct training examples D", pl["distinct"], label_expr=SI)
     y = log_enc(alt.Y, "N_p:Q", "plateau start N_p (parameters)",
                 _vals(pl["N_p"], result.line["N_p"] if len(result.line) else None), label_expr=SI)
@@ -198,7 +210,8 @@ def plateau(src, result) -> alt.LayerChart | None:
                                                              clip=True).encode(
             x=x, y=alt.Y("lo:Q", scale=y["scale"]), y2="hi:Q"))
     layers.append(alt.Chart(src("plateaus", pl)).mark_point(size=80, filled=True, color=FRONTIER_COLOR).encode(
-        x=x, y=y, shape=alt.Shape("kind:N", title=None, legend=_legend(2)),
+        x=x, y=y, shape=alt.Shape("kind:N", title=None,
+                                  legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=400)),
         tooltip=[alt.Tooltip("distinct:Q", format=","), alt.Tooltip("N_p:Q", format=",.0f"),
                  alt.Tooltip("kind:N", title="plateau start"), alt.Tooltip("censored:N", title="censored"),
                  alt.Tooltip("lo:Q", format=",.0f", title="95% low"), alt.Tooltip("hi:Q", format=",.0f", title="95% high")]))

@@ -381,3 +381,13 @@ def test_fit_table_refuses_bad_columns(chinchilla, kw, match):
     df = chinchilla.assign(neg=np.r_[-1.0, np.ones(len(chinchilla) - 1)])
     with pytest.raises(ValueError, match=match):
         fit_table(df, **kw)
+
+
+def test_two_identical_selections_do_not_differ():
+    """Compare with A = B: both share their resamples, and a tie is not evidence (P = 1/2, p = 1)."""
+    from scaling.fit import comparison_table
+
+    runs, curves = synthetic_sweep(seeds=3)
+    an = analyze(runs, curves, n_boot=40, seed=0)
+    table = comparison_table(an, an)
+    assert (table["p_first_greater"].dropna() == 0.5).all() and (table["p_two_sided"].dropna() == 1.0).all()

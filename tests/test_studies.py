@@ -226,3 +226,12 @@ def test_study_dispatch():
         assert not r.ok and r.answer.startswith("Needs")
         json.dumps(r.to_dict())
         assert r.format()
+
+
+def test_each_study_reads_the_family_its_sweep_trained_not_the_biggest_one():
+    """Another study's runs (8 epochs, more of them) share the cache: each study still answers on its own."""
+    both = pd.concat([noise_runs(0.25), arch_runs(), transfer_runs(), bottleneck_runs()], ignore_index=True)
+    # the bottleneck's 195 eight-epoch runs outnumber the noise study's 54 and the CNN's 84 of the arch study
+    for key in ("noise", "arch", "transfer", "bottleneck"):
+        r = studies.study(key, both, n_boot=0)
+        assert r.ok, (key, r.answer)

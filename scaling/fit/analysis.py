@@ -130,11 +130,15 @@ class BootstrapResult:
         return tuple(np.quantile(pred, [(1 - level) / 2, (1 + level) / 2], axis=0))
 
     def prob_greater(self, other: "BootstrapResult", name: str) -> float:
-        """P(this selection's `name` > other's), from independent resamples paired by index."""
+        """P(this selection's `name` > other's), from independent resamples paired by index; a tie
+        counts half (two identical selections share their resamples: P = 1/2, not 0)."""
         a, b = self.samples[name], other.samples[name]
         m = min(a.size, b.size)
         ok = np.isfinite(a[:m]) & np.isfinite(b[:m])
-        return float(np.mean(a[:m][ok] > b[:m][ok])) if ok.any() else math.nan
+        if not ok.any():
+            return math.nan
+        a, b = a[:m][ok], b[:m][ok]
+        return float(np.mean(a > b) + 0.5 * np.mean(a == b))
 
     def to_dict(self) -> dict:
         return jsonable(dict(intervals=self.intervals, n_boot=self.n_boot, seed=self.seed, scheme=self.scheme))

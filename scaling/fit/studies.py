@@ -71,15 +71,21 @@ def _usable(runs: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def _one_family(df: pd.DataFrame, extra: tuple = ()) -> tuple[pd.DataFrame, dict]:
-    """The runs of the most common value of each family field (a study never averages across two)."""
-    fam = {}
-    for k in (*FAMILY, *extra):
-        if k in df.columns and len(df):
-            v = df[k].value_counts(dropna=False).index[0]
-            df = df[df[k] == v] if not (isinstance(v, float) and math.isnan(v)) else df[df[k].isna()]
-            fam[k] = v.item() if hasattr(v, "item") else v
-    return df.reset_index(drop=True), fam
+def _one_family(df: pd.DataFrame, extra: tuple = (), axis: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """The runs of one family (a study never averages across two): of the families cached, the one
+    where the study's `axis` takes the most values (it is the family the study's sweep trained:
+    another family with more runs, the exercise's grid or another study's, holds one setting of
+    it at most), then the one with the most runs."""
+    keys = [k for k in (*FAMILY, *extra) if k in df.columns]
+    if not len(df) or not keys:
+        return df.reset_index(drop=True), {}
+    key_df = df[keys].astype(str)  # NaN-safe grouping
+    groups = df.groupby([key_df[k] for k in keys], sort=False)
+    score = {g: (idx[axis].nunique() if axis else 0, len(idx)) for g, idx in groups}
+    best = max(score, key=score.get)
+    pick = df.loc[groups.groups[best]]
+    fam = {k: (lambda v: v.item() if hasattr(v, "item") else v)(pick[k].iloc[0]) for k in keys}
+    return pick.reset_index(drop=True), fam
 
 
 def _defaults(df: pd.DataFrame, *free: str) -> pd.DataFrame:
@@ -287,7 +293,7 @@ def study_noise(runs: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = 0, lr="
     """Per label-noise level, the data exponent of L(D) = A D^-alpha_D (seed means at the widest
     width every level has at MIN_FRACTIONS data fractions), and the loss gap to no noise at the
     smallest and largest D they share."""
-    df, fam = _one_family(_defaults(_usable(runs), "label_noise"), ("epochs",))
+    df, fam = _one_family(_defaults(_usable(runs), "label_noise"), ("epochs",), axis="label_noise")
     empty = dict(n_runs=0, family=fam, width=None, exponents=pd.DataFrame(columns=EXP_COLUMNS + ["label_noise"]),
                  points=pd.DataFrame(), lines=pd.DataFrame(), gaps=pd.DataFrame())
     levels = sorted(float(x) for x in df["label_noise"].unique())
@@ -418,7 +424,7 @@ def study_arch(runs: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = 0, lr="t
     """Per architecture, the exponent of its compute-efficient frontier L(C) = A C^-alpha_C, and the
     constant as the compute each needs to reach a loss all of them reach (the largest of their
     frontiers' lowest losses), as a ratio to the first (cnn)."""
-    df, fam = _one_family(_defaults(_usable(runs), "arch"), ("epochs",))
+    df, fam = _one_family(_defaults(_usable(runs), "arch"), ("epochs",), axis="arch")
     archs = sorted(df["arch"].unique(), key=lambda a: (a != AXIS_DEFAULTS["arch"], a))
     empty = dict(n_runs=0, family=fam, exponents=pd.DataFrame(columns=EXP_COLUMNS + ["arch"]), points=pd.DataFrame(),
                  lines=pd.DataFrame(), target_loss=math.nan, compute=pd.DataFrame())
@@ -554,7 +560,7 @@ def study_transfer(runs: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = 0, l
     as D_T = k D_F^alpha N^beta by least squares in log space over the cells with D_T > 0; cells
     whose loss is below what from-scratch reaches at its largest D are extrapolated (flagged)."""
     df, fam = _one_family(_defaults(_usable(runs), "classes", "pretrain_classes", "pretrain_fraction",
-                                    "pretrain_epochs"), ("epochs",))
+                                    "pretrain_epochs"), ("epochs",), axis="pretrain_classes")
     ft = df[df["pretrain_classes"] != ""]
     if ft.empty:
         return TransferStudy(False, "Needs fine-tuned runs (pre-trained on some digits, e.g. 0-4, then trained on "
@@ -656,9 +662,15 @@ def _transfer_answer(pts, k, a, b, intervals, tname, sname, n_used, iv, fi) -> s
         tail.append(f"{n_ex} of {len(pts)} cells beat from-scratch at its largest D, so their D_E is extrapolated")
     if n_neg:
         tail.append(f"{n_neg} cells, where pre-training did not help (D_T ≤ 0), are left out of the fit")
+    flat = [name for name, key in (("α", "alpha"), ("β", "beta"))
+            if intervals.get(key) is not None and intervals[key].lo <= 0 <= intervals[key].hi]
+    reading = (f"; {' and '.join(flat)} {'include' if len(flat) > 1 else 'includes'} 0, so what transfers hardly "
+               f"depends on {' or '.join({'α': 'the fine-tuning data', 'β': 'the model size'}[f] for f in flat)} here"
+               if flat else "")
     return (f"Pre-training on digits {sname} is worth D_T = {_num(k)}·D_F^{a:.2f}·N^{b:.2f} examples of digits "
             f"{tname}, with α = {_iv_text(a, intervals.get('alpha'))} and β = {_iv_text(b, intervals.get('beta'))} "
-            f"({n_used} cells): fine-tuning width {int(r.width)} on {r.D_F:,.0f} examples reaches the loss that "
+            f"(fitted on {n_used} width and data-size cells{reading}): fine-tuning width {int(r.width)} on "
+            f"{r.D_F:,.0f} examples reaches the loss that "
             f"{r.D_E:,.0f} examples from scratch reach, so pre-training bought {_iv_num(r.D_T, jiv)} examples "
             f"({r.D_T / r.D_F:.1f}× the fine-tuning data)." + (" " + "; ".join(tail) + "." if tail else ""))
 
@@ -715,7 +727,7 @@ def study_bottleneck(runs: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = 0,
     df = _defaults(_usable(runs))
     df = df[df["epochs"].astype(int) > 1]
     epochs = int(df["epochs"].value_counts().index[0]) if len(df) else None
-    df, fam = _one_family(df[df["epochs"] == epochs] if epochs else df)
+    df, fam = _one_family(df[df["epochs"] == epochs] if epochs else df, axis="width_step")
     empty = dict(n_runs=0, family=fam, epochs=epochs, exponents=pd.DataFrame(columns=EXP_COLUMNS),
                  points=pd.DataFrame(), plateaus=pd.DataFrame(), p=math.nan, interval=None, line=pd.DataFrame())
     nw = df.groupby("data_fraction")["width_step"].nunique()
