@@ -57,9 +57,9 @@ if bad:
 lines = {lab: views.law_line(a.loss_vs_compute) for lab, a in ((la, an_a), (lb, an_b)) if a.loss_vs_compute}
 ui.chart(st, charts.compare_frontiers({la: an_a.frontier, lb: an_b.frontier}, lines))
 
-with st.spinner(f"bootstrapping both selections ({ui.BOOT} resamples each)…"):
-    full_a = ui.analysis(s, version, A, runs, curves, n_boot=ui.BOOT)
-    full_b = ui.analysis(s, version, B, runs, curves, n_boot=ui.BOOT)
+progress = st.empty()  # the bootstraps say how far they are; a change meanwhile stops them there
+full_a = ui.analysis(s, version, A, runs, curves, n_boot=ui.BOOT, slot=progress)
+full_b = ui.analysis(s, version, B, runs, curves, n_boot=ui.BOOT, slot=progress)
 # each side's shown N_opt estimator (the verdict's, by default), and the parametric one, which
 # answers on the smallest grids
 shown = dict.fromkeys([views.shown_nopt(full_a, A)[0], views.shown_nopt(full_b, B)[0], "parametric"])

@@ -188,11 +188,11 @@ with st.expander("Chart data and downloads"):
         st.caption("Fit notes: " + " · ".join(an.notes))
 
 # Intervals: the bootstrap runs after everything above is on screen, cached per selection; a
-# slider move meanwhile simply stops this run and starts the next.
+# slider move meanwhile stops this run at the bootstrap's next progress note and starts the next.
 defer_note = st.empty()  # emitted either way (see lr_box)
 if defer:
     defer_note.caption("95% intervals are computed when the training in progress finishes (it needs the CPU).")
-full = ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT) if ui.BOOT and not defer else None
+full = ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT, slot=defer_note) if ui.BOOT and not defer else None
 if full is not None and not isinstance(full, views.SelectionError):
     draw_cards(full, pending=False)
     flaw = full.loss_vs_compute

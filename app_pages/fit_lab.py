@@ -19,8 +19,7 @@ curves = ui.load_curves(s, version)
 sel = ui.selection_controls(runs, "fit_lab")
 ui.write_url((sel, ""))
 
-with st.spinner(f"fitting and bootstrapping ({ui.BOOT} resamples)…"):
-    an = ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT)
+an = ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT, slot=st.empty())  # says how far the bootstrap is
 if isinstance(an, views.SelectionError):
     st.warning(f"Nothing to fit: {an}")
     st.stop()

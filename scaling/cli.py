@@ -503,6 +503,8 @@ def doctor(args) -> int:
         "cpu_path": {"isa": path.isa, "how": path.how, "line": path.describe(),
                      "timings": [dict(asdict(t), best=t.best) for t in path.timings]},
         "training_device": train.device_name(info.device),
+        # the C kernels are the CNN's convolutions (and its Adam); the MLP is batched matmuls throughout
+        "mlp_path": "the PyTorch ops (batched matmuls and foreach Adam) on every device",
         "precision": info.precision,
     }
     if args.json:
@@ -520,6 +522,7 @@ def doctor(args) -> int:
               f"{t.kernels_s * 1e3:7.1f} ms all in C, {t.onednn_s * 1e3:7.1f} ms with conv2 on oneDNN, "
               f"{t.ops_s * 1e3:7.1f} ms on the ops: {t.best} ({t.speedup:.2f}x the ops)")
     print(f"trains on      {report['training_device']}, {report['precision']}")
+    print(f"MLP family     {report['mlp_path']}")
     return 0
 
 

@@ -5,7 +5,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 from . import arch, datasets
 
@@ -130,7 +130,7 @@ class RunConfig:
         return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = {name: getattr(self, name) for name in _FIELDS}  # every field is a scalar: no deep copy (asdict)
         for k in ("data_fraction", "dropout", "lr_mult", "label_noise", "pretrain_fraction"):
             d[k] = float(d[k])
         return d
@@ -139,6 +139,9 @@ class RunConfig:
     def from_dict(cls, d: dict) -> "RunConfig":
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+_FIELDS = tuple(f.name for f in fields(RunConfig))
 
 
 def with_pretraining(configs: list[RunConfig]) -> list[RunConfig]:

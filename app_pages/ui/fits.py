@@ -7,6 +7,8 @@ costs nothing (cache_data would unpickle a copy every rerun). The DataFrames rid
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import streamlit as st
@@ -27,9 +29,40 @@ def _analysis(path: str, version: tuple, sel: views.Selection, n_boot: int, _run
         return e
 
 
-def analysis(s: Store, version, sel, runs, curves, n_boot: int = 0):
-    """fit.analyze for a selection, or a SelectionError explaining why there is nothing to fit."""
-    return _analysis(str(s.path), version, sel, n_boot, runs, curves)
+def analysis(s: Store, version, sel, runs, curves, n_boot: int = 0, slot=None):
+    """fit.analyze for a selection, or a SelectionError explaining why there is nothing to fit.
+
+    With `slot` (a placeholder), a bootstrap not cached yet says how far it is there, every few
+    resamples. Each of those writes is where Streamlit stops a script run whose user has moved a
+    slider meanwhile: without them, the bootstrap (seconds of numpy, no Streamlit call) would hold
+    back the redraw of the new selection until it finished. Results go to the same cache either
+    way; a stopped bootstrap caches nothing."""
+    if slot is None or not n_boot:
+        return _analysis(str(s.path), version, sel, n_boot, runs, curves)
+    key = (str(s.path), version, sel, n_boot)
+    with _FULL_LOCK:
+        if key in _FULL:
+            _FULL.move_to_end(key)
+            return _FULL[key]
+
+    def progress(i, n):
+        slot.caption(f"95% intervals: {i} of {n} bootstrap resamples…")
+
+    try:
+        result = views.analysis(runs, curves, sel, n_boot=n_boot, progress=progress)
+    except views.SelectionError as e:
+        result = e
+    slot.empty()
+    with _FULL_LOCK:
+        _FULL[key] = result
+        while len(_FULL) > 64:
+            _FULL.popitem(last=False)
+    return result
+
+
+# the bootstraps computed with a progress slot, shared by every session as cache_resource is
+_FULL: OrderedDict = OrderedDict()
+_FULL_LOCK = threading.Lock()
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)

@@ -144,6 +144,7 @@ class BootstrapResult:
         return jsonable(dict(intervals=self.intervals, n_boot=self.n_boot, seed=self.seed, scheme=self.scheme))
 
 
+PROGRESS_EVERY = 5  # resamples between two calls of analyze's progress callback
 CLUSTER_MIN_SEEDS = 5  # fewer seeds than this make too few distinct cluster resamples
 # Percentile intervals widened by Resampler.inflate: chosen by benchmarks/calibration.py (README)
 INTERVAL_METHOD = "percentile"
@@ -208,7 +209,8 @@ class Resampler:
 
 
 @one_blas_thread()
-def _bootstrap(p: Prepared, point: dict, *, irreducible, n_boot, seed, level, scheme=None) -> BootstrapResult:
+def _bootstrap(p: Prepared, point: dict, *, irreducible, n_boot, seed, level, scheme=None,
+               progress=None) -> BootstrapResult:
     rng = np.random.default_rng(seed)
     draw = Resampler(p, scheme)
     est = _scalars(point)
@@ -218,6 +220,8 @@ def _bootstrap(p: Prepared, point: dict, *, irreducible, n_boot, seed, level, sc
     samples = {k: np.full(n_boot, np.nan) for k in names}
     laws = np.full((n_boot, 3), np.nan)  # A, alpha, E of each resample's loss-vs-compute law (the band)
     for i in range(n_boot):
+        if progress is not None and i % PROGRESS_EVERY == 0:
+            progress(i, n_boot)  # a page's yield point: a slider moved meanwhile stops this run here
         try:
             r = _estimate(p, draw.weights(rng), irreducible=irreducible, init=point, skip=skip)
         except ValueError:
@@ -285,13 +289,14 @@ class Analysis:
 def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned",
             irreducible: bool = False, n_boot: int = 200, seed: int = 0,
             level: float = 0.95, estimators: tuple = ESTIMATORS, extras: bool = True,
-            scheme: str | None = None) -> Analysis:
+            scheme: str | None = None, progress=None) -> Analysis:
     """The whole answer for one selection (one sweep: a dataset, a dropout, ...).
 
     n_boot=0 gives the point estimates alone, fast enough to draw at once; intervals can be
     added by calling again with n_boot > 0. `estimators` (a subset of ESTIMATORS) and
     extras=False (no L(N) and L(D) slices, no Kaplan form) leave out what a first draw does not
-    show: the parametric fit is most of the time of a point estimate.
+    show: the parametric fit is most of the time of a point estimate. progress(i, n_boot), if
+    given, is called every PROGRESS_EVERY resamples.
     """
     unknown = set(estimators) - set(ESTIMATORS)
     if unknown:
@@ -305,8 +310,8 @@ def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned
         use, mean = point["use"], point["mean"]
         kaplan, kaplan_why = (_try(fit_kaplan, p.N[use], p.D[use], mean[use]) if extras
                               else (None, "skipped"))
-    boot = (_bootstrap(p, point, irreducible=irreducible, n_boot=n_boot, seed=seed, level=level, scheme=scheme)
-            if n_boot > 0 else None)
+    boot = (_bootstrap(p, point, irreducible=irreducible, n_boot=n_boot, seed=seed, level=level, scheme=scheme,
+                       progress=progress) if n_boot > 0 else None)
     iv = boot.intervals if boot else {}
     agg = _aggregate_prepared(p)
 

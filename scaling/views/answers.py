@@ -14,12 +14,12 @@ from .selection import ESTIMATORS, LR_TUNED, MIN_POINTS, VERDICT, Selection, Sel
 
 
 def analysis(runs: pd.DataFrame, curves: pd.DataFrame | None, sel: Selection, n_boot: int = 0, seed: int = 0,
-             first_draw: bool = False) -> fit.Analysis:
+             first_draw: bool = False, progress=None) -> fit.Analysis:
     """fit.analyze on a selection; SelectionError when fewer than MIN_POINTS configurations remain.
 
     first_draw: only what Explore shows before its intervals (the loss law, the selection's N_opt
     estimator and the two cheap ones, no L(N)/L(D) slices or Kaplan form), so a slider move
-    redraws at once."""
+    redraws at once. progress: fit.analyze's callback during the bootstrap."""
     sub = _check_fittable(runs, sel)
     cv = None
     if curves is not None and len(curves):
@@ -29,7 +29,8 @@ def analysis(runs: pd.DataFrame, curves: pd.DataFrame | None, sel: Selection, n_
     ests = fit.ESTIMATORS if sel.estimator == VERDICT else (sel.estimator, "envelope", "isoflop")
     only = dict(estimators=ests, extras=False) if first_draw else {}
     try:
-        return fit.analyze(sub, cv, lr=sel.lr, irreducible=sel.irreducible, n_boot=n_boot, seed=seed, **only)
+        return fit.analyze(sub, cv, lr=sel.lr, irreducible=sel.irreducible, n_boot=n_boot, seed=seed,
+                           progress=progress, **only)
     except ValueError as e:
         raise SelectionError(str(e)) from None
 
