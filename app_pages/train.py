@@ -113,8 +113,8 @@ m4.metric("to train", p.new, help=f"{views.fmt_flops(p.flops)} of training compu
 m5.metric("estimated time", views.fmt_s(p.est_s) if p.new else "—",
           help=f"on {dev.label}: per run, a fixed cost, its training FLOPs at one throughput and its evaluation on "
                f"the 10,000 test images at another; {p.basis}")
-st.caption(f"Training compute to spend: {views.fmt_flops(p.flops)}."
-           + (" Everything in this grid is cached or queued: change the grid to train more." if not p.new else ""))
+st.caption(f"Training compute to spend: {views.fmt_flops(p.flops)}." if p.new else
+           "Everything in this grid is cached or queued: change the grid to train more.")
 
 long = p.new and p.est_s > LONG_PLAN_S
 confirm = st.container()  # emitted either way: what follows keeps its place on the page
