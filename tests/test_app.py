@@ -428,7 +428,7 @@ def test_charts_are_valid_vega_lite(small_cache):
     par = figs[-3].spec()
     assert "per-budget optima in the data" in str(par["title"]) or "the line is the fit alone" in str(par["title"])
     for fig in figs:
-        fig.chart_inline()  # raises on a spec that is not valid Vega-Lite
+        fig.validate()  # raises on a spec that is not JSON or not valid Vega-Lite
     assert fig.svg().startswith(b"<svg")
 
 

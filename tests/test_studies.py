@@ -235,3 +235,15 @@ def test_each_study_reads_the_family_its_sweep_trained_not_the_biggest_one():
     for key in ("noise", "arch", "transfer", "bottleneck"):
         r = studies.study(key, both, n_boot=0)
         assert r.ok, (key, r.answer)
+
+
+def test_every_study_chart_is_valid_vega_lite():
+    """The charts are plain Vega-Lite dicts (scaling.charts): each must be JSON and pass the schema."""
+    from scaling import study_charts
+
+    for key, runs in [("noise", noise_runs(0.3)), ("arch", arch_runs()), ("transfer", transfer_runs()),
+                      ("bottleneck", bottleneck_runs())]:
+        figs = study_charts.study_charts(studies.study(key, runs, n_boot=10))
+        assert len(figs) == len(study_charts.CHARTS[key]) + 1, key
+        for fig in figs:
+            fig.validate()
