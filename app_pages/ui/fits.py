@@ -100,10 +100,10 @@ def lr_offer(s: Store, version, sel, runs, an) -> LrOffer:
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _bracketing(path: str, signature: tuple, sel: views.Selection, device_label: str, _runs, _an):
+def _bracketing(path: str, signature: tuple, sel: views.Selection, device_label: str, _s: Store, _runs, _an):
     edge = {m: _an.nopt[m] for m in ("envelope", "isoflop") if m in _an.nopt and not _an.nopt[m].ok}
     b = views.bracket(_runs, sel, edge) if edge else None
-    plan = views.plan(Store(path), b.configs, _runs, device_label) if b is not None and not b.empty else None
+    plan = views.plan(_s, b.configs, _runs, device_label) if b is not None and not b.empty else None
     return Bracketing(edge, b, plan)
 
 
@@ -119,7 +119,7 @@ def bracketing(s: Store, sel, runs, an, device_label: str) -> Bracketing:
     """Cached per database state (queueing changes it) and selection: no query on a plain rerun.
     Its plan is timed for the training device, so a page asks for it after its charts (the device
     imports torch: seconds on a server's first run)."""
-    return _bracketing(str(s.path), s.signature(), sel, device_label, runs, an)
+    return _bracketing(str(s.path), s.signature(), sel, device_label, s, runs, an)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

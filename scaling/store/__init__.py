@@ -22,6 +22,12 @@ class Store(Runs, Queue):
         with self.connect() as con:
             return self.runs(None, con), self.active_sweeps(con)
 
+    def known_ids(self, run_ids: list[str]) -> tuple[set[str], set[str]]:
+        """(cached, waiting) among run_ids, in one connection: waiting = queued or training, not cached."""
+        with self.connect() as con:
+            cached = self.cached_ids(run_ids, con)
+            return cached, self.queued_ids(run_ids, con) - cached
+
 
 __all__ = ["DEFAULT_DB", "MAX_QUEUE", "MIGRATIONS", "RUN_COLUMNS", "SCHEMA_VERSION", "STALE_S", "Conflict", "Database", "Imported",
            "QueueCounts", "QueueFull", "Store", "StoreError", "SweepRows", "owner_id", "pid_alive", "queue_cap"]

@@ -161,10 +161,12 @@ class Queue(Database):
             rows = dict(con.execute(f"SELECT status, count(*) FROM queue {where} GROUP BY status", args).fetchall())
         return QueueCounts(queued=rows.get("queued", 0), running=rows.get("running", 0))
 
-    def queued_ids(self, run_ids: list[str]) -> set[str]:
+    def queued_ids(self, run_ids: list[str], con=None) -> set[str]:
         """Those of `run_ids` waiting in the queue or being trained now, by anyone."""
-        with self.connect() as con:
-            rows = con.execute("SELECT run_id FROM queue WHERE list_contains(?, run_id)", [list(run_ids)]).fetchall()
+        if con is None:
+            with self.connect() as con:
+                return self.queued_ids(run_ids, con)
+        rows = con.execute("SELECT run_id FROM queue WHERE list_contains(?, run_id)", [list(run_ids)]).fetchall()
         return {r[0] for r in rows}
 
     def sweep_rows(self, run_ids: list[str]) -> SweepRows:

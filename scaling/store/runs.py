@@ -42,14 +42,16 @@ class Imported:
 
 
 class Runs(Database):
-    def cached_ids(self, run_ids: list[str]) -> set[str]:
+    def cached_ids(self, run_ids: list[str], con=None) -> set[str]:
         """Runs already trained (ok or diverged); failed runs are not cached and will be retried."""
         if not run_ids:
             return set()
-        with self.connect() as con:
-            rows = con.execute(
-                "SELECT run_id FROM runs WHERE status <> 'failed' AND list_contains(?, run_id)", [list(run_ids)]
-            ).fetchall()
+        if con is None:
+            with self.connect() as con:
+                return self.cached_ids(run_ids, con)
+        rows = con.execute(
+            "SELECT run_id FROM runs WHERE status <> 'failed' AND list_contains(?, run_id)", [list(run_ids)]
+        ).fetchall()
         return {r[0] for r in rows}
 
     def add_results(self, results, owner: str | None = None) -> None:

@@ -260,8 +260,7 @@ def plan(store: Store, spec: GridSpec | list, runs: pd.DataFrame, device_label: 
     """What training a grid (or a list of configs) would add here: cached, queued, new, cost."""
     configs = with_pretraining(spec.configs() if isinstance(spec, GridSpec) else list(spec))
     ids = [c.run_id for c in configs]
-    cached = store.cached_ids(ids)
-    waiting = store.queued_ids(ids) - cached
+    cached, waiting = store.known_ids(ids)
     todo = [c for c in configs if c.run_id not in cached and c.run_id not in waiting]
     model = time_model(runs, device_label)
     return Plan(configs, len(cached), len(todo), float(sum(c.flops for c in todo)), model.seconds(todo), todo,
