@@ -52,7 +52,9 @@ sel = ui.selection_controls(runs, "explore")
 ui.write_url((sel, ""))
 curves = ui.load_curves(s, version)
 
-an = ui.point_estimates(s, version, sel, runs, curves)
+# a selection whose intervals are done (in any session) is drawn once, with them, not twice
+done = ui.cached_analysis(s, version, sel, ui.BOOT) if ui.BOOT and not defer else None
+an = done if done is not None else ui.point_estimates(s, version, sel, runs, curves)
 if isinstance(an, views.SelectionError):
     st.warning(f"Nothing to fit: {an}", icon=":material/filter_alt_off:")
     st.stop()
@@ -84,7 +86,7 @@ def draw_cards(a, pending: bool, why_pending: str = interval_wait):
                    + (f"; excluded {excl}" if excl else ""))
 
 
-draw_cards(an, pending=True)
+draw_cards(an, pending=done is None)
 
 lr_box = st.container()  # emitted either way: the elements below keep their places
 if more.lr_runs:
@@ -105,9 +107,14 @@ law = an.loss_vs_compute
 line = views.law_line(law) if law else None
 eq = views.equation(law) if law else "the frontier has too few points for a fit"
 
+
+def loss_chart(a):  # with the law's 95% band once `a` has its bootstrap
+    return charts.loss_vs_compute(ok_runs, pts, a.frontier, a.loss_vs_compute, line, views.law_band(a), eq)
+
+
 left, right = ui.chart_row(2)  # side by side where each chart has room, else stacked
 loss_slot = left.empty()
-loss_fig = {"fig": charts.loss_vs_compute(ok_runs, pts, an.frontier, law, line, None, eq)}  # the latest drawn
+loss_fig = {"fig": loss_chart(an)}  # the latest drawn
 ui.chart(loss_slot, loss_fig["fig"])
 nopt_slot = right.empty()
 shown, _ = views.shown_nopt(an, sel)
@@ -129,7 +136,7 @@ def draw_nopt(nf, a, offer=False):
                           on_click=ui.set_estimator, args=(m,), icon=":material/swap_horiz:")
 
 
-draw_nopt(nf, an)
+draw_nopt(nf, an, offer=done is not None)
 
 left.caption("Small dots: runs; rings: seed means; black: the compute-efficient frontier; dashed red: the fitted "
              "law and its 95% band. Click a width in the legend to highlight it (shift-click for more, "
@@ -192,12 +199,11 @@ with st.expander("Chart data and downloads"):
 defer_note = st.empty()  # emitted either way (see lr_box)
 if defer:
     defer_note.caption("95% intervals are computed when the training in progress finishes (it needs the CPU).")
-full = ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT, slot=defer_note) if ui.BOOT and not defer else None
+full = ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT, slot=defer_note) \
+    if ui.BOOT and not defer and done is None else None
 if full is not None and not isinstance(full, views.SelectionError):
     draw_cards(full, pending=False)
-    flaw = full.loss_vs_compute
-    bnd = views.law_band(full) if flaw is not None else None
-    eq = views.equation(flaw) if flaw else eq
-    loss_fig["fig"] = charts.loss_vs_compute(ok_runs, pts, full.frontier, flaw, line, bnd, eq)
+    eq = views.equation(full.loss_vs_compute) if full.loss_vs_compute else eq
+    loss_fig["fig"] = loss_chart(full)
     ui.chart(loss_slot, loss_fig["fig"])
     draw_nopt(full.nopt[views.shown_nopt(full, sel)[0]], full, offer=True)

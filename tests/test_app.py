@@ -79,6 +79,43 @@ def test_explore_shows_exponents_with_intervals(app):
     assert captions.count("95% interval [") == 2
 
 
+def test_a_selection_with_its_intervals_done_is_drawn_once_and_shared(app, small_cache, monkeypatch):
+    """A second session (or a slider back to a selection seen) draws the intervals at once: no
+    point-estimate draw first, no bootstrap again; two sessions asking together compute it once."""
+    import threading
+
+    from app_pages.ui import fits
+
+    app.run()
+    _ok(app)
+    calls = []
+    real = views.analysis
+    monkeypatch.setattr(views, "analysis", lambda *a, **k: calls.append(k.get("n_boot")) or real(*a, **k))
+    from streamlit.testing.v1 import AppTest
+
+    again = AppTest.from_file(APP, default_timeout=120).run()
+    _ok(again)
+    assert not any(n for n in calls), calls  # neither point estimates' nor intervals' fits ran again
+    assert " ".join(c.value for c in again.caption).count("95% interval [") == 2
+
+    store, sel = Store(small_cache), views.Selection(widths=(0, 1))
+    runs = store.runs(status=None)
+    version = views.data_version(runs)
+    gate = threading.Event()
+    monkeypatch.setattr(views, "analysis", lambda *a, **k: gate.wait(10) and calls.append("fit") or real(*a, **k))
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(fits.analysis(store, version, sel, runs, None, n_boot=4)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    threads[1].join(0.3)  # both are asking by now: one computes, the other waits for it
+    gate.set()
+    for t in threads:
+        t.join(30)
+    assert calls.count("fit") == 1 and len(out) == 2 and out[0] is out[1]
+    assert fits.cached_analysis(store, version, sel, 4) is out[0]
+
+
 def test_slider_change_refits(app):
     app.run()
     before = _metric(app, "α_C")

@@ -11,12 +11,12 @@ them and draws widgets.
 """
 from .cards import chart, download, exponent_card, interval_note
 from .layout import card_row, chart_row
-from .fits import BOOT, analysis, backtest, bracketing, lr_offer, point_estimates
+from .fits import BOOT, analysis, backtest, bracketing, cached_analysis, lr_offer, point_estimates
 from .reads import device, guarded, load_curves, load_runs, snapshot, store
 from .routing import through_app
 from .selection import selection_controls, set_estimator, set_selection, write_url
 from .sweeps import remember_sweep, running_sweeps, sweep_active, sweeps_section
 
-__all__ = ["BOOT", "analysis", "backtest", "bracketing", "card_row", "chart", "chart_row", "device", "download", "exponent_card", "guarded", "interval_note", "load_curves",
+__all__ = ["BOOT", "analysis", "backtest", "bracketing", "cached_analysis", "card_row", "chart", "chart_row", "device", "download", "exponent_card", "guarded", "interval_note", "load_curves",
            "load_runs", "lr_offer", "point_estimates", "remember_sweep", "running_sweeps", "selection_controls",
            "set_estimator", "set_selection", "snapshot", "store", "sweep_active", "sweeps_section", "through_app", "write_url"]

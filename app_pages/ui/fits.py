@@ -1,8 +1,8 @@
 """Fits cached per database, data version and selection.
 
-cache_resource, not cache_data: the results are frozen dataclasses never mutated, and a hit then
+Held as objects, not pickled: the results are frozen dataclasses never mutated, and a hit then
 costs nothing (cache_data would unpickle a copy every rerun). The DataFrames ride along unhashed
-(leading underscore).
+(leading underscore in the cache_resource functions).
 """
 from __future__ import annotations
 
@@ -21,48 +21,60 @@ from scaling.store import Store
 BOOT = int(os.environ.get("SCALING_APP_BOOT", "100"))
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
-def _analysis(path: str, version: tuple, sel: views.Selection, n_boot: int, _runs, _curves):
-    try:
-        return views.analysis(_runs, _curves, sel, n_boot=n_boot)
-    except views.SelectionError as e:
-        return e
-
-
 def analysis(s: Store, version, sel, runs, curves, n_boot: int = 0, slot=None):
-    """fit.analyze for a selection, or a SelectionError explaining why there is nothing to fit.
+    """fit.analyze for a selection, or a SelectionError explaining why there is nothing to fit;
+    computed once per database, data version, selection and n_boot, and shared by every session.
 
     With `slot` (a placeholder), a bootstrap not cached yet says how far it is there, every few
     resamples. Each of those writes is where Streamlit stops a script run whose user has moved a
     slider meanwhile: without them, the bootstrap (seconds of numpy, no Streamlit call) would hold
-    back the redraw of the new selection until it finished. Results go to the same cache either
-    way; a stopped bootstrap caches nothing."""
-    if slot is None or not n_boot:
-        return _analysis(str(s.path), version, sel, n_boot, runs, curves)
+    back the redraw of the new selection until it finished. A stopped bootstrap caches nothing.
+    A second session asking for a bootstrap in progress waits for it (saying so in its slot)
+    instead of computing it again beside it on the same cores."""
     key = (str(s.path), version, sel, n_boot)
-    with _FULL_LOCK:
-        if key in _FULL:
-            _FULL.move_to_end(key)
-            return _FULL[key]
+    while True:
+        with _LOCK:
+            if key in _DONE:
+                _DONE.move_to_end(key)
+                return _DONE[key]
+            busy = _BUSY.get(key)
+            if busy is None:
+                _BUSY[key] = threading.Event()
+                break
+        if slot is not None:
+            slot.caption("95% intervals: being computed for another session…")
+        busy.wait(0.25)
 
     def progress(i, n):
         slot.caption(f"95% intervals: {i} of {n} bootstrap resamples…")
 
+    result = None
     try:
-        result = views.analysis(runs, curves, sel, n_boot=n_boot, progress=progress)
+        result = views.analysis(runs, curves, sel, n_boot=n_boot, progress=progress if slot is not None else None)
     except views.SelectionError as e:
         result = e
-    slot.empty()
-    with _FULL_LOCK:
-        _FULL[key] = result
-        while len(_FULL) > 64:
-            _FULL.popitem(last=False)
+    finally:  # a run stopped mid-bootstrap leaves the key free for the next asker
+        with _LOCK:
+            if result is not None:
+                _DONE[key] = result
+                while len(_DONE) > 64:
+                    _DONE.popitem(last=False)
+            _BUSY.pop(key).set()
+    if slot is not None:
+        slot.empty()
     return result
 
 
-# the bootstraps computed with a progress slot, shared by every session as cache_resource is
-_FULL: OrderedDict = OrderedDict()
-_FULL_LOCK = threading.Lock()
+def cached_analysis(s: Store, version, sel, n_boot: int):
+    """analysis() already computed for these arguments, else None (never computes)."""
+    with _LOCK:
+        return _DONE.get((str(s.path), version, sel, n_boot))
+
+
+# results shared by every session (as st.cache_resource would), and the keys being computed now
+_DONE: OrderedDict = OrderedDict()
+_BUSY: dict = {}
+_LOCK = threading.Lock()
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
