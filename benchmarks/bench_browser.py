@@ -17,7 +17,10 @@ Database: bench_app.fill's 1,000 synthetic runs (10 widths x 10 fractions x 5 se
 and 0.2). The sweep trained meanwhile is dropout 0.1 (not cached), so the moves measured while it
 trains compete with real training.
 
-Run: .venv/bin/python benchmarks/bench_browser.py [--moves N] [--no-training] [--keep DIR]
+--floor adds the same measures on benchmarks/browser_floor_app.py: one slider and the same four
+charts drawn from the same rows with no fit, the cost of Streamlit and Vega alone on this machine.
+
+Run: .venv/bin/python benchmarks/bench_browser.py [--moves N] [--no-training] [--floor] [--keep DIR]
 Needs Debian's chromium and the python playwright package (the `[browser]` extra).
 """
 from __future__ import annotations
@@ -75,14 +78,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(db: Path, log: Path, root: Path = ROOT):
-    """`streamlit run` headless against `db` (the app in `root`); yields (base URL, seconds until healthy)."""
+def streamlit_server(db: Path, log: Path, root: Path = ROOT, script: str = "streamlit_app.py"):
+    """`streamlit run` headless against `db` (the app in `root`, its config too); yields (base URL,
+    seconds until healthy)."""
     port = free_port()
     env = dict(os.environ, SCALING_DB=str(db))
     t0 = time.perf_counter()
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(root / "streamlit_app.py"), "--server.port", str(port),
+            [sys.executable, "-m", "streamlit", "run", str(root / script), "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
             cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -223,6 +227,8 @@ def main() -> None:
     ap.add_argument("--moves", type=int, default=12)
     ap.add_argument("--no-training", action="store_true", help="skip the moves measured while a sweep trains")
     ap.add_argument("--keep", type=Path, default=None, help="keep the database and logs in this folder")
+    ap.add_argument("--floor", action="store_true",
+                    help="also time benchmarks/browser_floor_app.py: the same four charts and rows, no fit")
     args = ap.parse_args()
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench_browser_"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -280,6 +286,22 @@ def run(tmp: Path, args) -> None:
     if not args.no_training:
         print(f"slider move -> charts redrawn, while training: {summary(busy)}"
               f" ({trained[0]} runs landed in {trained[1]:.0f} s meanwhile)")
+    if args.floor:
+        floor(db, tmp, args.moves)
+
+
+def floor(db: Path, tmp: Path, n_moves: int) -> None:
+    """The same measures on a page with one slider and Explore's four charts from the same rows,
+    fitted by nothing: what Streamlit and Vega cost on this machine, the least Explore could."""
+    with streamlit_server(db, tmp / "floor.log", script="benchmarks/browser_floor_app.py") as (url, _):
+        with browser(tmp / "floor1") as page:
+            fp = first_paint(page, url)
+            settle(page)
+            idle = measure_moves(page, n_moves, "floor")
+        with browser(tmp / "floor2") as page:
+            fp2 = first_paint(page, url)
+    print(f"floor (benchmarks/browser_floor_app.py, the same four charts, no fit): first paint fresh server "
+          f"{fp['first_chart_s']:.2f} s, second session {fp2['first_chart_s']:.2f} s; slider move: {summary(idle)}")
 
 
 def wait_for_worker_exit(store, timeout_s: float = 120) -> None:
