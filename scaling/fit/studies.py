@@ -33,8 +33,6 @@ from .analysis import Resampler
 from .laws import fit_kaplan, fit_power_law
 from .runs import _group_codes
 
-# Runs written before the study axes existed have no such columns, and are these defaults.
-AXIS_DEFAULTS = STUDY_DEFAULTS
 FAMILY = ("dataset", "dropout", "lr_rule", "batch_size", "precision")
 MIN_FRACTIONS = 3   # a power law in D from fewer data sizes has no check on its form
 MIN_WIDTHS = 3      # a plateau in N needs a rise, a bend and a flat part
@@ -50,9 +48,9 @@ def _usable(runs: pd.DataFrame) -> pd.DataFrame:
     """ok runs of the newest protocol with a positive loss; the study axes filled with their defaults."""
     need = ["status", "val_loss", "params", "examples", "flops", "seed", "data_fraction", "width_step"]
     if runs is None or len(runs) == 0 or any(c not in runs.columns for c in need):
-        return pd.DataFrame(columns=need + list(AXIS_DEFAULTS) + ["lr_mult", "epochs", "width"])
+        return pd.DataFrame(columns=need + list(STUDY_DEFAULTS) + ["lr_mult", "epochs", "width"])
     df = runs[runs["status"].astype(str) == "ok"].copy()
-    for k, v in AXIS_DEFAULTS.items():
+    for k, v in STUDY_DEFAULTS.items():
         df[k] = df[k].fillna(v) if k in df.columns else v
     for k in ("classes", "pretrain_classes", "arch"):
         df[k] = df[k].astype(str)
@@ -91,7 +89,7 @@ def _one_family(df: pd.DataFrame, extra: tuple = (), axis: str | None = None) ->
 def _defaults(df: pd.DataFrame, *free: str) -> pd.DataFrame:
     """The runs at the default of every study axis except `free`."""
     keep = np.ones(len(df), bool)
-    for k, v in AXIS_DEFAULTS.items():
+    for k, v in STUDY_DEFAULTS.items():
         if k not in free:
             keep &= (df[k] == v).to_numpy()
     return df[keep].reset_index(drop=True)
@@ -425,7 +423,7 @@ def study_arch(runs: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = 0, lr="t
     constant as the compute each needs to reach a loss all of them reach (the largest of their
     frontiers' lowest losses), as a ratio to the first (cnn)."""
     df, fam = _one_family(_defaults(_usable(runs), "arch"), ("epochs",), axis="arch")
-    archs = sorted(df["arch"].unique(), key=lambda a: (a != AXIS_DEFAULTS["arch"], a))
+    archs = sorted(df["arch"].unique(), key=lambda a: (a != STUDY_DEFAULTS["arch"], a))
     empty = dict(n_runs=0, family=fam, exponents=pd.DataFrame(columns=EXP_COLUMNS + ["arch"]), points=pd.DataFrame(),
                  lines=pd.DataFrame(), target_loss=math.nan, compute=pd.DataFrame())
     if len(archs) < 2:
