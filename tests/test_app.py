@@ -126,6 +126,33 @@ def test_slider_change_refits(app):
     assert app.query_params["w"] == "0:2"
 
 
+def test_a_slider_move_that_arrives_with_landing_runs_is_kept(small_cache, tmp_path, monkeypatch):
+    """Runs of a new family landing changed the cached choices in the same run as a slider move; the
+    selection's old range was written over the move, which was lost until the next landing (10-60 s
+    of a page that ignored its slider, in a real browser while a sweep trained)."""
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    from scaling import train
+    from scaling.config import RunConfig
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(small_cache, db)
+    monkeypatch.setenv("SCALING_DB", str(db))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    _ok(at)
+    before = _metric(at, "α_C")
+    _w(at.select_slider, "Width steps").set_value((0, 1))
+    c = RunConfig(width_step=0, data_fraction=1 / 256, seed=0, dropout=0.3)  # a dropout not cached yet
+    Store(db).add_results([train.RunResult(c, 2.0, 0.5, 1.0, 0.1, "cpu (2 threads)", "ok")])
+    at.run()
+    _ok(at)
+    assert 0.3 in _w(at.selectbox, "Dropout").options or "0.3" in _w(at.selectbox, "Dropout").options
+    assert _w(at.select_slider, "Width steps").value == (0, 1) and at.query_params["w"] == "0:2"
+    assert _metric(at, "α_C") != before
+
+
 def test_seed_and_dropout_change_refit(app):
     app.run()
     a0 = _metric(app, "α_C")

@@ -40,6 +40,7 @@ def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default:
     for n in ss.get(f"{prefix}url_notes", []):
         c.warning(f"Link parameter {n}; using the default instead.", icon=":material/link_off:")
     base, g = ss[saved_key], ss[gen_key]
+    last = base  # the selection of this session's last run
 
     all_opts = views.options(runs)
     ds = c.selectbox("Dataset", all_opts.datasets, index=_index(all_opts.datasets, base.dataset), key=f"{prefix}ds{g}")
@@ -66,17 +67,17 @@ def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default:
     widths, slot = base.widths, c.empty()
     if len(opts.width_steps) > 1:
         kw = f"{prefix}widths{k}"
-        widths = slot.select_slider("Width steps", opts.width_steps, value=_carry(kw, opts.width_steps, base.widths, moved),
+        widths = slot.select_slider("Width steps", opts.width_steps, value=_carry(kw, opts.width_steps, base.widths, moved, last.widths),
                                     key=kw, format_func=lambda s: f"{s} (w={width(s)})",
                                     help="width = round(4·√2^step): each step roughly doubles forward compute")
     fracs, slot = base.fractions, c.empty()
     if len(opts.fractions) > 1:
         kr = f"{prefix}fractions{k}"
-        fracs = slot.select_slider("Data fractions", opts.fractions, value=_carry(kr, opts.fractions, base.fractions, moved),
+        fracs = slot.select_slider("Data fractions", opts.fractions, value=_carry(kr, opts.fractions, base.fractions, moved, last.fractions),
                                    key=kr, format_func=views.frac_label,
                                    help="fraction of the 60,000 training images, one epoch")
     ks = f"{prefix}seeds{k}"
-    seeds = c.multiselect("Seeds", opts.seeds, default=_carry(ks, opts.seeds, list(base.seeds), moved), key=ks,
+    seeds = c.multiselect("Seeds", opts.seeds, default=_carry(ks, opts.seeds, list(base.seeds), moved, list(last.seeds)), key=ks,
                           placeholder="every cached seed", help="seeds are averaged per configuration; empty = all")
     lr_opts = [views.LR_TUNED, *opts.lr_mults]
     kl = f"{prefix}lr{k}"
@@ -120,20 +121,27 @@ def set_selection(prefix: str = "", **changes) -> None:
         ss[f"{prefix}gen"] = ss.get(f"{prefix}gen", 0) + 1
 
 
-def _carry(key: str, options, value, moved: bool):
+def _carry(key: str, options, value, moved: bool, last=None):
     """What a widget under a stable key is given. A selectbox gets the index of `value`: it keeps its
     own choice while that is still an option, and Streamlit resets it to this index otherwise. A
     range or a list (sliders, seeds) that the selection moved when the cached choices changed (a
     full range that grows as runs land: views.follow_growth) is written to its key and the widget
     given None: a widget keeps its own state over what it is given, and Streamlit warns when it is
-    given both."""
+    given both. Not where the widget no longer holds `last` (the last run's value): the user moved
+    it, and that move arrived in the same run as the landing runs. Written over, it was lost (the
+    page kept the old selection until the next landing, 10-60 s while a sweep trained)."""
     if not isinstance(value, (list, tuple)):
         return _index(options, value)
     carried = type(value)(options[_index(options, v)] for v in value)  # the option objects themselves
-    if moved and key in st.session_state and st.session_state[key] != carried:
+    mine = st.session_state.get(key)
+    if moved and mine is not None and mine != carried and (last is None or _same(mine, last)):
         st.session_state[key] = carried
         return None
     return carried
+
+
+def _same(a, b) -> bool:
+    return len(a) == len(b) and all(x == y or (isinstance(x, float) and math.isclose(x, y)) for x, y in zip(a, b))
 
 
 def _index(options, value) -> int:
