@@ -105,10 +105,10 @@ ok_runs = ok_runs[ok_runs["status"] == "ok"][["width", "width_step", "params", "
                                                "flops", "seed", "val_loss", "val_acc", "lr_mult"]]
 law = an.loss_vs_compute
 line = views.law_line(law) if law else None
-eq = views.equation(law) if law else "the frontier has too few points for a fit"
 
 
-def loss_chart(a):  # with the law's 95% band once `a` has its bootstrap
+def loss_chart(a):  # with the law's 95% band (and its interval in the equation) once `a` has its bootstrap
+    eq = views.equation(a.loss_vs_compute) if a.loss_vs_compute else "the frontier has too few points for a fit"
     return charts.loss_vs_compute(ok_runs, pts, a.frontier, a.loss_vs_compute, line, views.law_band(a), eq)
 
 
@@ -205,7 +205,6 @@ full = ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT, slot=defer_not
     if ui.BOOT and not defer and done is None else None
 if full is not None and not isinstance(full, views.SelectionError):
     draw_cards(full, pending=False)
-    eq = views.equation(full.loss_vs_compute) if full.loss_vs_compute else eq
     loss_fig["fig"] = loss_chart(full)
     ui.chart(loss_slot, loss_fig["fig"])
     draw_nopt(full.nopt[views.shown_nopt(full, sel)[0]], full, offer=True)

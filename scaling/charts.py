@@ -266,10 +266,6 @@ def _records(df: pd.DataFrame) -> list[dict]:
     return json.loads(df.to_json(orient="records", double_precision=15, date_format="iso"))
 
 
-def spec(fig: "Figure") -> dict:
-    return fig.spec()
-
-
 class _Data:
     """Collects a builder's frames; src(name, df) is the layer's data: the frame by name."""
 

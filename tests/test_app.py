@@ -89,19 +89,21 @@ def test_a_selection_with_its_intervals_done_is_drawn_once_and_shared(app, small
     app.run()
     _ok(app)
     calls = []
-    real = views.analysis
-    monkeypatch.setattr(views, "analysis", lambda *a, **k: calls.append(k.get("n_boot")) or real(*a, **k))
+    real, real_points = views.analysis, views.point_estimates
+    monkeypatch.setattr(views, "analysis", lambda *a, **k: calls.append("intervals") or real(*a, **k))
+    monkeypatch.setattr(views, "point_estimates", lambda *a, **k: calls.append("points") or real_points(*a, **k))
     from streamlit.testing.v1 import AppTest
 
     again = AppTest.from_file(APP, default_timeout=120).run()
     _ok(again)
-    assert not any(n for n in calls), calls  # neither point estimates' nor intervals' fits ran again
+    assert calls == [], calls  # neither point estimates' nor intervals' fits ran again
     assert " ".join(c.value for c in again.caption).count("95% interval [") == 2
 
     store, sel = Store(small_cache), views.Selection(widths=(0, 1))
     runs = store.runs(status=None)
     version = views.data_version(runs)
     gate = threading.Event()
+    calls.clear()
     monkeypatch.setattr(views, "analysis", lambda *a, **k: gate.wait(10) and calls.append("fit") or real(*a, **k))
     out = []
     threads = [threading.Thread(target=lambda: out.append(fits.analysis(store, version, sel, runs, None, n_boot=4)))

@@ -35,7 +35,7 @@ def interval_note(iv) -> str:
 
 
 def chart(slot, c) -> None:
-    """Draw an Altair chart from its unvalidated spec (see scaling.charts.spec). The chart's
+    """Draw a chart (scaling.charts.Figure) from its Vega-Lite spec, validated by the tests only. The chart's
     toolbar (on hover) saves it as PNG and shows its data."""
     slot.vega_lite_chart(c.spec(), width="stretch")
 

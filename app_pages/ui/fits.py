@@ -2,7 +2,8 @@
 
 Held as objects, not pickled: the results are frozen dataclasses never mutated, and a hit then
 costs nothing (cache_data would unpickle a copy every rerun). The DataFrames ride along unhashed
-(leading underscore in the cache_resource functions).
+(leading underscore in the cache_resource functions). The analyses share one store of their
+own (_shared), which also keeps two sessions from computing one bootstrap twice.
 """
 from __future__ import annotations
 
@@ -28,36 +29,57 @@ def analysis(s: Store, version, sel, runs, curves, n_boot: int = 0, slot=None):
     With `slot` (a placeholder), a bootstrap not cached yet says how far it is there, every few
     resamples. Each of those writes is where Streamlit stops a script run whose user has moved a
     slider meanwhile: without them, the bootstrap (seconds of numpy, no Streamlit call) would hold
-    back the redraw of the new selection until it finished. A stopped bootstrap caches nothing.
-    A second session asking for a bootstrap in progress waits for it (saying so in its slot)
-    instead of computing it again beside it on the same cores."""
-    key = (str(s.path), version, sel, n_boot)
+    back the redraw of the new selection until it finished. A stopped bootstrap caches nothing."""
+    def progress(i, n):
+        slot.caption(f"95% intervals: {i} of {n} bootstrap resamples…")
+
+    return _shared(("analysis", str(s.path), version, sel, n_boot), slot,
+                   lambda: views.analysis(runs, curves, sel, n_boot=n_boot,
+                                          progress=progress if slot is not None else None))
+
+
+def cached_analysis(s: Store, version, sel, n_boot: int):
+    """analysis() already computed for these arguments, else None (never computes)."""
+    with _LOCK:
+        return _DONE.get(("analysis", str(s.path), version, sel, n_boot))
+
+
+def point_estimates(s: Store, version, sel, runs, curves):
+    """Explore's first draw: seed means, frontier, the loss law and one N_opt estimator."""
+    return _shared(("points", str(s.path), version, sel), None, lambda: views.point_estimates(runs, curves, sel))
+
+
+def _shared(key: tuple, slot, compute):
+    """compute() once per key for every session (a SelectionError is a result too), the last
+    MAX_SHARED kept. A session asking for a key in progress waits for it, saying so in its slot,
+    instead of computing it again beside it on the same cores; a run stopped mid-way caches nothing
+    and leaves the key to the next asker."""
+    waited = False
     while True:
         with _LOCK:
             if key in _DONE:
                 _DONE.move_to_end(key)
+                if waited and slot is not None:
+                    slot.empty()
                 return _DONE[key]
             busy = _BUSY.get(key)
             if busy is None:
                 _BUSY[key] = threading.Event()
                 break
-        if slot is not None:
+        if slot is not None and not waited:
             slot.caption("95% intervals: being computed for another session…")
+        waited = True
         busy.wait(0.25)
-
-    def progress(i, n):
-        slot.caption(f"95% intervals: {i} of {n} bootstrap resamples…")
-
     result = None
     try:
-        result = views.analysis(runs, curves, sel, n_boot=n_boot, progress=progress if slot is not None else None)
+        result = compute()
     except views.SelectionError as e:
         result = e
-    finally:  # a run stopped mid-bootstrap leaves the key free for the next asker
+    finally:
         with _LOCK:
             if result is not None:
                 _DONE[key] = result
-                while len(_DONE) > 64:
+                while len(_DONE) > MAX_SHARED:
                     _DONE.popitem(last=False)
             _BUSY.pop(key).set()
     if slot is not None:
@@ -65,29 +87,11 @@ def analysis(s: Store, version, sel, runs, curves, n_boot: int = 0, slot=None):
     return result
 
 
-def cached_analysis(s: Store, version, sel, n_boot: int):
-    """analysis() already computed for these arguments, else None (never computes)."""
-    with _LOCK:
-        return _DONE.get((str(s.path), version, sel, n_boot))
-
-
 # results shared by every session (as st.cache_resource would), and the keys being computed now
+MAX_SHARED = 128
 _DONE: OrderedDict = OrderedDict()
 _BUSY: dict = {}
 _LOCK = threading.Lock()
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def _points(path: str, version: tuple, sel: views.Selection, _runs, _curves):
-    try:
-        return views.point_estimates(_runs, _curves, sel)
-    except views.SelectionError as e:
-        return e
-
-
-def point_estimates(s: Store, version, sel, runs, curves):
-    """Explore's first draw: seed means, frontier, the loss law and one N_opt estimator."""
-    return _points(str(s.path), version, sel, runs, curves)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
