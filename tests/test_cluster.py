@@ -89,10 +89,15 @@ def test_killed_ray_workers_lose_nothing_and_write_nothing_twice(cluster, refere
     db = tmp_path / "ray.duckdb"
     proc = _sweep(db, LONG, "--ray", address, "--ray-task-cpus", "1", prefix=inside, env=env, wait=False)
     rng, kills, deadline = random.Random(0), 0, time.time() + 300
+    def tasks():
+        return subprocess.run(["pgrep", "-f", "ray::_train_task"], capture_output=True, text=True).stdout.split()
+
     while kills < 3 and proc.poll() is None and time.time() < deadline:
-        time.sleep(rng.uniform(0.5, 2.5))
-        pids = subprocess.run(["pgrep", "-f", "ray::_train_task"], capture_output=True, text=True).stdout.split()
-        if pids:
+        if not tasks():  # Ray starting, or a killed task not yet restarted: the random wait starts with training
+            time.sleep(0.1)
+            continue
+        time.sleep(rng.uniform(0.2, 1.0))  # a random moment of the stack's few seconds of training
+        if pids := tasks():
             os.kill(int(rng.choice(pids)), signal.SIGKILL)
             kills += 1
     out, err = proc.communicate(timeout=600)
