@@ -41,6 +41,19 @@ class RayMissing(ValueError):
     """--ray without Ray installed: one line saying what to install."""
 
 
+class ClusterUnreachable(ValueError):
+    """--ray could not join the cluster (not there, or its token missing): one line saying which."""
+
+
+def _unreachable(address: str | None, e: Exception) -> str:
+    where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+    if "token" in str(e).lower() or os.environ.get("RAY_AUTH_MODE") != "token":
+        # a token-authenticated head drops a client without a token: it looks like no cluster at all
+        return (f"could not join {where}: a cluster started with `ray start` needs RAY_AUTH_MODE=token and its "
+                "token here (~/.ray/auth_token, or RAY_AUTH_TOKEN_PATH; `ray get-auth-token --generate` makes one)")
+    return f"could not join {where}: {str(e).splitlines()[0]}"
+
+
 def _ray():
     try:
         import ray
@@ -60,7 +73,10 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> ClusterI
     ray = _ray()
     if not ray.is_initialized():
         kwargs = {} if address else {"num_cpus": num_cpus}
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR", **kwargs)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR", **kwargs)
+        except (ConnectionError, ray.exceptions.AuthenticationError) as e:
+            raise ClusterUnreachable(_unreachable(address, e)) from None
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     res = ray.cluster_resources()
     return ClusterInfo(address or "local", len(nodes), float(res.get("CPU", 0)), float(res.get("GPU", 0)))

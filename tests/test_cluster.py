@@ -24,19 +24,33 @@ def _netns_works(name: str) -> bool:
     return subprocess.run(["ip", "netns", "add", name], capture_output=True).returncode == 0
 
 
+def _auth_env(folder) -> dict:
+    """The environment of a token-authenticated cluster, with a token of its own in `folder`: a head
+    from `ray start` refuses to start without one, and a fresh machine has none in ~/.ray."""
+    ray_cli = os.path.join(os.path.dirname(PY), "ray")
+    home = {**os.environ, "HOME": str(folder), "RAY_AUTH_MODE": "token"}  # --generate writes $HOME/.ray/auth_token
+    home.pop("RAY_AUTH_TOKEN", None), home.pop("RAY_AUTH_TOKEN_PATH", None)
+    subprocess.run([ray_cli, "get-auth-token", "--generate"], check=True, capture_output=True, env=home)
+    token = folder / ".ray" / "auth_token"
+    assert token.is_file() and token.stat().st_size > 0
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_TOKEN"}
+    return {**env, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
+
+
 @pytest.fixture(scope="module")
-def cluster():
-    """A 2-CPU Ray head on 127.0.0.1 in a loopback-only namespace: (command prefix, address)."""
+def cluster(tmp_path_factory):
+    """A 2-CPU Ray head on 127.0.0.1 in a loopback-only namespace: (command prefix, address, env)."""
     name = f"scaling-test-{os.getpid()}"
     if not _netns_works(name):
         pytest.skip("needs root and `ip netns` for a loopback-only network namespace")
     inside = ["ip", "netns", "exec", name]
-    env = {**os.environ, "RAY_AUTH_MODE": "token"}  # a head from `ray start` asks for its token
+    env = _auth_env(tmp_path_factory.mktemp("ray-token"))
     try:
         subprocess.run([*inside, "ip", "link", "set", "lo", "up"], check=True)
         ray_cli = os.path.join(os.path.dirname(PY), "ray")
-        subprocess.run([*inside, ray_cli, "start", "--head", "--num-cpus", "2", "--port", "6391",
-                        "--include-dashboard=false", "--disable-usage-stats"], check=True, capture_output=True, env=env)
+        started = subprocess.run([*inside, ray_cli, "start", "--head", "--num-cpus", "2", "--port", "6391",
+                        "--include-dashboard=false", "--disable-usage-stats"], capture_output=True, text=True, env=env)
+        assert started.returncode == 0, started.stderr[-2000:]
         yield inside, "127.0.0.1:6391", env
     finally:
         subprocess.run([*inside, os.path.join(os.path.dirname(PY), "ray"), "stop", "--force"], capture_output=True, env=env)
@@ -45,6 +59,8 @@ def cluster():
 
 def _sweep(db, grid, *extra, prefix=(), env=None, wait=True):
     cmd = [*prefix, PY, "-m", "scaling", "sweep", *grid, "--db", str(db), *extra]
+    if wait is None:  # run to its end, whatever it exits with
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     if not wait:
         return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
@@ -160,3 +176,14 @@ def test_the_train_page_says_where_training_happens(db, monkeypatch):
     assert views.cluster_line(store) == "Training on the Ray cluster at 127.0.0.1:6379: 2 nodes, 16 CPUs, 4 GPUs"
     backend.write_status(store, None)
     assert backend.read_status(store) is None
+
+
+def test_joining_without_the_clusters_token_is_one_line_and_writes_nothing(cluster, tmp_path):
+    inside, address, env = cluster
+    # RAY_AUTH_MODE without the token (without the mode too, Ray retries a silent head ~30 s first)
+    lacking = {k: v for k, v in env.items() if k != "RAY_AUTH_TOKEN_PATH"}
+    done = _sweep(tmp_path / "none.duckdb", GRID, "--ray", address, prefix=inside,
+                  env={**lacking, "HOME": str(tmp_path)}, wait=None)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "could not join the Ray cluster at 127.0.0.1:6391" in done.stderr and "token" in done.stderr
+    assert _written(tmp_path / "none.duckdb") == 0
