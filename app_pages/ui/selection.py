@@ -125,22 +125,23 @@ def _carry(key: str, options, value, moved: bool, last=None):
     """What a widget under a stable key is given. A selectbox gets the index of `value`: it keeps its
     own choice while that is still an option, and Streamlit resets it to this index otherwise. A
     range or a list (sliders, seeds) that the selection moved when the cached choices changed (a
-    full range that grows as runs land: views.follow_growth) is written to its key and the widget
-    given None: a widget keeps its own state over what it is given, and Streamlit warns when it is
-    given both. Not where the widget no longer holds `last` (the last run's value): the user moved
-    it, and that move arrived in the same run as the landing runs. Written over, it was lost (the
-    page kept the old selection until the next landing, 10-60 s while a sweep trained)."""
+    full range that grows as runs land: views.follow_growth) is written to its key, since a widget
+    keeps its own state over what it is given; not where the widget no longer holds `last` (the
+    last run's value): the user moved it, in the same run as the landing runs. The widget is given
+    the value as well: given None, a select_slider is a single-value one, and the two ends the
+    browser sends back next are read (by this function, before the slider is drawn) as one value."""
     if not isinstance(value, (list, tuple)):
         return _index(options, value)
     carried = type(value)(options[_index(options, v)] for v in value)  # the option objects themselves
     mine = st.session_state.get(key)
-    if moved and mine is not None and mine != carried and (last is None or _same(mine, last)):
+    if moved and mine is not None and not _same(mine, carried) and (last is None or _same(mine, last)):
         st.session_state[key] = carried
-        return None
     return carried
 
 
 def _same(a, b) -> bool:
+    """Two values of one widget, as ranges or lists (a single value v is (v, v)); floats to rounding."""
+    a, b = _pair(a), _pair(b)
     return len(a) == len(b) and all(x == y or (isinstance(x, float) and math.isclose(x, y)) for x, y in zip(a, b))
 
 
@@ -152,7 +153,7 @@ def _index(options, value) -> int:
 
 
 def _pair(v):
-    """A range widget's value as (lo, hi): a single value (one cached option) is (v, v)."""
+    """A widget's value as a tuple: a range's (lo, hi), a list's items; a single value v is (v, v)."""
     return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
 
