@@ -24,8 +24,8 @@ with ca.expander("Selection A", expanded=False):
     A = ui.selection_controls(runs, "compare", "a_", views.Selection(dropout=0.0), container=st.container())
 with cb.expander("Selection B", expanded=False):
     B = ui.selection_controls(runs, "compare", "b_", views.Selection(dropout=second), container=st.container())
-ca.caption(f"**A**: {views.describe(A)}")
-cb.caption(f"**B**: {views.describe(B)}")
+ca.caption(f"**A**: {views.md_text(views.describe(A))}")  # a selection's values can come from imported runs
+cb.caption(f"**B**: {views.md_text(views.describe(B))}")
 cov_a, cov_b = views.coverage(runs, A), views.coverage(runs, B)
 for col, cov in ((ca, cov_a), (cb, cov_b)):
     col.caption(f"Runs fitted: {cov.describe()}." if cov else "No runs fitted.")
@@ -46,11 +46,16 @@ la, lb = (f"{k}: {words}" for k, words in zip("AB", views.contrast_labels(A, B))
 if la[3:] == lb[3:]:
     lb += " "  # two legend entries even when the selections match
 
+
+def md_label(lab: str) -> str:  # for Markdown: "A: " is ours, the words after it name values of (imported) runs
+    return lab[:3] + views.md_text(lab[3:])
+
+
 an_a = ui.analysis(s, version, A, runs, curves, n_boot=0)
 an_b = ui.analysis(s, version, B, runs, curves, n_boot=0)
 bad = [(lab, a) for lab, a in ((la, an_a), (lb, an_b)) if isinstance(a, views.SelectionError)]
 for lab, e in bad:
-    st.warning(f"{lab}: nothing to fit: {e}")
+    st.warning(f"{md_label(lab)}: nothing to fit: {views.md_text(e)}")
 if bad:
     st.stop()
 
@@ -74,14 +79,14 @@ t = t_all.drop(missing.index).reset_index(drop=True)
 cols = ui.card_row(max(len(t), 1))
 for col, r in zip(cols, t.itertuples()):
     col.markdown(f"**{r.what}**")
-    col.metric(la, f"{r.first:.3f}" if math.isfinite(r.first) else "—")
+    col.metric(md_label(la), f"{r.first:.3f}" if math.isfinite(r.first) else "—")
     col.caption(f"95% [{r.first_lo:.3f}, {r.first_hi:.3f}] · {r.n_runs_first} runs · {r.first_answered}"
                 + ("" if r.first_reliable else " · :orange[unreliable]") if math.isfinite(r.first_lo)
-                else f"{r.n_runs_first} runs")
-    col.metric(lb, f"{r.second:.3f}" if math.isfinite(r.second) else "—")
+                else f"{r.n_runs_first} runs" + (f" · {full_a.no_interval}" if full_a.no_interval else ""))
+    col.metric(md_label(lb), f"{r.second:.3f}" if math.isfinite(r.second) else "—")
     col.caption(f"95% [{r.second_lo:.3f}, {r.second_hi:.3f}] · {r.n_runs_second} runs · {r.second_answered}"
                 + ("" if r.second_reliable else " · :orange[unreliable]") if math.isfinite(r.second_lo)
-                else f"{r.n_runs_second} runs")
+                else f"{r.n_runs_second} runs" + (f" · {full_b.no_interval}" if full_b.no_interval else ""))
     p = r.p_first_greater
     col.metric("P(A > B)", "—" if not math.isfinite(p) else f"< {r.p_floor:.2g}" if p < r.p_floor
                else f"> {1 - r.p_floor:.2g}" if p > 1 - r.p_floor else f"{p:.2f}",

@@ -31,7 +31,7 @@ if views.options(runs).empty:
             icon=":material/science:")
     p = ui.guarded(views.plan, s, spec, runs, dev.label)
     st.caption(f"Quick sweep: {spec.label()} → {p.new} runs, {views.fmt_flops(p.flops)}, "
-               f"about {views.fmt_s(p.est_s)} on {dev.label}.")
+               f"about {views.fmt_s(p.est_s)} on {views.md_text(dev.label)}.")
     if st.button("Train the quick sweep", type="primary", icon=":material/play_arrow:"):
         sid, n_cached, n_new = ui.guarded(views.start_sweep, s, spec, dev.device)
         ui.remember_sweep(sid, "quick sweep")
@@ -43,7 +43,7 @@ if views.options(runs).empty:
             try:
                 ui.guarded(views.import_file, s, shipped.path)
             except ValueError as e:  # a damaged file is refused whole: nothing was written
-                st.error(f"The shipped grid cannot be loaded: {e}")
+                st.error(f"The shipped grid cannot be loaded: {views.md_text(e)}")
                 st.stop()
             st.rerun()
     st.stop()
@@ -56,7 +56,7 @@ curves = ui.load_curves(s, version)
 done = ui.cached_analysis(s, version, sel, ui.BOOT) if ui.BOOT and not defer else None
 an = done if done is not None else ui.point_estimates(s, version, sel, runs, curves)
 if isinstance(an, views.SelectionError):
-    st.warning(f"Nothing to fit: {an}", icon=":material/filter_alt_off:")
+    st.warning(f"Nothing to fit: {views.md_text(an)}", icon=":material/filter_alt_off:")
     st.stop()
 
 more = ui.lr_offer(s, version, sel, runs, an)  # cached; the bracketing offer waits for the charts
@@ -73,15 +73,18 @@ def draw_cards(a, pending: bool, why_pending: str = interval_wait):
         nf = a.nopt[m]
         ui.exponent_card(c1, "α_C  (loss ∝ C^-α_C on the frontier)", law.alpha if law else math.nan,
                          None if pending else (law.alpha_interval if law else None), a.n_runs, pending=why_pending,
-                         help="exponent of the fitted loss-vs-compute law on the compute-efficient frontier")
+                         help="exponent of the fitted loss-vs-compute law on the compute-efficient frontier",
+                         none=a.no_interval, off=a.off_interval("alpha_C"))
         ui.exponent_card(c2, f"a  (N_opt ∝ C^a, {views.ESTIMATORS[m]})", nf.a if nf.ok else math.nan,
                          None if pending else nf.interval, nf.n_runs, pending=why_pending,
-                         help="how fast the compute-optimal parameter count grows with compute")
+                         help="how fast the compute-optimal parameter count grows with compute",
+                         none=a.no_interval, off=a.off_interval(f"a_{m}"))
         c2.caption(("Provisional verdict (before the intervals): " if pending and sel.estimator == views.VERDICT
                     else "Verdict: " if sel.estimator == views.VERDICT else "") + why[0].upper() + why[1:] + ".")
         c3.metric("runs · configurations · frontier", f"{a.n_runs} · {len(a.aggregate.points)} · {len(a.frontier)}")
-        excl = ", ".join(f"{k}: {v}" for k, v in a.excluded.items())
-        c3.caption(f"{views.describe_family(sel.family)}; seeds averaged per configuration; learning rate "
+        excl = views.md_text(", ".join(f"{k}: {v}" for k, v in a.excluded.items()))
+        # the family's values come from the runs, and runs can be imported: its words are escaped
+        c3.caption(f"{views.md_text(views.describe_family(sel.family))}; seeds averaged per configuration; learning rate "
                    f"{more.tuning.label() if sel.lr == views.LR_TUNED else f'×{sel.lr:g} (fixed)'}"
                    + (f"; excluded {excl}" if excl else ""))
 
@@ -168,11 +171,11 @@ if brk.edge:
             st.caption(why[0].upper() + why[1:] + ".")
         dev = ui.device()
         if not b.empty and sel.precision != dev.precision:
-            st.caption(f"This device trains in {dev.precision}, not {sel.precision}: runs trained here would start "
+            st.caption(f"This device trains in {dev.precision}, not {views.md_text(sel.precision)}: runs trained here would start "
                        "another family.")
         elif p is not None:
             st.caption(f"Adding {b.describe()}: {p.new} runs to train ({p.cached} cached, {p.queued} queued), "
-                       f"{views.fmt_flops(p.flops)}, about {views.fmt_s(p.est_s)} on {dev.label}.")
+                       f"{views.fmt_flops(p.flops)}, about {views.fmt_s(p.est_s)} on {views.md_text(dev.label)}.")
             if st.button(f"Queue the {p.new} bracketing runs", disabled=p.new == 0, key="bracket",
                          icon=":material/play_arrow:"):
                 sid, _, _ = ui.guarded(views.queue_runs, s, b.configs, f"bracket: {b.describe()}")
@@ -194,7 +197,7 @@ with st.expander("Chart data and downloads"):
     else:
         d4.caption("SVG export needs vl-convert-python (`pip install 'scaling-lab[export]'`).")
     if an.notes:
-        st.caption("Fit notes: " + " · ".join(an.notes))
+        st.caption("Fit notes: " + " · ".join(map(views.md_text, an.notes)))
 
 # Intervals: the bootstrap runs after everything above is on screen, cached per selection; a
 # slider move meanwhile stops this run at the bootstrap's next progress note and starts the next.

@@ -21,14 +21,15 @@ ui.write_url((sel, ""))
 
 an = ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT, slot=st.empty())  # says how far the bootstrap is
 if isinstance(an, views.SelectionError):
-    st.warning(f"Nothing to fit: {an}")
+    st.warning(f"Nothing to fit: {views.md_text(an)}")
     st.stop()
 
-st.caption(f"Run family: {views.describe_family(sel.family)}; {an.n_runs} runs.")
+st.caption(f"Run family: {views.md_text(views.describe_family(sel.family))}; {an.n_runs} runs."
+           + (f" {an.no_interval[0].upper()}{an.no_interval[1:]}." if an.no_interval else ""))
 pf = an.parametric
 st.subheader("Parametric fit  L(N, D) = E + A/N^α + B/D^β")
 if pf is None:
-    st.warning("The parametric fit failed on this selection: " + "; ".join(an.notes))
+    st.warning("The parametric fit failed on this selection: " + views.md_text("; ".join(an.notes)))
 else:
     iv = pf.intervals or {}
     npar = an.nopt["parametric"]
@@ -49,6 +50,8 @@ else:
                    help="β/(α + γβ): the compute-optimal split of C = κ·N^γ·D between N and D")
     if a_iv is not None and math.isfinite(a_iv.lo):
         cols[5].caption(f"95% [{a_iv.lo:.3f}, {a_iv.hi:.3f}] · {ui.interval_note(a_iv)}")
+        if off := an.off_interval("a_parametric"):
+            cols[5].caption(f":orange[{off[0].upper()}{off[1:]}.]")
     comp = getattr(an, "compute", None)
     gamma = f"{comp.gamma:.3f}" if comp is not None else "γ"
     st.caption(f"Summed Huber loss (δ = {pf.delta:g}) on log L over {pf.n_points} configurations, L-BFGS from a "
@@ -87,7 +90,7 @@ octaves = st.slider("Hold out the top octaves of compute", 1.0, 4.0, 2.0, 0.5, k
 with st.spinner("backtesting each law and estimator, with bands…"):
     bt = ui.backtest(s, version, sel, runs, octaves, n_boot=ui.BOOT // 2)
 if isinstance(bt, ValueError):
-    st.warning(f"Cannot backtest this selection: {bt}")
+    st.warning(f"Cannot backtest this selection: {views.md_text(bt)}")
 else:
     st.caption(f"Fitted on the {int(bt.table['n_fit'].iloc[0])} configurations with C ≤ "
                f"{views.fmt_flops(bt.cutoff_flops)}, predicting the {len(bt.heldout)} frontier configurations above "

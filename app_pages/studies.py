@@ -33,13 +33,13 @@ for key, study in views.studies.STUDIES.items():
             configs = views.studies.preset(key, dev.device)
             p = views.plan(s, configs, runs, dev.label)
         except DataError as e:  # a data set missing here: this card cannot plan, the others still can
-            st.error(f"Data set error: {e}")
+            st.error(f"Data set error: {views.md_text(e)}")
             continue
         m1, m2, m3, m4 = ui.card_row(4)
         m1.metric("runs in the preset", len(p.configs))
         m2.metric("cached", p.cached, help=f"{p.queued} more already queued" if p.queued else None)
         m3.metric("to train", p.new, help=f"{views.fmt_flops(p.flops)} of training compute (C = 3 × forward FLOPs × D)")
-        m4.metric("estimated time", views.fmt_s(p.est_s) if p.new else "—", help=f"on {dev.label}: {p.basis}")
+        m4.metric("estimated time", views.fmt_s(p.est_s) if p.new else "—", help=f"on {views.md_text(dev.label)}: {p.basis}")
         spend = f" Training compute to spend: {views.fmt_flops(p.flops)}." if p.new else ""
         st.caption(f"Preset: {study.preset_note}.{spend}")
         if p.queued:

@@ -15,10 +15,10 @@ with st.sidebar.container(border=True):
     if where := views.cluster_line(s):  # the worker trains on Ray: say so before this machine's device
         st.write(where)
     if dev.memory_gb:
-        st.write(f"GPU: {dev.name}, {dev.memory_gb:.0f} GiB")
+        st.write(f"GPU: {views.md_text(dev.name)}, {dev.memory_gb:.0f} GiB")  # the host's words: escaped
     else:
-        st.write(f"CPU: {dev.name}, {dev.threads} torch threads")
-        st.caption(views.cpu_path_line())  # the C kernels of which build, or the PyTorch ops, and why
+        st.write(f"CPU: {views.md_text(dev.name)}, {dev.threads} torch threads")
+        st.caption(views.md_text(views.cpu_path_line()))  # the C kernels of which build, or the PyTorch ops, and why
 
     @st.fragment(run_every=3.0)
     def worker_line():  # refreshed on its own: the worker starts a few seconds after a sweep is queued
@@ -92,7 +92,7 @@ if ds not in missing:
     except datasets.DataError as e:
         missing[ds] = str(e)
 if missing[ds]:
-    c1.error(missing[ds], icon=":material/cloud_off:")
+    c1.error(views.md_text(missing[ds]), icon=":material/cloud_off:")
     st.stop()
 spec = views.GridSpec(widths=f"{w[0]}:{w[1] + 1}", fractions=f"{views.frac_label(f[0])}:{views.frac_label(f[1])}",
                       seeds=f"0:{int(n_seeds)}", dropouts=",".join(f"{d:g}" for d in drop),
@@ -111,7 +111,7 @@ m2.metric("cached", p.cached)
 m3.metric("already queued", p.queued, help="waiting or training now (this sweep or another): not queued twice")
 m4.metric("to train", p.new, help=f"{views.fmt_flops(p.flops)} of training compute (C = 3 × forward FLOPs × D)")
 m5.metric("estimated time", views.fmt_s(p.est_s) if p.new else "—",
-          help=f"on {dev.label}: per run, a fixed cost, its training FLOPs at one throughput and its evaluation on "
+          help=f"on {views.md_text(dev.label)}: per run, a fixed cost, its training FLOPs at one throughput and its evaluation on "
                f"the 10,000 test images at another; {p.basis}")
 st.caption(f"Training compute to spend: {views.fmt_flops(p.flops)}." if p.new else
            "Everything in this grid is cached or queued: change the grid to train more.")
@@ -120,7 +120,7 @@ long = p.new and p.est_s > LONG_PLAN_S
 confirm = st.container()  # emitted either way: what follows keeps its place on the page
 sure = confirm.checkbox(f"Yes, train for about {views.fmt_s(p.est_s)}", key="t_sure") if long else True
 if long:
-    confirm.caption(f"This plan takes over {views.fmt_s(LONG_PLAN_S)} on {dev.label}: confirm it, or narrow the grid.")
+    confirm.caption(f"This plan takes over {views.fmt_s(LONG_PLAN_S)} on {views.md_text(dev.label)}: confirm it, or narrow the grid.")
 label = f"Queue {p.new} run{'s' * (p.new != 1)}" if p.new else "Nothing new to queue: every run is cached or queued"
 if st.button(label, type="primary", disabled=p.new == 0 or not sure, icon=":material/play_arrow:"):
     sid, n_cached, n_new = ui.guarded(views.start_sweep, s, spec, dev.device)

@@ -6,25 +6,28 @@ import math
 import pandas as pd
 
 
-def exponent_card(col, label: str, value: float, iv, n_runs: int, help: str = "", pending: str = "computing…") -> None:
-    """`pending`: what an interval not drawn yet (iv None) is doing: computing, or waiting for training."""
+def exponent_card(col, label: str, value: float, iv, n_runs: int, help: str = "", pending: str = "computing…",
+                  none: str = "", off: str = "") -> None:
+    """`pending`: what an interval not drawn yet (iv None) is doing: computing, or waiting for training.
+    `none` and `off` come from the analysis, so that every page and the CLI say the same: why the
+    selection has no interval (Analysis.no_interval), why the estimate sits at an end of its interval
+    or outside it (Analysis.off_interval)."""
     if value is None or not math.isfinite(value):
         col.metric(label, "—", help=help)
         col.caption("cannot be estimated from this selection")
         return
     col.metric(label, f"{value:.3f}", help=help)
-    if iv is None:
+    if iv is None and none:
+        col.caption(f"{none[0].upper()}{none[1:]} · {n_runs} runs")
+    elif iv is None:
         col.caption(f"95% interval: {pending} · {n_runs} runs")
     elif math.isfinite(iv.lo):
         col.caption(f"95% interval [{iv.lo:.3f}, {iv.hi:.3f}] · {n_runs} runs · {interval_note(iv)}")
         if not iv.reliable:
             col.caption(f":orange[Unreliable: only {iv.answered()}; an interval needs at least 80%. The fit is "
                         "fragile on this selection: widen it, or add seeds.]")
-        if not iv.lo <= value <= iv.hi:
-            # resampled seed means move the frontier (a minimum, so biased under resampling);
-            # say so rather than look wrong
-            col.caption(":orange[The estimate lies outside its interval: the frontier shifts when seeds are "
-                        "resampled, so this exponent is fragile. More seeds per configuration steady it.]")
+        if off:
+            col.caption(f":orange[{off[0].upper()}{off[1:]}.]")
     else:
         col.caption(f"95% interval: no resample could be fitted · {n_runs} runs")
 

@@ -23,7 +23,7 @@ def store() -> Store:
     try:
         return _store(os.environ.get("SCALING_DB") or str(DEFAULT_DB))
     except StoreError as e:
-        st.error(f"The run database cannot be used: {e}")
+        st.error(f"The run database cannot be used: {views.md_text(e)}")  # an error can quote a file's words
         st.stop()
 
 
@@ -33,10 +33,10 @@ def guarded(fn, *args, **kw):
     try:
         return fn(*args, **kw)
     except StoreError as e:
-        st.error(f"Database error: {e}")
+        st.error(f"Database error: {views.md_text(e)}")
         st.stop()
     except DataError as e:
-        st.error(f"Data set error: {e}")
+        st.error(f"Data set error: {views.md_text(e)}")
         st.stop()
 
 

@@ -62,12 +62,13 @@ def _panel(s: Store, sweep_id: str, label: str, model) -> None:
     try:  # a finished sweep is not asked about again: its refreshes (and the one that drops it) stay quick
         stt = final.get(sweep_id) or views.sweep_status(s, sweep_id, label, model)
     except StoreError as e:
-        st.error(f"Database error: {e}")
+        st.error(f"Database error: {views.md_text(e)}")
         return
     with st.container(key=f"sweep_{sweep_id}"):
         bar, stack, eta, worker, cancel = (st.empty() for _ in range(5))
     total = max(stt.total, 1)
-    bar.progress(stt.done / total, text=f"**Sweep** {label or sweep_id}: {stt.done}/{stt.total} runs done"
+    # a label is anyone's words (the CLI's --label, another session's sweep): escaped
+    bar.progress(stt.done / total, text=f"**Sweep** {views.md_text(label or sweep_id)}: {stt.done}/{stt.total} runs done"
                  + (f", {stt.running} training, {stt.queued} queued" if stt.active else "")
                  + (f", {stt.failed} failed" if stt.failed else ""))
     if line := stt.stack_line():

@@ -18,8 +18,9 @@ import pandas as pd
 from ._util import Interval, bootstrap_interval, jsonable, one_blas_thread
 from .laws import KaplanFit, ParametricFit, PowerLawFit, fit_kaplan, fit_parametric, fit_power_law
 from .nopt import NoptFit, envelope_arrays, isoflop_arrays, parametric_arrays
-from .runs import (Aggregate, ComputeLaw, Prepared, _aggregate_prepared, _group_codes, frontier,
-                   frontier_mask, lr_tuning)
+from . import resample
+from .resample import CLUSTER_MIN_SEEDS, SCHEMES, Resampler  # noqa: F401  (their home before resample.py)
+from .runs import Aggregate, ComputeLaw, Prepared, _aggregate_prepared, frontier, frontier_mask, lr_tuning
 from .verdict import verdict
 
 ESTIMATORS = ("envelope", "isoflop", "parametric")
@@ -119,6 +120,8 @@ class BootstrapResult:
     scheme: str = "runs"          # what was resampled (see Resampler)
     laws: np.ndarray | None = None  # [n_boot, 3]: A, alpha, E of the loss-vs-compute law per resample
     inflate: float = 1.0          # the small-sample widening the intervals were given (Resampler.inflate)
+    reason: str = ""              # why there are no intervals at all (resample.no_interval; none drawn then)
+    note: str = ""                # what the intervals are on partial data (resample.partial_note)
 
     def band(self, C, level: float = 0.95) -> tuple[np.ndarray, np.ndarray] | None:
         """Pointwise interval of the loss-vs-compute law at compute C, from the same resamples as
@@ -141,71 +144,13 @@ class BootstrapResult:
         return float(np.mean(a > b) + 0.5 * np.mean(a == b))
 
     def to_dict(self) -> dict:
-        return jsonable(dict(intervals=self.intervals, n_boot=self.n_boot, seed=self.seed, scheme=self.scheme))
+        return jsonable(dict(intervals=self.intervals, n_boot=self.n_boot, seed=self.seed, scheme=self.scheme,
+                             no_interval=self.reason, note=self.note))
 
 
 PROGRESS_EVERY = 5  # resamples between two calls of analyze's progress callback
-CLUSTER_MIN_SEEDS = 5  # fewer seeds than this make too few distinct cluster resamples
 # Percentile intervals widened by Resampler.inflate: chosen by benchmarks/calibration.py (README)
 INTERVAL_METHOD = "percentile"
-
-
-SCHEMES = ("seeds", "seeds within each data fraction", "runs within configurations")
-
-
-class Resampler:
-    """What one bootstrap resample draws. A seed fixes the data subset that every width of that
-    seed shares, so runs of one seed are not independent. With at least CLUSTER_MIN_SEEDS seeds,
-    the seeds are drawn with replacement, each with all its runs (a cluster bootstrap). With fewer
-    (3 seeds give only 10 distinct cluster resamples), the seeds are drawn within each data
-    fraction, each with its runs of every width there: the runs that share one subset move
-    together, and the fractions vary independently. 'runs within configurations' draws each
-    configuration's runs on their own (ignores that correlation: benchmarks/calibration.py
-    measures what that costs)."""
-
-    def __init__(self, p: Prepared, scheme: str | None = None):
-        self.n = len(p.runs)
-        seeds = p.runs["seed"].to_numpy() if self.n else np.zeros(0, int)
-        self.seed_code = pd.factorize(seeds, sort=True)[0]
-        self.n_seeds = int(self.seed_code.max()) + 1 if self.n else 0
-        if scheme is None:
-            scheme = SCHEMES[0] if self.n_seeds >= CLUSTER_MIN_SEEDS else SCHEMES[1]
-        if scheme not in SCHEMES:
-            raise ValueError(f"unknown resampling scheme {scheme!r} (one of {', '.join(SCHEMES)})")
-        self.scheme = scheme
-        if scheme == SCHEMES[1]:
-            # blocks: (fraction, seed); within a fraction's stratum, its blocks are drawn with replacement
-            frac = pd.factorize(p.runs["data_fraction"], sort=True)[0] if self.n else np.zeros(0, int)
-            self.block, first = _group_codes(pd.DataFrame({"f": frac, "s": self.seed_code}), ["f", "s"])
-            self.block_stratum = frac[first]
-            order = np.argsort(self.block_stratum, kind="stable")
-            counts = np.bincount(self.block_stratum)
-            starts = np.r_[0, np.cumsum(counts)[:-1]]
-            self._members, self._start, self._count = order, starts[self.block_stratum], counts[self.block_stratum]
-        elif scheme == SCHEMES[2]:
-            order = np.argsort(p.run_cfg, kind="stable")
-            counts = np.bincount(p.run_cfg, minlength=p.n_cfg)
-            start = np.r_[0, np.cumsum(counts)[:-1]]
-            self._members, self._start, self._count = order, start[p.run_cfg], counts[p.run_cfg]
-
-    @property
-    def inflate(self) -> float:
-        """sqrt(n / (n - 1)) for n clusters drawn per stratum: undoes the bootstrap's small-sample
-        shrinkage of the spread (1 for runs drawn one by one, which have no such n)."""
-        if self.scheme == SCHEMES[2]:
-            return 1.0
-        n = self.n_seeds if self.scheme == SCHEMES[0] else float(np.median(self._count)) if self._count.size else 1
-        return math.sqrt(n / (n - 1)) if n > 1 else 1.0
-
-    def weights(self, rng) -> np.ndarray:
-        """How many times each run is drawn in one resample."""
-        if self.scheme == SCHEMES[0]:
-            drawn = np.bincount(rng.integers(0, self.n_seeds, self.n_seeds), minlength=self.n_seeds)
-            return drawn[self.seed_code].astype(float)
-        m = self._members.size
-        pick = self._members[self._start + (rng.random(m) * self._count).astype(int)]
-        drawn = np.bincount(pick, minlength=m).astype(float)
-        return drawn[self.block] if self.scheme == SCHEMES[1] else drawn
 
 
 @one_blas_thread()
@@ -213,6 +158,8 @@ def _bootstrap(p: Prepared, point: dict, *, irreducible, n_boot, seed, level, sc
                progress=None) -> BootstrapResult:
     rng = np.random.default_rng(seed)
     draw = Resampler(p, scheme)
+    if why := resample.no_interval(draw):  # every resample would be the data itself: a point, not an interval
+        return BootstrapResult({}, {}, n_boot, seed, draw.scheme, None, draw.inflate, reason=why)
     est = _scalars(point)
     names = [k for k, v in est.items() if np.isfinite(v)]
     skip = frozenset([m for m in ESTIMATORS if not (m in point and point[m].ok)]
@@ -234,7 +181,8 @@ def _bootstrap(p: Prepared, point: dict, *, irreducible, n_boot, seed, level, sc
             laws[i] = f.A, f.alpha, f.E
     intervals = {k: bootstrap_interval(v, est[k], level, INTERVAL_METHOD, draw.scheme, draw.inflate)
                  for k, v in samples.items()}
-    return BootstrapResult(samples, intervals, n_boot, seed, draw.scheme, laws, draw.inflate)
+    return BootstrapResult(samples, intervals, n_boot, seed, draw.scheme, laws, draw.inflate,
+                           note=resample.partial_note(p, draw))
 
 
 def bootstrap(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, n_boot: int = 200,
@@ -272,6 +220,16 @@ class Analysis:
         return _scalars(dict(loss_vs_compute=self.loss_vs_compute, loss_vs_params=self.loss_vs_params,
                              loss_vs_data=self.loss_vs_data, parametric_fit=self.parametric, **self.nopt))
 
+    @property
+    def no_interval(self) -> str:
+        """'' or why this selection has no intervals though they were asked for (one seed, ...)."""
+        return self.boot.reason if self.boot is not None else ""
+
+    def off_interval(self, name: str) -> str:
+        """'' or why the estimate `name` (a QUANTITIES name) lies at an end of its interval or outside it."""
+        return resample.off_interval(self.scalars().get(name, math.nan), self.intervals.get(name),
+                                     self.boot.note if self.boot is not None else "")
+
     def to_dict(self) -> dict:
         return jsonable(dict(
             n_runs=self.n_runs, excluded=self.excluded, lr=self.aggregate.lr,
@@ -282,7 +240,9 @@ class Analysis:
             nopt=self.nopt, parametric=(self.parametric.to_dict(full=True)
                                         if self.parametric else None),
             kaplan=self.kaplan,
-            intervals=self.intervals, notes=list(self.notes),
+            intervals=self.intervals, notes=list(self.notes), no_interval=self.no_interval,
+            interval_note=self.boot.note if self.boot is not None else "",
+            off_interval={k: w for k in self.intervals if (w := self.off_interval(k))},
             lr_choice=self.aggregate.lr_choice, lr_tuning=lr_tuning(self.aggregate), verdict=verdict(self)))
 
 
@@ -336,11 +296,11 @@ def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned
                     excluded=dict(p.excluded), intervals=iv, notes=tuple(notes), boot=boot)
 
 
-def _fmt_iv(iv: Interval | None) -> str:
+def _fmt_iv(iv: Interval | None, off: str = "") -> str:
     if iv is None or iv.n_boot == 0:
         return ""
     return (f"  [{iv.lo:.3f}, {iv.hi:.3f}] ({iv.level:.0%}, {iv.answered()}"
-            + ("" if iv.reliable else "; UNRELIABLE: under 80% answered") + ")")
+            + ("" if iv.reliable else "; UNRELIABLE: under 80% answered") + (f"; {off}" if off else "") + ")")
 
 
 def format_analysis(an: Analysis) -> str:
@@ -353,9 +313,12 @@ def format_analysis(an: Analysis) -> str:
              f"fitted C = {an.compute.kappa:.4g} N^{an.compute.gamma:.3f} D (used for N_opt from "
              f"L(N, D): a = beta/(alpha + {an.compute.gamma:.3f} beta))",
              f"frontier: {len(an.frontier)} configurations"]
-    if an.boot is not None:
+    if an.boot is not None and an.no_interval:
+        lines.append(an.no_interval)
+    elif an.boot is not None:
         widen = f", widened x{an.boot.inflate:.2f} for the few seeds" if an.boot.inflate > 1 else ""
-        lines.append(f"intervals: {an.boot.n_boot} bootstrap resamples of {an.boot.scheme}, {INTERVAL_METHOD}{widen}")
+        lines.append(f"intervals: {an.boot.n_boot} bootstrap resamples of {an.boot.scheme}, {INTERVAL_METHOD}{widen}"
+                     + (f"; {an.boot.note}" if an.boot.note else ""))
     f = an.loss_vs_compute
     if f is None:
         why = next((n.split(": ", 1)[1] for n in an.notes if n.startswith("loss_vs_compute:")), "")
@@ -363,17 +326,17 @@ def format_analysis(an: Analysis) -> str:
     else:
         form = "E + A C^-alpha" if f.irreducible else "A C^-alpha"
         e = f", E = {f.E:.4g}" if f.irreducible else ""
-        lines.append(f"loss vs compute: L = {form}, alpha_C = {f.alpha:.4f}{_fmt_iv(f.alpha_interval)}"
+        lines.append(f"loss vs compute: L = {form}, alpha_C = {f.alpha:.4f}{_fmt_iv(f.alpha_interval, an.off_interval('alpha_C'))}"
                      f"{e}, {f.n_points} frontier points")
     for name, g, what in [("slice L(N) at the largest D only", an.loss_vs_params, "alpha_N"),
                           ("slice L(D) at the largest N only", an.loss_vs_data, "alpha_D")]:
         if g is not None:
-            lines.append(f"{name}: {what} = {g.alpha:.4f}{_fmt_iv(g.alpha_interval)}, "
+            lines.append(f"{name}: {what} = {g.alpha:.4f}{_fmt_iv(g.alpha_interval, an.off_interval(what))}, "
                          f"{g.n_points} points (biased low by the other term: not the parametric exponent)")
     lines.append("compute-optimal model size N_opt = k C^a:")
     for m, r in an.nopt.items():
         if r.ok:
-            lines.append(f"  {m:<10} a = {r.a:.4f}{_fmt_iv(r.interval)}, "
+            lines.append(f"  {m:<10} a = {r.a:.4f}{_fmt_iv(r.interval, an.off_interval('a_' + m))}, "
                          f"{len(r.points)} budgets, {r.n_runs} runs")
         else:
             lines.append(f"  {m:<10} cannot answer: {r.reason}")

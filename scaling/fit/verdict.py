@@ -61,6 +61,11 @@ def verdict(an) -> Verdict:
         return Verdict("parametric", agree, "only the parametric form answers: the envelope and IsoFLOP estimators "
                        "need a grid whose optimum lies inside it, so this answer rests on the form"
                        + (f"; and {misfit}" if misfit else ""), misfit)
+    if getattr(an, "no_interval", ""):  # no intervals to compare (one seed): never "they disagree"
+        pick = "parametric" if "parametric" in ok and not misfit else free[0]
+        why = ("the parametric estimate, the most precise when its form fits" if pick == "parametric"
+               else "a form-free estimate" + (f", as {misfit}" if misfit else ""))
+        return Verdict(pick, False, f"{an.no_interval}, so whether the estimates agree cannot be told: {why}", misfit)
     narrowest = min(free, key=lambda m: (iv[m].hi - iv[m].lo) if m in iv else math.inf)
     if "parametric" not in ok:
         return Verdict(narrowest, agree, "the parametric fit does not answer; of the form-free estimates, the one "

@@ -3,7 +3,7 @@
 
     selection.py  the Selection, its URL form, the cached choices, the runs it picks
     answers.py    its fits, the lines and bands drawn around them, the tables beside them
-    fmt.py        numbers, equations and reasons as the words a page shows
+    fmt.py        numbers, equations and reasons as the words a page shows; md_text for outside text
     plans.py      training grids, the quick sweep per device, costs, bracketing and lr-tuning runs
     device.py     the training device of this host
     sweeps.py     queueing a sweep, its progress, the worker
@@ -15,7 +15,7 @@ from .answers import (Coverage, analysis, backtest, common_range, comparison_tab
                       parametric_residuals, point_estimates, shown_nopt, verdict)
 from .device import DeviceInfo, cluster_line, cpu_path_line, device_info
 from .imports import Shipped, export_bytes, import_file, imported_note, shipped
-from .fmt import compute_note, equation, explain_nopt, floor_negligible, fmt_flops, fmt_num, fmt_s, frac_label
+from .fmt import compute_note, equation, explain_nopt, floor_negligible, fmt_flops, fmt_num, fmt_s, frac_label, md_text
 from .plans import (LR_SCAN, QUICK_CPU, QUICK_GPU, Bracket, GridSpec, Plan, bracket, next_lr_configs, parse_count, plan, quick_grid,
                     TimeModel, time_model)
 from .selection import (ESTIMATORS, FAMILY, FORMS, LR_TUNED, MIN_POINTS, PARAM_KEYS, PRECISIONS, STUDY_AXES, VERDICT, Options, Selection,
@@ -30,7 +30,7 @@ __all__ = [
     "Options", "Plan", "Selection", "SelectionError", "SweepStatus", "analysis", "backtest", "bracket", "common_range", "coverage", "comparison_table", "compute_note", "current",
     "cluster_line", "contrast_labels", "cpu_path_line", "data_version", "describe", "describe_family", "device_info", "equation", "explain_nopt",
     "fit_to_options", "floor_negligible", "fmt_flops", "fmt_num", "fmt_s", "follow_growth", "frac_label",
-    "isoflop_profiles", "law_band", "law_line", "lr_tuning", "n_stale", "next_lr_configs", "nopt_band", "nopt_data_points", "options", "parametric_residuals", "parse_count", "parse_params", "plan",
+    "isoflop_profiles", "law_band", "law_line", "lr_tuning", "md_text", "n_stale", "next_lr_configs", "nopt_band", "nopt_data_points", "options", "parametric_residuals", "parse_count", "parse_params", "plan",
     "point_estimates", "queue_runs", "quick_grid", "select", "shown_nopt", "stale_configs", "start_sweep", "start_worker", "sweep_status",
     "TimeModel", "time_model", "verdict", "wait_sweep", "worker_pid",
     "Shipped", "export_bytes", "import_file", "imported_note", "shipped", "studies",

@@ -5,6 +5,8 @@ import os
 import platform
 from dataclasses import dataclass
 
+from .fmt import md_text
+
 
 @dataclass(frozen=True)
 class DeviceInfo:
@@ -49,7 +51,8 @@ def cpu_path_line() -> str:
 
 def cluster_line(store) -> str | None:
     """Where the app's worker trains when that is a Ray cluster ($SCALING_RAY_ADDRESS set), with
-    its CPUs and GPUs as Ray last reported them to the worker; None: on this machine."""
+    its CPUs and GPUs as Ray last reported them to the worker; None: on this machine. Markdown, with
+    the address and the cluster's own words (host names) escaped."""
     from .. import cluster
 
     address = os.environ.get(cluster.ADDRESS_ENV)
@@ -57,5 +60,5 @@ def cluster_line(store) -> str | None:
         return None
     info = cluster.read_status(store)
     if info is None:
-        return f"Training on the Ray cluster at {address} (its CPUs and GPUs show once the worker has joined it)"
-    return f"Training on {info.describe()}"
+        return f"Training on the Ray cluster at {md_text(address)} (its CPUs and GPUs show once the worker has joined it)"
+    return f"Training on {md_text(info.describe())}"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -92,3 +93,22 @@ def compute_note(an) -> str:
     """How C relates to N and D in this selection (the CNN family is not C = 6 N D)."""
     comp = an.compute
     return f"Compute here: C ≈ {comp.c_per:.3g}·N·D (median), fitted C = {comp.kappa:.3g}·N^{comp.gamma:.3f}·D."
+
+
+# Text from outside (a link's parameters, an imported file's fields, a host's names, an error that
+# quotes them) goes into elements that render Markdown: st.warning, st.caption, widget labels...
+_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character: CommonMark escapes them all
+# Streamlit and GFM also act on the parsed text, after the escapes are resolved: a word joiner
+# (U+2060, invisible) breaks each such pattern: literal autolinks (http://, www., a@b) and :streamlit:
+_ON_PARSED = [(re.compile(r"(?<=:)(?=//)"), "\u2060"), (re.compile(r"(?i)(?<=www)(?=\.)"), "\u2060"),
+                  (re.compile(r"(?<=@)"), "\u2060"), (re.compile(r"(?<=:)(?=streamlit:)"), "\u2060")]
+
+
+def md_text(s) -> str:
+    """`s` as literal text inside Markdown (st.caption, st.warning, labels): every Markdown, HTML,
+    math ($) and directive (:material/...:, :red[...]) character escaped, links and images inert,
+    on one line."""
+    s = re.sub(r"[\r\n]+", " ", str(s))
+    for pattern, joiner in _ON_PARSED:
+        s = pattern.sub(joiner, s)
+    return _PUNCT.sub(r"\\\1", s)

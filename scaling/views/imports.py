@@ -9,12 +9,13 @@ import pandas as pd
 
 from .. import exchange
 from ..store import Imported, Store
-from .fmt import fmt_s
+from .fmt import fmt_s, md_text
 
 
 @dataclass(frozen=True)
 class Shipped:
-    """The shipped grid, described from its metadata alone (the footer of the file: milliseconds)."""
+    """The shipped grid, described from its metadata alone (the footer of the file: milliseconds).
+    button() and caption() are Markdown for the page, with the file's own words escaped."""
     path: Path
     runs: int
     processor: str
@@ -25,11 +26,12 @@ class Shipped:
     label: str
 
     def button(self) -> str:
-        return f"Load the shipped exercise grid ({self.runs} runs, trained on {self.processor})"
+        return f"Load the shipped exercise grid ({self.runs} runs, trained on {md_text(self.processor)})"
 
     def caption(self) -> str:
-        return (f"Or, at once: {self.label}, trained by this project with `scaling sweep` on {self.processor} "
-                f"({self.cpu}; torch {self.torch}, commit {self.commit[:10]}) in {fmt_s(self.training_s)} of training, "
+        return (f"Or, at once: {md_text(self.label)}, trained by this project with `scaling sweep` on "
+                f"{md_text(self.processor)} ({md_text(self.cpu)}; torch {md_text(self.torch)}, commit "
+                f"{md_text(self.commit[:10])}) in {fmt_s(self.training_s)} of training, "
                 "with validation curves. Loaded into the cache marked as imported; the quick sweep and Train "
                 "then only add what it lacks.")
 
@@ -71,10 +73,11 @@ def export_bytes(store: Store, run_ids=None, label: str = "", command: str = "")
 
 
 def imported_note(runs: pd.DataFrame, pointer: str = "The Runs page marks each one.") -> str:
-    """One line saying how many of `runs` were imported and from where ('' when none were), then `pointer`."""
+    """One line saying how many of `runs` were imported and from where ('' when none were), then `pointer`:
+    Markdown, with where they came from (the files' own words) escaped."""
     if "imported_from" not in runs or runs["imported_from"].isna().all():
         return ""
     by = runs["imported_from"].dropna().value_counts()
     n = int(by.sum())
-    where = "; ".join(f"{k} ({v})" for k, v in by.items()) if len(by) > 1 else by.index[0]
+    where = "; ".join(f"{md_text(k)} ({v})" for k, v in by.items()) if len(by) > 1 else md_text(by.index[0])
     return f"{n} of these {len(runs)} runs {'was' if n == 1 else 'were'} imported, not trained here: {where}. " + pointer

@@ -10,7 +10,7 @@ import pandas as pd
 from .. import arch, config, grid
 from ..fit import NOPT_NAMES
 from ..datasets import DATASETS
-from .fmt import frac_label
+from .fmt import frac_label, md_text
 
 
 LR_TUNED = "tuned"
@@ -88,7 +88,7 @@ PARAM_KEYS = ("ds", "dropout", "w", "f", "seeds", "lr", "fit", "nopt", *FAMILY_P
 
 def parse_params(params: dict, default: Selection, prefix: str = "") -> tuple[Selection, list[str]]:
     """A selection from URL query parameters; a malformed one falls back to its default with a
-    note saying which and why (the page shows the notes)."""
+    note saying which and why (the page shows the notes, as Markdown: what the link said is escaped)."""
     sel, notes = default, []
 
     def get(key):
@@ -105,7 +105,7 @@ def parse_params(params: dict, default: Selection, prefix: str = "") -> tuple[Se
         try:
             sel = replace(sel, **parse(raw))
         except (ValueError, ZeroDivisionError, grid.GridError) as e:
-            notes.append(f"ignored ?{prefix}{key}={raw[:40]!r}: {e}")
+            notes.append(f"ignored ?{prefix}{key}={md_text(repr(raw[:40]))}: {md_text(e)}")
 
     def ds(v):
         if v not in DATASETS:
@@ -230,12 +230,13 @@ def options(runs: pd.DataFrame, dataset: str | None = None) -> Options:
 
 
 def fit_to_options(sel: Selection, opts: Options) -> tuple[Selection, list[str]]:
-    """Clamp a selection to what is cached (a link made on another machine, a deleted sweep)."""
+    """Clamp a selection to what is cached (a link made on another machine, a deleted sweep). The
+    notes are Markdown: the values named (from a link, or from imported runs) are escaped."""
     notes = []
     if opts.empty:
         return sel, notes
     if sel.dataset not in opts.datasets:
-        notes.append(f"no cached {sel.dataset} runs: showing {opts.datasets[0]}")
+        notes.append(f"no cached {md_text(sel.dataset)} runs: showing {md_text(opts.datasets[0])}")
         sel = replace(sel, dataset=opts.datasets[0])
     if not any(math.isclose(sel.dropout, d) for d in opts.dropouts):
         notes.append(f"no cached runs with dropout {sel.dropout:g}: showing {opts.dropouts[0]:g}")
@@ -244,7 +245,7 @@ def fit_to_options(sel: Selection, opts: Options) -> tuple[Selection, list[str]]
         have = getattr(opts, field)
         if have and getattr(sel, name) not in have:
             pick = getattr(DEFAULT, name) if getattr(DEFAULT, name) in have else have[0]
-            notes.append(f"no cached runs with {name} {getattr(sel, name)}: showing {pick}")
+            notes.append(f"no cached runs with {name} {md_text(getattr(sel, name))}: showing {md_text(pick)}")
             sel = replace(sel, **{name: pick})
     ws, fs = opts.width_steps, opts.fractions
     lo = min(max(sel.widths[0], ws[0]), ws[-1])
