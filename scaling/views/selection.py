@@ -248,8 +248,11 @@ def fit_to_options(sel: Selection, opts: Options) -> tuple[Selection, list[str]]
             notes.append(f"no cached runs with {name} {md_text(getattr(sel, name))}: showing {md_text(pick)}")
             sel = replace(sel, **{name: pick})
     ws, fs = opts.width_steps, opts.fractions
-    lo = min(max(sel.widths[0], ws[0]), ws[-1])
-    hi = max(min(sel.widths[1], ws[-1]), lo)
+    # snapped inwards to cached steps: a step that is not an option reads as the first one in a slider
+    lo = min((w for w in ws if w >= sel.widths[0]), default=ws[-1])
+    hi = max((w for w in ws if w <= sel.widths[1]), default=ws[0])
+    if hi < lo:
+        lo, hi = ws[0], ws[-1]
     flo = min((f for f in fs if f >= sel.fractions[0] * (1 - 1e-9)), default=fs[-1])
     fhi = max((f for f in fs if f <= sel.fractions[1] * (1 + 1e-9)), default=fs[0])
     if fhi < flo:
