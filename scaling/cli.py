@@ -5,24 +5,22 @@ import argparse
 import io
 import json
 import os
-import re
 import sys
 import time
 
-from . import grid
+from . import cli_args as types, grid
+from .cli_args import add_db as _add_db, add_ray as _add_ray
+from .cli_io import check_not_the_database, os_error, read_store, write_file
 from .store import RUN_COLUMNS, Store, StoreError
 from . import views
+from .text import printable
 from .views.fmt import fmt_flops, fmt_s
 
 EXPORT_COLUMNS = [c for c in RUN_COLUMNS if c != "created_at"]
 
 
-def _add_db(p):
-    p.add_argument("--db", help="DuckDB file (default: $SCALING_DB or data/runs.duckdb in the project)")
-
-
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="scaling", description="Neural scaling laws on MNIST, hands-on.")
+    ap = types.Parser(prog="scaling", description="Neural scaling laws on MNIST, hands-on.")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     s = sub.add_parser("sweep", help="train a grid of runs (cached runs are skipped)")
@@ -90,15 +88,18 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--precision", choices=["fp32", "bf16"], help="the family's precision (bf16: CUDA autocast)")
     f.add_argument("--arch", choices=["cnn", "mlp"], help="the family's model (default: cnn where cached)")
     f.add_argument("--label-noise", type=float, help="the family's label noise (default: 0 where cached)")
-    f.add_argument("--classes", help="the family's digits, e.g. 56789 (default: all where cached)")
-    f.add_argument("--pretrain-classes", help="the family's pre-training digits (default: none where cached)")
+    f.add_argument("--classes", type=types.digits, help="the family's digits, e.g. 56789 (default: all where cached)")
+    f.add_argument("--pretrain-classes", type=types.digits,
+                   help="the family's pre-training digits (default: none where cached)")
     f.add_argument("--pretrain-fraction", type=float, help="the family's pre-training fraction")
     f.add_argument("--pretrain-epochs", type=int, help="the family's pre-training epochs")
-    f.add_argument("--lr", default="tuned", help="'tuned' (best cached multiplier per config) or one multiplier")
+    f.add_argument("--lr", default="tuned", type=types.lr,
+                   help="'tuned' (best cached multiplier per config) or one multiplier")
     f.add_argument("--irreducible", action="store_true", help="fit L(C) = E + A C^-alpha instead of A C^-alpha")
-    f.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the intervals (0: none)")
-    f.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    f.add_argument("--backtest", nargs="?", type=float, const=2.0, metavar="OCTAVES",
+    f.add_argument("--bootstrap", type=types.bootstrap, default=200,
+                   help=f"bootstrap resamples for the intervals (0: none; at most {types.MAX_BOOTSTRAP})")
+    f.add_argument("--seed", type=types.seed, default=0, help="bootstrap seed")
+    f.add_argument("--backtest", nargs="?", type=types.octaves, const=2.0, metavar="OCTAVES",
                    help="also fit each law below the top OCTAVES (default 2) octaves of compute and score its "
                         "prediction of the held-out frontier (RMS log error, mean absolute error)")
     f.add_argument("--study", choices=list(views.studies.STUDIES), help="answer one study instead (noise: the data exponent "
@@ -106,7 +107,7 @@ def parser() -> argparse.ArgumentParser:
                    "bottleneck: where N stops helping per D), on every cached run it needs")
     f.add_argument("--csv", help="fit this table instead of the cache")
     f.add_argument("--n-col"), f.add_argument("--d-col"), f.add_argument("--c-col"), f.add_argument("--loss-col")
-    f.add_argument("--drop-highest", type=int, default=0, help="drop the K highest-loss rows first (--csv)")
+    f.add_argument("--drop-highest", type=types.count, default=0, help="drop the K highest-loss rows first (--csv)")
     f.add_argument("--json", action="store_true")
     _add_db(f)
 
@@ -124,14 +125,6 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _add_ray(p):
-    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                   help="train on Ray: the cluster at ADDRESS, else at $SCALING_RAY_ADDRESS, else a local "
-                        "instance with every CPU and GPU of this host; this process still writes the database")
-    p.add_argument("--ray-task-cpus", type=int, default=None,
-                   help="CPUs (and torch threads) per stack on a CPU cluster (default: a node's CPUs)")
-
-
 def _ray_address(args) -> str | None | bool:
     """False: no Ray; None: a local instance; else the address to join. `scaling worker` follows
     $SCALING_RAY_ADDRESS without the flag, so the app's worker trains where the host says."""
@@ -142,21 +135,12 @@ def _ray_address(args) -> str | None | bool:
     return cluster.address_from(args.ray)
 
 
-def _negative_values(argv: list[str]) -> list[str]:
-    """`--widths -4:1` as `--widths=-4:1`: argparse takes a value that starts with '-' (and is not a
-    plain number) for an option, and no option of this command looks like a number."""
-    out = []
-    for a in argv:
-        if out and out[-1].startswith("--") and "=" not in out[-1] and re.match(r"-\d", a):
-            out[-1] = f"{out[-1]}={a}"
-        else:
-            out.append(a)
-    return out
-
-
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser().parse_args(_negative_values(argv))
+    try:
+        args = parser().parse_args(types.negative_values(argv))
+    except SystemExit as e:  # a usage error (one line, see cli_args.Parser) or --help: its exit code
+        return e.code
     for name, value in vars(args).items():  # argparse reads `--flag=--` as an empty list
         if isinstance(value, list):
             print(f"scaling {args.cmd}: error: --{name.replace('_', '-')}: {value!r} is not a value", file=sys.stderr)
@@ -168,7 +152,10 @@ def main(argv=None) -> int:
         return {"sweep": sweep, "runs": runs, "export": export, "import": import_, "fit": fit, "worker": worker,
                 "doctor": doctor}[args.cmd](args)
     except (grid.GridError, StoreError, DataError, ValueError) as e:
-        print(f"scaling {args.cmd}: error: {e}", file=sys.stderr)
+        print(f"scaling {args.cmd}: error: {printable(e)}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a full disk, a file name too long: the file and the OS's words
+        print(f"scaling {args.cmd}: error: {printable(os_error(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"\nscaling {args.cmd}: interrupted; finished runs are saved, rerun to resume", file=sys.stderr)
@@ -294,8 +281,7 @@ def _bracket(store: Store, args, precision: str, limit: int) -> list:
 
 
 def _table(args, all_status=True):
-    store = Store(args.db)
-    return store.runs(status=None if all_status else "ok")[EXPORT_COLUMNS]
+    return read_store(args.db).runs(status=None if all_status else "ok")[EXPORT_COLUMNS]
 
 
 def runs(args) -> int:
@@ -312,10 +298,11 @@ def runs(args) -> int:
     cols = ["width_step", "width", "dropout", "data_fraction", "seed", "lr_mult", "params", "examples", "flops",
             "val_loss", "val_acc", "precision", "status"] + (["protocol"] if args.all else [])
     if len(df):
-        print(df[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+        table = df[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}")
+        print("\n".join(map(printable, table.splitlines())))
     imported = df["imported_from"].dropna().value_counts()
-    for source, n in imported.items():
-        print(f"{n} of them imported, not trained here: {source}")
+    for source, n in imported.items():  # a file's label: its escape codes are shown, never obeyed
+        print(f"{n} of them imported, not trained here: {printable(source)}")
     if stale:
         from .config import PROTOCOL
 
@@ -326,22 +313,20 @@ def runs(args) -> int:
 
 
 def export(args) -> int:
+    store = read_store(args.db)
+    check_not_the_database(args.output, store.path)
     if args.format == "csv":
-        df = _table(args)
+        df = store.runs(status=None)[EXPORT_COLUMNS]
         buf = io.StringIO()
         df.to_csv(buf, index=False)
         data = buf.getvalue().encode()
         what = f"{len(df)} runs"
     else:
-        out = views.export_bytes(Store(args.db), label=args.label, command=args.command)
+        out = views.export_bytes(store, label=args.label, command=args.command)
         data, meta = out.data, out.meta
         what = f"{out.runs} runs with {out.curve_points} curve points (written on {meta['processor']}, {meta['cpu']})"
-    try:
-        with open(args.output, "wb") as f:  # written in one go: no half file from a failed query
-            f.write(data)
-    except OSError as e:
-        raise ValueError(f"-o {args.output}: {e.strerror}") from None
-    print(f"wrote {what} to {args.output}", file=sys.stderr)
+    write_file(args.output, data)  # all or nothing: a failed write leaves the old file as it was
+    print(printable(f"wrote {what} to {args.output}"), file=sys.stderr)
     return 0
 
 
@@ -353,16 +338,16 @@ def import_(args) -> int:
     exp = exchange.read(args.file)
     store = Store(args.db)
     res = store.import_runs(exp.runs, exp.curves, source=exp.source(args.file))
-    print(f"imported {res.added} runs with {res.curve_points} curve points from {args.file} "
-          f"({exp.processor}; {exp.meta.get('git_commit') or 'commit unknown'}) into {store.path}; "
-          f"{res.duplicates} already cached (duplicates, skipped)"
-          + (f"; {res.dequeued} no longer queued" if res.dequeued else ""))
+    print(printable(f"imported {res.added} runs with {res.curve_points} curve points from {args.file} "
+                    f"({exp.processor}; {exp.meta.get('git_commit') or 'commit unknown'}) into {store.path}; "
+                    f"{res.duplicates} already cached (duplicates, skipped)"
+                    + (f"; {res.dequeued} no longer queued" if res.dequeued else "")))  # the file's words, not obeyed
     if res.conflicts:
         n = len(res.conflicts)
         print(f"{n} conflict{'s' * (n != 1)}: cached here with other results; the cached run{'s' * (n != 1)} "
               "kept, the file's skipped:", file=sys.stderr)
         for c in res.conflicts[:5]:
-            print(f"  run {c.run_id}: {c.field} {c.cached!r} here, {c.imported!r} in the file", file=sys.stderr)
+            print(printable(f"  run {c.run_id}: {c.field} {c.cached!r} here, {c.imported!r} in the file"), file=sys.stderr)
         if n > 5:
             print(f"  ... and {n - 5} more", file=sys.stderr)
     return 1 if res.conflicts else 0
@@ -378,11 +363,15 @@ def fit(args) -> int:
             table = pd.read_csv(args.csv)
         except (OSError, ValueError) as e:
             raise ValueError(f"--csv {args.csv}: {e}") from None
+        if table.empty:
+            raise ValueError(f"--csv {args.csv}: no rows (a header only?)")
+        if args.drop_highest >= len(table):
+            raise ValueError(f"--drop-highest {args.drop_highest}: the table has {len(table)} rows (one at least must stay)")
         result = fitting.fit_table(table, n_col=args.n_col, loss_col=args.loss_col, d_col=args.d_col, c_col=args.c_col,
                                    drop_highest=args.drop_highest, n_boot=args.bootstrap, seed=args.seed)
         print(json.dumps(result.to_dict()) if args.json else result.format())
         return 0
-    store = Store(args.db)
+    store = read_store(args.db, f"no cached {args.dataset} runs: ")
     all_runs = store.runs(status=None)
     if args.study:
         result = views.studies.answer(args.study, all_runs, n_boot=args.bootstrap, seed=args.seed)
@@ -396,10 +385,6 @@ def fit(args) -> int:
                          + (f" ({stale} stale runs of an older one are never fitted)" if stale else "")
                          + ": run `scaling sweep` first")
     family = {}
-    if args.classes is not None:
-        args.classes = grid.digits("--classes", args.classes)
-    if args.pretrain_classes is not None:
-        args.pretrain_classes = grid.digits("--pretrain-classes", args.pretrain_classes)
     for name, flag in (("dropout", "--dropout"), ("lr_rule", "--lr-rule"), ("epochs", "--epochs"),
                        ("batch_size", "--batch-size"), ("precision", "--precision"), ("arch", "--arch"),
                        ("label_noise", "--label-noise"), ("classes", "--classes"),

@@ -4,7 +4,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import os
+import unicodedata
 from dataclasses import dataclass, fields
 
 from . import arch, datasets
@@ -45,6 +47,8 @@ class RunConfig:
     pretrain_epochs: int = 1  # and its epochs
 
     def __post_init__(self):
+        for name in _FIELDS:  # one spelling per value before anything is checked or hashed
+            object.__setattr__(self, name, canonical_value(name, getattr(self, name)))
         check(isinstance(self.width_step, int) and arch.MIN_WIDTH_STEP <= self.width_step <= arch.MAX_WIDTH_STEP,
               "width_step", f"an integer in {arch.MIN_WIDTH_STEP}..{arch.MAX_WIDTH_STEP}", self.width_step)
         twin = arch.same_width_as(self.width_step)
@@ -63,7 +67,8 @@ class RunConfig:
         check(self.arch in arch.ARCHS, "arch", f"one of {', '.join(arch.ARCHS)}", self.arch)
         for name in ("classes", "pretrain_classes"):
             value = getattr(self, name)
-            check(isinstance(value, str) and value == canonical_classes(value) and len(value) != 10, name,
+            check(isinstance(value, str) and set(value) <= set(DIGITS) and value == canonical_classes(value)
+                  and len(value) != 10, name,
                   "distinct digits in increasing order, fewer than ten (e.g. '01234'), or '' for all ten", value)
         if self.pretrain_classes:
             check(not set(self.pretrain_classes) & set(self.classes or "0123456789"), "pretrain_classes",
@@ -123,11 +128,12 @@ class RunConfig:
 
     @property
     def run_id(self) -> str:
-        """sha256 of every field plus the protocol version; floats by repr so 0.2 == 0.2 exactly.
-        The study fields count only where they differ from their defaults."""
-        d = {k: v for k, v in self.to_dict().items() if STUDY_DEFAULTS.get(k, object()) != v}
-        payload = json.dumps({"protocol": PROTOCOL, **d}, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:24]
+        """sha256 of every field plus the protocol version (see identity)."""
+        return identity(self.to_dict())
+
+    def id_under(self, protocol: int) -> str:
+        """The run_id this configuration had under `protocol` (a stale run's, for an older one)."""
+        return identity(self.to_dict(), protocol)
 
     def to_dict(self) -> dict:
         d = {name: getattr(self, name) for name in _FIELDS}  # every field is a scalar: no deep copy (asdict)
@@ -142,6 +148,40 @@ class RunConfig:
 
 
 _FIELDS = tuple(f.name for f in fields(RunConfig))
+FLOAT_FIELDS = ("data_fraction", "dropout", "lr_mult", "label_noise", "pretrain_fraction")
+INT_FIELDS = ("width_step", "seed", "epochs", "batch_size", "pretrain_epochs")
+DIGIT_FIELDS = ("classes", "pretrain_classes")
+DIGITS = "0123456789"
+
+
+def canonical_value(name: str, value, respell: bool = True):
+    """A field's value spelled one way, so that one configuration has one identity: -0.0 is 0.0,
+    numpy scalars are Python's, digits of any script are ASCII. Anything else is left for the checks.
+    respell=False only converts numpy scalars (what versions before this one hashed)."""
+    if name in FLOAT_FIELDS and isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value) + 0.0 if respell else float(value)  # -0.0 + 0.0 is +0.0; other floats unchanged
+    if name in INT_FIELDS and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if name in DIGIT_FIELDS and isinstance(value, str) and respell:
+        return ascii_digits(value)
+    return value
+
+
+def ascii_digits(text: str) -> str:
+    """Decimal digits of any script as ASCII ("\u0665\u0666" -> "56"); other characters unchanged
+    (a superscript two is not a decimal digit: the checks refuse it)."""
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
+
+
+def identity(config: dict, protocol: int | None = None, canonical: bool = True) -> str:
+    """The run_id of a configuration's fields under `protocol` (None: the current one): sha256 of
+    every field and the protocol, floats by repr (so 0.2 == 0.2 exactly), the study fields only where
+    they differ from their defaults. canonical=False hashes the values as given, as every version before the
+    canonical spelling did (an older cache's or export's id of -0.0, say)."""
+    d = {k: canonical_value(k, config[k], respell=canonical) for k in _FIELDS}
+    d = {k: v for k, v in d.items() if STUDY_DEFAULTS.get(k, object()) != v}
+    payload = json.dumps({"protocol": PROTOCOL if protocol is None else protocol, **d}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
 def with_pretraining(configs: list[RunConfig]) -> list[RunConfig]:

@@ -28,11 +28,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import arch
-from .config import PROTOCOL, STUDY_DEFAULTS, RunConfig
+from .config import PROTOCOL, STUDY_DEFAULTS, RunConfig, identity
 from .store import RUN_COLUMNS, SCHEMA_VERSION
+from .store.identity import canonical_rows
 
 FORMAT = "scaling-lab-runs"
 FORMAT_VERSION = 1  # bump when a column changes meaning; a reader refuses versions above its own
@@ -204,12 +206,14 @@ def read(path) -> Export:
     runs = runs[RUN_COLUMNS]
     if isinstance(runs["created_at"].dtype, pd.DatetimeTZDtype):  # the store keeps naive UTC
         runs["created_at"] = runs["created_at"].dt.tz_convert("UTC").dt.tz_localize(None)
-    curves = _curves(runs["run_id"], curve)
     try:
-        _check_runs(runs)
+        curves = _curves(runs["run_id"], curve)
+        renamed = _check_runs(runs)
         _check_curves(runs, curves)
     except ValueError as e:
         raise ExportError(f"{path}: {e}") from None
+    if renamed:
+        runs, curves = canonical_rows(runs, curves, renamed)
     return Export(runs=runs, curves=curves, meta=meta)
 
 
@@ -227,7 +231,14 @@ def _open(path) -> pq.ParquetFile:
 
 def _meta(pf: pq.ParquetFile, path) -> dict:
     raw = pf.schema_arrow.metadata or {}
-    meta = {k.decode()[len(KEY):]: v.decode() for k, v in raw.items() if k.decode(errors="replace").startswith(KEY)}
+    meta = {}
+    for k, v in raw.items():
+        if k.startswith(KEY.encode()):
+            try:
+                meta[k.decode()[len(KEY):]] = v.decode()
+            except UnicodeDecodeError:
+                raise ExportError(f"{path}: its metadata {k.decode(errors='replace')} is not UTF-8 text "
+                                  "(edited by another program?); nothing was written") from None
     if meta.get("format") != FORMAT:
         raise ExportError(f"{path} is not a Scaling Lab export: a Parquet file without its {KEY}format metadata "
                           "(a Runs page download or another program's table?); write one with "
@@ -263,8 +274,17 @@ def _compatible(got: pa.DataType, want: pa.DataType) -> bool:
 def _curves(run_ids: pd.Series, curve: pa.ChunkedArray) -> pd.DataFrame:
     lists = curve.combine_chunks() if curve.num_chunks else pa.array([], type=pa.list_(CURVE))
     lengths = lists.value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
-    flat = pa.Table.from_struct_array(lists.flatten()).select(["examples", "flops", "val_loss", "val_acc"]).to_pandas()
-    flat.insert(0, "run_id", np.repeat(run_ids.to_numpy(dtype=object), lengths))
+    points, owner = lists.flatten(), np.repeat(run_ids.to_numpy(dtype=object), lengths)
+    for name in ("val_loss", "val_acc"):  # here, where a NaN is still told from a null (unknown: a diverged run's)
+        col = points.field(name)
+        bad = pc.fill_null(pc.invert(pc.is_finite(col)), False).to_numpy(zero_copy_only=False) \
+            if pa.types.is_floating(col.type) else np.zeros(len(col), bool)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"run {owner[i]}: a curve point has a {name} that is not finite ({col[i].as_py()}) "
+                             f"(examples {points.field('examples')[i].as_py()})")
+    flat = pa.Table.from_struct_array(points).select(["examples", "flops", "val_loss", "val_acc"]).to_pandas()
+    flat.insert(0, "run_id", owner)
     return flat.astype({"examples": "int64", "flops": "float64", "val_loss": "float64", "val_acc": "float64"})
 
 
@@ -273,9 +293,10 @@ def _row(runs: pd.DataFrame, bad: pd.Series) -> str:
     return f"row {i + 1} (run {runs['run_id'].iloc[i]})"
 
 
-def _check_runs(runs: pd.DataFrame) -> None:
+def _check_runs(runs: pd.DataFrame) -> dict[str, tuple[str, RunConfig]]:
     """Types were checked from the schema; here the values: identities, ranges, the arithmetic of N,
-    D and C, and that each run_id is the hash of its own configuration under its protocol."""
+    D and C, and that each run_id is the hash of its own configuration under its protocol. Returns
+    the rows an older version exported under a second id (-0.0, say): {their id: (canonical id, config)}."""
     for c in REQUIRED:
         if runs[c].isna().any():
             raise ValueError(f"{_row(runs, runs[c].isna())}: {c} is missing")
@@ -289,6 +310,9 @@ def _check_runs(runs: pd.DataFrame) -> None:
     if newer.any():
         raise ValueError(f"{_row(runs, newer)} follows protocol {int(runs['protocol'][newer].iloc[0])}, newer than "
                          f"this Scaling Lab's ({PROTOCOL}): upgrade the code to import it")
+    if (runs["protocol"] < 1).any():
+        bad = runs["protocol"] < 1
+        raise ValueError(f"{_row(runs, bad)}: protocol {int(runs['protocol'][bad].iloc[0])} is not one (1 to {PROTOCOL})")
     for col, allowed in (("precision", ("fp32", "bf16")), ("device_type", ("cpu", "cuda"))):  # a run's family
         bad = runs[col].notna() & ~runs[col].isin(allowed)
         if bad.any():
@@ -316,6 +340,7 @@ def _check_runs(runs: pd.DataFrame) -> None:
     for col, default in STUDY_DEFAULTS.items():  # a study axis is never unknown: absent means its default
         if runs[col].isna().any():
             raise ValueError(f"{_row(runs, runs[col].isna())}: {col} is missing (its default is {default!r})")
+    renamed = {}
     for rec in runs[REQUIRED + list(STUDY_DEFAULTS)].to_dict("records"):
         where = f"run {rec['run_id']}"
         try:
@@ -333,10 +358,14 @@ def _check_runs(runs: pd.DataFrame) -> None:
                 raise ValueError(f"{where}: {col} {rec[col]} does not match its configuration ({want})")
         if not math.isclose(float(rec["flops"]), cfg.flops, rel_tol=1e-9):
             raise ValueError(f"{where}: flops {rec['flops']:.6g} does not match its configuration ({cfg.flops:.6g})")
-        # a stale run's id hashes its own, older protocol: only the current one can be recomputed here
-        if int(rec["protocol"]) == PROTOCOL and cfg.run_id != rec["run_id"]:
-            raise ValueError(f"{where}: the run_id is not its configuration's ({cfg.run_id}): the file was edited "
-                             "or written by another program")
+        # every protocol's id is checked: a stale row under any id could mark an untrained run cached
+        protocol, want = int(rec["protocol"]), cfg.id_under(int(rec["protocol"]))
+        if want != rec["run_id"]:
+            if rec["run_id"] != identity(rec, protocol, canonical=False):
+                raise ValueError(f"{where}: the run_id is not its configuration's ({want}, protocol {protocol}): the "
+                                 "file was edited or written by another program")
+            renamed[rec["run_id"]] = (want, cfg)  # an older version's id of the same configuration
+    return renamed
 
 
 def _check_curves(runs: pd.DataFrame, curves: pd.DataFrame) -> None:

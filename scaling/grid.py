@@ -11,7 +11,7 @@ from fractions import Fraction
 from itertools import product
 
 from . import arch
-from .config import RunConfig, env_limit
+from .config import DIGITS, RunConfig, ascii_digits, env_limit
 
 MAX_RUNS = 2000  # per request; a bigger grid is refused, not truncated. $SCALING_MAX_RUNS overrides it
 
@@ -99,11 +99,12 @@ def _check_fraction(flag: str, v: float) -> None:
 
 
 def digits(flag: str, text: str) -> str:
-    """A set of digits as a config holds them ("5,6,7" or "567" -> "567"; "" or "all" -> all ten)."""
-    raw = text.replace(",", "").replace(" ", "").strip()
+    """A set of digits as a config holds them ("5,6,7" or "567" -> "567"; "" or "all" -> all ten);
+    decimal digits of another script are read as their ASCII twins (one configuration, one identity)."""
+    raw = ascii_digits(text.replace(",", "").replace(" ", "").strip())
     if raw in ("", "all"):
         return ""
-    if not raw.isdigit() or len(set(raw)) != len(raw):
+    if not set(raw) <= set(DIGITS) or len(set(raw)) != len(raw):  # str.isdigit() takes a superscript two
         raise GridError(f"{flag}: {text.strip()!r} is not a set of distinct digits like 56789 (or 'all')")
     if len(raw) == 10:
         return ""

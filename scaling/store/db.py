@@ -18,12 +18,13 @@ from pathlib import Path
 import duckdb
 
 from ..paths import default_db
+from .identity import canonical_ids
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 DEFAULT_DB = default_db()
 
-# Ordered migrations: MIGRATIONS[i] takes the schema from version i to i + 1. Never edit one that
-# has shipped; append a new one.
+# Ordered migrations: MIGRATIONS[i] takes the schema from version i to i + 1: SQL, or a function of
+# the connection. Never edit one that has shipped; append a new one.
 MIGRATIONS = [
     """
     CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -84,7 +85,12 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN pretrain_epochs INTEGER NOT NULL DEFAULT 1;
     CREATE TABLE weights (run_id VARCHAR PRIMARY KEY, weights BLOB NOT NULL);
     """,
+    # 6: one row per configuration: the rows an older version stored under a second run_id (-0.0,
+    # digits of another script) move to their canonical id, merged with the row there (identity.py)
+    canonical_ids,
 ]
+# the tables every version from 1 on has (weights from 5 on): a file without one was damaged by hand
+TABLES = ("meta", "runs", "curves", "queue", "sweeps")
 
 _WRITERS: dict[Path, threading.RLock] = defaultdict(threading.RLock)  # per database file, in this process
 
@@ -94,11 +100,16 @@ class StoreError(RuntimeError):
 
 
 
+def db_path(path: str | os.PathLike | None = None) -> Path:
+    """The database file a command uses: `path` (--db), else $SCALING_DB, else the default."""
+    return Path(path or os.environ.get("SCALING_DB") or DEFAULT_DB)
+
+
 class Database:
     """One database file: every call opens it, runs one transaction and closes it."""
 
     def __init__(self, path: str | os.PathLike | None = None, timeout: float = 120.0):
-        self.path = Path(path or os.environ.get("SCALING_DB") or DEFAULT_DB)
+        self.path = db_path(path)
         self.timeout = timeout
         self._check_file()
         self._migrated = False
@@ -172,7 +183,7 @@ class Database:
             if self.read_only and isinstance(e, duckdb.Error) and "read-only" in str(e):
                 raise StoreError(f"{self.path} is read-only: results cannot be saved; make it writable "
                                  "(chmod u+w) or pass another --db path") from None
-            if isinstance(e, duckdb.IOException) or (isinstance(e, duckdb.Error) and _damage(e)):
+            if isinstance(e, duckdb.IOException) or (isinstance(e, duckdb.Error) and (_damage(e) or _disk_full(e))):
                 raise self._damaged(e, "cannot use") from None
             raise
         finally:
@@ -181,6 +192,9 @@ class Database:
     def _damaged(self, e: Exception, what: str) -> StoreError:
         """A DuckDB error about the file itself, as one line that names it and says what to do."""
         first = str(e).splitlines()[0]
+        if _disk_full(e):  # a failed commit is rolled back: the cache holds what it held before
+            return StoreError(f"cannot write {self.path}: {first} (a full disk?); nothing was written by this "
+                              "request: free some space and rerun")
         if _damage(e):
             return StoreError(
                 f"{what} {self.path}: it is damaged ({first}). The file was left untouched: restore it from a "
@@ -217,12 +231,7 @@ class Database:
 
     def _migrate_locked(self, con) -> None:
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        version = 0
-        if "meta" in tables:
-            row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            version = int(row[0]) if row else 0
-        elif tables:
-            raise StoreError(f"{self.path} is a DuckDB file of another program (tables: {', '.join(sorted(tables))}); pass another --db path")
+        version = self._version(con, tables)
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} has schema version {version}, newer than this Scaling Lab ({SCHEMA_VERSION}): "
@@ -231,10 +240,34 @@ class Database:
             raise StoreError(f"{self.path} is read-only and needs a schema upgrade (v{version} -> v{SCHEMA_VERSION}): make it writable")
         for v in range(version, SCHEMA_VERSION):
             con.execute("BEGIN TRANSACTION")
-            con.execute(MIGRATIONS[v])
+            if callable(MIGRATIONS[v]):
+                MIGRATIONS[v](con)
+            else:
+                con.execute(MIGRATIONS[v])
             con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(v + 1)])
             con.execute("COMMIT")
         self._migrated = True
+
+    def _version(self, con, tables: set[str]) -> int:
+        """The file's schema version (0: a new file), or StoreError where the file cannot be one of
+        ours: another program's, or one whose version row or tables were removed or edited."""
+        if "meta" not in tables:
+            if tables:
+                raise StoreError(f"{self.path} is a DuckDB file of another program (tables: {', '.join(sorted(tables))}); pass another --db path")
+            return 0
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        try:
+            version = int(row[0]) if row else 0
+        except (TypeError, ValueError):
+            version = 0
+        untouched = "the file was left untouched: restore it from a backup or pass another --db path"
+        if version < 1:  # the first migration writes version 1 with the meta table, in one transaction
+            what = f"schema version {row[0]!r}" if row else "no schema version"
+            raise StoreError(f"{self.path} has {what} (not one a Scaling Lab writes); {untouched}")
+        missing = [t for t in TABLES + (("weights",) if version >= 5 else ()) if t not in tables]
+        if missing and version <= SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: its {missing[0]} table is missing (schema version {version}); {untouched}")
+        return version
 
 
 def insert_rows(con, head: str, row: str, rows: list, chunk: int = 500) -> None:
@@ -243,6 +276,12 @@ def insert_rows(con, head: str, row: str, rows: list, chunk: int = 500) -> None:
     for i in range(0, len(rows), chunk):
         part = rows[i : i + chunk]
         con.execute(f"{head} {', '.join([row] * len(part))}", [v for r in part for v in r])
+
+
+def _disk_full(e: Exception) -> bool:
+    """Whether a DuckDB error is a write the file system refused (a full disk, a file size limit)."""
+    msg = str(e).lower()
+    return "could not write" in msg or "no space left" in msg or "file too large" in msg
 
 
 def _damage(e: Exception) -> bool:
