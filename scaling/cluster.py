@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from . import jobs
+from . import stacks
 from .config import RunConfig
 from .store import Store, owner_id
 
@@ -89,8 +89,8 @@ def _train_task(cfgs: list[RunConfig], device: str, curve: bool | None, threads:
     import torch
 
     torch.set_num_threads(threads)  # the CPUs this task was given, not the node's
-    before, init = jobs.pretrain(cfgs, have, device, curve)
-    return before + jobs.train_safely(cfgs, device, curve, init)
+    before, init = stacks.pretrain(cfgs, have, device, curve)
+    return before + stacks.train_safely(cfgs, device, curve, init)
 
 
 def _placement(info: ClusterInfo, task_cpus: int | None) -> tuple[str, dict, int, int]:
@@ -123,9 +123,9 @@ def read_status(store: Store) -> ClusterInfo | None:
 
 
 def work(store: Store, address: str | None = None, run_ids: list[str] | None = None,
-         stop: Callable[[], bool] = lambda: False, on_stack: Callable[[jobs.Progress], None] = lambda p: None,
+         stop: Callable[[], bool] = lambda: False, on_stack: Callable[[stacks.Progress], None] = lambda p: None,
          curve: bool | None = None, wait: bool = False, task_cpus: int | None = None,
-         num_cpus: int | None = None) -> jobs.Progress:
+         num_cpus: int | None = None) -> stacks.Progress:
     """jobs.work on Ray: claim stacks while the cluster has room for them (one more than fits, so a
     task is ready when one finishes), write each task's results in one transaction as it returns."""
     ray = _ray()
@@ -134,15 +134,15 @@ def work(store: Store, address: str | None = None, run_ids: list[str] | None = N
     device, request, threads, fit = _placement(info, task_cpus)
     task = ray.remote(max_retries=MAX_RETRIES)(_train_task).options(**request)
     owner = owner_id()
-    progress = jobs.Progress()
+    progress = stacks.Progress()
     running: dict = {}  # ObjectRef -> (configs, start time)
-    with jobs.heartbeat(store, owner):  # our claims stay fresh while tasks run elsewhere
+    with stacks.heartbeat(store, owner):  # our claims stay fresh while tasks run elsewhere
         while True:
             while not stop() and len(running) <= fit:
-                cfgs = store.claim(owner, jobs.max_models(device), run_ids)
+                cfgs = store.claim(owner, stacks.max_models(device), run_ids)
                 if not cfgs:
                     break
-                have = store.weights(jobs.pretraining_ids(cfgs))
+                have = store.weights(stacks.pretraining_ids(cfgs))
                 running[task.remote(cfgs, device, curve, threads, have)] = (cfgs, time.perf_counter())
             if not running:
                 if wait and not stop() and store.queue_counts(run_ids).running:
@@ -155,7 +155,7 @@ def work(store: Store, address: str | None = None, run_ids: list[str] | None = N
                 try:
                     results = ray.get(ref)
                 except ray.exceptions.RayError as e:  # retried MAX_RETRIES times and still died
-                    results = [jobs.failed_result(c, device, f"Ray: {type(e).__name__}: {str(e).splitlines()[0]}") for c in cfgs]
+                    results = [stacks.failed_result(c, device, f"Ray: {type(e).__name__}: {str(e).splitlines()[0]}") for c in cfgs]
                 store.add_results(results)
                 progress.trained += sum(r.status != "failed" for r in results)
                 progress.failed += sum(r.status == "failed" for r in results)

@@ -1,4 +1,4 @@
-"""C kernels for the CPU forward and backward of model.forward_stack, and for Adam.
+"""The C kernels as torch operations (the conv blocks, dropout masks, Adam), and the switch that says when they run.
 
 Why: the models are narrow, so a step in plain torch ops is memory traffic more than arithmetic
 (full-resolution conv outputs written and read back, bias, ReLU, pooling and ~20 hashing passes
@@ -11,292 +11,53 @@ no conv gradient and walks only the conv2 outputs that pooling and ReLU let a gr
 dropout mask is one pass; Adam is one pass per tensor. What this bought, on which processor, is in
 the README's performance section.
 
-The kernels are plain C (scaling/native.c) built for the instruction set they run on (AVX-512,
-AVX2 + FMA, or a portable build: V floats a vector, register blocks sized to the ISA's registers),
-compiled on first use with the system's C compiler into a per-user cache (half a second) and
-called through ctypes. Compiling here rather than at install time: the build is chosen and tuned
-on the machine that trains (a wheel built elsewhere, or a shared virtualenv on a cluster of mixed
-processors, would fix one ISA for all), and an install-time build would need the same compiler.
-They run on OpenMP, i.e. on torch's own libgomp thread team: a second pool of threads would fight
-torch's spinning workers for the cores. A model's sums run in an order that does not depend on the
-other models of its stack, so a stack reproduces each model's solo run to ~1e-7.
+The kernels are plain C (scaling/native.c), built for the processor's instruction set by
+native_build.py. They run on OpenMP, i.e. on torch's own libgomp thread team: a second pool of
+threads would fight torch's spinning workers for the cores. A model's sums run in an order that
+does not depend on the other models of its stack, so a stack reproduces each model's solo run to ~1e-7.
 
-Never slower than the ops: on first use, cpu_path() times the kernels against the torch ops on
-this machine (cached with the build) and each phase and width runs on whichever was faster.
-`scaling doctor` prints the choice and its timings. Without a working compiler, on CUDA, under
+Never slower than the ops: on first use, cpu_path() has cpu_check.py time the kernels against the
+torch ops on this machine (cached with the build) and each phase and width runs on whichever was
+faster. `scaling doctor` prints the choice and its timings. Without a working compiler, on CUDA, under
 bf16 autocast, or with SCALING_NATIVE=0, the callers use plain torch ops; tests/test_native.py
 checks every build this processor can run against them.
+
+    native_build.py  the compiler build: ISAs, flags, the cached .so (lib, chosen_isa, runnable_isas)
+    cpu_check.py     which path runs and why (CpuPath, Timing), timed once and cached with the build
+    cpu_timing.py    the harness the check times with (a training step and an evaluation pass)
 """
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import functools
-import hashlib
-import json
-import math
-import os
-import platform
-import shutil
-import subprocess
-import tempfile
-import time
-import warnings
-from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-from . import paths
+from . import cpu_check, native_build
+from .cpu_check import VARIANTS, CpuPath, Timer
+from .native_build import _check, lib
 
-SOURCE = Path(__file__).with_name("native.c")
-# One build per instruction set, V floats a vector (native.c reads V). The widest the processor
-# runs is chosen (as torch's own dispatch detects it); SCALING_NATIVE_ISA names another one, and a
-# machine can build and test the narrower ones (an AVX-512 processor runs AVX2 code).
-ISAS = {
-    "avx512": (16, ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma", "-mprefer-vector-width=512"]),
-    "avx2": (8, ["-mavx2", "-mfma"]),
-    "portable": (4, []),  # SSE2 on x86-64, NEON on 64-bit ARM: the compiler's baseline
-}
-# Tried in order after the ISA's flags until one compiles: tuned for this CPU with OpenMP (gcc);
-# untuned (compilers without -mtune=native); no OpenMP (Apple's clang: the kernels then run on one core).
-FLAG_SETS = [["-mtune=native", "-fopenmp"], ["-fopenmp"], []]
-COMMON = ["-O3", "-fno-math-errno", "-shared", "-fPIC"]
-_P, _I, _I64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
-SIGNATURES = {
-    "stage1_forward": ([_P, _I64, _P, _P, _P, _P, _I, _I, _I], None),
-    "stage2_forward": ([_P, _P, _P, _P, _I, _I, _I], None),
-    "stage2_conv": ([_P, _P, _P, _P, _P, _I, _I, _I, _I, _I], None),
-    "conv_backward": ([_P, _I64, _P, _P, _P, _P, _P, _P, _P, _P, _P, _P, _I, _I, _I, _I], None),
-    "dropout_scale": ([_P, _P, _P, _I, _I64], None),
-    "adam": ([_P, _P, _P, _P, _P, _I64, *[ctypes.c_float] * 6], None),
-    "vector_width": ([], _I),
-}
+# The check's and the build's names, as `scaling doctor`, benchmarks and tests ask native for them
+from .cpu_check import Timing  # noqa: F401
+from .native_build import ISAS, _cached, _compiler, chosen_isa, compiler_version, processor_name, runnable_isas  # noqa: F401
 
+# ---------------------------------------------------------------- which path runs
 
-def _cpu_id() -> str:
-    """What -mtune=native tunes for, so that a cache shared between machines (a network home)
-    never hands one CPU another's build: the CPU's feature lines (x86 "flags", ARM "Features"),
-    and the host's name where the system does not list them (macOS)."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        lines = []
-    features = sorted({ln for ln in lines if ln.split(":")[0].strip() in ("flags", "Features", "CPU part", "model name")})
-    return " ".join([platform.machine(), platform.processor(), *(features or [platform.node()])])
-
-
-@functools.cache
-def runnable_isas() -> list[str]:
-    """The builds this processor can run, widest first."""
-    x86 = platform.machine().lower() in ("x86_64", "amd64")
-    cap = torch.backends.cpu.get_cpu_capability() if x86 else ""  # "AVX512", "AVX2", "DEFAULT", ...
-    return {"AVX512": ["avx512", "avx2", "portable"], "AVX2": ["avx2", "portable"]}.get(cap, ["portable"])
-
-
-def chosen_isa() -> str:
-    """The build the kernels run from: SCALING_NATIVE_ISA where set, else the widest this CPU runs."""
-    name = os.environ.get("SCALING_NATIVE_ISA", "").strip().lower()
-    if not name:
-        return runnable_isas()[0]
-    if name not in ISAS:
-        raise ValueError(f"SCALING_NATIVE_ISA={name!r}: not one of {', '.join(ISAS)}")
-    if name not in runnable_isas():
-        raise ValueError(f"SCALING_NATIVE_ISA={name!r}: this processor runs only {', '.join(runnable_isas())}")
-    return name
-
-
-def lib(isa: str | None = None) -> ctypes.CDLL | None:
-    """The compiled kernels for `isa` (default: chosen_isa()), or None where they cannot be built
-    (the callers then use torch ops)."""
-    if os.environ.get("SCALING_NATIVE", "auto") == "0":
-        return None
-    return _lib(isa or chosen_isa())
-
-
-@functools.cache
-def _lib(isa: str) -> ctypes.CDLL | None:
-    cc = _compiler()
-    if cc is None:
-        _why_not[isa] = "no C compiler (cc, gcc or clang) found"
-        warnings.warn(f"scaling: {_why_not[isa]}; training on the CPU uses plain torch ops", RuntimeWarning, stacklevel=2)
-        return None
-    so = _cached(cc, isa)
-    try:
-        if not so.exists():
-            _build(cc, so, isa)
-        try:
-            dll = ctypes.CDLL(str(so))
-        except OSError:  # a damaged cached build (another process's disk filled up, say): build it again, once
-            so.unlink(missing_ok=True)
-            _build(cc, so, isa)
-            dll = ctypes.CDLL(str(so))
-    except (OSError, subprocess.SubprocessError) as e:  # no working compiler, an unwritable cache
-        _why_not[isa] = f"the C kernels could not be built ({e})"
-        warnings.warn(f"scaling: {_why_not[isa]}; training on the CPU uses plain torch ops", RuntimeWarning, stacklevel=2)
-        return None
-    for name, (args, res) in SIGNATURES.items():
-        fn = getattr(dll, name)
-        fn.argtypes, fn.restype = args, res
-    dll.isa, dll.path = isa, so
-    _check(dll.vector_width() == ISAS[isa][0], f"{so} holds {dll.vector_width()}-float vectors, not {isa}'s {ISAS[isa][0]}")
-    return dll
-
-
-_why_not: dict[str, str] = {}  # why lib(isa) is None, for doctor()
-
-
-def compiler_version() -> str | None:
-    """The compiler the kernels are built with, and its first version line."""
-    cc = _compiler()
-    if cc is None:
-        return None
-    try:
-        out = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        out = ""
-    return f"{cc}: {out.splitlines()[0]}" if out.strip() else cc
-
-
-def processor_name() -> str:
-    """The CPU's model name, as lscpu and /proc/cpuinfo give it."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        lines = []
-    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), platform.processor() or platform.machine())
-
-
-def _compiler() -> str | None:
-    return shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc") or shutil.which("clang")
-
-
-def _cached(cc: str, isa: str) -> Path:
-    """Where the build for this source, compiler, ISA and CPU lives."""
-    key = hashlib.sha256(SOURCE.read_bytes() + repr([cc, isa, ISAS[isa], FLAG_SETS, COMMON, _cpu_id()]).encode()).hexdigest()[:16]
-    return paths.kernel_cache() / f"native-{isa}-{key}.so"
-
-
-def _is_gcc(cc: str) -> bool:
-    try:
-        out = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return "Free Software Foundation" in out and "clang" not in out
-
-
-def _build(cc: str, so: Path, isa: str) -> None:
-    so.parent.mkdir(parents=True, exist_ok=True)
-    # OpenMP only from gcc: its libgomp is the runtime torch runs on (Linux wheels), so both share
-    # one team of threads; clang's libomp would be a second pool fighting torch's for the cores.
-    flag_sets = FLAG_SETS if _is_gcc(cc) else [f for f in FLAG_SETS if "-fopenmp" not in f]
-    width, isa_flags = ISAS[isa]
-    # build beside the target and rename: concurrent workers never load a half-written file
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=so.parent)
-    os.close(fd)
-    try:
-        for flags in flag_sets:
-            done = subprocess.run([cc, *COMMON, *isa_flags, f"-DV={width}", *flags, str(SOURCE), "-o", tmp],
-                                  capture_output=True, timeout=120)
-            if done.returncode == 0:
-                os.replace(tmp, so)
-                _prune(so)
-                return
-        raise subprocess.SubprocessError(f"{cc} failed: {done.stderr.decode(errors='replace').strip()[-300:]}")
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def _prune(keep: Path, days: float = 30) -> None:
-    """Remove builds of other versions unused for a month (one is left per source edit)."""
-    for old in keep.parent.glob("native-*"):
-        try:
-            if old != keep and old.suffix in (".so", ".json") and time.time() - old.stat().st_atime > days * 86400:
-                old.unlink()
-        except OSError:
-            pass
-
-
-# ---------------------------------------------------------------- which path runs, and why
-
-# The kernels win by different margins at different widths and processors (and lost to the torch
-# ops at small widths before they were built per ISA), and conv2 may run in C or on oneDNN, whose
-# JIT is strong where the ISA is wide. So on first use the machine itself is asked: a training
-# step and an evaluation pass at each of these widths, timed three ways. A width follows the
-# verdict of the nearest of them (in log).
-CHECK_WIDTHS = (4, 11, 45)  # the exercise's narrowest, middle and widest
-VARIANTS = ("c", "onednn", "ops")  # all in C; C with conv2 on oneDNN; the PyTorch ops
-ONEDNN_MARGIN = 0.05
+CHECK_WIDTHS = (4, 11, 45)  # the widths the check times: the exercise's narrowest, middle and widest
 _forced: str | None = None  # a variant, set while the check times it (and by benchmarks and tests)
+# What times the variants for the check: cpu_timing.time_cpu_paths, handed over by train.py (the
+# harness runs the model and Adam, which import this module: native cannot import it). None until
+# then: the path is decided from a cached timing, or untimed (the C kernels), and asked again once set.
+_timer: Timer | None = None
 
 
-@dataclass(frozen=True)
-class Timing:
-    """Seconds for the same work three ways, measured side by side: the C kernels with conv2 in C
-    (kernels_s), the same with conv2 on oneDNN (onednn_s), and the PyTorch ops (ops_s)."""
-    phase: str  # "train": a training step of 4 models; "eval": their forward pass over test images
-    width: int
-    kernels_s: float
-    onednn_s: float
-    ops_s: float
-
-    @property
-    def best(self) -> str:
-        """The fastest variant; conv2 goes to oneDNN only when that is clearly faster (by more than
-        ONEDNN_MARGIN: timings on a shared 2-core machine wander by 10% and more, and all in C
-        stores less)."""
-        kernels = "onednn" if self.onednn_s * (1 + ONEDNN_MARGIN) < self.kernels_s else "c"
-        return "ops" if self.ops_s < min(self.kernels_s, self.onednn_s) else kernels
-
-    @property
-    def speedup(self) -> float:
-        """The faster kernel variant against the ops."""
-        return self.ops_s / min(self.kernels_s, self.onednn_s)
-
-
-@dataclass(frozen=True)
-class CpuPath:
-    """What fp32 CPU training and evaluation run on: the C kernels of one build, or the torch ops."""
-    isa: str | None  # the build in use; None: the torch ops everywhere
-    how: str  # "checked" (timed here), "untimed" (not yet), "forced" (SCALING_NATIVE=1), "off" (SCALING_NATIVE=0), "unavailable"
-    reason: str  # why, in words, where `how` alone does not say it
-    timings: tuple[Timing, ...] = ()
-
-    def variant(self, phase: str, width: int | None = None) -> str:
-        """What `phase` ("train" or "eval") at this width runs on: one of VARIANTS."""
-        if self.isa is None:
-            return "ops"
-        rows = [t for t in self.timings if t.phase == phase]
-        if self.how != "checked" or width is None or not rows:
-            return "c"
-        return min(rows, key=lambda t: abs(math.log(t.width / width))).best
-
-    def kernels(self, phase: str, width: int | None = None) -> bool:
-        return self.variant(phase, width) != "ops"
-
-    def describe(self) -> str:
-        """One line for a sweep's header, the Train page and `scaling doctor`."""
-        if self.isa is None:
-            return f"PyTorch ops ({self.reason})"
-        build = f"C kernels ({self.isa}, {ISAS[self.isa][0]} floats a vector)"
-        if self.how in ("forced", "untimed"):
-            return f"{build}: {self.reason}"
-        parts = []
-        for phase, word in (("train", "training"), ("eval", "evaluation")):
-            rows = sorted((t for t in self.timings if t.phase == phase), key=lambda t: t.width)
-            won = [t for t in rows if t.best != "ops"]
-            span = f"{min(t.speedup for t in rows):.1f}-{max(t.speedup for t in rows):.1f}x the ops"
-            onednn = [str(t.width) for t in won if t.best == "onednn"]
-            conv2 = f", conv2 on oneDNN near width {', '.join(onednn)}" if onednn else ""
-            if len(won) == len(rows):
-                parts.append(f"{word} on the kernels ({span}{conv2})")
-            elif not won:
-                parts.append(f"{word} on the PyTorch ops (the kernels measured {span})")
-            else:
-                parts.append(f"{word} on the kernels near width {', '.join(str(t.width) for t in won)} only ({span}{conv2})")
-        return f"{build}: " + "; ".join(parts) + " (timed on this machine)"
+def set_timer(timer: Timer | None) -> None:
+    global _timer
+    _timer = timer
+    _cpu_path.cache_clear()  # a path decided before there was a timer was not timed: decide again
 
 
 def cpu_path(measure: bool = True) -> CpuPath:
@@ -304,69 +65,17 @@ def cpu_path(measure: bool = True) -> CpuPath:
     cached beside the build. measure=False never times (a page that must not stall): where no
     timing is cached yet, the path says so, `how` "untimed" (and is asked again next time: the
     first training, in another process, may have timed it since)."""
-    return _cpu_path() if measure else _decide(measure=False)
+    return _cpu_path() if measure else cpu_check.decide(False, CHECK_WIDTHS, _timer)
 
 
 @functools.cache
 def _cpu_path() -> CpuPath:
-    return _decide(measure=True)
-
-
-def _decide(measure: bool) -> CpuPath:
-    mode = os.environ.get("SCALING_NATIVE", "auto").strip().lower() or "auto"
-    if mode == "0":
-        return CpuPath(None, "off", "SCALING_NATIVE=0")
-    if mode not in ("1", "auto"):
-        raise ValueError(f"SCALING_NATIVE={mode!r}: want 0 (the PyTorch ops), 1 (the C kernels) or auto (the faster, timed here)")
-    try:
-        isa = chosen_isa()
-    except ValueError as e:
-        if measure:
-            warnings.warn(f"scaling: {e}; training on the CPU uses plain torch ops", RuntimeWarning, stacklevel=2)
-        return CpuPath(None, "unavailable", str(e))
-    dll = lib(isa)
-    if dll is None:
-        return CpuPath(None, "unavailable", _why_not.get(isa, "the C kernels could not be built"))
-    if mode == "1":
-        return CpuPath(isa, "forced", "SCALING_NATIVE=1, not timed against the ops")
-    timings = _checked(dll, measure)
-    if timings is None:
-        return CpuPath(isa, "untimed", "not yet timed against the PyTorch ops on this machine (the first CPU training does it)")
-    path = CpuPath(isa, "checked", "", timings)
-    if measure and not all(path.kernels(t.phase, t.width) for t in path.timings):
-        warnings.warn(f"scaling: on this CPU, {path.describe()}", RuntimeWarning, stacklevel=2)
-    return path
-
-
-def _checked(dll, measure: bool = True) -> tuple[Timing, ...] | None:
-    """The check's timings for this build: from its cache file, else measured now and saved (None
-    where none is cached and measure is False)."""
-    key = {"torch": torch.__version__, "threads": torch.get_num_threads(), "widths": list(CHECK_WIDTHS), "variants": list(VARIANTS)}
-    file = dll.path.with_name(f"{dll.path.stem}-check-{torch.get_num_threads()}t.json")
-    try:
-        saved = json.loads(file.read_text())
-        if saved["key"] == key:
-            return tuple(Timing(**t) for t in saved["timings"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # none yet, or from another torch: time it again
-    if not measure:
-        return None
-    from . import train  # the check times the real training step, which lives above this module
-
-    timings = tuple(train.time_cpu_paths(CHECK_WIDTHS))
-    try:
-        fd, tmp = tempfile.mkstemp(suffix=".json", dir=file.parent)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"key": key, "timings": [asdict(t) for t in timings]}, f)
-        os.replace(tmp, file)
-    except OSError:
-        pass  # an unwritable cache: time it again next process
-    return timings
+    return cpu_check.decide(True, CHECK_WIDTHS, _timer)
 
 
 def reset() -> None:
     """Forget the loaded builds and the chosen path (after SCALING_NATIVE* or CC change)."""
-    _lib.cache_clear()
+    native_build._lib.cache_clear()
     _cpu_path.cache_clear()
 
 
@@ -416,11 +125,6 @@ def _zeros(*shape):
 
 def _slots(*shape):
     return torch.empty(*shape, dtype=torch.uint8, device="cpu")
-
-
-def _check(ok: bool, what: str) -> None:
-    if not ok:
-        raise ValueError(f"native kernels: {what}")
 
 
 def _conv_blocks(x, w1, b1, w2, b2, slots: bool):
@@ -506,7 +210,7 @@ def dropout_scale(base: torch.Tensor, keep: torch.Tensor, shape: tuple[int, int]
 
 
 def adam(params, grads, exp_avg, exp_avg_sq, lr, step: int, betas: tuple[float, float], eps: float) -> None:
-    """train._adam's update in one pass per tensor (torch's foreach version makes ten). Writes
+    """optim.adam's update in one pass per tensor (torch's foreach version makes ten). Writes
     through raw pointers, so it bumps the version counters itself: autograd then refuses a graph
     that saved the old values, as it would after torch's in-place ops."""
     bc1, bc2_sqrt = 1 - betas[0] ** step, (1 - betas[1] ** step) ** 0.5

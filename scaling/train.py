@@ -9,37 +9,34 @@ few steps). Everything lives on the device and a batch is an index gather; on CU
 captured graph, because the step is bound by kernel launches, not arithmetic; on the CPU in fp32
 the conv blocks, dropout and Adam run in native.py's C kernels. What each of these bought is in
 the README's performance section.
+
+    devices.py     the device, its name and precision (resolve_device, device_type, BF16)
+    optim.py       Adam per model and layer (BETAS, adam)
+    evaluation.py  evaluate: every model on the test set
+    weights.py     save_weights / load_weights: a run's weights as bytes for the store
+    cpu_timing.py  time_cpu_paths: what native.cpu_path() decides by (handed to native below)
 """
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import functools
-import io
 import math
 import socket
 import time
 from dataclasses import dataclass, field
 from itertools import groupby
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from . import data, model, native
 from .config import RunConfig, lr_per_layer
+from .cpu_timing import time_cpu_paths
+from .devices import BF16, resolve_device  # noqa: F401  (train.BF16, train.resolve_device: cli, views, benchmarks, tests)
+from .devices import autocast, device_name, device_type, keep_freed_memory, precision
+from .evaluation import evaluate  # train_stack looks it up here at call time: benchmarks time it by replacing train.evaluate
+from .optim import BETAS, adam as _adam  # as train._adam, the name tests/test_native.py calls it by
+from .weights import load_weights, save_weights
 
-BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults
 CURVE_POINTS = 8  # validation-curve points per run, log-spaced in examples seen
-# Evaluation chunks are sized by their conv1 activations (examples x models x width x 784 floats),
-# which the C kernels never store (they keep a quarter of it, after pooling). CPU: big chunks keep the
-# threads busy between the small per-chunk steps (the README's performance section has the
-# measurements). CUDA: big, so few launches (not tuned: evaluation is ~10% of a GPU sweep), at most a
-# quarter of free memory.
-EVAL_BYTES = {"cpu": 256 << 20, "cuda": 1 << 30}
-# bf16 autocast for the forward pass (weights, Adam and the loss stay fp32). On by default on CUDA
-# only; tests switch it on for the CPU too, to check bf16 against fp32 where no GPU is at hand.
-BF16 = {"cpu": False, "cuda": True}
 # Training memory per model, per example of its batch, per unit of width: activations kept for
 # the backward pass plus their gradients (conv1's output dominates). Measured as the peak RSS growth
 # of fp32 CPU steps: 16.5 kB (width 32, 4 models), 19.6 kB (32, 8), 16.1 kB (64, 4); rounded up.
@@ -76,27 +73,6 @@ class RunResult:
     weights: bytes | None = field(default=None, repr=False)  # its final weights (save_weights) where the store keeps them
 
 
-def resolve_device(name: str = "auto") -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
-        raise ValueError(f"--device must be auto, cpu or cuda, got {name!r}")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but torch sees no CUDA device here")
-    return name
-
-
-def precision(device) -> str:
-    """The numeric precision runs train in on `device`: part of a run family, never mixed in a fit."""
-    return "bf16" if BF16[device_type(device)] else "fp32"
-
-
-def device_name(device: str) -> str:
-    if device.startswith("cuda"):
-        return torch.cuda.get_device_name(torch.device(device))
-    return f"cpu ({torch.get_num_threads()} threads)"
-
-
 def plan_stacks(configs: list[RunConfig], max_models: int) -> list[list[RunConfig]]:
     """Split configs into stacks of at most `max_models`, biggest compute first (so an ETA built
     from the first stacks errs on the long side). Within a width, the longest runs come first, so
@@ -131,76 +107,6 @@ def _curve_steps(n_steps: int) -> set[int]:
     return {round(s) for s in torch.logspace(0, math.log10(n_steps), CURVE_POINTS).tolist()} | {n_steps}
 
 
-def device_type(device) -> str:
-    return "cuda" if str(device).startswith("cuda") else "cpu"
-
-
-def _autocast(device):
-    """bf16 autocast where BF16 says so, else nothing. No cast cache: a CUDA graph must recompute
-    the bf16 copies of the weights on every replay."""
-    kind = device_type(device)
-    return torch.autocast(kind, dtype=torch.bfloat16, cache_enabled=False) if BF16[kind] else contextlib.nullcontext()
-
-
-def _eval_chunk(m: int, c: int, device) -> int:
-    budget = EVAL_BYTES[device_type(device)]
-    if device_type(device) == "cuda":
-        budget = min(budget, torch.cuda.mem_get_info(torch.device(device))[0] // 4)
-    return max(8, budget // (784 * m * c * 4))
-
-
-def save_weights(p: dict[str, torch.Tensor], i: int) -> bytes:
-    """Model i's weights as bytes for the store (a fine-tuning run starts from them): an .npz of
-    plain float arrays, which loading never unpickles."""
-    buf = io.BytesIO()
-    np.savez(buf, **{name: t[i].detach().float().cpu().numpy() for name, t in p.items()})
-    return buf.getvalue()
-
-
-def load_weights(blob: bytes) -> dict[str, torch.Tensor]:
-    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
-        return {name: torch.from_numpy(z[name]) for name in z.files}
-
-
-@torch.no_grad()
-def evaluate(p: dict[str, torch.Tensor], ds: data.Dataset, arch: str = "cnn") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Validation loss and accuracy [M] of every model on the full test set, and the loss [2, M]
-    on its even- and odd-numbered halves: choosing on one half and scoring on the other measures
-    how optimistic a choice made on the reported set is (fit.reporting_bias)."""
-    m = next(iter(p.values())).shape[0]
-    device = ds.x_test.device
-    # chunks are sized by the CNN's activations (784 c floats an image); the MLP's are 2h = 32 c
-    c = p["conv1.weight"].shape[1] if arch == "cnn" else max(1, 2 * p["fc1.weight"].shape[1] // 784)
-    chunk = _eval_chunk(m, c, device)
-    forward = model.FORWARD[arch]
-    halves = torch.zeros(2, m, device=device)
-    correct = torch.zeros(m, device=device)
-    for i in range(0, len(ds.x_test), chunk):
-        x, y = ds.x_test[i : i + chunk], ds.y_test[i : i + chunk]
-        with _autocast(device):
-            logits = forward(p, x)
-        ce = F.cross_entropy(logits.float().flatten(0, 1), y.repeat(m), reduction="none").view(m, -1)
-        first = i % 2  # the half of this chunk's first image
-        halves[first] += ce[:, 0::2].sum(1)
-        halves[1 - first] += ce[:, 1::2].sum(1)
-        correct += (logits.argmax(-1) == y).sum(1)
-    n = len(ds.x_test)
-    return halves.sum(0) / n, correct / n, halves / torch.tensor([[(n + 1) // 2], [n // 2]], device=device)
-
-
-@functools.cache
-def _keep_freed_memory() -> None:
-    """Have glibc serve big blocks from its heap and keep them when freed. By default it maps each
-    block over ~32 MB fresh and unmaps it on free, so every step page-faults its activations back
-    in: 7,500 faults and 12-20 ms of system time per step at width 23 x 6 models, 0 after this."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return  # not glibc (macOS, musl): nothing to tune
-    libc.mallopt(-4, 0)  # M_MMAP_MAX = 0: big blocks come from the heap
-    libc.mallopt(-1, 2**31 - 1)  # M_TRIM_THRESHOLD: freed heap is kept for the next step
-
-
 def max_fit(width: int, batch_size: int, device) -> int:
     """How many models of this width one stack may hold on `device`: all of them on the CPU, on
     CUDA as many as fit in MEMORY_SHARE of the free memory."""
@@ -214,7 +120,7 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
                 init: dict[str, bytes] | None = None) -> list[RunResult]:
     """Train the models of one stack (configs with one stack_key: one width) and evaluate them.
     A fine-tuning config starts from `init[cfg.pretraining.run_id]` (save_weights' bytes): its
-    pre-trained run, which the caller trains first where it is not cached (jobs.pretrained).
+    pre-trained run, which the caller trains first where it is not cached (stacks.pretrain).
 
     Models may differ in data fraction, hence in length: they are ordered longest first, so the
     models still training are always a prefix of the stack, and each step trains just that prefix
@@ -232,7 +138,7 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
     if len(cfgs) > fit:  # more than the device memory holds: train it in parts
         return [r for i in range(0, len(cfgs), fit) for r in train_stack(cfgs[i : i + fit], device, curve, init)]
     if device_type(device) == "cpu":
-        _keep_freed_memory()
+        keep_freed_memory()
     t0 = time.perf_counter()
     curve = device.startswith("cuda") if curve is None else curve
     rank = sorted(range(len(cfgs)), key=lambda i: -cfgs[i].examples)  # longest first; stable
@@ -267,7 +173,7 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
     bad = torch.zeros(m, dtype=torch.bool, device=device)
     done = torch.zeros((), dtype=torch.int64, device=device)  # steps taken: a tensor, so a CUDA graph can count
     b1, b2 = (torch.tensor(b, dtype=torch.float64, device=device) for b in BETAS)
-    amp = _autocast(device)
+    amp = autocast(device)
 
     def step_of(k: int):
         """One training step of the first k models (views into the whole stack's tensors)."""
@@ -368,64 +274,6 @@ class _StepGraph:
         self.taken += 1
 
 
-@torch.no_grad()
-def _adam(params, grads, exp_avg, exp_avg_sq, lr, step, b1, b2, fast: bool):
-    """torch.optim.Adam's update with a learning rate per model and layer (`lr`: one tensor per
-    parameter, of its shape). Multi-tensor (foreach) ops: ~9 kernels per step on CUDA instead of
-    ~60, so a captured step is shorter. `step` and the betas are 0-dim tensors on the device.
-    `fast` (CPU, fp32, where native.cpu_path() chose the kernels for training at this width):
-    native.adam does the same in one pass per tensor instead of ten."""
-    if fast:
-        return native.adam(params, grads, exp_avg, exp_avg_sq, lr, int(step), BETAS, EPS)
-    bc1, bc2_sqrt = 1 - b1**step, (1 - b2**step).sqrt()
-    torch._foreach_lerp_(exp_avg, grads, 1 - BETAS[0])
-    torch._foreach_mul_(exp_avg_sq, BETAS[1])
-    torch._foreach_addcmul_(exp_avg_sq, grads, grads, value=1 - BETAS[1])
-    denom = torch._foreach_sqrt(exp_avg_sq)
-    torch._foreach_div_(denom, bc2_sqrt)
-    torch._foreach_add_(denom, EPS)
-    update = torch._foreach_div(exp_avg, denom)
-    torch._foreach_mul_(update, lr)
-    torch._foreach_div_(update, bc1)
-    torch._foreach_sub_(params, update)
-
-
-def time_cpu_paths(widths, models: int = 4, batch: int = 64, eval_images: int = 256, repeats: int = 5) -> list[native.Timing]:
-    """What native.cpu_path() decides by: at each width, a training step of `models` models (half of
-    them with dropout) on MNIST images, and their forward pass over `eval_images` test images, in
-    each of native.VARIANTS, interleaved, the best of `repeats` each."""
-    _keep_freed_memory()
-    ds = data.load("mnist", "cpu")
-    b1, b2 = (torch.tensor(b, dtype=torch.float64) for b in BETAS)
-    out = []
-    for c in widths:
-        p = {n: t.detach() for n, t in model.init_stack(c, list(range(models))).items()}
-        state = [[torch.zeros_like(t) for t in p.values()] for _ in range(2)]
-        lr = [torch.full_like(t, 1e-3) for t in p.values()]
-        keep, keys = torch.tensor([1.0, 0.8] * models)[:models], torch.arange(models)
-        x, y = ds.x_train[: models * batch].view(models, batch, 28, 28), ds.y_train[: models * batch].view(models, batch)
-        x_eval = ds.x_test[:eval_images]
-
-        @torch.enable_grad()  # the check may be first asked from inside a no-grad evaluation
-        def step():
-            pk = {n: t.requires_grad_() for n, t in p.items()}
-            loss = F.cross_entropy(model.forward_stack(pk, x, keep, keys, 1).flatten(0, 1), y.flatten())
-            grads = torch.autograd.grad(loss, list(pk.values()))
-            _adam([t.detach() for t in pk.values()], grads, *state, lr, torch.tensor(1), b1, b2,
-                  native.usable(x, "train", c))
-
-        @torch.no_grad()
-        def evaluate_chunk():
-            model.forward_stack(p, x_eval)
-
-        for phase, fn in (("train", step), ("eval", evaluate_chunk)):
-            best = dict.fromkeys(native.VARIANTS, math.inf)
-            for r in range(repeats + 1):  # the first round warms oneDNN's kernels for these shapes
-                for variant in native.VARIANTS:
-                    with native.forcing(variant):
-                        t = time.perf_counter()
-                        fn()
-                        if r:
-                            best[variant] = min(best[variant], time.perf_counter() - t)
-            out.append(native.Timing(phase, c, best["c"], best["onednn"], best["ops"]))
-    return out
+# native.cpu_path() times the kernels when first asked (the first CPU training step) with this harness, which
+# runs model and Adam, both above native: so the trainer hands it over (by name: a replaced train.time_cpu_paths runs).
+native.set_timer(lambda widths: time_cpu_paths(widths))

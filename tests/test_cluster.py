@@ -173,7 +173,8 @@ def test_the_train_page_says_where_training_happens(db, monkeypatch):
     monkeypatch.setenv(backend.ADDRESS_ENV, "127.0.0.1:6379")
     assert "once the worker has joined it" in views.cluster_line(store)
     backend.write_status(store, backend.ClusterInfo("127.0.0.1:6379", 2, 16.0, 4.0))
-    assert views.cluster_line(store) == "Training on the Ray cluster at 127.0.0.1:6379: 2 nodes, 16 CPUs, 4 GPUs"
+    shown = "the Ray cluster at 127.0.0.1:6379: 2 nodes, 16 CPUs, 4 GPUs"  # Markdown: the cluster's words escaped
+    assert views.cluster_line(store) == f"Training on {views.md_text(shown)}"
     backend.write_status(store, None)
     assert backend.read_status(store) is None
 

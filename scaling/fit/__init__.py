@@ -4,6 +4,7 @@
     laws.py      fit_power_law, fit_parametric (Chinchilla), fit_kaplan
     nopt.py      N_opt(C) three ways: nopt_envelope, nopt_isoflop, nopt_parametric; isoflop_profiles
     analysis.py  analyze, bootstrap, backtest, compare, comparison_table, fit_table, format_analysis
+    resample.py  what a bootstrap resample draws, and when its intervals cannot (or do not) say the seed noise
     synthetic.py synthetic sweeps with the runs/curves data contract
     reporting.py how optimistic a choice made on the reported test images is
     verdict.py   which of the three N_opt estimates to believe, and why
