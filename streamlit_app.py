@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from scaling import access
+from scaling.services import access
 
 # a file, not a Material icon: the browser would fetch that favicon from the internet (offline, none)
 st.set_page_config(page_title="Scaling Lab", page_icon=str(Path(__file__).parent / "docs" / "favicon.png"),

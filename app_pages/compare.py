@@ -5,32 +5,32 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import ui
-from scaling import charts, views
+from scaling import charts, services
 
 ui.through_app()
 st.title("Compare two selections")
 s = ui.store()
 runs = ui.load_runs(s)
-opts = views.options(runs)
+opts = services.options(runs)
 if opts.empty:
     st.info("No runs cached yet: start on **Explore** (quick sweep) or **Train**.")
     st.stop()
-version = views.data_version(runs)
+version = services.data_version(runs)
 curves = ui.load_curves(s, version)
 
 second = 0.2 if any(math.isclose(d, 0.2) for d in opts.dropouts) else opts.dropouts[-1]
 ca, cb = st.columns(2)
 with ca.expander("Selection A", expanded=False):
-    A = ui.selection_controls(runs, "compare", "a_", views.Selection(dropout=0.0), container=st.container())
+    A = ui.selection_controls(runs, "compare", "a_", services.Selection(dropout=0.0), container=st.container())
 with cb.expander("Selection B", expanded=False):
-    B = ui.selection_controls(runs, "compare", "b_", views.Selection(dropout=second), container=st.container())
-ca.caption(f"**A**: {views.md_text(views.describe(A))}")  # a selection's values can come from imported runs
-cb.caption(f"**B**: {views.md_text(views.describe(B))}")
-cov_a, cov_b = views.coverage(runs, A), views.coverage(runs, B)
+    B = ui.selection_controls(runs, "compare", "b_", services.Selection(dropout=second), container=st.container())
+ca.caption(f"**A**: {services.md_text(services.describe(A))}")  # a selection's values can come from imported runs
+cb.caption(f"**B**: {services.md_text(services.describe(B))}")
+cov_a, cov_b = services.coverage(runs, A), services.coverage(runs, B)
 for col, cov in ((ca, cov_a), (cb, cov_b)):
     col.caption(f"Runs fitted: {cov.describe()}." if cov else "No runs fitted.")
 if cov_a and cov_b and (cov_a.width_steps, cov_a.fractions) != (cov_b.width_steps, cov_b.fractions):
-    common = views.common_range(cov_a, cov_b)
+    common = services.common_range(cov_a, cov_b)
     st.warning("**The two selections cover different ranges** (A: " + cov_a.describe() + "; B: " + cov_b.describe()
                + "): their exponents are fitted over different compute, so a difference may be the range, not the "
                  "setting.", icon=":material/warning:")
@@ -39,27 +39,27 @@ if cov_a and cov_b and (cov_a.width_steps, cov_a.fractions) != (cov_b.width_step
             for prefix in ("a_", "b_"):
                 ui.set_selection(prefix, widths=w, fractions=f)
         st.button(f"Restrict both to the common range (width steps {common[0][0]}–{common[0][1]}, fractions "
-                  f"{views.frac_label(common[1][0])}–{views.frac_label(common[1][1])})", on_click=restrict,
+                  f"{services.frac_label(common[1][0])}–{services.frac_label(common[1][1])})", on_click=restrict,
                   icon=":material/compare_arrows:")
 ui.write_url((A, "a_"), (B, "b_"))
-la, lb = (f"{k}: {words}" for k, words in zip("AB", views.contrast_labels(A, B)))  # named by what differs
+la, lb = (f"{k}: {words}" for k, words in zip("AB", services.contrast_labels(A, B)))  # named by what differs
 if la[3:] == lb[3:]:
     lb += " "  # two legend entries even when the selections match
 
 
 def md_label(lab: str) -> str:  # for Markdown: "A: " is ours, the words after it name values of (imported) runs
-    return lab[:3] + views.md_text(lab[3:])
+    return lab[:3] + services.md_text(lab[3:])
 
 
 an_a = ui.analysis(s, version, A, runs, curves, n_boot=0)
 an_b = ui.analysis(s, version, B, runs, curves, n_boot=0)
-bad = [(lab, a) for lab, a in ((la, an_a), (lb, an_b)) if isinstance(a, views.SelectionError)]
+bad = [(lab, a) for lab, a in ((la, an_a), (lb, an_b)) if isinstance(a, services.SelectionError)]
 for lab, e in bad:
-    st.warning(f"{md_label(lab)}: nothing to fit: {views.md_text(e)}")
+    st.warning(f"{md_label(lab)}: nothing to fit: {services.md_text(e)}")
 if bad:
     st.stop()
 
-lines = {lab: views.law_line(a.loss_vs_compute) for lab, a in ((la, an_a), (lb, an_b)) if a.loss_vs_compute}
+lines = {lab: services.law_line(a.loss_vs_compute) for lab, a in ((la, an_a), (lb, an_b)) if a.loss_vs_compute}
 ui.chart(st, charts.compare_frontiers({la: an_a.frontier, lb: an_b.frontier}, lines))
 
 progress = st.empty()  # the bootstraps say how far they are; a change meanwhile stops them there
@@ -67,11 +67,11 @@ full_a = ui.analysis(s, version, A, runs, curves, n_boot=ui.BOOT, slot=progress)
 full_b = ui.analysis(s, version, B, runs, curves, n_boot=ui.BOOT, slot=progress)
 # each side's shown N_opt estimator (the verdict's, by default), and the parametric one, which
 # answers on the smallest grids
-shown = dict.fromkeys([views.shown_nopt(full_a, A)[0], views.shown_nopt(full_b, B)[0], "parametric"])
+shown = dict.fromkeys([services.shown_nopt(full_a, A)[0], services.shown_nopt(full_b, B)[0], "parametric"])
 names = {"alpha_C": "α_C (loss vs compute)",
-         **{f"a_{m}": f"a (N_opt, {views.ESTIMATORS[m]})" for m in shown},
+         **{f"a_{m}": f"a (N_opt, {services.ESTIMATORS[m]})" for m in shown},
          "alpha_N": "α_N slice (L(N) at the largest D only)", "alpha_D": "α_D slice (L(D) at the largest N only)"}
-t_all = views.comparison_table(full_a, full_b, names)
+t_all = services.comparison_table(full_a, full_b, names)
 # an exponent neither selection can estimate is a column of dashes: name it once instead
 missing = t_all[~(t_all["first"].map(math.isfinite) | t_all["second"].map(math.isfinite))]
 t = t_all.drop(missing.index).reset_index(drop=True)

@@ -5,37 +5,37 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import ui
-from scaling import charts, views
+from scaling import charts, services
 
 ui.through_app()
 st.title("Fit lab")
 s = ui.store()
 runs = ui.load_runs(s)
-if views.options(runs).empty:
+if services.options(runs).empty:
     st.info("No runs cached yet: start on **Explore** (quick sweep) or **Train**.")
     st.stop()
-version = views.data_version(runs)
+version = services.data_version(runs)
 curves = ui.load_curves(s, version)
 sel = ui.selection_controls(runs, "fit_lab")
 ui.write_url((sel, ""))
 
 an = ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT, slot=st.empty())  # says how far the bootstrap is
-if isinstance(an, views.SelectionError):
-    st.warning(f"Nothing to fit: {views.md_text(an)}")
+if isinstance(an, services.SelectionError):
+    st.warning(f"Nothing to fit: {services.md_text(an)}")
     st.stop()
 
-st.caption(f"Run family: {views.md_text(views.describe_family(sel.family))}; {an.n_runs} runs."
+st.caption(f"Run family: {services.md_text(services.describe_family(sel.family))}; {an.n_runs} runs."
            + (f" {an.no_interval[0].upper()}{an.no_interval[1:]}." if an.no_interval else ""))
 pf = an.parametric
 st.subheader("Parametric fit  L(N, D) = E + A/N^α + B/D^β")
 if pf is None:
-    st.warning("The parametric fit failed on this selection: " + views.md_text("; ".join(an.notes)))
+    st.warning("The parametric fit failed on this selection: " + services.md_text("; ".join(an.notes)))
 else:
     iv = pf.intervals or {}
     npar = an.nopt["parametric"]
-    floor = views.floor_negligible(pf.E, float(an.aggregate.points["val_loss"].min()))
+    floor = services.floor_negligible(pf.E, float(an.aggregate.points["val_loss"].min()))
     cols = ui.card_row(6, min_px=140)  # six short numbers: three to a row at 1024 px
-    cards = [("E", "E", views.fmt_num), ("A", "A", views.fmt_num), ("B", "B", views.fmt_num),
+    cards = [("E", "E", services.fmt_num), ("A", "A", services.fmt_num), ("B", "B", services.fmt_num),
              ("α", "alpha", lambda v: f"{v:.3f}"), ("β", "beta", lambda v: f"{v:.3f}")]
     for col, (label, k, fmt) in zip(cols, cards):
         v = getattr(pf, k)
@@ -55,12 +55,12 @@ else:
     comp = getattr(an, "compute", None)
     gamma = f"{comp.gamma:.3f}" if comp is not None else "γ"
     st.caption(f"Summed Huber loss (δ = {pf.delta:g}) on log L over {pf.n_points} configurations, L-BFGS from a "
-               f"grid of starts. {views.compute_note(an)} Minimising L at fixed C gives N_opt ∝ C^a with "
+               f"grid of starts. {services.compute_note(an)} Minimising L at fixed C gives N_opt ∝ C^a with "
                f"a = β/(α + γβ), γ = {gamma}; β/(α+β) = {pf.a:.3f} would be the exponent if C were ∝ N·D.")
 
 st.subheader("Compute-optimal model size, three ways")
 c1, c2 = ui.chart_row(2)
-prof = views.isoflop_profiles(an.aggregate.points)
+prof = services.isoflop_profiles(an.aggregate.points)
 if len(prof):
     ui.chart(c1, charts.isoflop_curves(prof, an.nopt["isoflop"]))
 ch = charts.nopt_estimators(an.nopt)
@@ -68,7 +68,7 @@ if ch is not None:
     ui.chart(c2, ch)
 else:
     c2.info("No N_opt estimator can answer on this selection.")
-est = pd.DataFrame([dict(estimator=views.ESTIMATORS[m], a=f"{nf.a:.3f}" if nf.ok else "—",
+est = pd.DataFrame([dict(estimator=services.ESTIMATORS[m], a=f"{nf.a:.3f}" if nf.ok else "—",
                          interval=f"[{nf.interval.lo:.3f}, {nf.interval.hi:.3f}]"
                          if nf.ok and nf.interval is not None and math.isfinite(nf.interval.lo) else "—",
                          resamples=nf.interval.answered() if nf.ok and nf.interval is not None else "—",
@@ -76,13 +76,13 @@ est = pd.DataFrame([dict(estimator=views.ESTIMATORS[m], a=f"{nf.a:.3f}" if nf.ok
                     for m, nf in an.nopt.items()])
 # three rows to read, not to sort: a static table wraps its cells instead of hiding columns in a narrow cell
 c2.table(est.rename(columns={"interval": "95% interval", "budgets": "budgets used"}).set_index("estimator"))
-v = views.verdict(an)
+v = services.verdict(an)
 (c2.success if v.agree else c2.warning)(
-    f"**Verdict:** {'believe the ' + views.ESTIMATORS[v.choice] + ' estimate' if v.choice else 'no estimate'}: "
+    f"**Verdict:** {'believe the ' + services.ESTIMATORS[v.choice] + ' estimate' if v.choice else 'no estimate'}: "
     f"{v.reason}.", icon=":material/gavel:")
 for m, nf in an.nopt.items():
     if not nf.ok:
-        c2.caption(f"**{views.ESTIMATORS[m]}** cannot answer: {views.explain_nopt(nf)}.")
+        c2.caption(f"**{services.ESTIMATORS[m]}** cannot answer: {services.explain_nopt(nf)}.")
 
 st.subheader("Backtest: fit below a compute cut-off, predict the frontier above it")
 octaves = st.slider("Hold out the top octaves of compute", 1.0, 4.0, 2.0, 0.5, key="fl_octaves",
@@ -90,10 +90,10 @@ octaves = st.slider("Hold out the top octaves of compute", 1.0, 4.0, 2.0, 0.5, k
 with st.spinner("backtesting each law and estimator, with bands…"):
     bt = ui.backtest(s, version, sel, runs, octaves, n_boot=ui.BOOT // 2)
 if isinstance(bt, ValueError):
-    st.warning(f"Cannot backtest this selection: {views.md_text(bt)}")
+    st.warning(f"Cannot backtest this selection: {services.md_text(bt)}")
 else:
     st.caption(f"Fitted on the {int(bt.table['n_fit'].iloc[0])} configurations with C ≤ "
-               f"{views.fmt_flops(bt.cutoff_flops)}, predicting the {len(bt.heldout)} frontier configurations above "
+               f"{services.fmt_flops(bt.cutoff_flops)}, predicting the {len(bt.heldout)} frontier configurations above "
                f"it: their loss, and N_opt at their compute against the N of the configuration there. Bars: 95% "
                f"bands from {bt.n_boot} resamples of the fitted runs.")
     b1, b2 = ui.chart_row(2)
@@ -105,7 +105,7 @@ else:
                  column_config={"mean |error|": st.column_config.NumberColumn(format="percent"),
                                 "RMS log error": st.column_config.NumberColumn(format="%.4f")})
 st.subheader("Residuals of the parametric fit")
-res = views.parametric_residuals(an)
+res = services.parametric_residuals(an)
 if pf is not None:
     ui.chart(st, charts.residuals(res))
 ui.download(st, "Residuals and points (CSV)", res, "fit_lab_points.csv")

@@ -2,8 +2,8 @@
 import streamlit as st
 
 from app_pages import ui
-from scaling import views
-from scaling.config import PROTOCOL
+from scaling import services
+from scaling.core.config import PROTOCOL
 
 ui.through_app()
 st.title("Cached runs")
@@ -25,11 +25,11 @@ for col, chosen in [("dataset", ds), ("dropout", dr), ("width_step", ws), ("stat
         view = view[view[col].isin(chosen)]
 view = view.reset_index(drop=True)
 
-study = [k for k in views.STUDY_AXES if runs[k].nunique() > 1]  # shown where the cache holds more than one value
+study = [k for k in services.STUDY_AXES if runs[k].nunique() > 1]  # shown where the cache holds more than one value
 cols = ["width_step", "width", "dropout", *study, "fraction", "seed", "lr_mult", "params", "examples", "flops",
         "val_loss", "val_acc", "wall_s", "status", "precision", "device", "imported_from", "protocol", "created_at",
         "error", "run_id"]
-labels = {f: views.frac_label(f) for f in view["data_fraction"].unique()}  # 1/256, as everywhere else
+labels = {f: services.frac_label(f) for f in view["data_fraction"].unique()}  # 1/256, as everywhere else
 shown = view.assign(fraction=view["data_fraction"].map(labels))
 Num = st.column_config.NumberColumn
 event = st.dataframe(
@@ -47,7 +47,7 @@ event = st.dataframe(
                        "imported from", help="empty: trained here; else the export it was imported from "
                        "(`scaling import`, the shipped grid)"),
                    "run_id": st.column_config.TextColumn("run id")})
-stale = views.n_stale(runs)
+stale = services.n_stale(runs)
 if stale:
     with st.container(border=True):
         st.markdown(f"**{stale} stale run{'s' * (stale != 1)}**: trained under an older protocol (the code that "
@@ -55,10 +55,10 @@ if stale:
                     "here, and never fitted or averaged with current runs. Delete them, or train their "
                     "configurations again under the current protocol:")
         if st.button("Queue their configurations again", icon=":material/replay:"):
-            sid, n_cached, n_new = ui.guarded(views.queue_runs, s, views.stale_configs(runs), "retrain stale runs")
+            sid, n_cached, n_new = ui.guarded(services.queue_runs, s, services.stale_configs(runs), "retrain stale runs")
             ui.remember_sweep(sid, "retrain stale runs")
             st.toast(f"queued {n_new} run{'s' * (n_new != 1)} ({n_cached} already cached under protocol {PROTOCOL})")
-if note := views.imported_note(view, "The column *imported from* says which."):
+if note := services.imported_note(view, "The column *imported from* says which."):
     st.caption(note)
 st.caption(f"{len(view)} of {len(runs)} runs. Select rows (the boxes at the left edge) to delete them. "
            "The CSV holds the rows shown, every column; the export, those of them that finished, with their curves.")
@@ -69,7 +69,7 @@ ui.download(d1, "Download CSV", export, "runs.csv")
 
 
 def parquet() -> bytes:  # written only when the button is clicked
-    return views.export_bytes(s, view["run_id"], label=f"{len(view)} runs from the Runs page").data
+    return services.export_bytes(s, view["run_id"], label=f"{len(view)} runs from the Runs page").data
 
 
 d2.download_button("Download export (Parquet)", parquet, file_name="runs.parquet", mime="application/octet-stream",

@@ -1,10 +1,10 @@
 """Studies: four questions beyond the exercise, one card each: the question and its paper, the
 preset grid that answers it here (its plan and one button), the charts, and the answer in one
-sentence. Every number comes from scaling.views.studies (and scaling.fit.studies behind it)."""
+sentence. Every number comes from scaling.services.studies (and scaling.fit.studies behind it)."""
 import streamlit as st
 
 from app_pages import ui
-from scaling import study_charts, views
+from scaling import study_charts, services
 from scaling.datasets import DataError
 
 ui.through_app()
@@ -21,26 +21,26 @@ ui.sweeps_section(s, runs)  # one fragment owns the panels: see app_pages/ui/swe
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _answer(path: str, signature: tuple, key: str, n_boot: int, _runs):
     # keyed by the file's signature: refitted when runs land, free on every other rerun
-    return views.studies.answer(key, _runs, n_boot=n_boot)
+    return services.studies.answer(key, _runs, n_boot=n_boot)
 
 
-for key, study in views.studies.STUDIES.items():
+for key, study in services.studies.STUDIES.items():
     with st.container(border=True, key=f"study_{key}"):
         st.subheader(study.title)
         st.markdown(f"**{study.question}**")
         st.caption(f"Source: {study.paper}.")
         try:
-            configs = views.studies.preset(key, dev.device)
-            p = views.plan(s, configs, runs, dev.label)
+            configs = services.studies.preset(key, dev.device)
+            p = services.plan(s, configs, runs, dev.label)
         except DataError as e:  # a data set missing here: this card cannot plan, the others still can
-            st.error(f"Data set error: {views.md_text(e)}")
+            st.error(f"Data set error: {services.md_text(e)}")
             continue
         m1, m2, m3, m4 = ui.card_row(4)
         m1.metric("runs in the preset", len(p.configs))
         m2.metric("cached", p.cached, help=f"{p.queued} more already queued" if p.queued else None)
-        m3.metric("to train", p.new, help=f"{views.fmt_flops(p.flops)} of training compute (C = 3 × forward FLOPs × D)")
-        m4.metric("estimated time", views.fmt_s(p.est_s) if p.new else "—", help=f"on {views.md_text(dev.label)}: {p.basis}")
-        spend = f" Training compute to spend: {views.fmt_flops(p.flops)}." if p.new else ""
+        m3.metric("to train", p.new, help=f"{services.fmt_flops(p.flops)} of training compute (C = 3 × forward FLOPs × D)")
+        m4.metric("estimated time", services.fmt_s(p.est_s) if p.new else "—", help=f"on {services.md_text(dev.label)}: {p.basis}")
+        spend = f" Training compute to spend: {services.fmt_flops(p.flops)}." if p.new else ""
         st.caption(f"Preset: {study.preset_note}.{spend}")
         if p.queued:
             st.caption(f":material/hourglass_top: {p.queued} run{'s' * (p.queued != 1)} of this preset "
@@ -48,8 +48,8 @@ for key, study in views.studies.STUDIES.items():
                        "follows them, and this card's answer is refitted as they land.")
         label = f"Queue {p.new} run{'s' * (p.new != 1)}" if p.new else "Everything in this preset is cached or queued"
         if st.button(label, key=f"s_queue_{key}", type="primary", disabled=p.new == 0, icon=":material/play_arrow:"):
-            name = views.studies.preset_label(key, dev.device)
-            sid, n_cached, n_new = ui.guarded(views.queue_runs, s, configs, name, dev.device)
+            name = services.studies.preset_label(key, dev.device)
+            sid, n_cached, n_new = ui.guarded(services.queue_runs, s, configs, name, dev.device)
             ui.remember_sweep(sid, name)
             st.session_state["s_toast"] = f"{study.title}: queued {n_new} runs ({n_cached} cached)"
             st.rerun()  # the plan above now counts them as queued

@@ -27,10 +27,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scaling import views  # noqa: E402
-from scaling.config import RunConfig  # noqa: E402
+from scaling import services  # noqa: E402
+from scaling.core.config import RunConfig  # noqa: E402
 from scaling.store import Store  # noqa: E402
-from scaling.train import RunResult  # noqa: E402
+from scaling.training.train import RunResult  # noqa: E402
 
 
 def fill(store: Store, widths=range(10), fractions=tuple(2.0**-k for k in range(9, -1, -1)), seeds=5,
@@ -113,10 +113,10 @@ def run(db: Path) -> None:
     curves = store.curves()
     bt = []
     for lo, hi in moves[:6]:
-        sel = views.Selection(dropout=0.0, widths=(lo, hi))
+        sel = services.Selection(dropout=0.0, widths=(lo, hi))
         t = time.perf_counter()
-        an = views.analysis(runs, curves, sel, n_boot=boot)
-        views.law_band(an)
+        an = services.analysis(runs, curves, sel, n_boot=boot)
+        services.law_band(an)
         bt.append(time.perf_counter() - t)
     print(f"intervals ({boot} bootstrap resamples + band), computed after the charts are drawn: "
           f"median {statistics.median(bt):.2f} s, max {max(bt):.2f} s (per selection, then cached)")

@@ -240,7 +240,8 @@ def main() -> None:
 
 
 def run(tmp: Path, args) -> None:
-    from scaling import jobs, views
+    from scaling.workers import jobs
+    from scaling import services
     from scaling.store import Store
 
     db = tmp / "runs.duckdb"
@@ -266,14 +267,14 @@ def run(tmp: Path, args) -> None:
                 # another family than the idle moves' (dropout 0.2): nothing of it is cached yet
                 first_paint(page, url + "/?dropout=0.2")
                 settle(page)
-                sid, _, n_new = views.start_sweep(store, views.GridSpec(**TRAINING_SWEEP), "cpu")
+                sid, _, n_new = services.start_sweep(store, services.GridSpec(**TRAINING_SWEEP), "cpu")
                 t_start = time.monotonic()
-                while views.sweep_status(store, sid).running == 0:  # the worker has claimed its first stack
+                while services.sweep_status(store, sid).running == 0:  # the worker has claimed its first stack
                     time.sleep(0.2)
                 print(f"training: {n_new} runs queued (dropout 0.1), worker pid {jobs.worker_alive(store)}, "
                       f"training after {time.monotonic() - t_start:.1f} s")
-                busy = measure_moves(page, args.moves, "training", lambda: views.sweep_status(store, sid).active)
-                st = views.sweep_status(store, sid)
+                busy = measure_moves(page, args.moves, "training", lambda: services.sweep_status(store, sid).active)
+                st = services.sweep_status(store, sid)
                 trained = (st.done, time.monotonic() - t_start)
                 store.cancel(store.sweep_run_ids(sid))
                 page.screenshot(path=str(tmp / "explore_training.png"))
@@ -307,7 +308,7 @@ def floor(db: Path, tmp: Path, n_moves: int) -> None:
 def wait_for_worker_exit(store, timeout_s: float = 120) -> None:
     """The cancelled sweep's last stack finishes, then the worker exits once idle: end it sooner
     by its own pid (this benchmark started it through the app's path)."""
-    from scaling import jobs
+    from scaling.workers import jobs
 
     pid = jobs.worker_alive(store)
     if pid:

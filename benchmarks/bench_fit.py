@@ -20,8 +20,17 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scaling.fit import (aggregate, analyze, bootstrap, frontier, fit_power_law,  # noqa: E402
-                         nopt_envelope, nopt_isoflop, nopt_parametric, synthetic_sweep)
+from scaling.fit import (
+    aggregate,
+    analyze,
+    bootstrap,
+    frontier,
+    fit_power_law,
+    nopt_envelope,
+    nopt_isoflop,
+    nopt_parametric,
+    synthetic_sweep,
+)
 
 
 def thousand_runs(seed: int = 0):

@@ -25,7 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scaling import cluster, grid, jobs, train  # noqa: E402
+from scaling.workers import cluster, jobs
+from scaling.core import grid
+from scaling.training import train  # noqa: E402
 from scaling.store import Store  # noqa: E402
 
 # widths 4-11 x fractions 1/256-1/32 x 2 seeds x dropout {0, 0.2}: 64 runs, 8 stacks of 8 models

@@ -3,7 +3,7 @@
 (a) baseline: torchvision's MNIST with ToTensor + Normalize, a DataLoader (batch 64, shuffled),
     one model at a time, the loop of pytorch/examples' mnist/main.py (model.train(), zero_grad,
     loss, backward, step), Adam with the project's per-layer lr, then a test-set pass through a
-    DataLoader of batch 1000. Same CNN class (scaling.model.CNN), same grid.
+    DataLoader of batch 1000. Same CNN class (scaling.training.model.CNN), same grid.
 (b) project: train.plan_stacks + train.train_stack, exactly as the worker runs a sweep.
 
 Both include evaluating every run on the full 10k test set. Printed: training examples/s and wall
@@ -36,8 +36,11 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scaling import data, datasets, grid, jobs, model, train  # noqa: E402
-from scaling.config import lr_per_layer  # noqa: E402
+from scaling.training import data, model, train
+from scaling import datasets
+from scaling.core import grid
+from scaling.workers import jobs  # noqa: E402
+from scaling.core.config import lr_per_layer  # noqa: E402
 
 GRIDS = {  # widths (steps), fractions, seeds, dropouts; and which runs the baseline trains
     "quick": ([2, 3, 4], [1 / 64, 1 / 32], [0, 1], [0.0, 0.2], 4),  # 24 runs, baseline on 6

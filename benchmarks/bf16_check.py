@@ -14,7 +14,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scaling import grid, train  # noqa: E402
+from scaling.core import grid
+from scaling.training import train  # noqa: E402
 
 
 def main(argv=None) -> int:

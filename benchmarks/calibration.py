@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scaling import arch  # noqa: E402
+from scaling.core import arch  # noqa: E402
 from scaling.fit import analyze, synthetic_sweep  # noqa: E402
 from scaling.fit.analysis import SCHEMES  # noqa: E402
 from scaling.fit._util import bootstrap_interval  # noqa: E402

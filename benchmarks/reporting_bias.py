@@ -19,7 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scaling import grid, jobs, train  # noqa: E402
+from scaling.core import grid
+from scaling.workers import jobs
+from scaling.training import train  # noqa: E402
 from scaling.fit import analyze, reporting_bias  # noqa: E402
 from scaling.store import Store  # noqa: E402
 

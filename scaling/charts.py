@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .fit import BACKTEST_MODELS
-from .views import fmt_num, frac_label
+from scaling.fit import BACKTEST_MODELS
+from scaling.core.fmt import fmt_num, frac_label
 
 LOG = {"type": "log", "nice": False}  # a log scale has no zero: `zero: false` only made Vega warn
 WIDTH_SCHEME = "viridis"

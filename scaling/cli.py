@@ -8,13 +8,14 @@ import os
 import sys
 import time
 
-from . import cli_args as types, grid
-from .cli_args import add_db as _add_db, add_ray as _add_ray
-from .cli_io import check_not_the_database, os_error, read_store, write_file
-from .store import RUN_COLUMNS, Store, StoreError
-from . import views
-from .text import printable
-from .views.fmt import fmt_flops, fmt_s
+from scaling import cli_args as types
+from scaling.core import grid
+from scaling.cli_args import add_db as _add_db, add_ray as _add_ray
+from scaling.cli_io import check_not_the_database, os_error, read_store, write_file
+from scaling.store import RUN_COLUMNS, Store, StoreError
+from scaling import services
+from scaling.core.text import printable
+from scaling.core.fmt import fmt_flops, fmt_s
 
 EXPORT_COLUMNS = [c for c in RUN_COLUMNS if c != "created_at"]
 
@@ -54,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
                    help="instead of a grid: the runs that let the envelope and IsoFLOP estimators answer on what is "
                         "cached (smaller or larger widths, more data fractions), for the family of --dataset, "
                         "--dropout, --lr-rule, --epochs, --batch-size on this device")
-    s.add_argument("--study", choices=list(views.studies.STUDIES), help="instead of a grid: the preset that answers one study "
+    s.add_argument("--study", choices=list(services.studies.STUDIES), help="instead of a grid: the preset that answers one study "
                    "on this device (noise, arch, transfer, bottleneck; the Studies page's), baselines included")
     s.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     _add_ray(s)
@@ -102,7 +103,7 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--backtest", nargs="?", type=types.octaves, const=2.0, metavar="OCTAVES",
                    help="also fit each law below the top OCTAVES (default 2) octaves of compute and score its "
                         "prediction of the held-out frontier (RMS log error, mean absolute error)")
-    f.add_argument("--study", choices=list(views.studies.STUDIES), help="answer one study instead (noise: the data exponent "
+    f.add_argument("--study", choices=list(services.studies.STUDIES), help="answer one study instead (noise: the data exponent "
                    "per label noise; arch: the frontier per architecture; transfer: D_T = k D_F^alpha N^beta; "
                    "bottleneck: where N stops helping per D), on every cached run it needs")
     f.add_argument("--csv", help="fit this table instead of the cache")
@@ -128,7 +129,7 @@ def parser() -> argparse.ArgumentParser:
 def _ray_address(args) -> str | None | bool:
     """False: no Ray; None: a local instance; else the address to join. `scaling worker` follows
     $SCALING_RAY_ADDRESS without the flag, so the app's worker trains where the host says."""
-    from . import cluster
+    from scaling.workers import cluster
 
     if args.ray is None and not (args.cmd == "worker" and os.environ.get(cluster.ADDRESS_ENV)):
         return False
@@ -146,7 +147,7 @@ def main(argv=None) -> int:
             print(f"scaling {args.cmd}: error: --{name.replace('_', '-')}: {value!r} is not a value", file=sys.stderr)
             return 2
     args.command = " ".join(["scaling", *argv])  # recorded by an export, as it was typed
-    from .datasets import DataError
+    from scaling.datasets import DataError
 
     try:
         return {"sweep": sweep, "runs": runs, "export": export, "import": import_, "fit": fit, "worker": worker,
@@ -165,11 +166,13 @@ def main(argv=None) -> int:
 def sweep(args) -> int:
     from tqdm import tqdm
 
-    from . import datasets, jobs, train  # torch loads only for commands that train
+    from scaling import datasets
+    from scaling.workers import jobs
+    from scaling.training import train  # torch loads only for commands that train
 
     if args.lr_scan and args.lr_mult is not None:
         raise grid.GridError("--lr-scan: give it or --lr-mult, not both")
-    lr_mults = ",".join(map(str, views.LR_SCAN)) if args.lr_scan else args.lr_mult or "1"
+    lr_mults = ",".join(map(str, services.LR_SCAN)) if args.lr_scan else args.lr_mult or "1"
     limit = grid.run_limit() if args.max_runs is None else args.max_runs
     if limit < 1:
         raise grid.GridError(f"--max-runs: {limit} must be a positive integer")
@@ -180,9 +183,9 @@ def sweep(args) -> int:
         if not configs:
             return 0
     elif args.study:
-        from .config import with_pretraining
+        from scaling.core.config import with_pretraining
 
-        configs = with_pretraining(views.studies.preset(args.study, train.device_type(device)))
+        configs = with_pretraining(services.studies.preset(args.study, train.device_type(device)))
         if len(configs) > limit:
             raise grid.GridError(f"--study {args.study}: {len(configs)} runs, over the limit of {limit} (--max-runs)")
     else:
@@ -203,7 +206,7 @@ def sweep(args) -> int:
     t0 = time.perf_counter()
     print(f"{len(configs)} runs: {n_cached} cached, {len(todo)} to train on {train.device_name(device)}", file=sys.stderr)
     if todo and train.device_type(device) == "cpu":
-        from . import native
+        from scaling.training import native
 
         print(f"CPU path: {native.cpu_path().describe()}", file=sys.stderr)
     # the bar counts training compute, not runs: a run of the widest width costs ~100 of the narrowest,
@@ -217,7 +220,7 @@ def sweep(args) -> int:
 
     with bar:
         if (address := _ray_address(args)) is not False:
-            from . import cluster
+            from scaling.workers import cluster
 
             progress = cluster.work(store, address, ids, on_stack=show, curve=curve, wait=True, task_cpus=args.ray_task_cpus)
         else:
@@ -231,8 +234,8 @@ def sweep(args) -> int:
 
 
 def _grid(args, lr_mults: str, limit: int) -> list:
-    from .arch import ARCHS
-    from .config import with_pretraining
+    from scaling.core.arch import ARCHS
+    from scaling.core.config import with_pretraining
 
     pre = grid.digits("--pretrain-classes", args.pretrain_classes)
     pre_fraction = grid.fractions("--pretrain-fraction", args.pretrain_fraction)
@@ -255,18 +258,18 @@ def _grid(args, lr_mults: str, limit: int) -> list:
 
 
 def _bracket(store: Store, args, precision: str, limit: int) -> list:
-    """The bracketing runs of each dropout's family (see views.bracket), printed with the reasons."""
+    """The bracketing runs of each dropout's family (see services.bracket), printed with the reasons."""
     runs, curves = store.runs(status=None), store.curves()
     configs = []
     for d in grid.floats("--dropout", args.dropout, 0, 1, hi_open=True):
-        sel = views.Selection(dataset=args.dataset, dropout=d, lr_rule=args.lr_rule, epochs=args.epochs,
+        sel = services.Selection(dataset=args.dataset, dropout=d, lr_rule=args.lr_rule, epochs=args.epochs,
                               batch_size=args.batch_size, precision=precision)
         try:
-            an = views.analysis(runs, curves, sel)
-        except views.SelectionError as e:
-            raise ValueError(f"--bracket: nothing to bracket for {views.describe_family(sel.family)}: {e}") from None
-        b = views.bracket(runs, sel, an.nopt)
-        name = views.describe_family(sel.family)
+            an = services.analysis(runs, curves, sel)
+        except services.SelectionError as e:
+            raise ValueError(f"--bracket: nothing to bracket for {services.describe_family(sel.family)}: {e}") from None
+        b = services.bracket(runs, sel, an.nopt)
+        name = services.describe_family(sel.family)
         for line in b.why + b.limit:
             print(f"{name}: {line}", file=sys.stderr)
         if b.empty:
@@ -289,9 +292,9 @@ def runs(args) -> int:
     if args.json:
         print(df.to_json(orient="records", double_precision=15))
         return 0
-    stale = views.n_stale(df)
+    stale = services.n_stale(df)
     if not args.all:
-        df = views.current(df)
+        df = services.current(df)
     if df.empty and not stale:
         print("no cached runs: start with `scaling sweep --dry-run`")
         return 0
@@ -304,7 +307,7 @@ def runs(args) -> int:
     for source, n in imported.items():  # a file's label: its escape codes are shown, never obeyed
         print(f"{n} of them imported, not trained here: {printable(source)}")
     if stale:
-        from .config import PROTOCOL
+        from scaling.core.config import PROTOCOL
 
         print(f"{stale} stale run{'s' * (stale != 1)} of an older protocol (not {PROTOCOL}): kept, never fitted"
               + ("" if args.all else "; `scaling runs --all` lists them")
@@ -322,7 +325,7 @@ def export(args) -> int:
         data = buf.getvalue().encode()
         what = f"{len(df)} runs"
     else:
-        out = views.export_bytes(store, label=args.label, command=args.command)
+        out = services.export_bytes(store, label=args.label, command=args.command)
         data, meta = out.data, out.meta
         what = f"{out.runs} runs with {out.curve_points} curve points (written on {meta['processor']}, {meta['cpu']})"
     write_file(args.output, data)  # all or nothing: a failed write leaves the old file as it was
@@ -333,7 +336,7 @@ def export(args) -> int:
 def import_(args) -> int:
     """Checks the whole file first (a file that is not a valid export is refused, nothing written),
     then writes its new runs in one transaction; duplicates and conflicts keep the cached run."""
-    from . import exchange
+    from scaling.store import exchange
 
     exp = exchange.read(args.file)
     store = Store(args.db)
@@ -354,7 +357,7 @@ def import_(args) -> int:
 
 
 def fit(args) -> int:
-    from . import fit as fitting
+    from scaling import fit as fitting
 
     if args.csv:
         import pandas as pd
@@ -374,13 +377,13 @@ def fit(args) -> int:
     store = read_store(args.db, f"no cached {args.dataset} runs: ")
     all_runs = store.runs(status=None)
     if args.study:
-        result = views.studies.answer(args.study, all_runs, n_boot=args.bootstrap, seed=args.seed)
+        result = services.studies.answer(args.study, all_runs, n_boot=args.bootstrap, seed=args.seed)
         print(json.dumps({"study": args.study, **result.to_dict()}) if args.json else result.format())
         return 0 if result.ok else 1
-    runs_df = views.current(all_runs)
+    runs_df = services.current(all_runs)
     runs_df = runs_df[runs_df.dataset == args.dataset]
     if runs_df.empty:
-        stale = views.n_stale(all_runs)
+        stale = services.n_stale(all_runs)
         raise ValueError(f"no cached {args.dataset} runs of the current protocol in {store.path}"
                          + (f" ({stale} stale runs of an older one are never fitted)" if stale else "")
                          + ": run `scaling sweep` first")
@@ -394,8 +397,8 @@ def fit(args) -> int:
         value = getattr(args, name)
         if value is None:  # the most common; a tie goes to the app's default (fp32, 1 epoch, ...)
             modes = sorted(cached.mode().tolist())
-            default = getattr(views.Selection(), name)
-            if name in views.STUDY_AXES:  # the exercise's setting wherever it is cached: studies are asked for
+            default = getattr(services.Selection(), name)
+            if name in services.STUDY_AXES:  # the exercise's setting wherever it is cached: studies are asked for
                 modes = [default] if (cached == default).any() else modes
             value = default if default in modes else modes[0] if modes else None
         match = (runs_df[name] - value).abs() < 1e-9 if isinstance(value, float) else runs_df[name] == value
@@ -414,8 +417,8 @@ def fit(args) -> int:
     if args.json:
         print(json.dumps({"family": family, **result.to_dict(), **({"backtest": bt.to_dict()} if bt else {})}))
     else:
-        others = len(views.current(all_runs).drop_duplicates(views.FAMILY)) - 1
-        print(f"family: {views.describe_family(family)}"
+        others = len(services.current(all_runs).drop_duplicates(services.FAMILY)) - 1
+        print(f"family: {services.describe_family(family)}"
               + (f" ({others} other families cached: choose with --dropout, --lr-rule, --epochs, --batch-size, "
                  "--precision, --arch, --label-noise, --classes, --pretrain-*)" if others > 0 else ""))
         print(fitting.format_analysis(result))
@@ -429,14 +432,14 @@ def fit(args) -> int:
 def _print_bracket(all_runs, family_runs, family: dict, result, args) -> None:
     """Which runs would let the envelope and IsoFLOP estimators answer, what they cost here, and the
     command that trains them."""
-    sel = views.Selection(**family)
-    b = views.bracket(all_runs, sel, result.nopt)
+    sel = services.Selection(**family)
+    b = services.bracket(all_runs, sel, result.nopt)
     for line in b.why + b.limit:
         print(f"  edge of the grid: {line}")
     if b.empty:
         return
     device = family_runs["device"].mode().iloc[0] if family_runs["device"].notna().any() else "cpu"
-    est_s = views.time_model(all_runs, device).seconds(b.configs)
+    est_s = services.time_model(all_runs, device).seconds(b.configs)
     flops = sum(c.flops for c in b.configs)
     flags = [f"--dataset {family['dataset']}", f"--dropout {family['dropout']:g}", f"--lr-rule {family['lr_rule']}",
              f"--epochs {family['epochs']}", f"--batch-size {family['batch_size']}"]
@@ -448,7 +451,8 @@ def _print_bracket(all_runs, family_runs, family: dict, result, args) -> None:
 
 
 def worker(args) -> int:
-    from . import jobs, train
+    from scaling.workers import jobs
+    from scaling.training import train
 
     if not 0 <= args.nice <= 19:
         raise ValueError(f"--nice {args.nice}: must be 0..19")
@@ -468,8 +472,8 @@ def doctor(args) -> int:
 
     import torch
 
-    from . import native, train
-    from .views.device import device_info
+    from scaling.training import native, train
+    from scaling.services.device import device_info
 
     info = device_info()
     path = native.cpu_path()  # times the kernels against the ops on first use (a few seconds)

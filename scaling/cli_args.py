@@ -6,8 +6,8 @@ import argparse
 import math
 import re
 
-from . import grid
-from .text import printable
+from scaling.core import grid
+from scaling.core.text import printable
 
 MAX_BOOTSTRAP = 10_000  # resamples: each refits every law; a billion was killed for its memory
 MAX_OCTAVES = 64.0  # held out by --backtest: wider than any grid's compute range (2 ** 1e308 overflows)

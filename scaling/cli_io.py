@@ -8,8 +8,8 @@ import secrets
 import shutil
 from pathlib import Path
 
-from .store import Store, StoreError
-from .store.db import db_path
+from scaling.store import Store, StoreError
+from scaling.store.db import db_path
 
 
 def read_store(db: str | None, what: str = "") -> Store:

@@ -15,9 +15,26 @@ import math
 import numpy as np
 import pandas as pd
 
-from .charts import FIT_COLOR, FRONTIER_COLOR, HEIGHT, PAIR, SCI, SI, WIDTH_SCHEME, _figure, _legend, _loss_y, \
-    _title, _vals, enc, layered, log_enc, mark, unit
-from .views import frac_label
+from scaling.charts import (
+    FIT_COLOR,
+    FRONTIER_COLOR,
+    HEIGHT,
+    PAIR,
+    SCI,
+    SI,
+    WIDTH_SCHEME,
+    _figure,
+    _legend,
+    _loss_y,
+    _title,
+    _vals,
+    enc,
+    layered,
+    log_enc,
+    mark,
+    unit,
+)
+from scaling.core.fmt import frac_label
 
 # darker = more noise, from ColorBrewer's Oranges without its palest classes: with Vega's own
 # "orangered" three levels got its three-class palette, where 0% (the baseline) was a peach barely

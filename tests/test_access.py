@@ -1,4 +1,4 @@
-from scaling.access import LOGIN_TTL, expected_password, login_token, password_ok, token_ok
+from scaling.services.access import LOGIN_TTL, expected_password, login_token, password_ok, token_ok
 
 
 def test_password_from_env_then_secrets(monkeypatch):

@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from scaling import grid, jobs, views
+from scaling.core import grid
+from scaling.workers import jobs
+from scaling import services
 from scaling.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "streamlit_app.py")
 # The small real cache: 3 widths x 3 fractions x 2 seeds x 2 dropouts = 36 runs on tiny slices.
-SMALL = views.GridSpec(widths="0:3", fractions="1/256:1/64", seeds="0:2", dropouts="0,0.2")
+SMALL = services.GridSpec(widths="0:3", fractions="1/256:1/64", seeds="0:2", dropouts="0,0.2")
 _built: dict[str, Path] = {}
 
 
@@ -89,9 +91,9 @@ def test_a_selection_with_its_intervals_done_is_drawn_once_and_shared(app, small
     app.run()
     _ok(app)
     calls = []
-    real, real_points = views.analysis, views.point_estimates
-    monkeypatch.setattr(views, "analysis", lambda *a, **k: calls.append("intervals") or real(*a, **k))
-    monkeypatch.setattr(views, "point_estimates", lambda *a, **k: calls.append("points") or real_points(*a, **k))
+    real, real_points = services.analysis, services.point_estimates
+    monkeypatch.setattr(services, "analysis", lambda *a, **k: calls.append("intervals") or real(*a, **k))
+    monkeypatch.setattr(services, "point_estimates", lambda *a, **k: calls.append("points") or real_points(*a, **k))
     from streamlit.testing.v1 import AppTest
 
     again = AppTest.from_file(APP, default_timeout=120).run()
@@ -99,12 +101,12 @@ def test_a_selection_with_its_intervals_done_is_drawn_once_and_shared(app, small
     assert calls == [], calls  # neither point estimates' nor intervals' fits ran again
     assert " ".join(c.value for c in again.caption).count("95% interval [") == 2
 
-    store, sel = Store(small_cache), views.Selection(widths=(0, 1))
+    store, sel = Store(small_cache), services.Selection(widths=(0, 1))
     runs = store.runs(status=None)
-    version = views.data_version(runs)
+    version = services.data_version(runs)
     gate = threading.Event()
     calls.clear()
-    monkeypatch.setattr(views, "analysis", lambda *a, **k: gate.wait(10) and calls.append("fit") or real(*a, **k))
+    monkeypatch.setattr(services, "analysis", lambda *a, **k: gate.wait(10) and calls.append("fit") or real(*a, **k))
     out = []
     threads = [threading.Thread(target=lambda: out.append(fits.analysis(store, version, sel, runs, None, n_boot=4)))
                for _ in range(2)]
@@ -136,8 +138,8 @@ def test_a_slider_move_that_arrives_with_landing_runs_is_kept(small_cache, tmp_p
 
     from streamlit.testing.v1 import AppTest
 
-    from scaling import train
-    from scaling.config import RunConfig
+    from scaling.training import train
+    from scaling.core.config import RunConfig
 
     db = tmp_path / "copy.duckdb"
     shutil.copy(small_cache, db)
@@ -206,12 +208,12 @@ def test_empty_cache_offers_the_quick_sweep(tmp_path, monkeypatch):
 
 
 def test_empty_cache_loads_the_shipped_grid_in_one_click(tmp_path, monkeypatch):
-    from scaling import exchange
+    from scaling.store import exchange
 
     monkeypatch.setenv("SCALING_DB", str(tmp_path / "empty.duckdb"))
     from streamlit.testing.v1 import AppTest
 
-    shipped = views.shipped()
+    shipped = services.shipped()
     at = AppTest.from_file(APP, default_timeout=120).run()
     _ok(at)
     button = next(b for b in at.button if b.label.startswith("Load the shipped exercise grid"))
@@ -266,7 +268,7 @@ def test_train_queues_a_tiny_sweep_that_lands(tmp_path, monkeypatch):
     store = Store(db)
     sweep_id = at.session_state["my_sweeps"][0][0]
     try:
-        status = views.wait_sweep(store, sweep_id, timeout=180)
+        status = services.wait_sweep(store, sweep_id, timeout=180)
     finally:
         pid = jobs.worker_alive(store)
         if pid:
@@ -350,15 +352,15 @@ def test_train_takes_the_study_axes_and_refuses_bad_digits_beside_the_field(tmp_
 
 def test_train_plan_counts_queued_runs_once(tmp_path):
     store = Store(tmp_path / "plan.duckdb")
-    spec = views.GridSpec(widths="0:2", fractions="1/512", seeds="0:1", dropouts="0")
-    p = views.plan(store, spec, store.runs(status=None), "cpu (2 threads)")
+    spec = services.GridSpec(widths="0:2", fractions="1/512", seeds="0:1", dropouts="0")
+    p = services.plan(store, spec, store.runs(status=None), "cpu (2 threads)")
     assert (p.cached, p.queued, p.new) == (0, 0, 2) and p.est_s > 0
     store.enqueue(spec.configs())  # no worker: they wait in the queue
-    p = views.plan(store, spec, store.runs(status=None), "cpu (2 threads)")
+    p = services.plan(store, spec, store.runs(status=None), "cpu (2 threads)")
     assert (p.cached, p.queued, p.new) == (0, 2, 0) and p.flops == 0
     sid = store.sweeps()["sweep_id"].iloc[0]
     store.cancel()
-    st_ = views.sweep_status(store, sid)
+    st_ = services.sweep_status(store, sid)
     assert not st_.active and st_.cancelled == 2 and st_.done == 0
 
 
@@ -370,10 +372,10 @@ def test_log_axes_get_round_ticks_and_charts_keep_their_height(small_cache):
     assert 2 <= len(charts.log_ticks([0.5, 0.52])) <= 8
     assert len(charts.log_ticks([1e3, 1e12])) <= 8
     runs = Store(small_cache).runs(status=None)
-    sel = views.Selection()
-    an = views.point_estimates(runs, None, sel)
-    fig = charts.loss_vs_compute(views.select(runs, sel), an.aggregate.points, an.frontier, an.loss_vs_compute,
-                                 views.law_line(an.loss_vs_compute), None, views.equation(an.loss_vs_compute))
+    sel = services.Selection()
+    an = services.point_estimates(runs, None, sel)
+    fig = charts.loss_vs_compute(services.select(runs, sel), an.aggregate.points, an.frontier, an.loss_vs_compute,
+                                 services.law_line(an.loss_vs_compute), None, services.equation(an.loss_vs_compute))
     spec = fig.spec()
     # Streamlit's default autosize "fit" squeezed the plot under its legends and title
     assert spec["autosize"] == {"type": "fit-x", "contains": "padding"} and spec["height"] == charts.HEIGHT
@@ -385,21 +387,21 @@ def test_log_axes_get_round_ticks_and_charts_keep_their_height(small_cache):
 
 
 def test_numbers_read_like_a_paper():
-    assert views.fmt_num(9020.4) == "9020" and views.fmt_num(11700) == "1.17e4"
-    assert views.fmt_num(0.958) == "0.958" and views.fmt_num(1.0003) == "1.00" and views.fmt_num(3.2e-5) == "3.20e-5"
+    assert services.fmt_num(9020.4) == "9020" and services.fmt_num(11700) == "1.17e4"
+    assert services.fmt_num(0.958) == "0.958" and services.fmt_num(1.0003) == "1.00" and services.fmt_num(3.2e-5) == "3.20e-5"
     from types import SimpleNamespace
 
     import numpy as np
 
     law = SimpleNamespace(irreducible=True, E=1e-13, A=4.7e6, alpha=0.73, alpha_interval=None, x_range=(1e8, 1e10),
                           predict=lambda c: 4.7e6 * np.asarray(c, float) ** -0.73)
-    assert "E ≈ 0" in views.equation(law) and "e+" not in views.equation(law)
+    assert "E ≈ 0" in services.equation(law) and "e+" not in services.equation(law)
 
 
 def test_grid_spec_matches_the_cli_syntax():
     assert len(SMALL.configs()) == 36
     with pytest.raises(grid.GridError):
-        views.GridSpec(widths="3:1").configs()
+        services.GridSpec(widths="3:1").configs()
 
 
 def test_password_gate(small_cache, monkeypatch):
@@ -438,7 +440,7 @@ def test_a_login_is_kept_in_a_signed_cookie(small_cache, monkeypatch):
     forged, expired or other-password token is refused and the gate shows, with nothing drawn."""
     import streamlit as st
 
-    from scaling import access
+    from scaling.services import access
 
     monkeypatch.setenv("SCALING_DB", str(small_cache))
     monkeypatch.setenv("SCALING_PASSWORD", "s3cret")
@@ -475,20 +477,20 @@ def test_charts_are_valid_vega_lite(small_cache):
 
     store = Store(small_cache)
     runs = store.runs(status=None)
-    an = views.analysis(runs, None, views.Selection(), n_boot=20)
+    an = services.analysis(runs, None, services.Selection(), n_boot=20)
     pts = an.aggregate.points
-    figs = [charts.loss_vs_compute(views.select(runs, views.Selection()), pts, an.frontier, an.loss_vs_compute,
-                                   views.law_line(an.loss_vs_compute),
-                                   views.law_band(an), "eq"),
-            charts.accuracy_vs_compute(views.select(runs, views.Selection()), pts),
+    figs = [charts.loss_vs_compute(services.select(runs, services.Selection()), pts, an.frontier, an.loss_vs_compute,
+                                   services.law_line(an.loss_vs_compute),
+                                   services.law_band(an), "eq"),
+            charts.accuracy_vs_compute(services.select(runs, services.Selection()), pts),
             charts.bottleneck(pts, "examples"), charts.bottleneck(pts, "params"),
-            charts.nopt_vs_compute(an.nopt["envelope"], views.nopt_band(an.nopt["envelope"])),
-            charts.compare_frontiers({"a": an.frontier, "b": an.frontier}, {"a": views.law_line(an.loss_vs_compute)}),
-            charts.isoflop_curves(views.isoflop_profiles(pts), an.nopt["isoflop"]),
-            charts.residuals(views.parametric_residuals(an)),
-            charts.nopt_vs_compute(an.nopt["parametric"], views.nopt_band(an.nopt["parametric"]),
-                                   data=views.nopt_data_points(an))]
-    bt = views.backtest(runs, views.Selection(), 1.0, n_boot=4)
+            charts.nopt_vs_compute(an.nopt["envelope"], services.nopt_band(an.nopt["envelope"])),
+            charts.compare_frontiers({"a": an.frontier, "b": an.frontier}, {"a": services.law_line(an.loss_vs_compute)}),
+            charts.isoflop_curves(services.isoflop_profiles(pts), an.nopt["isoflop"]),
+            charts.residuals(services.parametric_residuals(an)),
+            charts.nopt_vs_compute(an.nopt["parametric"], services.nopt_band(an.nopt["parametric"]),
+                                   data=services.nopt_data_points(an))]
+    bt = services.backtest(runs, services.Selection(), 1.0, n_boot=4)
     figs += [charts.prediction(bt.heldout, "loss"), charts.prediction(bt.heldout, "N_opt")]
     # the parametric chart's dots are data, never points read off its own line
     par = figs[-3].spec()
@@ -500,7 +502,8 @@ def test_charts_are_valid_vega_lite(small_cache):
 
 def test_stale_runs_are_shown_on_runs_and_never_reach_explore(tmp_path, monkeypatch):
     """Runs of an older protocol: listed and counted on Runs, absent from Explore's fit."""
-    from scaling import config, train
+    from scaling.core import config
+    from scaling.training import train
 
     db = tmp_path / "stale.duckdb"
     store = Store(db)
@@ -527,7 +530,7 @@ def test_stale_runs_are_shown_on_runs_and_never_reach_explore(tmp_path, monkeypa
     _ok(at)
     try:
         q = store.queue_counts()
-        assert q.queued + q.running + len(views.current(store.runs())) == 2 + 4  # queued, or trained already
+        assert q.queued + q.running + len(services.current(store.runs())) == 2 + 4  # queued, or trained already
     finally:
         store.cancel()
         pid = jobs.worker_alive(store)
@@ -596,13 +599,13 @@ def test_a_waiting_sweep_shows_one_panel_its_time_left_and_intervals_that_wait(s
     db = tmp_path / "runs.duckdb"
     shutil.copy(small_cache, db)
     monkeypatch.setenv("SCALING_DB", str(db))
-    spec = views.GridSpec(widths="0:1", fractions="1/512", seeds="0:1", dropouts="0")
+    spec = services.GridSpec(widths="0:1", fractions="1/512", seeds="0:1", dropouts="0")
     Store(db).enqueue(spec.configs(), label="waiting")  # no worker: it waits in the queue
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception, [e.message for e in at.exception]
     captions = [c.value for c in at.caption]
     assert any(c.startswith("About ") and c.endswith(" left") for c in captions), captions
     assert [b.label for b in at.button].count("Cancel the queued runs") == 1
-    if views.device_info().device == "cpu":  # on a GPU the intervals do not wait
+    if services.device_info().device == "cpu":  # on a GPU the intervals do not wait
         assert any("waits for the training in progress" in c for c in captions), captions
         assert not any("computing…" in c for c in captions)

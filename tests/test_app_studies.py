@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scaling import train
-from scaling.config import RunConfig
+from scaling.training import train
+from scaling.core.config import RunConfig
 from scaling.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

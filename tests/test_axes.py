@@ -7,9 +7,11 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from scaling import arch, config, data, jobs, model, train
+from scaling.core import arch, config
+from scaling.training import data, model, train
+from scaling.workers import jobs
 from scaling.cli import main
-from scaling.config import RunConfig
+from scaling.core.config import RunConfig
 from scaling.store import Store
 from scaling.store.db import MIGRATIONS
 

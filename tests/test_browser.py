@@ -237,7 +237,7 @@ def test_a_login_survives_a_reload_and_a_forged_cookie_does_not(tmp_path_factory
     refused and the password is asked again, with nothing of the app (not even the pages) drawn."""
     from playwright.sync_api import expect
 
-    from scaling.access import COOKIE
+    from scaling.services.access import COOKIE
 
     db = build_small_cache(tmp_path_factory)
     ARTIFACTS.mkdir(exist_ok=True)

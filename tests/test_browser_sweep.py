@@ -16,7 +16,8 @@ import time
 
 import pytest
 
-from scaling import jobs, views
+from scaling.workers import jobs
+from scaling import services
 from scaling.store import Store
 from test_app import build_small_cache
 from test_browser import ARTIFACTS, _browser, _streamlit
@@ -60,14 +61,14 @@ def test_a_sweep_ends_without_ghosts(tmp_path_factory, tmp_path):
         expect(page.get_by_text("95% interval [").first).to_be_visible(timeout=120_000)
         # three stacks of widths and a fraction the cache lacks: runs land up to three times (page
         # reruns mid-sweep and one at its end), each growing the ranges under the open page
-        spec = views.GridSpec(widths="3:6", fractions="1/32", seeds="0:1", dropouts="0")
+        spec = services.GridSpec(widths="3:6", fractions="1/32", seeds="0:1", dropouts="0")
         sid, _, n_new = store.enqueue(spec.configs(), label=spec.label())
         assert n_new == 3
         # the page learns of the sweep before its worker starts (as when Train queued it), so that
         # every landing reruns it
         page.reload()
         expect(page.locator('[class*="st-key-sweep_"]').first).to_be_visible(timeout=60_000)
-        views.start_worker(store, "cpu")
+        services.start_worker(store, "cpu")
         samples, cancels, shots, errors, ranges = [], [], set(), [], []
         t_end = t_moved = None
         try:
@@ -90,7 +91,7 @@ def test_a_sweep_ends_without_ghosts(tmp_path_factory, tmp_path):
                 if "during" not in shots and panel.count() and panel.first.is_visible():
                     page.screenshot(path=str(ARTIFACTS / "sweep_during_1440.png"))
                     shots.add("during")
-                if t_end is None and not views.sweep_status(store, sid).active:
+                if t_end is None and not services.sweep_status(store, sid).active:
                     t_end = now
                 if t_end is not None and "end" not in shots and page.get_by_text("Sweep finished").count():
                     page.screenshot(path=str(ARTIFACTS / "sweep_finished_1440.png"))

@@ -41,7 +41,7 @@ def test_seeds_are_resampled_with_their_runs():
 
 
 def test_the_verdict_names_the_estimate_to_believe_and_why():
-    from scaling import arch
+    from scaling.core import arch
     from scaling.fit import analyze, synthetic_sweep, verdict
 
     grid = dict(width_steps=arch.width_steps(-4, 5), fractions=tuple(2.0 ** -k for k in range(7)), seeds=3,

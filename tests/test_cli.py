@@ -16,7 +16,7 @@ def test_sweep_then_rerun_trains_nothing(db, capsys):
     assert main(SWEEP) == 0
     out, err = capsys.readouterr()
     assert "trained 2 runs, 0 cached" in out
-    from scaling import native
+    from scaling.training import native
 
     assert f"CPU path: {native.cpu_path().describe()}" in err  # which kernels trained them, and why
     assert main(SWEEP) == 0
@@ -163,7 +163,8 @@ def test_grid_and_queue_caps_from_the_environment(db, capsys, monkeypatch):
 def test_bad_data_files_stop_a_sweep_before_anything_is_queued(db, tmp_path, capsys, monkeypatch, damage):
     import shutil
 
-    from scaling import data, datasets
+    from scaling.training import data
+    from scaling import datasets
     from scaling.store import Store
 
     folder = tmp_path / "mnist"
@@ -204,7 +205,7 @@ def test_a_range_from_minus_four_skips_the_twin_step(db, capsys):
 
 
 def test_doctor_says_which_path_trains_here_and_why(capsys):
-    from scaling import native
+    from scaling.training import native
 
     assert main(["doctor", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -225,7 +226,8 @@ def test_doctor_says_which_path_trains_here_and_why(capsys):
 
 def _fake_runs(path, widths=(0, 1), val_loss=0.5):
     """Finished runs with curves written through the store (made-up numbers, real writes)."""
-    from scaling import grid, train
+    from scaling.core import grid
+    from scaling.training import train
     from scaling.store import Store
 
     cfgs = grid.expand(list(widths), [1 / 256, 1 / 128], [0, 1], [0.0, 0.2])
@@ -239,7 +241,7 @@ def _fake_runs(path, widths=(0, 1), val_loss=0.5):
 def test_export_and_import_merge_two_caches(tmp_path, capsys):
     import pyarrow.parquet as pq
 
-    from scaling.config import PROTOCOL
+    from scaling.core.config import PROTOCOL
     from scaling.store import SCHEMA_VERSION, Store
 
     a = _fake_runs(tmp_path / "a.duckdb")
@@ -338,8 +340,9 @@ def test_a_file_that_is_not_a_valid_export_is_refused_with_nothing_written(db, t
 
 def test_the_shipped_grid_is_a_valid_export_of_this_code(tmp_path, capsys):
     """The exercise grid shipped in the package: small, current, with its provenance, and it loads."""
-    from scaling import exchange, views
-    from scaling.config import PROTOCOL
+    from scaling.store import exchange
+    from scaling import services
+    from scaling.core.config import PROTOCOL
     from scaling.store import Store
 
     path = exchange.SHIPPED
@@ -353,7 +356,7 @@ def test_the_shipped_grid_is_a_valid_export_of_this_code(tmp_path, capsys):
     assert exp.runs.precision.eq("fp32").all() and exp.runs.device_type.eq("cpu").all()
     # the GPU quick sweep's grid (the exercise's with widths 1-3 added) or a part of it that holds, per dropout,
     # every fraction and seed of each width it holds: no holes for a fit to fall into
-    assert set(exp.runs.run_id) <= {c.run_id for c in views.QUICK_GPU.configs()}
+    assert set(exp.runs.run_id) <= {c.run_id for c in services.QUICK_GPU.configs()}
     for _, family in exp.runs.groupby("dropout"):
         assert len(family) == family.width.nunique() * 8 * 3
     assert set(exp.curves.run_id) == set(exp.runs.run_id)  # every run with its validation curve
@@ -361,11 +364,11 @@ def test_the_shipped_grid_is_a_valid_export_of_this_code(tmp_path, capsys):
     assert f"imported {len(exp.runs)} runs" in capsys.readouterr().out
     runs = Store(tmp_path / "fresh.duckdb").runs()
     assert len(runs) == len(exp.runs) and runs.imported_from.notna().all()
-    info = views.shipped()
+    info = services.shipped()
     assert info.runs == len(exp.runs) and info.processor in info.button()
 
 
 def test_durations_read_in_whole_minutes_and_seconds():
-    from scaling.views.fmt import fmt_s
+    from scaling.core.fmt import fmt_s
 
     assert [fmt_s(s) for s in (59.4, 161, 179.6, 221, 7200)] == ["59 s", "2 min 41 s", "3 min 00 s", "3 min 41 s", "2.0 h"]

@@ -155,7 +155,7 @@ def test_two_drivers_on_one_database_train_each_configuration_once(cluster, tmp_
 
 
 def test_without_ray_the_flag_says_what_to_install(db, monkeypatch, capsys):
-    from scaling import cluster as backend
+    from scaling.workers import cluster as backend
     from scaling.cli import main
 
     monkeypatch.setitem(sys.modules, "ray", None)  # as on a machine without the extra
@@ -165,16 +165,16 @@ def test_without_ray_the_flag_says_what_to_install(db, monkeypatch, capsys):
 
 def test_the_train_page_says_where_training_happens(db, monkeypatch):
     """The app never joins Ray itself: it reads what the worker last found there."""
-    from scaling import cluster as backend
-    from scaling import views
+    from scaling.workers import cluster as backend
+    from scaling import services
 
     store = Store(db)
-    assert views.cluster_line(store) is None  # no SCALING_RAY_ADDRESS: this machine
+    assert services.cluster_line(store) is None  # no SCALING_RAY_ADDRESS: this machine
     monkeypatch.setenv(backend.ADDRESS_ENV, "127.0.0.1:6379")
-    assert "once the worker has joined it" in views.cluster_line(store)
+    assert "once the worker has joined it" in services.cluster_line(store)
     backend.write_status(store, backend.ClusterInfo("127.0.0.1:6379", 2, 16.0, 4.0))
     shown = "the Ray cluster at 127.0.0.1:6379: 2 nodes, 16 CPUs, 4 GPUs"  # Markdown: the cluster's words escaped
-    assert views.cluster_line(store) == f"Training on {views.md_text(shown)}"
+    assert services.cluster_line(store) == f"Training on {services.md_text(shown)}"
     backend.write_status(store, None)
     assert backend.read_status(store) is None
 

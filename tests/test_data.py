@@ -3,7 +3,8 @@ import shutil
 import pytest
 import torch
 
-from scaling import data, datasets
+from scaling.training import data
+from scaling import datasets
 
 
 def test_mnist_loads_normalised_with_official_shapes():

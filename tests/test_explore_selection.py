@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scaling import grid, train
+from scaling.core import grid
+from scaling.training import train
 from scaling.store import Store
 from test_app import APP, _ok, _w
 

@@ -6,7 +6,9 @@ import json
 import duckdb
 import pytest
 
-from scaling import config, grid, train, views
+from scaling.core import config, grid
+from scaling.training import train
+from scaling import services
 from scaling.cli import main
 from scaling.store import Store
 from scaling.store.db import MIGRATIONS
@@ -42,25 +44,25 @@ def mixed(db):
 
 def test_no_selection_mixes_families_and_each_can_be_chosen(mixed):
     runs = mixed.runs(status=None)
-    assert views.n_stale(runs) == 16
-    sel = views.Selection()
-    picked = views.select(runs, sel)
+    assert services.n_stale(runs) == 16
+    sel = services.Selection()
+    picked = services.select(runs, sel)
     assert len(picked) == 32 and set(picked.precision) == {"fp32"} and set(picked.epochs) == {1}
     assert (picked.protocol == config.PROTOCOL).all()
-    opts = views.options(runs)
+    opts = services.options(runs)
     assert opts.precisions == ("bf16", "fp32") and opts.epochs == (1, 2)
     for family, n in [(dict(precision="bf16"), 32), (dict(epochs=2), 32)]:
-        sub = views.select(runs, views.Selection(**family))
+        sub = services.select(runs, services.Selection(**family))
         assert len(sub) == n and all((sub[k] == v).all() for k, v in family.items())
-        an = views.analysis(runs, None, views.Selection(**family))
+        an = services.analysis(runs, None, services.Selection(**family))
         assert an.n_runs == n and an.loss_vs_compute is not None
     # a link to a family that is not cached falls back to one that is, with a note
-    sel, notes = views.fit_to_options(views.Selection(batch_size=128), opts)
+    sel, notes = services.fit_to_options(services.Selection(batch_size=128), opts)
     assert sel.batch_size == 64 and any("batch_size 128" in n for n in notes)
     # the family is part of the URL only where it is not the default
-    assert "prec" not in views.Selection().to_params() and views.Selection(precision="bf16").to_params()["prec"] == "bf16"
-    linked = views.Selection(precision="bf16", epochs=2, fractions=(1 / 256, 1 / 32))
-    back, notes = views.parse_params(linked.to_params(), views.Selection())
+    assert "prec" not in services.Selection().to_params() and services.Selection(precision="bf16").to_params()["prec"] == "bf16"
+    linked = services.Selection(precision="bf16", epochs=2, fractions=(1 / 256, 1 / 32))
+    back, notes = services.parse_params(linked.to_params(), services.Selection())
     assert (back.precision, back.epochs, notes) == ("bf16", 2, [])
 
 
@@ -85,16 +87,16 @@ def test_scaling_fit_fits_one_family_and_says_which(mixed, capsys):
 def test_a_new_protocol_makes_every_run_stale_and_retrains_nothing_by_mistake(mixed, capsys, monkeypatch):
     runs = mixed.runs(status=None)
     monkeypatch.setattr(config, "PROTOCOL", config.PROTOCOL + 1)
-    assert views.n_stale(runs) == len(runs) and views.select(runs, views.Selection()).empty
-    assert views.options(runs).empty
-    with pytest.raises(views.SelectionError):
-        views.analysis(runs, None, views.Selection())
+    assert services.n_stale(runs) == len(runs) and services.select(runs, services.Selection()).empty
+    assert services.options(runs).empty
+    with pytest.raises(services.SelectionError):
+        services.analysis(runs, None, services.Selection())
     assert main(["fit"]) == 2
     assert f"({len(runs)} stale runs of an older one are never fitted)" in capsys.readouterr().err
     assert main(["runs"]) == 0
     assert f"{len(runs)} stale runs of an older protocol" in capsys.readouterr().out
     # their configurations, queued again, are new runs under the new protocol: none counts as cached
-    again = views.stale_configs(runs)
+    again = services.stale_configs(runs)
     assert len(again) == len(runs) and not mixed.cached_ids([c.run_id for c in again])
     _, n_cached, n_new = mixed.enqueue(again)
     assert (n_cached, n_new) == (0, len(runs))
@@ -116,7 +118,7 @@ def test_a_version_1_database_learns_each_runs_precision(tmp_path):
 def test_a_grid_that_misses_a_small_optimum_is_told_which_widths_bracket_it():
     """A hidden law whose optimum lies below width 4 at low budgets: widths 4..23 alone leave the
     envelope and IsoFLOP estimators without an answer; the widths the bracket names fix that."""
-    from scaling import arch
+    from scaling.core import arch
     from scaling.fit import analyze, synthetic_sweep
 
     truth = dict(E=0.05, A=3.0, B=5.0, alpha=0.4, beta=0.3)  # N_opt ~ C^(0.3/0.7)
@@ -125,8 +127,8 @@ def test_a_grid_that_misses_a_small_optimum_is_told_which_widths_bracket_it():
     small = every[(every.width_step >= 0) & (every.data_fraction >= 1 / 128)]
     an = analyze(small, None, n_boot=0)
     assert not an.nopt["envelope"].ok and not an.nopt["isoflop"].ok
-    sel = views.Selection(batch_size=128)  # the synthetic sweeps' batch size
-    b = views.bracket(small, sel, an.nopt)
+    sel = services.Selection(batch_size=128)  # the synthetic sweeps' batch size
+    b = services.bracket(small, sel, an.nopt)
     assert b.widths == (-2, -1) and "smallest width (4) is best" in b.why[0]
     assert b.fractions == (1 / 512, 1 / 256) and len(b.configs) == len({c.run_id for c in b.configs})
     added = {(c.width_step, c.data_fraction, c.seed) for c in b.configs}

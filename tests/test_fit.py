@@ -9,9 +9,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-from scaling.fit import (aggregate, analyze, backtest, bootstrap, compare, fit_kaplan, fit_parametric,
-                         fit_power_law, fit_table, format_analysis, frontier, nopt_envelope,
-                         nopt_isoflop, nopt_parametric, synthetic_sweep)
+from scaling.fit import (
+    aggregate,
+    analyze,
+    backtest,
+    bootstrap,
+    compare,
+    fit_kaplan,
+    fit_parametric,
+    fit_power_law,
+    fit_table,
+    format_analysis,
+    frontier,
+    nopt_envelope,
+    nopt_isoflop,
+    nopt_parametric,
+    synthetic_sweep,
+)
 from scaling.fit._util import huber, one_blas_thread
 from scaling.fit.synthetic import TRUTH
 

@@ -14,11 +14,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from scaling import exchange, grid, train
+from scaling.store import exchange
+from scaling.core import grid
+from scaling.training import train
 from scaling.cli import main
-from scaling.config import STUDY_DEFAULTS, RunConfig
+from scaling.core.config import STUDY_DEFAULTS, RunConfig
 from scaling.store import Store
-from scaling.text import printable
+from scaling.core.text import printable
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from scaling import exchange
+from scaling.store import exchange
 from scaling.fit import analyze, format_analysis, synthetic_sweep, verdict
 from scaling.fit._util import Interval
 from scaling.fit.analysis import Prepared, Resampler

@@ -4,7 +4,9 @@ import time
 import pytest
 import torch
 
-from scaling import grid, jobs, train
+from scaling.core import grid
+from scaling.workers import jobs
+from scaling.training import train
 from scaling.store import QueueFull, Store
 
 CFGS = grid.expand([0], [1 / 256], [0, 1, 2, 3], [0.0])  # one stack of 4
@@ -95,7 +97,8 @@ def test_the_app_refuses_a_sweep_on_a_corrupt_data_set_before_queueing(db, tmp_p
     """Not one `failed` run per queued config: the page gets the error, nothing is queued."""
     import shutil
 
-    from scaling import data, datasets, views
+    from scaling.training import data
+    from scaling import datasets, services
 
     folder = tmp_path / "mnist"
     shutil.copytree(datasets._mnist_folder(), folder)
@@ -108,7 +111,7 @@ def test_the_app_refuses_a_sweep_on_a_corrupt_data_set_before_queueing(db, tmp_p
     store = Store(db)
     try:
         with pytest.raises(data.DataError, match="corrupt data file .*t10k-labels"):
-            views.start_sweep(store, views.GridSpec(widths="0:1", fractions="1/256", seeds="0:1", dropouts="0"), "cpu")
+            services.start_sweep(store, services.GridSpec(widths="0:1", fractions="1/256", seeds="0:1", dropouts="0"), "cpu")
     finally:
         datasets.arrays.cache_clear(), data.load.cache_clear()
     assert store.queue_counts().queued == 0 and jobs.worker_alive(store) is None

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from scaling import model
+from scaling.training import model
 
 
 @pytest.mark.parametrize("step", [-4, -2, -1, 0, 2, 4, 7, 9])
@@ -16,7 +16,7 @@ def test_analytic_flops_and_params_match_torch(step):
 
 
 def test_steps_below_zero_are_widths_1_2_3_each_once():
-    from scaling import arch
+    from scaling.core import arch
 
     assert [arch.width(k) for k in range(-4, 1)] == [1, 1, 2, 3, 4]
     assert arch.width_steps(-4, 1) == [-4, -2, -1, 0, 1] and arch.same_width_as(-3) == -4

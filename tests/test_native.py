@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from scaling import model, native, train
+from scaling.training import model, native, train
 
 pytestmark = pytest.mark.skipif(native.lib() is None, reason="no C compiler here")
 
@@ -218,7 +218,7 @@ def test_training_on_the_cpu_runs_every_kernel(monkeypatch):
     monkeypatch.setattr(native.Convs, "forward", staticmethod(count("convs", native.Convs.forward)))
     monkeypatch.setattr(native.Convs, "backward", staticmethod(count("convs backward", native.Convs.backward)))
     monkeypatch.setattr(native, "conv_features", count("evaluation", native.conv_features))
-    from scaling.config import RunConfig
+    from scaling.core.config import RunConfig
 
     with native.forcing(True):
         train.train_stack([RunConfig(width_step=1, data_fraction=1 / 256, dropout=0.2)])  # 4 steps
@@ -259,7 +259,7 @@ def test_a_width_where_the_ops_win_trains_on_the_ops(monkeypatch):
     monkeypatch.setattr(native, "adam", lambda *a, **k: pytest.fail("the kernels ran where the ops won"))
     monkeypatch.setattr(native.Convs, "forward", staticmethod(lambda *a: pytest.fail("the kernels ran where the ops won")))
     monkeypatch.setattr(native, "conv_features", lambda *a: pytest.fail("the kernels ran where the ops won"))
-    from scaling.config import RunConfig
+    from scaling.core.config import RunConfig
 
     (r,) = train.train_stack([RunConfig(width_step=0, data_fraction=1 / 512, dropout=0.2)])  # width 4
     assert r.status == "ok"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scaling import exchange, views
+from scaling.store import exchange
+from scaling import services
 from scaling.store import Store
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
@@ -49,11 +50,11 @@ def _inert(body: str) -> None:
 
 
 def test_md_text_escapes_markdown_html_directives_math_and_links():
-    s = views.md_text(f"{IMAGE} {EVIL} www.example.invalid a@example.invalid :streamlit:\n# heading")
+    s = services.md_text(f"{IMAGE} {EVIL} www.example.invalid a@example.invalid :streamlit:\n# heading")
     _inert(s)
     assert s.startswith(r"\!\[x\]\(http\:") and "\n" not in s and r"\# heading" in s
     assert "www\u2060" in s and "@\u2060" in s and ":\u2060streamlit" in s  # GFM and Streamlit act after escapes
-    assert views.md_text("AMD EPYC 7B13") == "AMD EPYC 7B13"  # plain words stay as they are
+    assert services.md_text("AMD EPYC 7B13") == "AMD EPYC 7B13"  # plain words stay as they are
 
 
 def test_link_parameters_and_imported_marks_are_shown_as_text(explore):

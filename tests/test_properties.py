@@ -2,7 +2,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scaling import grid
+from scaling.core import grid
 from scaling.cli import main
 
 text = st.text(alphabet="0123456789/:,.-e naINF", max_size=12)

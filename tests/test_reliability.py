@@ -16,7 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from scaling import grid, views
+from scaling.core import grid
+from scaling import services
 from scaling.cli import main
 from scaling.store import SCHEMA_VERSION, Store, StoreError
 
@@ -31,7 +32,7 @@ KILL_GRID = ["--widths", "0:2", "--fractions", "1/4096:1/1024", "--seeds", "0:4"
 KILL_IDS = {c.run_id for c in grid.expand(range(2), [1 / 4096, 1 / 2048, 1 / 1024], range(4), [0.0])}
 APP_SPEC = dict(widths="0:2", fractions="1/4096:1/1024", seeds="0:4", dropouts="0")  # the same runs
 APP_GRID = KILL_GRID
-APP_IDS = {c.run_id for c in views.GridSpec(**APP_SPEC).configs()}
+APP_IDS = {c.run_id for c in services.GridSpec(**APP_SPEC).configs()}
 assert APP_IDS == KILL_IDS
 
 
@@ -195,25 +196,25 @@ def workers_of(db) -> list[int]:
 
 
 # What the app's server does for one user, as a script: the Train page's "Queue" button
-# (views.start_sweep: queue the grid, start a worker process), then its progress panel polling
+# (services.start_sweep: queue the grid, start a worker process), then its progress panel polling
 # the sweep's status, and the user pressing "Resume" when it says no worker serves the queue
 # (a worker takes ~2 s to start and say so: a user who waits 5 s between presses).
 APP = """
 import sys, time
-from scaling import views
+from scaling import services
 from scaling.store import Store
 
 store = Store(sys.argv[1])
-spec = views.GridSpec(**{spec})
-sweep_id, _, new = views.start_sweep(store, spec, "cpu")  # starts a worker if it queued anything
+spec = services.GridSpec(**{spec})
+sweep_id, _, new = services.start_sweep(store, spec, "cpu")  # starts a worker if it queued anything
 pressed = time.monotonic() if new else float("-inf")
 while True:
-    st = views.sweep_status(store, sweep_id)
+    st = services.sweep_status(store, sweep_id)
     print(st.done, st.worker_pid or 0, flush=True)
     if not st.active:
         break
     if st.worker_pid is None and time.monotonic() - pressed > 5:
-        views.start_worker(store, "cpu")
+        services.start_worker(store, "cpu")
         pressed = time.monotonic()
     time.sleep(0.5)
 """.replace("{spec}", repr(APP_SPEC))
@@ -311,9 +312,9 @@ def test_the_app_and_a_terminal_sweep_share_one_database(tmp_path):
     both sweeps complete, and each configuration is trained once, by one of the two."""
     db = tmp_path / "runs.duckdb"
     store = Store(db)
-    app_spec = views.GridSpec(widths="0:2", fractions="1/4096:1/1024", seeds="0:3", dropouts="0")  # 18 runs
+    app_spec = services.GridSpec(widths="0:2", fractions="1/4096:1/1024", seeds="0:3", dropouts="0")  # 18 runs
     term = ["--widths", "0:2", "--fractions", "1/4096:1/1024", "--seeds", "1:4"]  # 18 runs, 12 shared
-    sweep_id, _, queued = views.start_sweep(store, app_spec, "cpu")
+    sweep_id, _, queued = services.start_sweep(store, app_spec, "cpu")
     assert queued == 18
     p = cli(db, "sweep", *term, "--device", "cpu")
     err_out = Output(p.stderr)
@@ -324,24 +325,24 @@ def test_the_app_and_a_terminal_sweep_share_one_database(tmp_path):
 
     reads, deadline = 0, time.monotonic() + 300
     try:
-        while p.poll() is None or views.sweep_status(store, sweep_id).active:  # the pages' reads
+        while p.poll() is None or services.sweep_status(store, sweep_id).active:  # the pages' reads
             assert time.monotonic() < deadline
             store.snapshot()
-            views.sweep_status(store, sweep_id)
+            services.sweep_status(store, sweep_id)
             reads += 1
             time.sleep(0.3)
         out = p.stdout.read()
         by_terminal = int(out.split("trained ")[1].split()[0])
         wait_for(lambda: by_worker() + by_terminal >= 24, 30)
     finally:
-        pid = views.sweep_status(store, sweep_id).worker_pid
+        pid = services.sweep_status(store, sweep_id).worker_pid
         if pid:
             os.kill(pid, signal.SIGTERM)  # it would idle 30 s before leaving
             reap(pid)
     assert p.returncode == 0, err_out.text
     assert reads > 5
     assert by_worker() + by_terminal == 24  # the union, each once
-    st = views.sweep_status(store, sweep_id)
+    st = services.sweep_status(store, sweep_id)
     assert st.done == st.total == 18 and not st.active
     runs, distinct, queued = counts(db)
     assert runs == distinct == 24 and queued == 0
@@ -375,7 +376,7 @@ def test_eight_sessions_queue_overlapping_sweeps_each_config_trained_once(tmp_pa
         assert {c.run_id for c in cfgs} <= cached
     assert len(sweep_ids) == 8
     for sid, n in sweep_ids.items():  # and each session's progress panel says it is done
-        st = views.sweep_status(store, sid)
+        st = services.sweep_status(store, sid)
         assert st.done == st.total == n and not st.active
 
 

@@ -9,8 +9,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from scaling import grid, jobs, train
-from scaling.config import RunConfig
+from scaling.core import grid
+from scaling.workers import jobs
+from scaling.training import train
+from scaling.core.config import RunConfig
 from scaling.store import SCHEMA_VERSION, QueueFull, Store, StoreError
 
 TINY = 1 / 256
@@ -264,11 +266,11 @@ def test_a_cancelled_grid_queued_again_is_one_active_sweep(db):
     assert store.active_sweeps() == [(other, "another"), (again, "grid")]
 
 
-# ---------------------------------------------------------------- import and export (scaling.exchange)
+# ---------------------------------------------------------------- import and export (scaling.store.exchange)
 
 
 def _export(store, tmp_path, name="export.parquet"):
-    from scaling import exchange
+    from scaling.store import exchange
 
     runs, curves, sweeps = store.runs_and_curves()
     path = tmp_path / name
@@ -277,7 +279,7 @@ def _export(store, tmp_path, name="export.parquet"):
 
 
 def _import(store, path):
-    from scaling import exchange
+    from scaling.store import exchange
 
     exp = exchange.read(path)
     return store.import_runs(exp.runs, exp.curves, source=exp.source(path))
@@ -358,14 +360,14 @@ def test_a_schema_3_database_migrates_and_reads_unchanged(tmp_path):
 
 
 def test_the_runs_pages_export_of_some_runs_imports_elsewhere_with_their_curves_and_axes(tmp_path):
-    from scaling import views
+    from scaling import services
 
     a = Store(tmp_path / "a.duckdb")
     filled_db(a.path)
     noisy = [RunConfig(0, 1 / 64, seed=s, label_noise=0.2, arch="mlp", classes="56789") for s in (0, 1)]
     a.add_results([train.RunResult(c, 0.7, 0.8, 0.9, 0.1, "cpu", "ok", curve=((10, 1.0, 0.5),)) for c in noisy])
     shown = a.runs()["run_id"].tolist()[:5] + [c.run_id for c in noisy]
-    out = views.export_bytes(a, shown, label="five and two")
+    out = services.export_bytes(a, shown, label="five and two")
     assert out.runs == 7 and out.meta["label"] == "five and two"
     path = tmp_path / "some.parquet"
     path.write_bytes(out.data)

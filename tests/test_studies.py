@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scaling import arch
+from scaling.core import arch
 from scaling.fit import studies
 
 BOOT = 60  # resamples per study in these tests: enough for an interval, fast on 2 cores

@@ -1,4 +1,4 @@
-"""What a run costs here (scaling.views.plans.time_model) and a sweep's time left.
+"""What a run costs here (scaling.services.plans.time_model) and a sweep's time left.
 
 The real timings in tests/data/cpu_timings_epyc_2core.csv were recorded with the CLI on a 2-core
 AMD EPYC (Zen 3, AVX2, no AVX-512) shared with other jobs (load average 6-19 on 2 cores), on
@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scaling import views
-from scaling.config import RunConfig
+from scaling import services
+from scaling.core.config import RunConfig
 from scaling.store import Store
-from scaling.views import plans
+from scaling.services import plans
 
 TIMINGS = Path(__file__).parent / "data" / "cpu_timings_epyc_2core.csv"
 CPU = "cpu (2 threads)"
@@ -44,16 +44,16 @@ def _old_estimate(train: pd.DataFrame, test: pd.DataFrame) -> float:
 
 
 def test_an_empty_cache_gives_the_defaults_and_says_so():
-    m = views.time_model(pd.DataFrame(), CPU)
+    m = services.time_model(pd.DataFrame(), CPU)
     assert (m.fixed_s, m.step_s, m.train_flops_per_s, m.eval_flops_per_s) == plans.CPU_DEFAULT
     assert m.n_runs == 0 and "no runs trained" in m.describe()
     # the defaults put the CPU quick sweep at the 427 s issue 14 measured, not at 71 s
-    assert 380 < m.seconds(views.QUICK_CPU.configs()) < 480
-    assert views.time_model(pd.DataFrame(), "NVIDIA H100 80GB HBM3").curves
+    assert 380 < m.seconds(services.QUICK_CPU.configs()) < 480
+    assert services.time_model(pd.DataFrame(), "NVIDIA H100 80GB HBM3").curves
 
 
 def test_evaluation_costs_every_run_the_same_whatever_its_fraction():
-    m = views.time_model(pd.DataFrame(), CPU)
+    m = services.time_model(pd.DataFrame(), CPU)
     small, large = (RunConfig(width_step=0, data_fraction=f, seed=0) for f in (1 / 256, 1 / 128))
     # twice the data is twice the training, but the same 10k test images: far less than twice the time
     assert m.run_s(large) < 1.6 * m.run_s(small)
@@ -67,8 +67,8 @@ def test_only_runs_timed_here_count():
     imported = runs.assign(imported_from="colleague.parquet", wall_s=runs["wall_s"] * 100,
                            created_at=runs["created_at"] + pd.Timedelta(hours=1))
     failed = runs.assign(status="failed", wall_s=runs["wall_s"] * 100, created_at=runs["created_at"] + pd.Timedelta(hours=2))
-    base = views.time_model(runs.assign(imported_from=None), CPU)
-    mixed = views.time_model(pd.concat([runs.assign(imported_from=None), other, imported, failed]), CPU)
+    base = services.time_model(runs.assign(imported_from=None), CPU)
+    mixed = services.time_model(pd.concat([runs.assign(imported_from=None), other, imported, failed]), CPU)
     assert mixed.n_runs == base.n_runs == 24 and mixed.n_stacks == 3
     assert mixed.seconds(_configs(runs)) == pytest.approx(base.seconds(_configs(runs)))
 
@@ -85,7 +85,7 @@ def test_a_stack_is_fitted_from_its_total_and_the_rates_come_back():
         rows += [dict(run_id=c.run_id, width_step=k, examples=c.examples, batch_size=c.batch_size, flops=c.flops,
                       wall_s=total * c.flops / flops, device=CPU, status="ok", created_at=t + pd.Timedelta(minutes=i))
                  for c in cfgs]
-    m = views.time_model(pd.DataFrame(rows), CPU)
+    m = services.time_model(pd.DataFrame(rows), CPU)
     assert m.rates_fitted and m.n_stacks == 12
     probe = [RunConfig(width_step=k, data_fraction=f, seed=3) for k in (-2, 1, 3) for f in (1 / 128, 1 / 4)]
     for c in probe:
@@ -100,7 +100,7 @@ def test_the_issues_grid_held_out_width_is_predicted_within_a_third():
     runs = _runs("A")
     for k in sorted(runs["width_step"].unique()):
         fit, held = runs[runs["width_step"] != k], runs[runs["width_step"] == k]
-        ratio = views.time_model(fit, CPU).seconds(_configs(held)) / held["wall_s"].sum()
+        ratio = services.time_model(fit, CPU).seconds(_configs(held)) / held["wall_s"].sum()
         assert 1 / 1.5 < ratio < 1.5, (k, ratio)
 
 
@@ -112,26 +112,26 @@ def test_the_narrowest_width_is_not_priced_by_its_flops():
     runs = _runs("Q")
     fit, held = runs[runs["width_step"] != -4], runs[runs["width_step"] == -4]
     measured = held["wall_s"].sum()
-    ratio = views.time_model(fit, CPU).seconds(_configs(held)) / measured
+    ratio = services.time_model(fit, CPU).seconds(_configs(held)) / measured
     assert 1 / 2.5 < ratio < 2.5, ratio
     assert _old_estimate(fit, held) / measured < 0.05  # the model this replaces
 
 
 def test_a_sweeps_time_left_is_its_queued_runs_and_the_rest_of_its_stack(tmp_path):
     store = Store(tmp_path / "eta.duckdb")
-    spec = views.GridSpec(widths="0:2", fractions="1/512,1/256", seeds="0:1", dropouts="0")
+    spec = services.GridSpec(widths="0:2", fractions="1/512,1/256", seeds="0:1", dropouts="0")
     sid, _, n = store.enqueue(spec.configs(), label="eta")
-    m = views.time_model(pd.DataFrame(), CPU)
-    st = views.sweep_status(store, sid, "eta", m)
+    m = services.time_model(pd.DataFrame(), CPU)
+    st = services.sweep_status(store, sid, "eta", m)
     assert st.queued == n == 4 and st.queued_s == pytest.approx(m.seconds(spec.configs()))
     assert st.eta_line().startswith("About ") and st.stack_line() == ""
     claimed = store.claim("test-owner", 8)  # one width: a stack of 2 starts now
-    st = views.sweep_status(store, sid, "eta", m)
+    st = services.sweep_status(store, sid, "eta", m)
     assert st.running == 2 and st.stack_s == pytest.approx(m.seconds(claimed))
     assert st.left_s == pytest.approx(st.queued_s + st.stack_s - st.elapsed_s, abs=1.0)
     # a stack past its estimate: no bar stuck at 99%, a line that says so, and a lower bound
     late = st.current.assign(running_s=st.stack_s * 3)
-    over = views.SweepStatus(**{**st.__dict__, "current": late})
+    over = services.SweepStatus(**{**st.__dict__, "current": late})
     assert over.over and "past its estimate" in over.stack_line() and over.eta_line().startswith("At least")
     assert over.left_s == pytest.approx(over.queued_s)
-    assert math.isnan(views.sweep_status(store, sid).stack_s)  # no model, no estimate
+    assert math.isnan(services.sweep_status(store, sid).stack_s)  # no model, no estimate

@@ -1,7 +1,7 @@
 """"Tuned" means an interior best of at least three learning-rate multipliers, never less."""
 from __future__ import annotations
 
-from scaling import views
+from scaling import services
 from scaling.cli import main
 from scaling.fit import aggregate, lr_tuning, synthetic_sweep
 
@@ -12,7 +12,7 @@ def test_one_multiplier_is_a_rule_of_thumb_and_says_what_would_tune_it():
     assert not t.tuned and t.n_few == t.n_configs == 6
     assert t.label() == "rule of thumb, not tuned (lr ×1 only)"
     assert sorted(t.todo["next_mult"].unique()) == [0.5, 2.0] and len(t.todo) == 12
-    configs = views.next_lr_configs(t, seeds=[0, 1])
+    configs = services.next_lr_configs(t, seeds=[0, 1])
     assert len(configs) == 24 and {c.lr_mult for c in configs} == {0.5, 2.0}
 
 

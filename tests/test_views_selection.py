@@ -1,11 +1,11 @@
-"""The selection clamped to what the cache holds (views.fit_to_options), without a page."""
+"""The selection clamped to what the cache holds (services.fit_to_options), without a page."""
 import pytest
 
-from scaling import views
+from scaling import services
 
 
 def _opts(steps):
-    return views.Options(datasets=("mnist",), dropouts=(0.0,), width_steps=tuple(steps), fractions=(1 / 64, 1 / 32, 1 / 16),
+    return services.Options(datasets=("mnist",), dropouts=(0.0,), width_steps=tuple(steps), fractions=(1 / 64, 1 / 32, 1 / 16),
                          seeds=(0, 1), lr_mults=(1.0,))
 
 
@@ -17,5 +17,5 @@ def _opts(steps):
     ((0, 1), (-4, 9), (0, 1)),        # past both ends: clamped
 ])
 def test_a_width_range_is_snapped_to_cached_steps(steps, asked, shown):
-    sel, _ = views.fit_to_options(views.Selection(widths=asked), _opts(steps))
+    sel, _ = services.fit_to_options(services.Selection(widths=asked), _opts(steps))
     assert sel.widths == shown and all(w in steps for w in sel.widths)

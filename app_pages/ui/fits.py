@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from scaling import views
+from scaling import services
 from scaling.store import Store
 
 # Bootstrap resamples on the pages (~2-3 s for a few hundred runs on 2 cores). 0 switches the
@@ -34,7 +34,7 @@ def analysis(s: Store, version, sel, runs, curves, n_boot: int = 0, slot=None):
         slot.caption(f"95% intervals: {i} of {n} bootstrap resamples…")
 
     return _shared(("analysis", str(s.path), version, sel, n_boot), slot,
-                   lambda: views.analysis(runs, curves, sel, n_boot=n_boot,
+                   lambda: services.analysis(runs, curves, sel, n_boot=n_boot,
                                           progress=progress if slot is not None else None))
 
 
@@ -46,7 +46,7 @@ def cached_analysis(s: Store, version, sel, n_boot: int):
 
 def point_estimates(s: Store, version, sel, runs, curves):
     """Explore's first draw: seed means, frontier, the loss law and one N_opt estimator."""
-    return _shared(("points", str(s.path), version, sel), None, lambda: views.point_estimates(runs, curves, sel))
+    return _shared(("points", str(s.path), version, sel), None, lambda: services.point_estimates(runs, curves, sel))
 
 
 def _shared(key: tuple, slot, compute):
@@ -73,7 +73,7 @@ def _shared(key: tuple, slot, compute):
     result = None
     try:
         result = compute()
-    except views.SelectionError as e:
+    except services.SelectionError as e:
         result = e
     finally:
         with _LOCK:
@@ -95,10 +95,10 @@ _LOCK = threading.Lock()
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _lr_offer(path: str, version: tuple, sel: views.Selection, _runs, _an):
-    tuning = views.lr_tuning(_an.aggregate)
-    seeds = sorted(views.select(_runs, sel)["seed"].unique())
-    extra = views.next_lr_configs(tuning, seeds) if sel.lr == views.LR_TUNED and not tuning.tuned else []
+def _lr_offer(path: str, version: tuple, sel: services.Selection, _runs, _an):
+    tuning = services.lr_tuning(_an.aggregate)
+    seeds = sorted(services.select(_runs, sel)["seed"].unique())
+    extra = services.next_lr_configs(tuning, seeds) if sel.lr == services.LR_TUNED and not tuning.tuned else []
     return LrOffer(tuning, extra, sum(c.flops for c in extra))
 
 
@@ -116,10 +116,10 @@ def lr_offer(s: Store, version, sel, runs, an) -> LrOffer:
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _bracketing(path: str, signature: tuple, sel: views.Selection, device_label: str, _s: Store, _runs, _an):
+def _bracketing(path: str, signature: tuple, sel: services.Selection, device_label: str, _s: Store, _runs, _an):
     edge = {m: _an.nopt[m] for m in ("envelope", "isoflop") if m in _an.nopt and not _an.nopt[m].ok}
-    b = views.bracket(_runs, sel, edge) if edge else None
-    plan = views.plan(_s, b.configs, _runs, device_label) if b is not None and not b.empty else None
+    b = services.bracket(_runs, sel, edge) if edge else None
+    plan = services.plan(_s, b.configs, _runs, device_label) if b is not None and not b.empty else None
     return Bracketing(edge, b, plan)
 
 
@@ -139,13 +139,13 @@ def bracketing(s: Store, sel, runs, an, device_label: str) -> Bracketing:
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _backtest(path: str, version: tuple, sel: views.Selection, octaves: float, n_boot: int, _runs):
+def _backtest(path: str, version: tuple, sel: services.Selection, octaves: float, n_boot: int, _runs):
     try:
-        return views.backtest(_runs, sel, octaves, n_boot)
+        return services.backtest(_runs, sel, octaves, n_boot)
     except ValueError as e:
         return e
 
 
 def backtest(s: Store, version, sel, runs, octaves: float, n_boot: int = 0):
-    """views.backtest cached per selection and cut-off, or the ValueError that says why not."""
+    """services.backtest cached per selection and cut-off, or the ValueError that says why not."""
     return _backtest(str(s.path), version, sel, octaves, n_boot, runs)

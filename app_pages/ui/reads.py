@@ -6,7 +6,7 @@ import os
 import pandas as pd
 import streamlit as st
 
-from scaling import views
+from scaling import services
 from scaling.datasets import DataError
 from scaling.store import DEFAULT_DB, Store, StoreError
 
@@ -23,7 +23,7 @@ def store() -> Store:
     try:
         return _store(os.environ.get("SCALING_DB") or str(DEFAULT_DB))
     except StoreError as e:
-        st.error(f"The run database cannot be used: {views.md_text(e)}")  # an error can quote a file's words
+        st.error(f"The run database cannot be used: {services.md_text(e)}")  # an error can quote a file's words
         st.stop()
 
 
@@ -33,10 +33,10 @@ def guarded(fn, *args, **kw):
     try:
         return fn(*args, **kw)
     except StoreError as e:
-        st.error(f"Database error: {views.md_text(e)}")
+        st.error(f"Database error: {services.md_text(e)}")
         st.stop()
     except DataError as e:
-        st.error(f"Data set error: {views.md_text(e)}")
+        st.error(f"Data set error: {services.md_text(e)}")
         st.stop()
 
 
@@ -67,4 +67,4 @@ def load_curves(s: Store, version: tuple) -> pd.DataFrame:
 
 @st.cache_resource(show_spinner=False)
 def device():
-    return views.device_info()
+    return services.device_info()

@@ -7,12 +7,12 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from scaling import views
-from scaling.arch import width
+from scaling import services
+from scaling.core.arch import width
 
 
-def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default: views.Selection | None = None,
-                       container=None) -> views.Selection:
+def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default: services.Selection | None = None,
+                       container=None) -> services.Selection:
     """Widgets for a selection. On entering the page they take their values from the URL, else
     from this session's last selection, else defaults; afterwards the URL follows the widgets, so
     a copied link reopens the same view.
@@ -30,9 +30,9 @@ def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default:
     saved_key, gen_key, page_key = f"{prefix}selection", f"{prefix}gen", f"{prefix}page"
     if ss.get(page_key) != page or gen_key not in ss:
         url = st.query_params.to_dict()
-        sel, notes = views.parse_params(url, ss.get(saved_key, default or views.Selection()), prefix)
-        sel, more = views.fit_to_options(sel, views.options(runs, sel.dataset))
-        if any(k.startswith(prefix) and k[len(prefix):] in views.PARAM_KEYS for k in url):
+        sel, notes = services.parse_params(url, ss.get(saved_key, default or services.Selection()), prefix)
+        sel, more = services.fit_to_options(sel, services.options(runs, sel.dataset))
+        if any(k.startswith(prefix) and k[len(prefix):] in services.PARAM_KEYS for k in url):
             notes += more  # the link asked for something not cached: say so
         ss[saved_key], ss[f"{prefix}url_notes"] = sel, notes
         ss[gen_key] = ss.get(gen_key, 0) + 1
@@ -42,15 +42,15 @@ def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default:
     base, g = ss[saved_key], ss[gen_key]
     last = base  # the selection of this session's last run
 
-    all_opts = views.options(runs)
+    all_opts = services.options(runs)
     ds = c.selectbox("Dataset", all_opts.datasets, index=_index(all_opts.datasets, base.dataset), key=f"{prefix}ds{g}")
-    opts = views.options(runs, ds)
+    opts = services.options(runs, ds)
     prev = ss.get(f"{prefix}opts")
     if prev is not None and prev[0] == ds and prev[1] != opts:
-        base = views.follow_growth(base, prev[1], opts)  # a full range stays full as runs land
+        base = services.follow_growth(base, prev[1], opts)  # a full range stays full as runs land
     moved = prev is not None and prev != (ds, opts)  # the cached choices changed: carry values over
     ss[f"{prefix}opts"] = (ds, opts)
-    base, _ = views.fit_to_options(replace(base, dataset=ds), opts)
+    base, _ = services.fit_to_options(replace(base, dataset=ds), opts)
     k = g  # stable while runs land: see the docstring
     kd = f"{prefix}dropout{k}"
     dropout = c.selectbox("Dropout", opts.dropouts, index=_carry(kd, opts.dropouts, base.dropout, moved),
@@ -74,20 +74,20 @@ def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default:
     if len(opts.fractions) > 1:
         kr = f"{prefix}fractions{k}"
         fracs = slot.select_slider("Data fractions", opts.fractions, value=_carry(kr, opts.fractions, base.fractions, moved, last.fractions),
-                                   key=kr, format_func=views.frac_label,
+                                   key=kr, format_func=services.frac_label,
                                    help="fraction of the 60,000 training images, one epoch")
     ks = f"{prefix}seeds{k}"
     seeds = c.multiselect("Seeds", opts.seeds, default=_carry(ks, opts.seeds, list(base.seeds), moved, list(last.seeds)), key=ks,
                           placeholder="every cached seed", help="seeds are averaged per configuration; empty = all")
-    lr_opts = [views.LR_TUNED, *opts.lr_mults]
+    lr_opts = [services.LR_TUNED, *opts.lr_mults]
     kl = f"{prefix}lr{k}"
     lr = c.selectbox("Learning-rate multiplier", lr_opts, index=_carry(kl, lr_opts, base.lr, moved), key=kl,
-                     format_func=lambda v: "tuned per size (best cached)" if v == views.LR_TUNED else f"×{v:g}")
-    forms, ests = list(views.FORMS), list(views.ESTIMATORS)
-    form = c.radio("Fit form", forms, index=forms.index(base.form), key=f"{prefix}form{g}", format_func=views.FORMS.get)
+                     format_func=lambda v: "tuned per size (best cached)" if v == services.LR_TUNED else f"×{v:g}")
+    forms, ests = list(services.FORMS), list(services.ESTIMATORS)
+    form = c.radio("Fit form", forms, index=forms.index(base.form), key=f"{prefix}form{g}", format_func=services.FORMS.get)
     est = c.selectbox("N_opt estimator", ests, index=ests.index(base.estimator), key=f"{prefix}estimator{g}",
-                      format_func=views.ESTIMATORS.get)
-    sel = views.Selection(dataset=ds, dropout=float(dropout), widths=tuple(int(x) for x in _pair(widths)),
+                      format_func=services.ESTIMATORS.get)
+    sel = services.Selection(dataset=ds, dropout=float(dropout), widths=tuple(int(x) for x in _pair(widths)),
                           fractions=tuple(float(x) for x in _pair(fracs)), seeds=tuple(sorted(seeds)), lr=lr,
                           form=form, estimator=est, **family)
     ss[saved_key] = sel
@@ -99,11 +99,11 @@ FAMILY_WIDGETS = [
     ("epochs", "epochs", "Epochs", str),
     ("batch_size", "batch_sizes", "Batch size", str),
     ("precision", "precisions", "Precision", lambda p: {"bf16": "bf16 autocast (CUDA)", "fp32": "fp32"}.get(p, p)),
-    ("arch", "archs", "Architecture", lambda a: views.study_words("arch", a)),
-    ("label_noise", "label_noises", "Label noise", lambda q: views.study_words("label_noise", q)),
-    ("classes", "classes", "Digits", lambda c: views.study_words("classes", c)),
-    ("pretrain_classes", "pretrain_classes", "Pre-training", lambda c: views.study_words("pretrain_classes", c)),
-    ("pretrain_fraction", "pretrain_fractions", "Pre-training data", views.frac_label),
+    ("arch", "archs", "Architecture", lambda a: services.study_words("arch", a)),
+    ("label_noise", "label_noises", "Label noise", lambda q: services.study_words("label_noise", q)),
+    ("classes", "classes", "Digits", lambda c: services.study_words("classes", c)),
+    ("pretrain_classes", "pretrain_classes", "Pre-training", lambda c: services.study_words("pretrain_classes", c)),
+    ("pretrain_fraction", "pretrain_fractions", "Pre-training data", services.frac_label),
     ("pretrain_epochs", "pretrain_epochs", "Pre-training epochs", str),
 ]
 
@@ -125,7 +125,7 @@ def _carry(key: str, options, value, moved: bool, last=None):
     """What a widget under a stable key is given. A selectbox gets the index of `value`: it keeps its
     own choice while that is still an option, and Streamlit resets it to this index otherwise. A
     range or a list (sliders, seeds) that the selection moved when the cached choices changed (a
-    full range that grows as runs land: views.follow_growth) is written to its key, since a widget
+    full range that grows as runs land: services.follow_growth) is written to its key, since a widget
     keeps its own state over what it is given; not where the widget no longer holds `last` (the
     last run's value): the user moved it, in the same run as the landing runs. The widget is given
     the value as well: given None, a select_slider is a single-value one, and the two ends the

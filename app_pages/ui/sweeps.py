@@ -16,7 +16,7 @@ import time
 
 import streamlit as st
 
-from scaling import views
+from scaling import services
 from scaling.store import Store, StoreError
 
 from .reads import device, snapshot
@@ -28,7 +28,7 @@ FINISHED_SHOWN_S = 8.0  # a finished sweep's last line stays this long
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _time_model(path: str, signature: tuple, device_label: str, _runs):
-    return views.time_model(_runs, device_label)
+    return services.time_model(_runs, device_label)
 
 
 def sweeps_section(s: Store, runs, heading: str = "") -> None:
@@ -60,15 +60,15 @@ def _panel(s: Store, sweep_id: str, label: str, model) -> None:
     line that comes and goes never moves another."""
     final = st.session_state.setdefault("sweep_final", {})
     try:  # a finished sweep is not asked about again: its refreshes (and the one that drops it) stay quick
-        stt = final.get(sweep_id) or views.sweep_status(s, sweep_id, label, model)
+        stt = final.get(sweep_id) or services.sweep_status(s, sweep_id, label, model)
     except StoreError as e:
-        st.error(f"Database error: {views.md_text(e)}")
+        st.error(f"Database error: {services.md_text(e)}")
         return
     with st.container(key=f"sweep_{sweep_id}"):
         bar, stack, eta, worker, cancel = (st.empty() for _ in range(5))
     total = max(stt.total, 1)
     # a label is anyone's words (the CLI's --label, another session's sweep): escaped
-    bar.progress(stt.done / total, text=f"**Sweep** {views.md_text(label or sweep_id)}: {stt.done}/{stt.total} runs done"
+    bar.progress(stt.done / total, text=f"**Sweep** {services.md_text(label or sweep_id)}: {stt.done}/{stt.total} runs done"
                  + (f", {stt.running} training, {stt.queued} queued" if stt.active else "")
                  + (f", {stt.failed} failed" if stt.failed else ""))
     if line := stt.stack_line():
@@ -82,7 +82,7 @@ def _panel(s: Store, sweep_id: str, label: str, model) -> None:
         with worker.container():
             st.warning("No worker is running for this database: the queue waits. Press *Resume* to start one.")
             if st.button("Resume", key=f"resume_{sweep_id}"):
-                views.start_worker(s)
+                services.start_worker(s)
                 st.session_state.setdefault("sweep_started", {})[sweep_id] = time.time()
     # drawn to the end, disabled once nothing waits: a keyed button that vanished in a page rerun
     # stayed on the page, faded, until the run ended

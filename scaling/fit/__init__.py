@@ -17,16 +17,42 @@ with Huber losses and positive parameters. Results are frozen dataclasses with
 .to_dict() (JSON-ready, NaN -> None). Invalid input (NaN, non-positive, too few points)
 raises ValueError; an estimator that cannot answer returns ok=False and a reason.
 """
-from ._util import Interval, bootstrap_interval
-from .analysis import (BACKTEST_MODELS, COMPARED, ESTIMATORS, NOPT_NAMES, QUANTITIES, Analysis, Backtest, BootstrapResult, Comparison,
-                       analyze, backtest, bootstrap, compare, comparison_table, fit_table, format_analysis)
-from .laws import KaplanFit, ParametricFit, PowerLawFit, fit_kaplan, fit_parametric, fit_power_law
-from .nopt import NoptFit, isoflop_profiles, nopt_envelope, nopt_isoflop, nopt_parametric
-from .runs import CONFIG_KEYS, STUDY_KEYS, TUNE_KEYS, Aggregate, ComputeLaw, Tuning, aggregate, frontier, lr_tuning
-from .reporting import ReportingBias, reporting_bias
-from .synthetic import synthetic_sweep
-from .verdict import Verdict, verdict
-from . import studies  # fit.studies.study(key, runs) and one function per study
+from scaling.fit._util import Interval, bootstrap_interval
+from scaling.fit.analysis import (
+    BACKTEST_MODELS,
+    COMPARED,
+    ESTIMATORS,
+    NOPT_NAMES,
+    QUANTITIES,
+    Analysis,
+    Backtest,
+    BootstrapResult,
+    Comparison,
+    analyze,
+    backtest,
+    bootstrap,
+    compare,
+    comparison_table,
+    fit_table,
+    format_analysis,
+)
+from scaling.fit.laws import KaplanFit, ParametricFit, PowerLawFit, fit_kaplan, fit_parametric, fit_power_law
+from scaling.fit.nopt import NoptFit, isoflop_profiles, nopt_envelope, nopt_isoflop, nopt_parametric
+from scaling.fit.runs import (
+    CONFIG_KEYS,
+    STUDY_KEYS,
+    TUNE_KEYS,
+    Aggregate,
+    ComputeLaw,
+    Tuning,
+    aggregate,
+    frontier,
+    lr_tuning,
+)
+from scaling.fit.reporting import ReportingBias, reporting_bias
+from scaling.fit.synthetic import synthetic_sweep
+from scaling.fit.verdict import Verdict, verdict
+from scaling.fit import studies  # fit.studies.study(key, runs) and one function per study
 
 __all__ = [
     "Aggregate", "Analysis", "BACKTEST_MODELS", "Backtest", "BootstrapResult", "COMPARED", "CONFIG_KEYS", "Comparison", "ComputeLaw",

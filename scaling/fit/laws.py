@@ -19,8 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize, nnls
 
-from ._util import (Interval, check_distinct, check_points, huber, jsonable, one_blas_thread,
-                    positive_array)
+from scaling.fit._util import Interval, check_distinct, check_points, huber, jsonable, one_blas_thread, positive_array
 
 # Tight tolerances: with delta = 1e-3 the Huber loss is nearly L1 and its gradients are small,
 # so scipy's defaults stop early (the trap behind Hoffmann et al.'s published fit).

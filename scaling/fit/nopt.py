@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._util import Interval, jsonable
-from .laws import ParametricFit, fit_parametric
-from .runs import ComputeLaw, Prepared
+from scaling.fit._util import Interval, jsonable
+from scaling.fit.laws import ParametricFit, fit_parametric
+from scaling.fit.runs import ComputeLaw, Prepared
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._util import jsonable
-from .laws import fit_power_law
-from .runs import CONFIG_KEYS, TUNE_KEYS, frontier_mask, with_study_defaults
+from scaling.fit._util import jsonable
+from scaling.fit.laws import fit_power_law
+from scaling.fit.runs import CONFIG_KEYS, TUNE_KEYS, frontier_mask, with_study_defaults
 
 HALVES = ("val_loss_even", "val_loss_odd")
 

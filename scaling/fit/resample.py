@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .runs import _group_codes
+from scaling.fit.runs import _group_codes
 
 CLUSTER_MIN_SEEDS = 5  # fewer seeds than this make too few distinct cluster resamples
 SCHEMES = ("seeds", "seeds within each data fraction", "runs within configurations")

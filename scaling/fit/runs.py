@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..config import STUDY_DEFAULTS
-from ._util import jsonable
+from scaling.core.config import STUDY_DEFAULTS
+from scaling.fit._util import jsonable
 
 # The study axes (label noise, architecture, digits, pre-training) are part of a configuration and
 # of its family; a table without them (a CSV from before them, a synthetic sweep) has their defaults.

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..arch import forward_flops, n_params
-from ..arch import width as width_of
+from scaling.core.arch import forward_flops, n_params
+from scaling.core.arch import width as width_of
 
 TRUTH = dict(E=0.05, A=11.0, B=5.0, alpha=0.4, beta=0.3)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._util import jsonable
+from scaling.fit._util import jsonable
 
 MISFIT = 0.05  # a mean log residual of 5% over a whole width or data fraction: the form bends elsewhere
 FEW_BUDGETS = 4  # an estimate from fewer usable budgets leans on few points

@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .db import DEFAULT_DB, MIGRATIONS, SCHEMA_VERSION, Database, StoreError
-from .queue import (MAX_QUEUE, STALE_S, Queue, QueueCounts, QueueFull, SweepRows, owner_id, pid_alive,
-                    queue_cap)
-from .runs import RUN_COLUMNS, Conflict, Imported, Runs
+from scaling.store.db import DEFAULT_DB, MIGRATIONS, SCHEMA_VERSION, Database, StoreError
+from scaling.store.queue import (
+    MAX_QUEUE,
+    STALE_S,
+    Queue,
+    QueueCounts,
+    QueueFull,
+    SweepRows,
+    owner_id,
+    pid_alive,
+    queue_cap,
+)
+from scaling.store.runs import RUN_COLUMNS, Conflict, Imported, Runs
 
 
 class Store(Runs, Queue):

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import duckdb
 
-from ..paths import default_db
-from .identity import canonical_ids
+from scaling.core.paths import default_db
+from scaling.store.identity import canonical_ids
 
 SCHEMA_VERSION = 6
 DEFAULT_DB = default_db()

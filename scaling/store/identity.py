@@ -13,7 +13,7 @@ from dataclasses import fields
 import numpy as np
 import pandas as pd
 
-from ..config import STUDY_DEFAULTS, RunConfig, canonical_value, identity
+from scaling.core.config import STUDY_DEFAULTS, RunConfig, canonical_value, identity
 
 FIELDS = [f.name for f in fields(RunConfig)]
 

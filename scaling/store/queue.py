@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..config import RunConfig, env_limit, with_pretraining
-from .db import Database, StoreError, insert_rows
+from scaling.core.config import RunConfig, env_limit, with_pretraining
+from scaling.store.db import Database, StoreError, insert_rows
 
 MAX_QUEUE = 10_000  # runs waiting at once, all users together; $SCALING_MAX_QUEUE overrides it
 STALE_S = 3600  # a running claim with no heartbeat for this long is retried, whoever held it

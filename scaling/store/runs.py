@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .. import config
-from .db import Database, insert_rows
+from scaling.core import config
+from scaling.store.db import Database, insert_rows
 
 RUN_COLUMNS = [
     "run_id", "protocol", "dataset", "width_step", "width", "dropout", "data_fraction", "seed", "lr_rule", "lr_mult",
@@ -99,7 +99,7 @@ class Runs(Database):
         return {r[0]: bytes(r[1]) for r in rows}
 
     def import_runs(self, runs: pd.DataFrame, curves: pd.DataFrame, source: str) -> Imported:
-        """Write another cache's runs (RUN_COLUMNS, checked by scaling.exchange) and their curves in one
+        """Write another cache's runs (RUN_COLUMNS, checked by scaling.store.exchange) and their curves in one
         transaction. A run_id cached here with the same results is a duplicate, with others a conflict:
         both are skipped (the cached run is kept); a failed run here is replaced. New runs are marked
         `imported_from` (the file's own mark where it has one: where the run was first trained) and

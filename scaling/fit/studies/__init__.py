@@ -31,12 +31,19 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .arch import ArchStudy, study_arch
-from .bottleneck import KAPLAN_BOUND, MIN_WIDTHS, PLATEAU_TOL, BottleneckStudy, plateau_start, study_bottleneck
-from .common import FAMILY, LEVEL, MIN_FRACTIONS, N_BOOT
-from .noise import NoiseStudy, study_noise
-from .result import EXP_COLUMNS
-from .transfer import TransferStudy, study_transfer
+from scaling.fit.studies.arch import ArchStudy, study_arch
+from scaling.fit.studies.bottleneck import (
+    KAPLAN_BOUND,
+    MIN_WIDTHS,
+    PLATEAU_TOL,
+    BottleneckStudy,
+    plateau_start,
+    study_bottleneck,
+)
+from scaling.fit.studies.common import FAMILY, LEVEL, MIN_FRACTIONS, N_BOOT
+from scaling.fit.studies.noise import NoiseStudy, study_noise
+from scaling.fit.studies.result import EXP_COLUMNS
+from scaling.fit.studies.transfer import TransferStudy, study_transfer
 
 STUDIES = {"noise": study_noise, "arch": study_arch, "transfer": study_transfer, "bottleneck": study_bottleneck}
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ...config import STUDY_DEFAULTS
-from ..runs import frontier_mask
-from .common import MIN_FRACTIONS, N_BOOT, _Cells, _defaults, _law, _one_family, _resample, _usable
-from .prose import _as_iv, _iv_num, _iv_text, _overlap, _overlap_words
-from .result import EXP_COLUMNS, _exp_row, _Result
+from scaling.core.config import STUDY_DEFAULTS
+from scaling.fit.runs import frontier_mask
+from scaling.fit.studies.common import MIN_FRACTIONS, N_BOOT, _Cells, _defaults, _law, _one_family, _resample, _usable
+from scaling.fit.studies.prose import _as_iv, _iv_num, _iv_text, _overlap, _overlap_words
+from scaling.fit.studies.result import EXP_COLUMNS, _exp_row, _Result
 
 
 @dataclass(frozen=True, eq=False)

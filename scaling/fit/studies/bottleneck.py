@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._util import Interval
-from ..laws import fit_kaplan
-from .common import MIN_FRACTIONS, N_BOOT, _Cells, _defaults, _one_family, _resample, _usable
-from .prose import _iv_text
-from .result import EXP_COLUMNS, _exp_row, _Result
+from scaling.fit._util import Interval
+from scaling.fit.laws import fit_kaplan
+from scaling.fit.studies.common import MIN_FRACTIONS, N_BOOT, _Cells, _defaults, _one_family, _resample, _usable
+from scaling.fit.studies.prose import _iv_text
+from scaling.fit.studies.result import EXP_COLUMNS, _exp_row, _Result
 
 MIN_WIDTHS = 3      # a plateau in N needs a rise, a bend and a flat part
 KAPLAN_BOUND = 4.9  # fit_kaplan bounds its exponents at 5: a fit that reaches it describes nothing

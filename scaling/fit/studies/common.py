@@ -7,11 +7,11 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from ...config import STUDY_DEFAULTS
-from .._util import Interval, bootstrap_interval, one_blas_thread
-from ..resample import Resampler
-from ..laws import fit_power_law
-from ..runs import _group_codes
+from scaling.core.config import STUDY_DEFAULTS
+from scaling.fit._util import Interval, bootstrap_interval, one_blas_thread
+from scaling.fit.resample import Resampler
+from scaling.fit.laws import fit_power_law
+from scaling.fit.runs import _group_codes
 
 FAMILY = ("dataset", "dropout", "lr_rule", "batch_size", "precision")
 MIN_FRACTIONS = 3   # a power law in D from fewer data sizes has no check on its form

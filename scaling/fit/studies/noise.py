@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._util import Interval
-from .common import MIN_FRACTIONS, N_BOOT, _Cells, _defaults, _law, _one_family, _resample, _usable
-from .prose import _as_iv, _iv_text, _overlap, _overlap_words, _pct
-from .result import EXP_COLUMNS, _exp_row, _Result
+from scaling.fit._util import Interval
+from scaling.fit.studies.common import MIN_FRACTIONS, N_BOOT, _Cells, _defaults, _law, _one_family, _resample, _usable
+from scaling.fit.studies.prose import _as_iv, _iv_text, _overlap, _overlap_words, _pct
+from scaling.fit.studies.result import EXP_COLUMNS, _exp_row, _Result
 
 
 @dataclass(frozen=True, eq=False)

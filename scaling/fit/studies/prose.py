@@ -5,7 +5,7 @@ import math
 
 import pandas as pd
 
-from .._util import Interval
+from scaling.fit._util import Interval
 
 
 def _iv_text(v: float, iv: Interval | None, digits: int = 2) -> str:

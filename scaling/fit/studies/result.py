@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import fields
 
-from .._util import Interval, jsonable
+from scaling.fit._util import Interval, jsonable
 
 
 def _exp_row(setting: str, value: float, iv: Interval | None, n_runs: int, **extra) -> dict:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .common import MIN_FRACTIONS, N_BOOT, _Cells, _defaults, _law, _one_family, _resample, _usable
-from .prose import _iv_num, _iv_text, _num
-from .result import EXP_COLUMNS, _exp_row, _Result
+from scaling.fit.studies.common import MIN_FRACTIONS, N_BOOT, _Cells, _defaults, _law, _one_family, _resample, _usable
+from scaling.fit.studies.prose import _iv_num, _iv_text, _num
+from scaling.fit.studies.result import EXP_COLUMNS, _exp_row, _Result
 
 
 @dataclass(frozen=True, eq=False)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import exchange
-from ..store import Imported, Store
-from .fmt import fmt_s, md_text
+from scaling.store import exchange
+from scaling.store import Imported, Store
+from scaling.core.fmt import fmt_s, md_text
 
 
 @dataclass(frozen=True)

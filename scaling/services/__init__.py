@@ -3,27 +3,95 @@
 
     selection.py  the Selection, its URL form, the cached choices, the runs it picks
     answers.py    its fits, the lines and bands drawn around them, the tables beside them
-    fmt.py        numbers, equations and reasons as the words a page shows; md_text for outside text
     plans.py      training grids, the quick sweep per device, costs, bracketing and lr-tuning runs
     device.py     the training device of this host
     sweeps.py     queueing a sweep, its progress, the worker
     imports.py    the shipped exercise grid, importing an export, which runs were imported
     studies.py    the studies beyond the exercise: what each asks, its preset grid, its answer
 """
-from .answers import (Coverage, analysis, backtest, common_range, comparison_table, coverage, isoflop_profiles,
-                      law_band, law_line, lr_tuning, nopt_band, nopt_data_points,
-                      parametric_residuals, point_estimates, shown_nopt, verdict)
-from .device import DeviceInfo, cluster_line, cpu_path_line, device_info
-from .imports import Shipped, export_bytes, import_file, imported_note, shipped
-from .fmt import compute_note, equation, explain_nopt, floor_negligible, fmt_flops, fmt_num, fmt_s, frac_label, md_text
-from .plans import (LR_SCAN, QUICK_CPU, QUICK_GPU, Bracket, GridSpec, Plan, bracket, next_lr_configs, parse_count, plan, quick_grid,
-                    TimeModel, time_model)
-from .selection import (ESTIMATORS, FAMILY, FORMS, LR_TUNED, MIN_POINTS, PARAM_KEYS, PRECISIONS, STUDY_AXES, VERDICT, Options, Selection,
-                        SelectionError, contrast_labels, current, data_version, describe, describe_family, fit_to_options,
-                        follow_growth, n_stale, options, parse_params, select, study_words)
-from . import studies  # views.studies.preset / answer: the names are the module's, not the package's
-from .sweeps import (SweepStatus, queue_runs, stale_configs, start_sweep, start_worker, sweep_status, wait_sweep,
-                     worker_pid)
+from scaling.services.answers import (
+    Coverage,
+    analysis,
+    backtest,
+    common_range,
+    comparison_table,
+    coverage,
+    isoflop_profiles,
+    law_band,
+    law_line,
+    lr_tuning,
+    nopt_band,
+    nopt_data_points,
+    parametric_residuals,
+    point_estimates,
+    shown_nopt,
+    verdict,
+)
+from scaling.services.device import DeviceInfo, cluster_line, cpu_path_line, device_info
+from scaling.services.imports import Shipped, export_bytes, import_file, imported_note, shipped
+from scaling.core.fmt import (
+    compute_note,
+    equation,
+    explain_nopt,
+    floor_negligible,
+    fmt_flops,
+    fmt_num,
+    fmt_s,
+    frac_label,
+    md_text,
+)
+from scaling.services.plans import (
+    LR_SCAN,
+    QUICK_CPU,
+    QUICK_GPU,
+    Bracket,
+    GridSpec,
+    Plan,
+    bracket,
+    next_lr_configs,
+    parse_count,
+    plan,
+    quick_grid,
+    TimeModel,
+    time_model,
+)
+from scaling.services.selection import (
+    ESTIMATORS,
+    FAMILY,
+    FORMS,
+    LR_TUNED,
+    MIN_POINTS,
+    PARAM_KEYS,
+    PRECISIONS,
+    STUDY_AXES,
+    VERDICT,
+    Options,
+    Selection,
+    SelectionError,
+    contrast_labels,
+    current,
+    data_version,
+    describe,
+    describe_family,
+    fit_to_options,
+    follow_growth,
+    n_stale,
+    options,
+    parse_params,
+    select,
+    study_words,
+)
+from scaling.services import studies  # services.studies.preset / answer: the names are the module's, not the package's
+from scaling.services.sweeps import (
+    SweepStatus,
+    queue_runs,
+    stale_configs,
+    start_sweep,
+    start_worker,
+    sweep_status,
+    wait_sweep,
+    worker_pid,
+)
 
 __all__ = [
     "ESTIMATORS", "FAMILY", "STUDY_AXES", "study_words", "FORMS", "LR_SCAN", "LR_TUNED", "MIN_POINTS", "PARAM_KEYS", "PRECISIONS", "VERDICT", "QUICK_CPU", "QUICK_GPU", "Bracket", "Coverage", "DeviceInfo", "GridSpec",

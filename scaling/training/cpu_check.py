@@ -20,7 +20,7 @@ from typing import Callable
 
 import torch
 
-from .native_build import ISAS, _why_not, chosen_isa, lib
+from scaling.training.native_build import ISAS, _why_not, chosen_isa, lib
 
 VARIANTS = ("c", "onednn", "ops")  # all in C; C with conv2 on oneDNN; the PyTorch ops
 ONEDNN_MARGIN = 0.05

@@ -6,7 +6,7 @@ from pathlib import Path
 import platformdirs
 
 APP = "scaling-lab"
-_CHECKOUT = Path(__file__).resolve().parent.parent
+_CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def in_checkout() -> bool:

@@ -10,8 +10,8 @@ import math
 from fractions import Fraction
 from itertools import product
 
-from . import arch
-from .config import DIGITS, RunConfig, ascii_digits, env_limit
+from scaling.core import arch
+from scaling.core.config import DIGITS, RunConfig, ascii_digits, env_limit
 
 MAX_RUNS = 2000  # per request; a bigger grid is refused, not truncated. $SCALING_MAX_RUNS overrides it
 

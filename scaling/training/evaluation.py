@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import data, model
-from .devices import autocast, device_type
+from scaling.training import data, model
+from scaling.training.devices import autocast, device_type
 
 # Evaluation chunks are sized by their conv1 activations (examples x models x width x 784 floats),
 # which the C kernels never store (they keep a quarter of it, after pooling). CPU: big chunks keep the

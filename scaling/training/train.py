@@ -27,14 +27,14 @@ from itertools import groupby
 import torch
 import torch.nn.functional as F
 
-from . import data, model, native
-from .config import RunConfig, lr_per_layer
-from .cpu_timing import time_cpu_paths
-from .devices import BF16, resolve_device  # noqa: F401  (train.BF16, train.resolve_device: cli, views, benchmarks, tests)
-from .devices import autocast, device_name, device_type, keep_freed_memory, precision
-from .evaluation import evaluate  # train_stack looks it up here at call time: benchmarks time it by replacing train.evaluate
-from .optim import BETAS, adam as _adam  # as train._adam, the name tests/test_native.py calls it by
-from .weights import load_weights, save_weights
+from scaling.training import data, model, native
+from scaling.core.config import RunConfig, lr_per_layer
+from scaling.training.cpu_timing import time_cpu_paths
+from scaling.training.devices import BF16, resolve_device  # noqa: F401  (train.BF16, train.resolve_device: cli, views, benchmarks, tests)
+from scaling.training.devices import autocast, device_name, device_type, keep_freed_memory, precision
+from scaling.training.evaluation import evaluate  # train_stack looks it up here at call time: benchmarks time it by replacing train.evaluate
+from scaling.training.optim import BETAS, adam as _adam  # as train._adam, the name tests/test_native.py calls it by
+from scaling.training.weights import load_weights, save_weights
 
 CURVE_POINTS = 8  # validation-curve points per run, log-spaced in examples seen
 # Training memory per model, per example of its batch, per unit of width: activations kept for

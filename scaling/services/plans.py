@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .. import arch, fit, grid
-from ..config import RunConfig, with_pretraining
-from ..store import Store
-from .fmt import frac_label
+from scaling.core import arch, grid
+from scaling import fit
+from scaling.core.config import RunConfig, with_pretraining
+from scaling.store import Store
+from scaling.core.fmt import frac_label
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def quick_grid(device: str) -> GridSpec:
 # corrects each width that has history here.
 
 VAL_EXAMPLES = 10_000  # every run is scored on the whole test set (10k images in every data set here)
-CURVE_POINTS = 8       # scaling.train.CURVE_POINTS (not imported from there: it loads torch)
+CURVE_POINTS = 8       # scaling.training.train.CURVE_POINTS (not imported from there: it loads torch)
 MIN_STACKS_FOR_RATES = 8  # stacks of this device needed to fit a, s, r_train and r_eval (fewer: defaults × k)
 MIN_WIDTH_RUNS = 4        # runs of one width needed for its own correction k_w
 # The machine as it is now: a shared box runs 2-4x slower while other jobs run (measured: the same
@@ -312,7 +313,7 @@ def bracket(runs: pd.DataFrame, sel, nopts: dict) -> Bracket:
     configs to add: smaller widths where the smallest is best, larger where the largest is, and
     data fractions on both sides where too few widths reach a budget. Same family, seeds and
     learning-rate multipliers as the selection's runs."""
-    from .selection import LR_TUNED, select
+    from scaling.services.selection import LR_TUNED, select
 
     ok = select(runs, sel)
     ok = ok[ok["status"] == "ok"] if len(ok) else ok

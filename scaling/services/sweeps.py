@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .. import datasets
-from ..store import Store
-from .fmt import fmt_s
-from .plans import GridSpec, TimeModel
+from scaling import datasets
+from scaling.store import Store
+from scaling.core.fmt import fmt_s
+from scaling.services.plans import GridSpec, TimeModel
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class SweepStatus:
 
 def sweep_status(store: Store, sweep_id: str, label: str = "", model: TimeModel | None = None) -> SweepStatus:
     """Where a sweep stands; with a time model, how long its current stack and the rest should take."""
-    from .. import jobs  # torch loads with the trainer: only once a worker is asked about
+    from scaling.workers import jobs  # torch loads with the trainer: only once a worker is asked about
 
     ids = store.sweep_run_ids(sweep_id)
     rows = store.sweep_rows(ids)
@@ -99,7 +99,7 @@ def start_sweep(store: Store, spec: GridSpec, device: str = "auto") -> tuple[str
 def queue_runs(store: Store, configs: list, label: str, device: str = "auto") -> tuple[str, int, int]:
     """Queue these configs (those not cached nor queued) and make sure a worker serves them. A
     missing or corrupt data set is refused here (DataError), not discovered run by run by the worker."""
-    from .. import jobs
+    from scaling.workers import jobs
 
     for name in sorted({c.dataset for c in configs}):
         datasets.check(name)
@@ -112,7 +112,7 @@ def queue_runs(store: Store, configs: list, label: str, device: str = "auto") ->
 def stale_configs(runs: pd.DataFrame) -> list:
     """The configs of the stale runs (an older protocol), as the current protocol identifies them:
     queueing them trains them again; the stale rows stay until deleted."""
-    from ..config import PROTOCOL, RunConfig
+    from scaling.core.config import PROTOCOL, RunConfig
 
     stale = runs[runs["protocol"] != PROTOCOL] if len(runs) else runs
     rows = ({k: v.item() if hasattr(v, "item") else v for k, v in r.items()} for r in stale.to_dict("records"))
@@ -130,13 +130,13 @@ def wait_sweep(store: Store, sweep_id: str, timeout: float = 600.0, poll: float 
 
 
 def start_worker(store: Store, device: str = "auto") -> int:
-    from .. import jobs
+    from scaling.workers import jobs
 
     return jobs.ensure_worker(store, device)
 
 
 def worker_pid(store: Store) -> int | None:
     """The pid of the worker process serving this database, if one runs."""
-    from .. import jobs
+    from scaling.workers import jobs
 
     return jobs.worker_alive(store)

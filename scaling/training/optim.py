@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from . import native
+from scaling.training import native
 
 BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults
 

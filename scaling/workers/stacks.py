@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import torch
 
-from . import train
-from .config import RunConfig
-from .devices import device_name, device_type, precision
-from .store import Store
+from scaling.training import train
+from scaling.core.config import RunConfig
+from scaling.training.devices import device_name, device_type, precision
+from scaling.store import Store
 
 # On the CPU a stack beyond ~6 models only spills the caches: per-model step time at width 23 was
 # 20.5 ms with 6 models, 22.2 ms with 12 and 24.2 ms with 24 (one core). On CUDA the cap is high;

@@ -7,10 +7,10 @@ import time
 import torch
 import torch.nn.functional as F
 
-from . import data, model, native
-from .cpu_check import VARIANTS, Timing
-from .devices import keep_freed_memory
-from .optim import BETAS, adam
+from scaling.training import data, model, native
+from scaling.training.cpu_check import VARIANTS, Timing
+from scaling.training.devices import keep_freed_memory
+from scaling.training.optim import BETAS, adam
 
 
 def time_cpu_paths(widths, models: int = 4, batch: int = 64, eval_images: int = 256, repeats: int = 5) -> list[Timing]:

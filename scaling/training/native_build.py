@@ -1,4 +1,4 @@
-"""Builds the C kernels (scaling/native.c) for this processor's instruction set and loads them, cached per user.
+"""Builds the C kernels (scaling/training/native.c) for this processor's instruction set and loads them, cached per user.
 
 The build is chosen for the instruction set it runs on (AVX-512, AVX2 + FMA, or a portable build:
 V floats a vector, register blocks sized to the ISA's registers), compiled on first use with the
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from . import paths
+from scaling.core import paths
 
 SOURCE = Path(__file__).with_name("native.c")
 # One build per instruction set, V floats a vector (native.c reads V). The widest the processor

@@ -2,7 +2,7 @@
 what each asks and where the question comes from, the grid that answers it on this device, and the
 answer (scaling.fit.studies computes it).
 
-Presets are sized by the time model of views.plans with no history (CPU: ~60 GFLOP/s of training
+Presets are sized by the time model of services.plans with no history (CPU: ~60 GFLOP/s of training
 compute plus a cost per step, calibrated on the quick sweep): each is a few minutes on a 2-core CPU.
 On a GPU they are larger: more widths, seeds or data fractions, for tighter intervals.
 """
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..config import RunConfig
-from ..fit import studies as fit_studies
+from scaling.core.config import RunConfig
+from scaling.fit import studies as fit_studies
 
 FINE_TUNE = "56789"   # the transfer study fine-tunes on digits 5-9 ...
 PRE_TRAIN = "01234"   # ... after pre-training on 0-4 (Hernandez et al. pre-train on text, fine-tune on code)

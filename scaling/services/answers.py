@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import fit
-from ..fit import comparison_table, lr_tuning, verdict  # noqa: F401  (the pages ask here)
-from .fmt import fmt_flops, frac_label
-from .selection import ESTIMATORS, LR_TUNED, MIN_POINTS, VERDICT, Selection, SelectionError, select
+from scaling import fit
+from scaling.fit import comparison_table, lr_tuning, verdict  # noqa: F401  (the pages ask here)
+from scaling.core.fmt import fmt_flops, frac_label
+from scaling.services.selection import ESTIMATORS, LR_TUNED, MIN_POINTS, VERDICT, Selection, SelectionError, select
 
 
 def analysis(runs: pd.DataFrame, curves: pd.DataFrame | None, sel: Selection, n_boot: int = 0, seed: int = 0,

@@ -36,13 +36,21 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-from . import cpu_check, native_build
-from .cpu_check import VARIANTS, CpuPath, Timer
-from .native_build import _check, lib
+from scaling.training import cpu_check, native_build
+from scaling.training.cpu_check import VARIANTS, CpuPath, Timer
+from scaling.training.native_build import _check, lib
 
 # The check's and the build's names, as `scaling doctor`, benchmarks and tests ask native for them
-from .cpu_check import Timing  # noqa: F401
-from .native_build import ISAS, _cached, _compiler, chosen_isa, compiler_version, processor_name, runnable_isas  # noqa: F401
+from scaling.training.cpu_check import Timing  # noqa: F401
+from scaling.training.native_build import (
+    ISAS,
+    _cached,
+    _compiler,
+    chosen_isa,
+    compiler_version,
+    processor_name,
+    runnable_isas,
+)  # noqa: F401
 
 # ---------------------------------------------------------------- which path runs
 

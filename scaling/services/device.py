@@ -5,7 +5,7 @@ import os
 import platform
 from dataclasses import dataclass
 
-from .fmt import md_text
+from scaling.core.fmt import md_text
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class DeviceInfo:
 def device_info() -> DeviceInfo:
     import torch
 
-    from .. import train
+    from scaling.training import train
 
     dev = train.resolve_device("auto")
     if dev == "cuda":
@@ -41,7 +41,7 @@ def device_info() -> DeviceInfo:
 def cpu_path_line() -> str:
     """What fp32 CPU training runs on here: the C kernels of which build, or the PyTorch ops, and
     why. Never times anything (native.cpu_path does that in the process that trains)."""
-    from .. import native
+    from scaling.training import native
 
     try:
         return native.cpu_path(measure=False).describe()
@@ -53,7 +53,7 @@ def cluster_line(store) -> str | None:
     """Where the app's worker trains when that is a Ray cluster ($SCALING_RAY_ADDRESS set), with
     its CPUs and GPUs as Ray last reported them to the worker; None: on this machine. Markdown, with
     the address and the cluster's own words (host names) escaped."""
-    from .. import cluster
+    from scaling.workers import cluster
 
     address = os.environ.get(cluster.ADDRESS_ENV)
     if not address:

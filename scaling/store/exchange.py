@@ -31,15 +31,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import arch
-from .config import PROTOCOL, STUDY_DEFAULTS, RunConfig, identity
-from .store import RUN_COLUMNS, SCHEMA_VERSION
-from .store.identity import canonical_rows
+from scaling.core import arch
+from scaling.core.config import PROTOCOL, STUDY_DEFAULTS, RunConfig, identity
+from scaling.store import RUN_COLUMNS, SCHEMA_VERSION
+from scaling.store.identity import canonical_rows
 
 FORMAT = "scaling-lab-runs"
 FORMAT_VERSION = 1  # bump when a column changes meaning; a reader refuses versions above its own
 KEY = "scaling_lab."
-SHIPPED = Path(__file__).with_name("shipped") / "exercise_grid.parquet"
+SHIPPED = Path(__file__).resolve().parents[1] / "shipped" / "exercise_grid.parquet"
 STATUSES = ("ok", "diverged")  # results; failed runs hold none and are not exported
 
 CURVE = pa.struct([("examples", pa.int64()), ("flops", pa.float64()), ("val_loss", pa.float64()),
@@ -114,7 +114,7 @@ def _cpuinfo(field: str) -> str:
 def code_version() -> dict:
     """The package version and, in a checkout, the git commit (`+dirty` when the tree has changes)."""
     out = {"package": _version("scaling-lab")}
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                                 timeout=10)

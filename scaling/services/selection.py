@@ -7,10 +7,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .. import arch, config, grid
-from ..fit import NOPT_NAMES
-from ..datasets import DATASETS
-from .fmt import frac_label, md_text
+from scaling.core import arch, config, grid
+from scaling.fit import NOPT_NAMES
+from scaling.datasets import DATASETS
+from scaling.core.fmt import frac_label, md_text
 
 
 LR_TUNED = "tuned"

@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .datasets import DATASETS, TRAIN_SIZE, DataError, arrays, check, n_examples  # noqa: F401  (the data API in one place)
+from scaling.datasets import DATASETS, TRAIN_SIZE, DataError, arrays, check, n_examples  # noqa: F401  (the data API in one place)
 
 
 @dataclass(frozen=True)
