@@ -4,7 +4,8 @@ sentence. Every number comes from scaling.services.studies (and scaling.fit.stud
 import streamlit as st
 
 from app_pages import ui
-from scaling import study_charts, services
+from scaling import services
+from scaling.charts import studies as study_charts
 from scaling.datasets import DataError
 
 ui.through_app()

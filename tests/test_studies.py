@@ -239,7 +239,7 @@ def test_each_study_reads_the_family_its_sweep_trained_not_the_biggest_one():
 
 def test_every_study_chart_is_valid_vega_lite():
     """The charts are plain Vega-Lite dicts (scaling.charts): each must be JSON and pass the schema."""
-    from scaling import study_charts
+    from scaling.charts import studies as study_charts
 
     for key, runs in [("noise", noise_runs(0.3)), ("arch", arch_runs()), ("transfer", transfer_runs()),
                       ("bottleneck", bottleneck_runs())]:

@@ -15,7 +15,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from scaling.charts import (
+from scaling.charts.figures import _loss_y
+from scaling.charts.vega import (
     FIT_COLOR,
     FRONTIER_COLOR,
     HEIGHT,
@@ -25,7 +26,6 @@ from scaling.charts import (
     WIDTH_SCHEME,
     _figure,
     _legend,
-    _loss_y,
     _title,
     _vals,
     enc,

@@ -1,0 +1,19 @@
+"""Charts: results in, Vega-Lite out, with no Streamlit and no fitting.
+
+    vega.py     Vega-Lite in a few words (encodings, marks, layers, log axes) and Figure
+    figures.py  the charts of Explore, Compare and Fit lab
+    studies.py  the charts of the studies beyond the exercise
+"""
+from scaling.charts.figures import (
+    accuracy_vs_compute,
+    bottleneck,
+    compare_frontiers,
+    exponents_side_by_side,
+    isoflop_curves,
+    loss_vs_compute,
+    nopt_estimators,
+    nopt_vs_compute,
+    prediction,
+    residuals,
+)
+from scaling.charts.vega import HEIGHT, Figure, can_export, log_ticks
