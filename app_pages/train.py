@@ -2,8 +2,8 @@
 import streamlit as st
 
 from app_pages import ui
-from scaling.core import arch, grid
 from scaling import datasets, services
+from scaling.core import arch, grid
 
 ui.through_app()
 st.title("Train")

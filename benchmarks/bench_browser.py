@@ -240,9 +240,9 @@ def main() -> None:
 
 
 def run(tmp: Path, args) -> None:
-    from scaling.workers import jobs
     from scaling import services
     from scaling.store import Store
+    from scaling.workers import jobs
 
     db = tmp / "runs.duckdb"
     store = Store(db)

@@ -18,8 +18,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scaling.training import data, model, native, train
 from scaling.core import grid  # noqa: E402
+from scaling.training import data, model, native, train
 
 
 def measure(width_step: int) -> dict:

@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scaling.workers import cluster, jobs
 from scaling.core import grid
-from scaling.training import train  # noqa: E402
 from scaling.store import Store  # noqa: E402
+from scaling.training import train  # noqa: E402
+from scaling.workers import cluster, jobs
 
 # widths 4-11 x fractions 1/256-1/32 x 2 seeds x dropout {0, 0.2}: 64 runs, 8 stacks of 8 models
 GRID = dict(widths=[0, 1, 2, 3], fractions=[1 / 256, 1 / 128, 1 / 64, 1 / 32], seeds=[0, 1], dropouts=[0.0, 0.2])

@@ -36,11 +36,11 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scaling.training import data, model, train
 from scaling import datasets
 from scaling.core import grid
-from scaling.workers import jobs  # noqa: E402
 from scaling.core.config import lr_per_layer  # noqa: E402
+from scaling.training import data, model, train
+from scaling.workers import jobs  # noqa: E402
 
 GRIDS = {  # widths (steps), fractions, seeds, dropouts; and which runs the baseline trains
     "quick": ([2, 3, 4], [1 / 64, 1 / 32], [0, 1], [0.0, 0.2], 4),  # 24 runs, baseline on 6

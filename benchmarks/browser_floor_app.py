@@ -10,6 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import streamlit as st  # noqa: E402
+
 from scaling import charts  # noqa: E402
 from scaling.store import Store  # noqa: E402
 

@@ -14,8 +14,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scaling.training import data, train
 from scaling.core import grid  # noqa: E402
+from scaling.training import data, train
 
 
 def main(argv=None) -> int:

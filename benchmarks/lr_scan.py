@@ -21,9 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scaling.core import grid
-from scaling.workers import jobs
-from scaling.training import train  # noqa: E402
 from scaling.store import Store  # noqa: E402
+from scaling.training import train  # noqa: E402
+from scaling.workers import jobs
 
 WIDTHS = "-2:8"          # widths 2, 3, 4, 6, 8, 11, 16, 23, 32, 45
 FRACTIONS = "1/64,1/16"  # 937 and 3,750 examples: one epoch of 15 and 59 steps

@@ -20,10 +20,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scaling.core import grid
-from scaling.workers import jobs
-from scaling.training import train  # noqa: E402
 from scaling.fit import analyze, reporting_bias  # noqa: E402
 from scaling.store import Store  # noqa: E402
+from scaling.training import train  # noqa: E402
+from scaling.workers import jobs
 
 WIDTHS, FRACTIONS, SEEDS, MULTS = "-4:5", "1/256:1", "0:3", "0.5,1,2"
 

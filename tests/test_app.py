@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from scaling.core import grid
-from scaling.workers import jobs
 from scaling import services
+from scaling.core import grid
 from scaling.store import Store
+from scaling.workers import jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "streamlit_app.py")
@@ -138,8 +138,8 @@ def test_a_slider_move_that_arrives_with_landing_runs_is_kept(small_cache, tmp_p
 
     from streamlit.testing.v1 import AppTest
 
-    from scaling.training import train
     from scaling.core.config import RunConfig
+    from scaling.training import train
 
     db = tmp_path / "copy.duckdb"
     shutil.copy(small_cache, db)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scaling.training import train
 from scaling.core.config import RunConfig
 from scaling.store import Store
+from scaling.training import train
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "streamlit_app.py")

@@ -7,14 +7,13 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from scaling.core import arch, config
-from scaling.training import data, model, train
-from scaling.workers import jobs
 from scaling.cli import main
+from scaling.core import arch, config
 from scaling.core.config import RunConfig
 from scaling.store import Store
 from scaling.store.db import MIGRATIONS
-
+from scaling.training import data, model, train
+from scaling.workers import jobs
 
 # ---------------------------------------------------------------- label noise
 

@@ -28,6 +28,7 @@ def test_the_grids_are_the_ones_documented():
 
 def test_bench_native_compares_both_paths(capsys):
     import bench_native
+
     from scaling.training import native
 
     if native.lib() is None:

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from test_app import build_small_cache  # the same session-wide cache of real runs
 
 ROOT = Path(__file__).resolve().parent.parent

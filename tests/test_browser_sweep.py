@@ -15,12 +15,12 @@ import signal
 import time
 
 import pytest
-
-from scaling.workers import jobs
-from scaling import services
-from scaling.store import Store
 from test_app import build_small_cache
 from test_browser import ARTIFACTS, _browser, _streamlit
+
+from scaling import services
+from scaling.store import Store
+from scaling.workers import jobs
 
 # the stale elements one can see (an st.empty slot with nothing in it has no size: it cannot look faded)
 STALE_JS = """() => Array.from(document.querySelectorAll('[data-stale="true"]'))

@@ -24,8 +24,8 @@ def test_seeds_are_resampled_with_their_runs():
     """A resample draws whole (seed, fraction) blocks with few seeds, whole seeds with many."""
     import numpy as np
 
-    from scaling.fit.analysis import Prepared, Resampler
     from scaling.fit import synthetic_sweep
+    from scaling.fit.analysis import Prepared, Resampler
 
     runs, _ = synthetic_sweep(width_steps=range(3), fractions=(1 / 4, 1 / 8), seeds=3)
     r = Resampler(Prepared(runs))

@@ -163,9 +163,9 @@ def test_grid_and_queue_caps_from_the_environment(db, capsys, monkeypatch):
 def test_bad_data_files_stop_a_sweep_before_anything_is_queued(db, tmp_path, capsys, monkeypatch, damage):
     import shutil
 
-    from scaling.training import data
     from scaling import datasets
     from scaling.store import Store
+    from scaling.training import data
 
     folder = tmp_path / "mnist"
     shutil.copytree(datasets._mnist_folder(), folder)
@@ -205,15 +205,15 @@ def test_a_range_from_minus_four_skips_the_twin_step(db, capsys):
 
 
 def test_doctor_says_which_path_trains_here_and_why(capsys):
-    from scaling.training import native
+    from scaling.training import native, native_build
 
     assert main(["doctor", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     path = native.cpu_path()
     assert report["cpu_path"]["line"] == path.describe() and report["cpu_path"]["isa"] == path.isa
-    assert report["builds"].keys() == native.ISAS.keys()
+    assert report["builds"].keys() == native_build.ISAS.keys()
     for isa, build in report["builds"].items():
-        assert build["vector_width"] == native.ISAS[isa][0] and build["runnable"] == (isa in native.runnable_isas())
+        assert build["vector_width"] == native_build.ISAS[isa][0] and build["runnable"] == (isa in native_build.runnable_isas())
     assert main(["doctor"]) == 0
     text = capsys.readouterr().out
     assert f"CPU path       {path.describe()}" in text and "processor" in text
@@ -227,8 +227,8 @@ def test_doctor_says_which_path_trains_here_and_why(capsys):
 def _fake_runs(path, widths=(0, 1), val_loss=0.5):
     """Finished runs with curves written through the store (made-up numbers, real writes)."""
     from scaling.core import grid
-    from scaling.training import train
     from scaling.store import Store
+    from scaling.training import train
 
     cfgs = grid.expand(list(widths), [1 / 256, 1 / 128], [0, 1], [0.0, 0.2])
     store = Store(path)
@@ -340,10 +340,9 @@ def test_a_file_that_is_not_a_valid_export_is_refused_with_nothing_written(db, t
 
 def test_the_shipped_grid_is_a_valid_export_of_this_code(tmp_path, capsys):
     """The exercise grid shipped in the package: small, current, with its provenance, and it loads."""
-    from scaling.store import exchange
     from scaling import services
     from scaling.core.config import PROTOCOL
-    from scaling.store import Store
+    from scaling.store import Store, exchange
 
     path = exchange.SHIPPED
     assert path.stat().st_size < 5e6

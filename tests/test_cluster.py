@@ -155,8 +155,8 @@ def test_two_drivers_on_one_database_train_each_configuration_once(cluster, tmp_
 
 
 def test_without_ray_the_flag_says_what_to_install(db, monkeypatch, capsys):
-    from scaling.workers import cluster as backend
     from scaling.cli import main
+    from scaling.workers import cluster as backend
 
     monkeypatch.setitem(sys.modules, "ray", None)  # as on a machine without the extra
     assert main(["sweep", *GRID, "--ray"]) == 2
@@ -165,8 +165,8 @@ def test_without_ray_the_flag_says_what_to_install(db, monkeypatch, capsys):
 
 def test_the_train_page_says_where_training_happens(db, monkeypatch):
     """The app never joins Ray itself: it reads what the worker last found there."""
-    from scaling.workers import cluster as backend
     from scaling import services
+    from scaling.workers import cluster as backend
 
     store = Store(db)
     assert services.cluster_line(store) is None  # no SCALING_RAY_ADDRESS: this machine

@@ -3,8 +3,8 @@ import shutil
 import pytest
 import torch
 
-from scaling.training import data
 from scaling import datasets
+from scaling.training import data
 
 
 def test_mnist_loads_normalised_with_official_shapes():

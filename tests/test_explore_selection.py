@@ -3,11 +3,11 @@ back, landing from a sweep): no exception, and the range follows the cache inste
 from __future__ import annotations
 
 import pytest
+from test_app import APP, _ok, _w
 
 from scaling.core import grid
-from scaling.training import train
 from scaling.store import Store
-from test_app import APP, _ok, _w
+from scaling.training import train
 
 FRACTIONS = [1 / 256, 1 / 128, 1 / 64]
 

@@ -6,12 +6,12 @@ import json
 import duckdb
 import pytest
 
-from scaling.core import config, grid
-from scaling.training import train
 from scaling import services
 from scaling.cli import main
+from scaling.core import config, grid
 from scaling.store import Store
 from scaling.store.db import MIGRATIONS
+from scaling.training import train
 
 
 def law_results(configs, precision="fp32", scale=1.0):

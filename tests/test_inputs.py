@@ -14,13 +14,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from scaling.store import exchange
-from scaling.core import grid
-from scaling.training import train
 from scaling.cli import main
+from scaling.core import grid
 from scaling.core.config import STUDY_DEFAULTS, RunConfig
-from scaling.store import Store
 from scaling.core.text import printable
+from scaling.store import Store, exchange
+from scaling.training import train
 
 ROOT = Path(__file__).resolve().parent.parent
 

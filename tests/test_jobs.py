@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from scaling.core import grid
-from scaling.workers import jobs
-from scaling.training import train
 from scaling.store import QueueFull, Store
+from scaling.training import train
+from scaling.workers import jobs
 
 CFGS = grid.expand([0], [1 / 256], [0, 1, 2, 3], [0.0])  # one stack of 4
 
@@ -97,8 +97,8 @@ def test_the_app_refuses_a_sweep_on_a_corrupt_data_set_before_queueing(db, tmp_p
     """Not one `failed` run per queued config: the page gets the error, nothing is queued."""
     import shutil
 
-    from scaling.training import data
     from scaling import datasets, services
+    from scaling.training import data
 
     folder = tmp_path / "mnist"
     shutil.copytree(datasets._mnist_folder(), folder)

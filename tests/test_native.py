@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from scaling.training import model, native, train
+from scaling.training import cpu_check, model, native, native_build, train
 
 pytestmark = pytest.mark.skipif(native.lib() is None, reason="no C compiler here")
 
@@ -28,15 +28,15 @@ def _batch(m, b, shared):
     return x
 
 
-@pytest.fixture(params=list(native.ISAS))
+@pytest.fixture(params=list(native_build.ISAS))
 def build(request, monkeypatch):
     """Each build this processor can run (an AVX-512 machine runs all three), not only the one it
     would choose."""
-    if request.param not in native.runnable_isas():
+    if request.param not in native_build.runnable_isas():
         pytest.skip(f"this processor cannot run the {request.param} build")
     monkeypatch.setenv("SCALING_NATIVE_ISA", request.param)
     native.reset()
-    assert native.lib().vector_width() == native.ISAS[request.param][0]
+    assert native.lib().vector_width() == native_build.ISAS[request.param][0]
     yield request.param
     monkeypatch.delenv("SCALING_NATIVE_ISA")
     native.reset()
@@ -173,7 +173,7 @@ def test_no_compiler_means_torch_ops_and_a_warning(monkeypatch, tmp_path):
 def test_a_damaged_cached_build_is_rebuilt(monkeypatch, tmp_path):
     """A cache file that is not a library (never loaded by this process: a loaded one is mapped)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    so = native._cached(native._compiler(), native.chosen_isa())
+    so = native_build._cached(native_build._compiler(), native_build.chosen_isa())
     so.parent.mkdir(parents=True)
     so.write_bytes(b"\x7fELF truncated")
     native.reset()
@@ -229,7 +229,7 @@ def test_training_on_the_cpu_runs_every_kernel(monkeypatch):
 def _path(onednn=(), **speedups):
     """A CpuPath whose timings say the kernels are `speedup` times the ops, per phase and width
     (with conv2 on oneDNN at the widths in `onednn`, in C elsewhere)."""
-    rows = tuple(native.Timing(phase, w, 1.2 if w in onednn else 1.0, 1.0 if w in onednn else 1.2, s)
+    rows = tuple(cpu_check.Timing(phase, w, 1.2 if w in onednn else 1.0, 1.0 if w in onednn else 1.2, s)
                  for phase, by_width in speedups.items() for w, s in by_width.items())
     return native.CpuPath("avx2", "checked", "", rows)
 
@@ -245,9 +245,9 @@ def test_each_width_follows_the_nearest_timed_width():
     everywhere = _path(train={4: 1.5, 32: 2.0}, eval={4: 1.4, 32: 1.3}).describe()
     assert everywhere.startswith("C kernels (avx2, 8 floats a vector): training on the kernels (1.5-2.0x the ops)")
     assert "evaluation on the PyTorch ops" in _path(train={4: 1.5}, eval={4: 0.5}).describe()
-    close = native.Timing("eval", 32, kernels_s=1.03, onednn_s=1.0, ops_s=2.0)  # within the margin: all in C
-    assert close.best == "c" and native.Timing("eval", 32, 1.2, 1.0, 2.0).best == "onednn"
-    assert native.Timing("eval", 32, 1.2, 1.0, 0.99).best == "ops"  # the ops win by any margin
+    close = cpu_check.Timing("eval", 32, kernels_s=1.03, onednn_s=1.0, ops_s=2.0)  # within the margin: all in C
+    assert close.best == "c" and cpu_check.Timing("eval", 32, 1.2, 1.0, 2.0).best == "onednn"
+    assert cpu_check.Timing("eval", 32, 1.2, 1.0, 0.99).best == "ops"  # the ops win by any margin
     mixed = _path(onednn=(32,), train={4: 1.5, 32: 2.0}, eval={4: 1.4, 32: 1.3})
     assert [mixed.variant("train", w) for w in (4, 11, 45)] == ["c", "c", "onednn"]
     assert "conv2 on oneDNN near width 32" in mixed.describe()
@@ -302,13 +302,13 @@ def test_forced_and_bad_settings(monkeypatch):
 
 
 def test_a_build_this_processor_cannot_run_is_refused(monkeypatch):
-    beyond = [isa for isa in native.ISAS if isa not in native.runnable_isas()]
+    beyond = [isa for isa in native_build.ISAS if isa not in native_build.runnable_isas()]
     if not beyond:
         pytest.skip("this processor runs every build")
     monkeypatch.setenv("SCALING_NATIVE_ISA", beyond[0])
     native.reset()
     try:
         with pytest.raises(ValueError, match="this processor runs only"):
-            native.chosen_isa()
+            native_build.chosen_isa()
     finally:
         native.reset()

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scaling.store import exchange
 from scaling import services
-from scaling.store import Store
+from scaling.store import Store, exchange
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 IMAGE = "![x](http://example.invalid/a.png)"

@@ -2,8 +2,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scaling.core import grid
 from scaling.cli import main
+from scaling.core import grid
 
 text = st.text(alphabet="0123456789/:,.-e naINF", max_size=12)
 

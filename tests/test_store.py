@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from scaling.core import grid
-from scaling.workers import jobs
-from scaling.training import train
 from scaling.core.config import RunConfig
 from scaling.store import SCHEMA_VERSION, QueueFull, Store, StoreError
+from scaling.training import train
+from scaling.workers import jobs
 
 TINY = 1 / 256
 

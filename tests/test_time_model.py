@@ -17,8 +17,8 @@ import pytest
 
 from scaling import services
 from scaling.core.config import RunConfig
-from scaling.store import Store
 from scaling.services import plans
+from scaling.store import Store
 
 TIMINGS = Path(__file__).parent / "data" / "cpu_timings_epyc_2core.csv"
 CPU = "cpu (2 threads)"

@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from scaling.training import data, model, train
 from scaling.core.config import RunConfig, lr_per_layer
+from scaling.training import data, model, train
 
 TINY = 1 / 256  # 234 examples: 4 steps of 64
 

@@ -37,7 +37,6 @@ def test_the_lr_scan_preset_and_its_bad_input(db, capsys):
 
 
 def test_backtest_scores_each_law_on_the_held_out_frontier(db, capsys):
-    import json
 
     import pytest
 

@@ -10,8 +10,8 @@ them and draws widgets.
     sweeps.py     the sweep panels (one fragment owns them), and which sweeps to show
 """
 from .cards import chart, download, exponent_card, interval_note
-from .layout import card_row, chart_row
 from .fits import BOOT, analysis, backtest, bracketing, cached_analysis, lr_offer, point_estimates
+from .layout import card_row, chart_row
 from .reads import device, guarded, load_curves, load_runs, snapshot, store
 from .routing import through_app
 from .selection import selection_controls, set_estimator, set_selection, write_url

@@ -12,21 +12,21 @@ def doctor(args) -> int:
     import torch
 
     from scaling.services.device import device_info
-    from scaling.training import native, train
+    from scaling.training import native, native_build, train
 
     info = device_info()
     path = native.cpu_path()  # times the kernels against the ops on first use (a few seconds)
     builds = {}
-    for isa in native.ISAS:
-        runnable = isa in native.runnable_isas()
+    for isa in native_build.ISAS:
+        runnable = isa in native_build.runnable_isas()
         dll = native.lib(isa) if runnable and path.how != "off" else None
-        builds[isa] = {"vector_width": native.ISAS[isa][0], "runnable": runnable,
+        builds[isa] = {"vector_width": native_build.ISAS[isa][0], "runnable": runnable,
                        "library": str(dll.path) if dll is not None else None}
     report = {
-        "processor": info.name if info.device == "cpu" else native.processor_name(),
+        "processor": info.name if info.device == "cpu" else native_build.processor_name(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "compiler": native.compiler_version(),
+        "compiler": native_build.compiler_version(),
         "builds": builds,
         "cpu_path": {"isa": path.isa, "how": path.how, "line": path.describe(),
                      "timings": [dict(asdict(t), best=t.best) for t in path.timings]},

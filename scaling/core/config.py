@@ -9,8 +9,8 @@ import os
 import unicodedata
 from dataclasses import dataclass, fields
 
-from scaling.core import arch
 from scaling import datasets
+from scaling.core import arch
 
 # Bump when a change to data, model or trainer changes what a config produces: old runs then stop
 # matching and are trained again, instead of being mixed with new ones.

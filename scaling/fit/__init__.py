@@ -17,6 +17,7 @@ with Huber losses and positive parameters. Results are frozen dataclasses with
 .to_dict() (JSON-ready, NaN -> None). Invalid input (NaN, non-positive, too few points)
 raises ValueError; an estimator that cannot answer returns ok=False and a reason.
 """
+from scaling.fit import studies  # fit.studies.study(key, runs) and one function per study
 from scaling.fit._util import Interval, bootstrap_interval
 from scaling.fit.analysis import (
     BACKTEST_MODELS,
@@ -38,6 +39,7 @@ from scaling.fit.analysis import (
 )
 from scaling.fit.laws import KaplanFit, ParametricFit, PowerLawFit, fit_kaplan, fit_parametric, fit_power_law
 from scaling.fit.nopt import NoptFit, isoflop_profiles, nopt_envelope, nopt_isoflop, nopt_parametric
+from scaling.fit.reporting import ReportingBias, reporting_bias
 from scaling.fit.runs import (
     CONFIG_KEYS,
     STUDY_KEYS,
@@ -49,10 +51,8 @@ from scaling.fit.runs import (
     frontier,
     lr_tuning,
 )
-from scaling.fit.reporting import ReportingBias, reporting_bias
 from scaling.fit.synthetic import synthetic_sweep
 from scaling.fit.verdict import Verdict, verdict
-from scaling.fit import studies  # fit.studies.study(key, runs) and one function per study
 
 __all__ = [
     "Aggregate", "Analysis", "BACKTEST_MODELS", "Backtest", "BootstrapResult", "COMPARED", "CONFIG_KEYS", "Comparison", "ComputeLaw",

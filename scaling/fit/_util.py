@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-
 RELIABLE_SHARE = 0.8  # an interval from fewer answering resamples than this is marked unreliable
 
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from scaling.fit import resample
 from scaling.fit._util import Interval, bootstrap_interval, jsonable, one_blas_thread
 from scaling.fit.laws import KaplanFit, ParametricFit, PowerLawFit, fit_kaplan, fit_parametric, fit_power_law
 from scaling.fit.nopt import NoptFit, envelope_arrays, isoflop_arrays, parametric_arrays
-from scaling.fit import resample
 from scaling.fit.resample import CLUSTER_MIN_SEEDS, SCHEMES, Resampler  # noqa: F401  (their home before resample.py)
 from scaling.fit.runs import Aggregate, ComputeLaw, Prepared, _aggregate_prepared, frontier, frontier_mask, lr_tuning
 from scaling.fit.verdict import verdict

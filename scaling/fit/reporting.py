@@ -64,7 +64,7 @@ def reporting_bias(runs: pd.DataFrame, lr="tuned") -> ReportingBias:
                          "do not): train a sweep with this version first")
     cfg = ok.groupby(CONFIG_KEYS, dropna=False).agg(flops=("flops", "mean"), **{h: (h, "mean") for h in HALVES})
     cfg = cfg.reset_index()
-    alphas, optimism, lr_diff, front_diff = {"same": [], "split": []}, [], [], []
+    alphas, optimism, lr_diff = {"same": [], "split": []}, [], []
     chosen = {h: _choose(cfg, h, lr) for h in HALVES}
     for pick, score in (HALVES, HALVES[::-1]):
         same_cfg, same_fm = chosen[score]

@@ -9,6 +9,18 @@
     imports.py    the shipped exercise grid, importing an export, which runs were imported
     studies.py    the studies beyond the exercise: what each asks, its preset grid, its answer
 """
+from scaling.core.fmt import (
+    compute_note,
+    equation,
+    explain_nopt,
+    floor_negligible,
+    fmt_flops,
+    fmt_num,
+    fmt_s,
+    frac_label,
+    md_text,
+)
+from scaling.services import studies  # services.studies.preset / answer: the names are the module's, not the package's
 from scaling.services.answers import (
     Coverage,
     analysis,
@@ -29,17 +41,6 @@ from scaling.services.answers import (
 )
 from scaling.services.device import DeviceInfo, cluster_line, cpu_path_line, device_info
 from scaling.services.imports import Shipped, export_bytes, import_file, imported_note, shipped
-from scaling.core.fmt import (
-    compute_note,
-    equation,
-    explain_nopt,
-    floor_negligible,
-    fmt_flops,
-    fmt_num,
-    fmt_s,
-    frac_label,
-    md_text,
-)
 from scaling.services.plans import (
     LR_SCAN,
     QUICK_CPU,
@@ -47,12 +48,12 @@ from scaling.services.plans import (
     Bracket,
     GridSpec,
     Plan,
+    TimeModel,
     bracket,
     next_lr_configs,
     parse_count,
     plan,
     quick_grid,
-    TimeModel,
     time_model,
 )
 from scaling.services.selection import (
@@ -81,7 +82,6 @@ from scaling.services.selection import (
     select,
     study_words,
 )
-from scaling.services import studies  # services.studies.preset / answer: the names are the module's, not the package's
 from scaling.services.sweeps import (
     SweepStatus,
     queue_runs,

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from scaling import fit
-from scaling.fit import comparison_table, lr_tuning, verdict  # noqa: F401  (the pages ask here)
 from scaling.core.fmt import fmt_flops, frac_label
+from scaling.fit import comparison_table, lr_tuning, verdict  # noqa: F401  (the pages ask here)
 from scaling.services.selection import ESTIMATORS, LR_TUNED, MIN_POINTS, VERDICT, Selection, SelectionError, select
 
 

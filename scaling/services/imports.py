@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from scaling.store import exchange
-from scaling.store import Imported, Store
 from scaling.core.fmt import fmt_s, md_text
+from scaling.store import Imported, Store, exchange
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from scaling.core import arch, grid
 from scaling import fit
+from scaling.core import arch, grid
 from scaling.core.config import RunConfig, with_pretraining
-from scaling.store import Store
 from scaling.core.fmt import frac_label
+from scaling.store import Store
 
 
 @dataclass(frozen=True)

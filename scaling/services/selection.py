@@ -8,10 +8,9 @@ import numpy as np
 import pandas as pd
 
 from scaling.core import arch, config, grid
-from scaling.fit import NOPT_NAMES
-from scaling.datasets import DATASETS
 from scaling.core.fmt import frac_label, md_text
-
+from scaling.datasets import DATASETS
+from scaling.fit import NOPT_NAMES
 
 LR_TUNED = "tuned"
 FORMS = {"power": "pure power law  L = A·C^-α", "irreducible": "with irreducible loss  L = E + A·C^-α"}

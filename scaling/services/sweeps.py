@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from scaling import datasets
-from scaling.store import Store
 from scaling.core.fmt import fmt_s
 from scaling.services.plans import GridSpec, TimeModel
+from scaling.store import Store
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from scaling.core import arch
 from scaling.core.config import PROTOCOL, STUDY_DEFAULTS, RunConfig, identity
 from scaling.store import RUN_COLUMNS, SCHEMA_VERSION
 from scaling.store.identity import canonical_rows

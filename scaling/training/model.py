@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scaling.training import native
 from scaling.core.arch import C0, MAX_WIDTH_STEP, MLP_HIDDEN, fan_in, forward_flops, layer_shapes, n_params, width  # noqa: F401
+from scaling.training import native
 
 
 class CNN(nn.Module):

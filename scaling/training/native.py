@@ -40,18 +40,6 @@ from scaling.training import cpu_check, native_build
 from scaling.training.cpu_check import VARIANTS, CpuPath, Timer
 from scaling.training.native_build import _check, lib
 
-# The check's and the build's names, as `scaling doctor`, benchmarks and tests ask native for them
-from scaling.training.cpu_check import Timing  # noqa: F401
-from scaling.training.native_build import (
-    ISAS,
-    _cached,
-    _compiler,
-    chosen_isa,
-    compiler_version,
-    processor_name,
-    runnable_isas,
-)  # noqa: F401
-
 # ---------------------------------------------------------------- which path runs
 
 CHECK_WIDTHS = (4, 11, 45)  # the widths the check times: the exercise's narrowest, middle and widest

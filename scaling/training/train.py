@@ -27,13 +27,23 @@ from itertools import groupby
 import torch
 import torch.nn.functional as F
 
-from scaling.training import data, model, native
 from scaling.core.config import RunConfig, lr_per_layer
+from scaling.training import data, model, native
 from scaling.training.cpu_timing import time_cpu_paths
-from scaling.training.devices import BF16, resolve_device  # noqa: F401  (train.BF16, train.resolve_device: cli, views, benchmarks, tests)
-from scaling.training.devices import autocast, device_name, device_type, keep_freed_memory, precision
-from scaling.training.evaluation import evaluate  # train_stack looks it up here at call time: benchmarks time it by replacing train.evaluate
-from scaling.training.optim import BETAS, adam as _adam  # as train._adam, the name tests/test_native.py calls it by
+from scaling.training.devices import (  # noqa: F401  (train.BF16, train.resolve_device: cli, views, benchmarks, tests)
+    BF16,
+    autocast,
+    device_name,
+    device_type,
+    keep_freed_memory,
+    precision,
+    resolve_device,
+)
+from scaling.training.evaluation import (
+    evaluate,  # train_stack looks it up here at call time: benchmarks time it by replacing train.evaluate
+)
+from scaling.training.optim import BETAS  # as train._adam, the name tests/test_native.py calls it by
+from scaling.training.optim import adam as _adam
 from scaling.training.weights import load_weights, save_weights
 
 CURVE_POINTS = 8  # validation-curve points per run, log-spaced in examples seen

@@ -15,9 +15,9 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from scaling.workers import stacks
 from scaling.core.config import RunConfig
 from scaling.store import Store, owner_id
+from scaling.workers import stacks
 
 ADDRESS_ENV = "SCALING_RAY_ADDRESS"  # a cluster's address ("auto": the one started on this host)
 INSTALL = "Ray is not installed here: pip install 'scaling-lab[ray]' (or: pip install 'ray>=2.60')"

@@ -9,8 +9,8 @@ import pandas as pd
 
 from scaling.core.config import STUDY_DEFAULTS
 from scaling.fit._util import Interval, bootstrap_interval, one_blas_thread
-from scaling.fit.resample import Resampler
 from scaling.fit.laws import fit_power_law
+from scaling.fit.resample import Resampler
 from scaling.fit.runs import _group_codes
 
 FAMILY = ("dataset", "dropout", "lr_rule", "batch_size", "precision")
