@@ -7,7 +7,6 @@ own (_shared), which also keeps two sessions from computing one bootstrap twice.
 """
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -15,11 +14,12 @@ from dataclasses import dataclass
 import streamlit as st
 
 from scaling import services
+from scaling.core import settings
 from scaling.store import Store
 
 # Bootstrap resamples on the pages (~2-3 s for a few hundred runs on 2 cores). 0 switches the
 # intervals off (benchmarks/bench_app.py times the point estimates alone that way).
-BOOT = int(os.environ.get("SCALING_APP_BOOT", "100"))
+BOOT = settings.app_boot()
 
 
 def analysis(s: Store, version, sel, runs, curves, n_boot: int = 0, slot=None):

@@ -1,12 +1,11 @@
 """The store and the device, guarded and cached: reads cost nothing while the file is unchanged."""
 from __future__ import annotations
 
-import os
-
 import pandas as pd
 import streamlit as st
 
 from scaling import services
+from scaling.core import settings
 from scaling.datasets import DataError
 from scaling.store import DEFAULT_DB, Store, StoreError
 
@@ -21,7 +20,7 @@ def _store(path: str) -> Store:
 def store() -> Store:
     """The database, or a visible error and a stopped page (the app itself stays up)."""
     try:
-        return _store(os.environ.get("SCALING_DB") or str(DEFAULT_DB))
+        return _store(settings.db() or str(DEFAULT_DB))
     except StoreError as e:
         st.error(f"The run database cannot be used: {services.md_text(e)}")  # an error can quote a file's words
         st.stop()

@@ -6,7 +6,7 @@ import sys
 import time
 
 from scaling import services
-from scaling.core import grid
+from scaling.core import grid, settings
 from scaling.core.fmt import fmt_flops, fmt_s
 from scaling.store import Store
 
@@ -16,7 +16,7 @@ def _ray_address(args) -> str | None | bool:
     $SCALING_RAY_ADDRESS without the flag, so the app's worker trains where the host says."""
     from scaling.workers import cluster
 
-    if args.ray is None and not (args.cmd == "worker" and os.environ.get(cluster.ADDRESS_ENV)):
+    if args.ray is None and not (args.cmd == "worker" and settings.ray_address()):
         return False
     return cluster.address_from(args.ray)
 

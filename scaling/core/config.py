@@ -5,7 +5,6 @@ import hashlib
 import json
 import math
 import numbers
-import os
 import unicodedata
 from dataclasses import dataclass, fields
 
@@ -15,6 +14,7 @@ from scaling.core import arch
 # Bump when a change to data, model or trainer changes what a config produces: old runs then stop
 # matching and are trained again, instead of being mixed with new ones.
 PROTOCOL = 2  # 2: dropout draws 24-bit uniforms (int32 hash); masks differ from 1 in ~1e-7 of elements
+CURVE_POINTS = 8  # validation-curve points per run, log-spaced in examples seen (and the last step)
 
 LR_RULES = ("fan_in", "constant")
 # Per-layer Adam lr = LR_BASE / sqrt(fan_in) * lr_mult: proportional to the init scale, so one
@@ -199,21 +199,6 @@ def canonical_classes(text: str) -> str:
 
 def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def env_limit(name: str, default: int, what: str, error: type[Exception] = ValueError) -> int:
-    """A host's positive integer setting from $name, else `default`; anything else raises `error`
-    naming the variable."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise error(f"{name}={raw!r} must be a positive integer ({what}; default {default})")
-    return value
 
 
 def check(ok: bool, name: str, expected: str, got) -> None:

@@ -10,8 +10,8 @@ import math
 from fractions import Fraction
 from itertools import product
 
-from scaling.core import arch
-from scaling.core.config import DIGITS, RunConfig, ascii_digits, env_limit
+from scaling.core import arch, settings
+from scaling.core.config import DIGITS, RunConfig, ascii_digits
 
 MAX_RUNS = 2000  # per request; a bigger grid is refused, not truncated. $SCALING_MAX_RUNS overrides it
 
@@ -22,7 +22,7 @@ class GridError(ValueError):
 
 def run_limit() -> int:
     """The most runs one request may ask for: $SCALING_MAX_RUNS on this host, else MAX_RUNS."""
-    return env_limit("SCALING_MAX_RUNS", MAX_RUNS, "runs per request", GridError)
+    return settings.positive(settings.MAX_RUNS, MAX_RUNS, "runs per request", GridError)
 
 
 def _number(flag: str, text: str) -> float:

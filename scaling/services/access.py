@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import time
 from collections.abc import Mapping
 
-ENV = "SCALING_PASSWORD"
+from scaling.core import settings
+
+ENV = settings.PASSWORD
 COOKIE = "scaling_lab_login"  # the browser cookie that holds a login token
 LOGIN_TTL = 12 * 3600  # seconds a login lasts in one browser: a working day
 
@@ -16,7 +17,7 @@ LOGIN_TTL = 12 * 3600  # seconds a login lasts in one browser: a working day
 def expected_password(secrets: Mapping | None = None) -> str | None:
     """The password set for this host: $SCALING_PASSWORD, else `password` in Streamlit's secrets.toml.
     None means the app is open to whoever can reach its address (localhost by default)."""
-    value = os.environ.get(ENV) or (secrets or {}).get("password")
+    value = settings.password() or (secrets or {}).get("password")
     return str(value) if value else None
 
 

@@ -5,6 +5,7 @@ import os
 import platform
 from dataclasses import dataclass
 
+from scaling.core import settings
 from scaling.core.fmt import md_text
 
 
@@ -55,7 +56,7 @@ def cluster_line(store) -> str | None:
     the address and the cluster's own words (host names) escaped."""
     from scaling.workers import cluster
 
-    address = os.environ.get(cluster.ADDRESS_ENV)
+    address = settings.ray_address()
     if not address:
         return None
     info = cluster.read_status(store)

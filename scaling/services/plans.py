@@ -11,7 +11,7 @@ import pandas as pd
 
 from scaling import fit
 from scaling.core import arch, grid
-from scaling.core.config import RunConfig, with_pretraining
+from scaling.core.config import CURVE_POINTS, RunConfig, with_pretraining
 from scaling.core.fmt import frac_label
 from scaling.store import Store
 
@@ -99,7 +99,6 @@ def quick_grid(device: str) -> GridSpec:
 # corrects each width that has history here.
 
 VAL_EXAMPLES = 10_000  # every run is scored on the whole test set (10k images in every data set here)
-CURVE_POINTS = 8       # scaling.training.train.CURVE_POINTS (not imported from there: it loads torch)
 MIN_STACKS_FOR_RATES = 8  # stacks of this device needed to fit a, s, r_train and r_eval (fewer: defaults × k)
 MIN_WIDTH_RUNS = 4        # runs of one width needed for its own correction k_w
 # The machine as it is now: a shared box runs 2-4x slower while other jobs run (measured: the same

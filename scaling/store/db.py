@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from scaling.core import settings
 from scaling.core.paths import default_db
 from scaling.store.identity import canonical_ids
 
@@ -102,7 +103,7 @@ class StoreError(RuntimeError):
 
 def db_path(path: str | os.PathLike | None = None) -> Path:
     """The database file a command uses: `path` (--db), else $SCALING_DB, else the default."""
-    return Path(path or os.environ.get("SCALING_DB") or DEFAULT_DB)
+    return Path(path or settings.db() or DEFAULT_DB)
 
 
 class Database:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from scaling.core.config import RunConfig, env_limit, with_pretraining
+from scaling.core import settings
+from scaling.core.config import RunConfig, with_pretraining
 from scaling.store.db import Database, StoreError, insert_rows
 
 MAX_QUEUE = 10_000  # runs waiting at once, all users together; $SCALING_MAX_QUEUE overrides it
@@ -40,7 +41,7 @@ class SweepRows:
 
 def queue_cap() -> int:
     """The most runs the queue may hold: $SCALING_MAX_QUEUE, else MAX_QUEUE."""
-    return env_limit("SCALING_MAX_QUEUE", MAX_QUEUE, "the queue cap", StoreError)
+    return settings.positive(settings.MAX_QUEUE, MAX_QUEUE, "the queue cap", StoreError)
 
 
 def owner_id() -> str:

@@ -20,6 +20,7 @@ from typing import Callable
 
 import torch
 
+from scaling.core import settings
 from scaling.training.native_build import ISAS, _why_not, chosen_isa, lib
 
 VARIANTS = ("c", "onednn", "ops")  # all in C; C with conv2 on oneDNN; the PyTorch ops
@@ -97,11 +98,9 @@ class CpuPath:
 def decide(measure: bool, widths: tuple, timer: Timer | None) -> CpuPath:
     """The path, from SCALING_NATIVE, the build and the check's timings at `widths` (measured now
     with `timer` where none are cached, measure is True and a timer is given)."""
-    mode = os.environ.get("SCALING_NATIVE", "auto").strip().lower() or "auto"
+    mode = settings.native_mode()
     if mode == "0":
         return CpuPath(None, "off", "SCALING_NATIVE=0")
-    if mode not in ("1", "auto"):
-        raise ValueError(f"SCALING_NATIVE={mode!r}: want 0 (the PyTorch ops), 1 (the C kernels) or auto (the faster, timed here)")
     try:
         isa = chosen_isa()
     except ValueError as e:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from scaling.core import paths
+from scaling.core import paths, settings
 
 SOURCE = Path(__file__).with_name("native.c")
 # One build per instruction set, V floats a vector (native.c reads V). The widest the processor
@@ -72,7 +72,7 @@ def runnable_isas() -> list[str]:
 
 def chosen_isa() -> str:
     """The build the kernels run from: SCALING_NATIVE_ISA where set, else the widest this CPU runs."""
-    name = os.environ.get("SCALING_NATIVE_ISA", "").strip().lower()
+    name = settings.native_isa()
     if not name:
         return runnable_isas()[0]
     if name not in ISAS:
@@ -85,7 +85,7 @@ def chosen_isa() -> str:
 def lib(isa: str | None = None) -> ctypes.CDLL | None:
     """The compiled kernels for `isa` (default: chosen_isa()), or None where they cannot be built
     (the callers then use torch ops)."""
-    if os.environ.get("SCALING_NATIVE", "auto") == "0":
+    if settings.native_mode() == "0":
         return None
     return _lib(isa or chosen_isa())
 
@@ -144,7 +144,7 @@ def processor_name() -> str:
 
 
 def _compiler() -> str | None:
-    return shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc") or shutil.which("clang")
+    return shutil.which(settings.compiler_name()) or shutil.which("gcc") or shutil.which("clang")
 
 
 def _cached(cc: str, isa: str) -> Path:

@@ -27,7 +27,7 @@ from itertools import groupby
 import torch
 import torch.nn.functional as F
 
-from scaling.core.config import RunConfig, lr_per_layer
+from scaling.core.config import CURVE_POINTS, RunConfig, lr_per_layer
 from scaling.training import data, model, native
 from scaling.training.cpu_timing import time_cpu_paths
 from scaling.training.devices import (  # noqa: F401  (train.BF16, train.resolve_device: cli, views, benchmarks, tests)
@@ -46,7 +46,6 @@ from scaling.training.optim import BETAS  # as train._adam, the name tests/test_
 from scaling.training.optim import adam as _adam
 from scaling.training.weights import load_weights, save_weights
 
-CURVE_POINTS = 8  # validation-curve points per run, log-spaced in examples seen
 # Training memory per model, per example of its batch, per unit of width: activations kept for
 # the backward pass plus their gradients (conv1's output dominates). Measured as the peak RSS growth
 # of fp32 CPU steps: 16.5 kB (width 32, 4 models), 19.6 kB (32, 8), 16.1 kB (64, 4); rounded up.

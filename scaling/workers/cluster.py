@@ -15,11 +15,12 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Callable
 
+from scaling.core import settings
 from scaling.core.config import RunConfig
 from scaling.store import Store, owner_id
 from scaling.workers import stacks
 
-ADDRESS_ENV = "SCALING_RAY_ADDRESS"  # a cluster's address ("auto": the one started on this host)
+ADDRESS_ENV = settings.RAY_ADDRESS  # a cluster's address ("auto": the one started on this host)
 INSTALL = "Ray is not installed here: pip install 'scaling-lab[ray]' (or: pip install 'ray>=2.60')"
 MAX_RETRIES = 5  # a task whose worker process dies is run again this often before its runs count as failed
 
@@ -64,7 +65,7 @@ def _ray():
 
 def address_from(arg: str | None) -> str | None:
     """The address to join: the flag's, else $SCALING_RAY_ADDRESS, else None (start a local instance)."""
-    return arg or os.environ.get(ADDRESS_ENV) or None
+    return arg or settings.ray_address()
 
 
 def connect(address: str | None = None, num_cpus: int | None = None) -> ClusterInfo:

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from scaling.core import settings
 from scaling.store import Store, owner_id, pid_alive
 from scaling.workers import cluster
 from scaling.workers.stacks import (
@@ -81,12 +82,7 @@ def worker_nice() -> int:
     whose cores it fills, the page's server, at 0, is scheduled first whenever it has work, so a
     slider moved while a sweep trains redraws without waiting behind it, and training still has
     every core while the page is idle (leaving a core free would halve a 2-core machine's sweeps)."""
-    raw = os.environ.get("SCALING_WORKER_NICE", "").strip()
-    if not raw:
-        return WORKER_NICE
-    if not raw.isdigit() or int(raw) > 19:
-        raise ValueError(f"SCALING_WORKER_NICE={raw!r} must be an integer in 0..19 (default {WORKER_NICE})")
-    return int(raw)
+    return settings.worker_nice(WORKER_NICE)
 
 
 def ensure_worker(store: Store, device: str = "auto") -> int:
