@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scaling.core import arch  # noqa: E402
 from scaling.fit import analyze, synthetic_sweep  # noqa: E402
-from scaling.fit._util import bootstrap_interval  # noqa: E402
-from scaling.fit.analysis import SCHEMES  # noqa: E402
+from scaling.fit.intervals import bootstrap_interval  # noqa: E402
+from scaling.fit.resample import SCHEMES  # noqa: E402
 from scaling.fit.runs import compute_law  # noqa: E402
 
 # The parametric fit of the H100 exercise grid at dropout 0 (benchmarks/results/)

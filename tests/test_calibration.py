@@ -25,7 +25,8 @@ def test_seeds_are_resampled_with_their_runs():
     import numpy as np
 
     from scaling.fit import synthetic_sweep
-    from scaling.fit.analysis import Prepared, Resampler
+    from scaling.fit.resample import Resampler
+    from scaling.fit.runs import Prepared
 
     runs, _ = synthetic_sweep(width_steps=range(3), fractions=(1 / 4, 1 / 8), seeds=3)
     r = Resampler(Prepared(runs))

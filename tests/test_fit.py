@@ -26,7 +26,7 @@ from scaling.fit import (
     nopt_parametric,
     synthetic_sweep,
 )
-from scaling.fit._util import huber, one_blas_thread
+from scaling.fit.optim import huber, one_blas_thread
 from scaling.fit.synthetic import TRUTH
 
 CHINCHILLA = Path(__file__).resolve().parent / "data" / "chinchilla_fig4_extracted.csv"
@@ -78,7 +78,8 @@ def test_averaged_huber_with_default_tolerance_is_the_trap(chinchilla):
 def test_no_start_on_hoffmanns_grid_does_better(chinchilla):
     # Hoffmann's grid has 4,500 starts (~70 s here; checked once: same optimum to 1e-15).
     # A random 60 of them must not beat the variable-projection starts.
-    from scaling.fit.laws import _LBFGS, _chinchilla_objective
+    from scaling.fit.optim import LBFGS as _LBFGS
+    from scaling.fit.parametric import _chinchilla_objective
     df = chinchilla.sort_values("loss").iloc[:-5]
     N = df["Model Size"].to_numpy()
     D, L = df["Training FLOP"].to_numpy() / (6 * N), df["loss"].to_numpy()
@@ -88,7 +89,7 @@ def test_no_start_on_hoffmanns_grid_does_better(chinchilla):
                                 np.arange(0, 2.5, 0.5), np.arange(0, 2.5, 0.5)), -1).reshape(-1, 5)
     args = (np.log(N), np.log(D), np.log(L), 1e-3)
     bounds = [(None, None)] * 3 + [(1e-4, 5.0)] * 2
-    with one_blas_thread():   # see _util: OpenBLAS threads make tiny L-BFGS steps slow
+    with one_blas_thread():   # see fit.optim: OpenBLAS threads make tiny L-BFGS steps slow
         best = min(minimize(_chinchilla_objective, p0, args=args, bounds=bounds, **_LBFGS).fun
                    for p0 in grid[rng.choice(len(grid), 60, replace=False)])
     assert ours <= best * 1e-3 * (1 + 1e-9)

@@ -9,9 +9,9 @@ import math
 import pytest
 
 from scaling.fit import analyze, format_analysis, synthetic_sweep, verdict
-from scaling.fit._util import Interval
-from scaling.fit.analysis import Prepared, Resampler
-from scaling.fit.resample import no_interval, off_interval, partial_note
+from scaling.fit.intervals import Interval
+from scaling.fit.resample import Resampler, no_interval, off_interval, partial_note
+from scaling.fit.runs import Prepared
 from scaling.store import exchange
 
 GRID = dict(width_steps=range(6), fractions=tuple(2.0 ** -k for k in range(6)))

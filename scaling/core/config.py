@@ -149,6 +149,15 @@ class RunConfig:
 
 
 _FIELDS = tuple(f.name for f in fields(RunConfig))
+# A run family: the fields that stay fixed along one sweep, so that its runs are comparable (seeds
+# averaged, widths and data fractions fitted together). The other fields vary inside a family:
+# width_step and data_fraction are the sweep's grid, seeds are averaged, lr_mult is tuned per size.
+FAMILY_FIELDS = ("dataset", "dropout", "lr_rule", "epochs", "batch_size", *STUDY_DEFAULTS)
+WITHIN_FAMILY = ("width_step", "data_fraction", "seed", "lr_mult")
+assert set(FAMILY_FIELDS) | set(WITHIN_FAMILY) == set(_FIELDS), "a RunConfig field is neither family nor within it"
+# Recorded with each run, not configured (so not in its run_id), and splitting families too: the
+# precision it trained in, and the protocol version it was trained under.
+RECORDED_FAMILY_FIELDS = ("precision", "protocol")
 FLOAT_FIELDS = ("data_fraction", "dropout", "lr_mult", "label_noise", "pretrain_fraction")
 INT_FIELDS = ("width_step", "seed", "epochs", "batch_size", "pretrain_epochs")
 DIGIT_FIELDS = ("classes", "pretrain_classes")

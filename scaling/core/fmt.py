@@ -1,4 +1,5 @@
-"""Numbers and fit results as the words a page shows: fractions, FLOPs, times, equations, reasons."""
+"""Numbers and fit results as the words a page or the CLI shows: fractions, FLOPs, times, values
+with their intervals, percentages, equations, reasons."""
 from __future__ import annotations
 
 import math
@@ -44,6 +45,46 @@ def fmt_num(x: float, digits: int = 3) -> str:
     return f"{x:#.{digits}g}".rstrip(".")  # 1.00, not 1
 
 
+def fmt_interval(lo: float, hi: float, spec: str = ".3f") -> str:
+    """'[0.601, 0.690]': an interval's ends in one format spec."""
+    return f"[{lo:{spec}}, {hi:{spec}}]"
+
+
+def _has_ends(iv) -> bool:
+    return iv is not None and math.isfinite(iv.lo)
+
+
+def fmt_estimate(v: float, iv=None, digits: int = 2) -> str:
+    """'0.66 [0.60, 0.69]': a value and its interval (anything with lo and hi: fit.Interval, a table
+    row) to `digits` decimals, the value alone where there is none; a digit more where the interval is
+    too narrow for `digits` to tell its ends apart."""
+    if not _has_ends(iv):
+        return f"{v:.{digits}f}"
+    if iv.hi - iv.lo < 2 * 10.0 ** -digits:
+        digits += 1
+    return f"{v:.{digits}f} {fmt_interval(iv.lo, iv.hi, f'.{digits}f')}"
+
+
+def fmt_count(x: float) -> str:
+    """Counts and ratios as people read them: 3.20, 42, 1,300, 2.1e+06."""
+    if not math.isfinite(x):
+        return "?"
+    a = abs(x)
+    return f"{x:.2f}" if a < 10 else f"{x:,.0f}" if a < 1e6 else f"{x:.2g}"
+
+
+def fmt_count_estimate(v: float, iv=None) -> str:
+    """'1,300 [1,100, 1,600]': fmt_count of a value and of its interval's ends (as fmt_estimate)."""
+    if not _has_ends(iv):
+        return fmt_count(v)
+    return f"{fmt_count(v)} [{fmt_count(iv.lo)}, {fmt_count(iv.hi)}]"
+
+
+def fmt_pct(x: float) -> str:
+    """A share in percent: 20%, 12.5% (a decimal only where the whole percent is not exact)."""
+    return f"{x:.0%}" if abs(x * 100 - round(x * 100)) < 1e-9 else f"{x:.1%}"
+
+
 def floor_negligible(E: float, lowest_loss: float) -> bool:
     """An irreducible loss E fitted to (almost) nothing, at its lower bound: the data show no
     floor in their range, and E's value (1e-13, say) means nothing."""
@@ -60,7 +101,7 @@ def equation(law) -> str:
         eq = f"L = {a}"
     iv = law.alpha_interval
     if iv is not None and math.isfinite(iv.lo):
-        eq += f"  —  α_C ∈ [{iv.lo:.3f}, {iv.hi:.3f}] (95%)"
+        eq += f"  —  α_C ∈ {fmt_interval(iv.lo, iv.hi)} (95%)"
     return eq
 
 

@@ -1,14 +1,27 @@
 """Fitting core: cached runs in, the study's answers out (numpy, scipy and pandas only).
 
-    runs.py      aggregate (seed means, lr choice, exclusions), lr_tuning, frontier
-    laws.py      fit_power_law, fit_parametric (Chinchilla), fit_kaplan
-    nopt.py      N_opt(C) three ways: nopt_envelope, nopt_isoflop, nopt_parametric; isoflop_profiles
-    analysis.py  analyze, bootstrap, backtest, compare, comparison_table, fit_table, format_analysis
-    resample.py  what a bootstrap resample draws, and when its intervals cannot (or do not) say the seed noise
-    synthetic.py synthetic sweeps with the runs/curves data contract
-    reporting.py how optimistic a choice made on the reported test images is
-    verdict.py   which of the three N_opt estimates to believe, and why
-    studies.py   the studies beyond the exercise: label noise, architecture, transfer, the data bottleneck
+    runs.py        runs to fit-ready points: exclusions, lr choice, seed means (Prepared, aggregate), frontier
+    tuning.py      whether the learning rate per configuration is really tuned, and what would tune it
+    power_law.py   fit_power_law: L(x) = A x^-alpha or E + A x^-alpha
+    parametric.py  fit_parametric (Chinchilla's L(N, D)) and fit_kaplan (Kaplan's L(N, D))
+    optim.py       what the law fitters share: input checks, Huber loss, L-BFGS settings, one BLAS thread
+    nopt.py        N_opt(C) three ways: nopt_envelope, nopt_isoflop, nopt_parametric; isoflop_profiles
+    estimate.py    every point estimate of one selection or resample; ESTIMATORS, QUANTITIES
+    resample.py    what a bootstrap resample draws, and when its intervals cannot (or do not) say the seed noise
+    intervals.py   Interval and bootstrap_interval: an interval read off a statistic's resamples
+    analysis.py    analyze and bootstrap: the whole answer for one selection, with intervals
+    report.py      format_analysis: an analysis as the text `scaling fit` prints
+    backtest.py    backtest: fit below a compute cut-off, score the prediction of the held-out frontier
+    compare.py     compare and comparison_table: two selections' exponents side by side
+    table_fit.py   fit_table: the parametric fit on any table (the CLI's --csv)
+    verdict.py     which of the three N_opt estimates to believe, and why
+    reporting.py   how optimistic a choice made on the reported test images is
+    seed_noise.py  the seed noise of a selection, measured from its seeds
+    synthetic.py   synthetic sweeps with the runs/curves data contract
+    time_model.py  what a run costs on one device, fitted to the runs trained there
+    serialize.py   jsonable: results as plain Python for json.dumps
+    studies/       the studies beyond the exercise: label noise, architecture, transfer, the data bottleneck
+    curves/        bring your own curves: one learning curve fitted with several forms, extrapolated by backtest
 
 Conventions: N = parameters, D = examples seen, C = 3 x forward FLOPs x D. This CNN family
 is not C = 6 N D: the compute law is measured from the runs (ComputeLaw: c_per = median
@@ -18,27 +31,15 @@ with Huber losses and positive parameters. Results are frozen dataclasses with
 raises ValueError; an estimator that cannot answer returns ok=False and a reason.
 """
 from scaling.fit import studies  # fit.studies.study(key, runs) and one function per study
-from scaling.fit._util import Interval, bootstrap_interval
-from scaling.fit.analysis import (
-    BACKTEST_MODELS,
-    COMPARED,
-    ESTIMATORS,
-    NOPT_NAMES,
-    QUANTITIES,
-    Analysis,
-    Backtest,
-    BootstrapResult,
-    Comparison,
-    analyze,
-    backtest,
-    bootstrap,
-    compare,
-    comparison_table,
-    fit_table,
-    format_analysis,
-)
-from scaling.fit.laws import KaplanFit, ParametricFit, PowerLawFit, fit_kaplan, fit_parametric, fit_power_law
+from scaling.fit.analysis import Analysis, BootstrapResult, analyze, bootstrap
+from scaling.fit.backtest import BACKTEST_MODELS, Backtest, backtest
+from scaling.fit.compare import COMPARED, Comparison, compare, comparison_table
+from scaling.fit.estimate import ESTIMATORS, NOPT_NAMES, QUANTITIES
+from scaling.fit.intervals import Interval, bootstrap_interval
 from scaling.fit.nopt import NoptFit, isoflop_profiles, nopt_envelope, nopt_isoflop, nopt_parametric
+from scaling.fit.parametric import KaplanFit, ParametricFit, fit_kaplan, fit_parametric
+from scaling.fit.power_law import PowerLawFit, fit_power_law
+from scaling.fit.report import format_analysis
 from scaling.fit.reporting import ReportingBias, reporting_bias
 from scaling.fit.runs import (
     CONFIG_KEYS,
@@ -46,12 +47,12 @@ from scaling.fit.runs import (
     TUNE_KEYS,
     Aggregate,
     ComputeLaw,
-    Tuning,
     aggregate,
     frontier,
-    lr_tuning,
 )
 from scaling.fit.synthetic import synthetic_sweep
+from scaling.fit.table_fit import fit_table
+from scaling.fit.tuning import Tuning, lr_tuning
 from scaling.fit.verdict import Verdict, verdict
 
 __all__ = [

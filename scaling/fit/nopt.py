@@ -22,21 +22,45 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from scaling.fit._util import Interval, jsonable
-from scaling.fit.laws import ParametricFit, fit_parametric
+from scaling.fit.intervals import Interval
+from scaling.fit.parametric import ParametricFit, fit_parametric
 from scaling.fit.runs import ComputeLaw, Prepared
+from scaling.fit.serialize import jsonable
 
 
 @dataclass(frozen=True, eq=False)
 class NoptFit:
+    """Compute-optimal model size N_opt(C) = k C^a, by one estimator.
+
+    Attributes
+    ----------
+    method : str
+        The estimator: 'envelope', 'isoflop' or 'parametric' (a key of ESTIMATORS).
+    ok : bool
+        Whether it could answer; when False, a and k are NaN and reason says why.
+    reason : str
+        Why it cannot answer ('' when ok).
+    a : float
+        Exponent of N_opt in C.
+    k : float
+        Coefficient: N_opt in parameters at C = 1 FLOP.
+    n_runs : int
+        Runs behind the estimate.
+    points : DataFrame or None
+        C (FLOPs), N_opt (parameters): the budgets used, for charts (None in the bootstrap's refits).
+    skipped : DataFrame or None
+        C, reason: the budgets that could not be used, and why.
+    interval : Interval or None
+        Bootstrap interval of a.
+    """
     method: str
     ok: bool
-    reason: str                   # why it cannot answer ('' when ok)
-    a: float                      # N_opt exponent (NaN when not ok)
-    k: float                      # N_opt = k * C^a
+    reason: str
+    a: float
+    k: float
     n_runs: int
-    points: pd.DataFrame          # C, N_opt: the budgets used (for charts)
-    skipped: pd.DataFrame         # C, reason: the budgets that could not be used
+    points: pd.DataFrame
+    skipped: pd.DataFrame
     interval: Interval | None = None
 
     def predict(self, C) -> np.ndarray:

@@ -3,7 +3,7 @@
 A configuration is (dataset, width_step, dropout, data_fraction, lr_rule, lr_mult, epochs,
 batch_size); its seeds are averaged. The bootstrap needs the same aggregation hundreds of times,
 so `Prepared` turns the runs into integer codes once and then aggregates any resample (given as
-per-run counts) with np.bincount in microseconds; `aggregate` uses the same path with counts 1.
+per-run counts) with np.bincount; `aggregate` uses the same path with counts 1.
 """
 from __future__ import annotations
 
@@ -14,19 +14,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from scaling.core.config import STUDY_DEFAULTS
-from scaling.fit._util import jsonable
+from scaling.core.config import FAMILY_FIELDS, RECORDED_FAMILY_FIELDS, STUDY_DEFAULTS
+from scaling.fit.serialize import jsonable
 
 # The study axes (label noise, architecture, digits, pre-training) are part of a configuration and
-# of its family; a table without them (a CSV from before them, a synthetic sweep) has their defaults.
+# of its family; a table without them (an older CSV, a synthetic sweep) has their defaults.
 STUDY_KEYS = list(STUDY_DEFAULTS)
+# A configuration: one family (config.FAMILY_FIELDS) at one width, data fraction and lr multiplier;
+# its seeds are averaged. TUNE_KEYS: the configurations among which the lr multiplier is chosen.
 CONFIG_KEYS = ["dataset", "width_step", "dropout", "data_fraction", "lr_rule", "lr_mult",
                "epochs", "batch_size", *STUDY_KEYS]
 TUNE_KEYS = [k for k in CONFIG_KEYS if k != "lr_mult"]
-# A family is what stays fixed along a sweep; width and data fraction vary inside it. The
-# precision and the protocol version split families too where the runs record them.
-FAMILY_KEYS = ["dataset", "dropout", "lr_rule", "epochs", "batch_size", *STUDY_KEYS]
-RECORDED_FAMILY_KEYS = ["precision", "protocol"]
 REQUIRED = ["run_id", *[k for k in CONFIG_KEYS if k not in STUDY_KEYS], "width", "params", "examples", "flops",
             "val_loss", "status"]
 
@@ -45,6 +43,16 @@ class ComputeLaw:
     c_per = median C/(N D) is the constant of C = c_per N D, and the fit C = kappa N^gamma D
     captures the drift of FLOPs per parameter with width (gamma = 1 when C is proportional
     to N D). N_opt from L(N, D) uses the fitted law.
+
+    Attributes
+    ----------
+    c_per : float
+        Median C/(N D) over the configurations: FLOPs per parameter per example seen (C = 6 N D
+        would make it 6).
+    kappa : float
+        Coefficient of the fit C = kappa N^gamma D (least squares of ln(C/D) on ln N).
+    gamma : float
+        Exponent of N in that fit (1 with a single width).
     """
     c_per: float
     kappa: float
@@ -73,7 +81,7 @@ def _check_columns(df: pd.DataFrame, needed, what: str) -> None:
 def _group_codes(df: pd.DataFrame, keys) -> tuple[np.ndarray, np.ndarray]:
     """Group number of each row (groups sorted by key) and the first row of each group.
 
-    Same as groupby(keys).ngroup(), ~10x faster: factorize each column, combine the codes.
+    Same as groupby(keys).ngroup(), without its overhead: factorize each column, combine the codes.
     """
     code = np.zeros(len(df), np.int64)
     for k in keys:
@@ -84,7 +92,42 @@ def _group_codes(df: pd.DataFrame, keys) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Prepared:
-    """Runs of one selection as arrays, ready to aggregate any bootstrap resample quickly."""
+    """Runs of one selection as arrays, ready to aggregate any bootstrap resample quickly.
+
+    Attributes
+    ----------
+    runs : DataFrame
+        The ok runs with a positive loss (and with lr a number, only that multiplier's), renumbered.
+    lr : str or float
+        'tuned' or the multiplier kept.
+    excluded : dict
+        Status (or 'bad_loss') -> number of runs left out.
+    n_total : int
+        Runs given, excluded ones included.
+    cfg : DataFrame
+        One row per configuration (CONFIG_KEYS and the recorded family fields present): width, and
+        params, examples and flops averaged over its runs.
+    run_cfg : ndarray
+        Configuration index of each run.
+    n_cfg : int
+        Configurations.
+    cfg_tune : ndarray
+        Tuning group of each configuration: the configurations that differ only in lr_mult share one.
+    family_keys : list of str
+        The fields that split runs into families (config.FAMILY_FIELDS and the recorded ones present).
+    n_families : int
+        Families among the configurations (fits need one: check_single_family).
+    loss : ndarray
+        Validation loss of each run.
+    N, D, C : ndarray
+        Parameters, examples seen and training FLOPs of each configuration.
+    model : ndarray
+        Width step of each configuration.
+    compute : ComputeLaw
+        How C relates to N and D over the configurations.
+    has_curves : bool
+        Whether validation curves were given for these runs (then curve_points draws on them).
+    """
 
     def __init__(self, runs: pd.DataFrame, curves: pd.DataFrame | None = None, lr="tuned"):
         _check_columns(runs, REQUIRED, "runs")
@@ -118,8 +161,9 @@ class Prepared:
         self.runs = ok.reset_index(drop=True)
         self.n_total = len(runs)
         n = len(ok)
-        keys = CONFIG_KEYS + [k for k in RECORDED_FAMILY_KEYS if k in ok.columns]
-        self.family_keys = FAMILY_KEYS + keys[len(CONFIG_KEYS):]
+        # a family's recorded fields (precision, protocol) split configurations too, where the runs have them
+        keys = CONFIG_KEYS + [k for k in RECORDED_FAMILY_FIELDS if k in ok.columns]
+        self.family_keys = list(FAMILY_FIELDS) + keys[len(CONFIG_KEYS):]
         if n == 0:
             self.run_cfg = np.zeros(0, int)
             self.cfg = pd.DataFrame(columns=keys + ["width", "params", "examples", "flops"])
@@ -206,12 +250,32 @@ class Prepared:
 
 @dataclass(frozen=True, eq=False)
 class Aggregate:
-    points: pd.DataFrame          # one row per configuration: means, std, n_seeds
-    excluded: dict                # status (or 'bad_loss') -> number of runs left out
-    n_runs: int                   # ok runs behind the points
+    """Seed means per configuration, after exclusions and the learning-rate choice.
+
+    Attributes
+    ----------
+    points : DataFrame
+        One row per configuration kept, by compute: CONFIG_KEYS, width, params (N), examples (D),
+        flops (C), val_loss (mean over seeds) and val_loss_std (their SD, NaN with one seed),
+        val_acc and train_loss with their SDs where the runs record them, and n_seeds.
+    excluded : dict
+        Status (or 'bad_loss') -> number of runs left out.
+    n_runs : int
+        Ok runs behind the points.
+    n_runs_total : int
+        Runs given, excluded ones included.
+    lr : str or float
+        'tuned' or the multiplier kept.
+    lr_choice : DataFrame or None
+        With lr 'tuned': per configuration (TUNE_KEYS) the lr_mult chosen and its val_loss, and
+        candidates and candidate_losses, every multiplier tried with its mean loss; None otherwise.
+    """
+    points: pd.DataFrame
+    excluded: dict
+    n_runs: int
     n_runs_total: int
-    lr: object                    # 'tuned' or the multiplier used
-    lr_choice: pd.DataFrame | None  # tuned: chosen lr_mult per configuration, with candidates
+    lr: object
+    lr_choice: pd.DataFrame | None
 
     def to_dict(self) -> dict:
         return jsonable(dict(points=self.points, excluded=self.excluded, n_runs=self.n_runs,
@@ -269,71 +333,6 @@ def aggregate(runs: pd.DataFrame, lr="tuned") -> Aggregate:
     among those cached (reported in lr_choice); a number keeps only that multiplier.
     """
     return _aggregate_prepared(Prepared(runs, None, lr))
-
-
-@dataclass(frozen=True, eq=False)
-class Tuning:
-    """Whether "the best cached learning-rate multiplier per configuration" is really tuned: a
-    configuration is tuned when its best multiplier is an interior optimum of at least three
-    tried; best at the smallest or largest one tried, the optimum may lie beyond (at the edge);
-    with fewer than three, it is a rule of thumb."""
-    n_configs: int
-    n_tuned: int
-    n_edge: int                    # best multiplier at an end of at least three tried
-    n_few: int                     # fewer than three multipliers tried
-    multipliers: tuple             # every multiplier tried, sorted
-    todo: pd.DataFrame             # TUNE_KEYS + next_mult: the multipliers that would tune the rest
-
-    @property
-    def tuned(self) -> bool:
-        return self.n_configs > 0 and self.n_tuned == self.n_configs
-
-    def label(self) -> str:
-        if not self.n_configs:
-            return "no configurations"
-        if self.n_few == self.n_configs:
-            mults = ", ".join(f"×{m:g}" for m in self.multipliers)
-            return f"rule of thumb, not tuned (lr {mults} only)"
-        if self.tuned:
-            return f"tuned per size (interior best of ≥3 multipliers at all {self.n_configs} configurations)"
-        parts = [f"{self.n_tuned} of {self.n_configs} configurations tuned"]
-        if self.n_edge:
-            parts.append(f"{self.n_edge} best at the edge of the multipliers tried")
-        if self.n_few:
-            parts.append(f"{self.n_few} with fewer than 3 multipliers")
-        return "not fully tuned: " + ", ".join(parts)
-
-    def to_dict(self) -> dict:
-        return jsonable(dict(n_configs=self.n_configs, n_tuned=self.n_tuned, n_edge=self.n_edge,
-                             n_few=self.n_few, multipliers=self.multipliers, label=self.label()))
-
-
-def lr_tuning(agg: "Aggregate", step: float = 2.0) -> Tuning:
-    """How well tuned an aggregate's learning rates are, and what would tune the rest: for a
-    configuration whose best is at an edge, the next multiplier outwards (x or / step); with
-    fewer than three tried, best / step and best x step where not tried yet."""
-    cols = TUNE_KEYS + ["next_mult"]
-    ch = agg.lr_choice
-    if ch is None:  # one fixed multiplier was asked for: nothing was chosen
-        n = len(agg.points)
-        mults = tuple(sorted(set(agg.points["lr_mult"].astype(float)))) if n else ()
-        return Tuning(n, 0, 0, n, mults, pd.DataFrame(columns=cols))
-    cands = [sorted(float(x) for x in c) for c in ch["candidates"]]
-    best = ch["lr_mult"].to_numpy(float)
-    few = np.array([len(c) < 3 for c in cands], bool)
-    lo = np.isclose(best, [c[0] for c in cands])
-    edge = ~few & (lo | np.isclose(best, [c[-1] for c in cands]))
-    keys = ch[TUNE_KEYS].to_dict("records")
-    rows = []
-    for i in np.flatnonzero(few | edge):
-        b = best[i]
-        # at an edge, the next one outwards; with fewer than three tried, one on each side of the best
-        for m in ((b / step,) if lo[i] else (b * step,)) if edge[i] else (b / step, b * step):
-            if not np.isclose(m, cands[i]).any():
-                rows.append({**keys[i], "next_mult": float(m)})
-    mults = tuple(sorted({m for c in cands for m in c}))
-    return Tuning(len(ch), int((~few & ~edge).sum()), int(edge.sum()), int(few.sum()), mults,
-                  pd.DataFrame(rows, columns=cols))
 
 
 def frontier_mask(C: np.ndarray, L: np.ndarray) -> np.ndarray:

@@ -2,9 +2,9 @@
 
 Measured on the data, not assumed: an estimator that cannot answer says why (the optimum at an
 edge of the grid, too few budgets); the parametric form's residuals per width and per data
-fraction show whether it misfits. benchmarks/calibration.py measured why this matters: with the
-right form the parametric estimate is the most precise, and with a wrong one its interval covers
-60% while the envelope and IsoFLOP estimates, which assume no form, still cover 94-96%.
+fraction show whether it misfits. Why it matters: with the right form the parametric estimate is
+the most precise, and with a wrong one its interval undercovers while the envelope and IsoFLOP
+estimates, which assume no form, keep their coverage (benchmarks/calibration.py).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from scaling.fit._util import jsonable
+from scaling.fit.serialize import jsonable
 
 MISFIT = 0.05  # a mean log residual of 5% over a whole width or data fraction: the form bends elsewhere
 FEW_BUDGETS = 4  # an estimate from fewer usable budgets leans on few points
@@ -22,10 +22,23 @@ FEW_BUDGETS = 4  # an estimate from fewer usable budgets leans on few points
 
 @dataclass(frozen=True)
 class Verdict:
-    choice: str | None             # the estimator to believe (None: none answers)
-    agree: bool                    # every answering estimate's interval overlaps every other's
-    reason: str                    # one line: why this one
-    misfit: str                    # '' or where the parametric form misfits
+    """Which N_opt estimate to believe.
+
+    Attributes
+    ----------
+    choice : str or None
+        The estimator to believe (a key of ESTIMATORS); None when none answers.
+    agree : bool
+        Whether every answering estimate's interval overlaps every other's.
+    reason : str
+        Why this one, in a line.
+    misfit : str
+        Where the parametric form misfits its points (residual_misfit), or ''.
+    """
+    choice: str | None
+    agree: bool
+    reason: str
+    misfit: str
 
     def to_dict(self) -> dict:
         return jsonable(dict(choice=self.choice, agree=self.agree, reason=self.reason, misfit=self.misfit))

@@ -20,7 +20,7 @@ are missing ("needs runs at 3 or more data fractions at width 23 with 20% label 
 
     __init__.py    study(key, runs), STUDIES and every public name below
     common.py      cached runs cleaned to one family, seed means per cell (_Cells), seed resamples (_resample)
-    prose.py       numbers and intervals as the answers' sentences print them
+    prose.py       whether two intervals overlap, in the answers' words (numbers: scaling.core.fmt)
     result.py      the results' shared to_dict/format and the rows of their exponents table
     noise.py       study_noise, NoiseStudy
     arch.py        study_arch, ArchStudy

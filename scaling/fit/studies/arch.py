@@ -8,29 +8,56 @@ import numpy as np
 import pandas as pd
 
 from scaling.core.config import STUDY_DEFAULTS
+from scaling.core.fmt import fmt_count_estimate, fmt_estimate
 from scaling.fit.runs import frontier_mask
 from scaling.fit.studies.common import MIN_FRACTIONS, N_BOOT, _Cells, _defaults, _law, _one_family, _resample, _usable
-from scaling.fit.studies.prose import _as_iv, _iv_num, _iv_text, _overlap, _overlap_words
+from scaling.fit.studies.prose import _as_iv, _overlap, _overlap_words
 from scaling.fit.studies.result import EXP_COLUMNS, _exp_row, _Result
 
 
 @dataclass(frozen=True, eq=False)
 class ArchStudy(_Result):
+    """Architecture: does it change the compute exponent, or only the constant?
+
+    Attributes
+    ----------
+    ok : bool
+        Whether the runs answer the question; when False, answer names the runs that are missing.
+    answer : str
+        The answer in sentences, with 95% intervals.
+    n_runs : int
+        Runs used.
+    family : dict
+        The run family used: FAMILY field (and epochs where the study does not vary it) -> value.
+    exponents : DataFrame
+        Per architecture (EXP_COLUMNS and arch): alpha_C of its frontier law L = A C^-alpha_C, C in
+        FLOPs, with its interval.
+    points : DataFrame
+        Seed means per cell: arch, width_step, data_fraction, width, params, examples, flops, epochs,
+        val_loss (mean over seeds), val_loss_std, n_seeds, and frontier (on its architecture's frontier).
+    lines : DataFrame
+        arch, flops, fit: each architecture's frontier law, for charts.
+    target_loss : float
+        The loss every architecture's frontier reaches: the largest of their lowest losses.
+    compute : DataFrame
+        arch, flops (to reach target_loss, by its law inverted), ratio (to the first architecture's,
+        the CNN), lo, hi (the ratio's interval).
+    """
     ok: bool
     answer: str
     n_runs: int
     family: dict
-    exponents: pd.DataFrame          # per arch: alpha_C of the frontier law L = A C^-alpha_C
-    points: pd.DataFrame             # arch, width, data_fraction, params, examples, flops, val_loss, frontier
-    lines: pd.DataFrame              # arch, flops, fit
-    target_loss: float               # the loss every architecture's frontier reaches
-    compute: pd.DataFrame            # arch, flops to reach target_loss (the law inverted), ratio to the baseline, lo, hi
+    exponents: pd.DataFrame
+    points: pd.DataFrame
+    lines: pd.DataFrame
+    target_loss: float
+    compute: pd.DataFrame
     key = "arch"
     title = "Architecture: does it change the compute exponent, or only the constant?"
 
     def _details(self):
         return [f"compute to reach loss {self.target_loss:.4g}: {r.arch} {r.flops:.3g} FLOP, "
-                f"{_iv_num(r.ratio, _as_iv(r))}x the {self.compute['arch'].iloc[0]}'s"
+                f"{fmt_count_estimate(r.ratio, _as_iv(r))}x the {self.compute['arch'].iloc[0]}'s"
                 for r in self.compute.iloc[1:].itertuples()]
 
 
@@ -110,12 +137,12 @@ def _arch_answer(archs, exps, compute, iv, target) -> str:
     for a in archs[1:]:
         o = _overlap(iv.get(("alpha", base)), iv.get(("alpha", a)))
         moved |= o is False
-        parts.append(f"{_iv_text(exps.set_index('arch').loc[a, 'value'], iv.get(('alpha', a)))} for the {a.upper()} "
+        parts.append(f"{fmt_estimate(exps.set_index('arch').loc[a, 'value'], iv.get(('alpha', a)))} for the {a.upper()} "
                      f"({_overlap_words(o)})")
-    head = (f"The compute exponent α_C is {_iv_text(exps.iloc[0]['value'], iv.get(('alpha', base)))} for the "
+    head = (f"The compute exponent α_C is {fmt_estimate(exps.iloc[0]['value'], iv.get(('alpha', base)))} for the "
             f"{base.upper()} and " + "; ".join(parts) + ".")
     what = "The architecture changes the exponent" if moved else \
         "On these runs the architecture changes the constant, not the exponent"
-    cmp = "; ".join(f"to reach loss {target:.3g} the {r.arch.upper()} needs {_iv_num(r.ratio, _as_iv(r))}× the {base.upper()}'s "
+    cmp = "; ".join(f"to reach loss {target:.3g} the {r.arch.upper()} needs {fmt_count_estimate(r.ratio, _as_iv(r))}× the {base.upper()}'s "
                     "compute" for r in compute.iloc[1:].itertuples())
     return f"{head} {what}; {cmp}."

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from scaling.fit._util import Interval
-from scaling.fit.laws import fit_kaplan
+from scaling.core.fmt import fmt_estimate
+from scaling.fit.intervals import Interval
+from scaling.fit.parametric import fit_kaplan
 from scaling.fit.studies.common import MIN_FRACTIONS, N_BOOT, _Cells, _defaults, _one_family, _resample, _usable
-from scaling.fit.studies.prose import _iv_text
 from scaling.fit.studies.result import EXP_COLUMNS, _exp_row, _Result
 
 MIN_WIDTHS = 3      # a plateau in N needs a rise, a bend and a flat part
@@ -20,17 +20,49 @@ PLATEAU_TOL = 0.02  # the plateau starts within 2% of the best loss at that D (o
 
 @dataclass(frozen=True, eq=False)
 class BottleneckStudy(_Result):
+    """The data bottleneck: with D fixed, where does growing N plateau? (Kaplan et al. 2020, section 4)
+
+    Attributes
+    ----------
+    ok : bool
+        Whether the runs answer the question; when False, answer names the runs that are missing.
+    answer : str
+        The answer in sentences, with 95% intervals.
+    n_runs : int
+        Runs used.
+    family : dict
+        The run family used: FAMILY field (and epochs where the study does not vary it) -> value.
+    epochs : int or None
+        The epochs of the runs used (the most common count above one); None without such runs.
+    exponents : DataFrame
+        One EXP_COLUMNS row: p of N_p ∝ D^p, with its interval.
+    points : DataFrame
+        Seed means per cell: data_fraction, distinct (examples / epochs: distinct examples), width_step,
+        width, params, examples, flops, val_loss, val_loss_std, n_seeds.
+    plateaus : DataFrame
+        Per data size: data_fraction, distinct, N_p (parameters where the loss comes within tolerance
+        of its best, plateau_start) with lo and hi, N_best and L_best (the best width's N and loss),
+        tolerance (relative), overfits (the largest width's loss above the best beyond tolerance), rise
+        (its relative excess), censored ('' or at which end of the widths N_p lies), and N_p_law (where
+        the fitted law's model and data terms are equal) when the law fits.
+    p : float
+        alpha_D / alpha_N of Kaplan's L(N, D): the exponent of D in N_p (NaN when it does not fit).
+    interval : Interval or None
+        Bootstrap interval of p.
+    line : DataFrame
+        distinct, N_p: the law's plateau against data, for charts.
+    """
     ok: bool
     answer: str
     n_runs: int
     family: dict
     epochs: int | None
-    exponents: pd.DataFrame          # p of N_p = c D^p
-    points: pd.DataFrame             # data_fraction, distinct, width, params, val_loss (seed mean), std, n_seeds
-    plateaus: pd.DataFrame           # per D: distinct, N_p (lo, hi), N_best, L_best, tolerance, overfits, rise, censored
+    exponents: pd.DataFrame
+    points: pd.DataFrame
+    plateaus: pd.DataFrame
     p: float
     interval: Interval | None
-    line: pd.DataFrame               # distinct, N_p (the fitted law)
+    line: pd.DataFrame
     key = "bottleneck"
     title = "The data bottleneck: with D fixed, where does growing N plateau? (Kaplan et al. 2020, §4)"
 
@@ -153,7 +185,7 @@ def study_bottleneck(runs: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = 0,
             f"to {pl['rise'].max():.0%}" if n_over else "Past the plateau the final loss stays flat at every data "
             "size (no overfitting within the widths trained)")
     d0, d1 = pl["distinct"].iloc[0], pl["distinct"].iloc[-1]
-    answer = (f"With D fixed and {epochs} epochs, growing N stops helping at N_p ∝ D^{_iv_text(p, iv.get('p'))}: "
+    answer = (f"With D fixed and {epochs} epochs, growing N stops helping at N_p ∝ D^{fmt_estimate(p, iv.get('p'))}: "
               f"Kaplan's L(N, D) fitted to the seed means (final loss, no early stopping; RMS log error "
               f"{np.sqrt(np.mean(kf.residuals ** 2)):.2f}) puts the plateau, where its model and data terms are "
               f"equal, at N = {n_p(d0):,.0f} parameters for D = {d0:,.0f} and {n_p(d1):,.0f} for D = {d1:,.0f} "

@@ -7,13 +7,19 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from scaling.core.config import STUDY_DEFAULTS
-from scaling.fit._util import Interval, bootstrap_interval, one_blas_thread
-from scaling.fit.laws import fit_power_law
+from scaling.core.config import FAMILY_FIELDS, RECORDED_FAMILY_FIELDS, STUDY_DEFAULTS
+from scaling.fit.intervals import Interval, bootstrap_interval
+from scaling.fit.optim import one_blas_thread
+from scaling.fit.power_law import fit_power_law
 from scaling.fit.resample import Resampler
 from scaling.fit.runs import _group_codes
 
-FAMILY = ("dataset", "dropout", "lr_rule", "batch_size", "precision")
+# A study's family is the run family (config.FAMILY_FIELDS and the recorded ones) less what the study
+# settles otherwise: its own axis varies and the other study axes are pinned to their defaults
+# (_defaults), only the newest protocol is kept (_usable), and epochs joins as `extra` where the study
+# does not vary it (every study but the bottleneck's).
+FAMILY = tuple(k for k in (*FAMILY_FIELDS, *RECORDED_FAMILY_FIELDS)
+               if k not in STUDY_DEFAULTS and k not in ("epochs", "protocol"))
 MIN_FRACTIONS = 3   # a power law in D from fewer data sizes has no check on its form
 N_BOOT = 200
 LEVEL = 0.95

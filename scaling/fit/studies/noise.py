@@ -7,28 +7,55 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from scaling.fit._util import Interval
+from scaling.core.fmt import fmt_estimate, fmt_pct
+from scaling.fit.intervals import Interval
 from scaling.fit.studies.common import MIN_FRACTIONS, N_BOOT, _Cells, _defaults, _law, _one_family, _resample, _usable
-from scaling.fit.studies.prose import _as_iv, _iv_text, _overlap, _overlap_words, _pct
+from scaling.fit.studies.prose import _as_iv, _overlap, _overlap_words
 from scaling.fit.studies.result import EXP_COLUMNS, _exp_row, _Result
 
 
 @dataclass(frozen=True, eq=False)
 class NoiseStudy(_Result):
+    """Label noise: does it change the data exponent, or only the loss at small D?
+
+    Attributes
+    ----------
+    ok : bool
+        Whether the runs answer the question; when False, answer names the runs that are missing.
+    answer : str
+        The answer in sentences, with 95% intervals.
+    n_runs : int
+        Runs used.
+    family : dict
+        The run family used: FAMILY field (and epochs where the study does not vary it) -> value.
+    width : int or None
+        The width (channels, not the step) the L(D) laws are fitted at.
+    exponents : DataFrame
+        Per label-noise level (EXP_COLUMNS and label_noise): alpha_D of L(D) = A D^-alpha_D, D in
+        examples seen, with its interval.
+    points : DataFrame
+        Seed means per cell: label_noise, width_step, data_fraction, width, params, examples, flops,
+        epochs, val_loss (mean over seeds), val_loss_std, n_seeds.
+    lines : DataFrame
+        label_noise, examples, fit: each level's fitted L(D), for charts.
+    gaps : DataFrame
+        label_noise, where ('smallest' or 'largest' D shared), examples, gap (its loss minus the loss
+        without noise, in loss units), lo, hi.
+    """
     ok: bool
     answer: str
     n_runs: int
     family: dict
-    width: int | None                # the width the L(D) laws are fitted at
-    exponents: pd.DataFrame          # per label-noise level: the data exponent of L(D) = A D^-alpha_D
-    points: pd.DataFrame             # label_noise, data_fraction, examples, val_loss (seed mean), std, n_seeds
-    lines: pd.DataFrame              # label_noise, examples, fit
-    gaps: pd.DataFrame               # label_noise, where (smallest/largest D), examples, gap, lo, hi
+    width: int | None
+    exponents: pd.DataFrame
+    points: pd.DataFrame
+    lines: pd.DataFrame
+    gaps: pd.DataFrame
     key = "noise"
     title = "Label noise: does it change the data exponent, or only the loss at small D?"
 
     def _details(self):
-        return [f"loss with {_pct(r.label_noise)} noise at the {r.where} D ({r.examples:,.0f}): "
+        return [f"loss with {fmt_pct(r.label_noise)} noise at the {r.where} D ({r.examples:,.0f}): "
                 f"{_gap_text(r._asdict())} than without" for r in self.gaps.itertuples()]
 
 
@@ -41,7 +68,7 @@ def study_noise(runs: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = 0, lr="
                  points=pd.DataFrame(), lines=pd.DataFrame(), gaps=pd.DataFrame())
     levels = sorted(float(x) for x in df["label_noise"].unique())
     if 0.0 not in levels or len(levels) < 2:
-        have = "no runs at all" if not levels else "only label noise " + ", ".join(_pct(x) for x in levels)
+        have = "no runs at all" if not levels else "only label noise " + ", ".join(fmt_pct(x) for x in levels)
         lacking = "label noise 0 and label noise above 0 (e.g. 20%)" if not levels else \
             ("label noise 0 (the baseline)" if 0.0 not in levels else "label noise above 0 (e.g. 20%)")
         return NoiseStudy(False, f"Needs runs with {lacking} at {MIN_FRACTIONS} or more data fractions at one "
@@ -52,7 +79,7 @@ def study_noise(runs: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = 0, lr="
     if not widths:
         w = int(df.loc[df["label_noise"] == 0.0, "width_step"].max())
         wd = int(df.loc[df["width_step"] == w, "width"].iloc[0])
-        short = [_pct(lv) for lv in levels if nfrac.get((lv, w), 0) < MIN_FRACTIONS]
+        short = [fmt_pct(lv) for lv in levels if nfrac.get((lv, w), 0) < MIN_FRACTIONS]
         return NoiseStudy(False, f"Needs runs at {MIN_FRACTIONS} or more data fractions at width {wd} with "
                                  f"{' and '.join(short)} label noise.", **empty)
     w = int(widths[0])
@@ -81,7 +108,7 @@ def study_noise(runs: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = 0, lr="
     for x in levels:
         f = _law(D[lv == x], m0[lv == x])
         n = int(sub.loc[sub["label_noise"] == x].shape[0])
-        rows.append(_exp_row(f"label noise {_pct(x)}", point[("alpha", x)], iv.get(("alpha", x)), n, label_noise=x))
+        rows.append(_exp_row(f"label noise {fmt_pct(x)}", point[("alpha", x)], iv.get(("alpha", x)), n, label_noise=x))
         if f is not None:
             xs = np.geomspace(D[lv == x].min(), D[lv == x].max(), 40)
             lines.append(pd.DataFrame({"label_noise": x, "examples": xs, "fit": f.predict(xs)}))
@@ -101,7 +128,7 @@ def _gap_text(r) -> str:
     sign = 1 if r["gap"] >= 0 else -1
     iv = _as_iv(r)
     iv = iv if sign > 0 or iv is None else Interval(-iv.hi, -iv.lo, 1)
-    return f"{_iv_text(sign * r['gap'], iv, 3)} {'higher' if sign > 0 else 'lower'}"
+    return f"{fmt_estimate(sign * r['gap'], iv, 3)} {'higher' if sign > 0 else 'lower'}"
 
 
 def _noise_answer(exps: pd.DataFrame, gaps: pd.DataFrame, iv: dict, width: int) -> str:
@@ -112,19 +139,19 @@ def _noise_answer(exps: pd.DataFrame, gaps: pd.DataFrame, iv: dict, width: int) 
     parts, moved = [], False
     for r in exps.iloc[1:].itertuples():
         if not math.isfinite(r.value):
-            parts.append(f"at {_pct(r.label_noise)} label noise no law could be fitted")
+            parts.append(f"at {fmt_pct(r.label_noise)} label noise no law could be fitted")
             continue
         o = _overlap(b_iv, iv.get(("alpha", r.label_noise)))
         moved |= o is False
-        parts.append(f"{_iv_text(r.value, iv.get(('alpha', r.label_noise)))} at {_pct(r.label_noise)} label noise "
+        parts.append(f"{fmt_estimate(r.value, iv.get(('alpha', r.label_noise)))} at {fmt_pct(r.label_noise)} label noise "
                      f"({_overlap_words(o)})")
-    head = (f"At width {width}, the data exponent moves from {_iv_text(base['value'], b_iv)} without label noise "
+    head = (f"At width {width}, the data exponent moves from {fmt_estimate(base['value'], b_iv)} without label noise "
             f"to " + "; ".join(parts) + ".")
     verdict = ("Label noise changes the data exponent" if moved else
                "The exponent does not move beyond its intervals: label noise shifts the loss")
     if len(gaps):
         g = gaps[gaps["label_noise"] == gaps["label_noise"].max()].set_index("where")
-        verdict += (f"; with {_pct(g['label_noise'].iloc[0])} noise the loss is {_gap_text(g.loc['smallest'])} at the "
+        verdict += (f"; with {fmt_pct(g['label_noise'].iloc[0])} noise the loss is {_gap_text(g.loc['smallest'])} at the "
                     f"smallest D ({g.loc['smallest', 'examples']:,.0f}) and {_gap_text(g.loc['largest'])} at the "
                     f"largest ({g.loc['largest', 'examples']:,.0f})")
     return head + " " + verdict + "."

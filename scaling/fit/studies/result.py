@@ -4,7 +4,9 @@ from __future__ import annotations
 import math
 from dataclasses import fields
 
-from scaling.fit._util import Interval, jsonable
+from scaling.core.fmt import fmt_interval
+from scaling.fit.intervals import Interval
+from scaling.fit.serialize import jsonable
 
 
 def _exp_row(setting: str, value: float, iv: Interval | None, n_runs: int, **extra) -> dict:
@@ -29,7 +31,7 @@ class _Result:
             lines.append(f"  runs used: {self.n_runs}; family: "
                          + ", ".join(f"{k} {v}" for k, v in self.family.items()))
             for r in self.exponents.itertuples():
-                iv = f" [{r.lo:.3f}, {r.hi:.3f}] ({r.answered})" if math.isfinite(r.lo) else ""
+                iv = f" {fmt_interval(r.lo, r.hi)} ({r.answered})" if math.isfinite(r.lo) else ""
                 lines.append(f"  {r.setting:<28} {r.value:.3f}{iv}" if math.isfinite(r.value)
                              else f"  {r.setting:<28} cannot be estimated")
         lines += [f"  {x}" for x in self._details()]

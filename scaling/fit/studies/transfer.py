@@ -7,35 +7,72 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from scaling.core.fmt import fmt_count, fmt_count_estimate, fmt_estimate
 from scaling.fit.studies.common import MIN_FRACTIONS, N_BOOT, _Cells, _defaults, _law, _one_family, _resample, _usable
-from scaling.fit.studies.prose import _iv_num, _iv_text, _num
 from scaling.fit.studies.result import EXP_COLUMNS, _exp_row, _Result
 
 
 @dataclass(frozen=True, eq=False)
 class TransferStudy(_Result):
+    """Transfer: how much data does pre-training on other digits buy? (Hernandez et al. 2021)
+
+    Attributes
+    ----------
+    ok : bool
+        Whether the runs answer the question; when False, answer names the runs that are missing.
+    answer : str
+        The answer in sentences, with 95% intervals.
+    n_runs : int
+        Runs used.
+    family : dict
+        The run family used: FAMILY field (and epochs where the study does not vary it) -> value.
+    target : str
+        The digits fine-tuned on, and trained on from scratch for comparison ('56789').
+    source : str
+        The digits pre-trained on.
+    exponents : DataFrame
+        EXP_COLUMNS rows for alpha (exponent of D_F) and beta (of N) of D_T = k D_F^alpha N^beta.
+    scratch : DataFrame
+        From-scratch seed means per cell: width_step, data_fraction, width, params, examples, flops,
+        epochs, val_loss, val_loss_std, n_seeds.
+    scratch_lines : DataFrame
+        width, examples, fit: L(D) per width from scratch, for charts.
+    points : DataFrame
+        Fine-tuned seed means per cell: width_step, width, params, data_fraction, D_F (examples
+        fine-tuned on), val_loss, val_loss_std, n_seeds, D_E (examples from scratch that reach that
+        loss), D_T = D_E - D_F with lo and hi, extrapolated (D_E beyond the from-scratch runs), used
+        (D_T > 0: in the fit).
+    k : float
+        Coefficient of D_T = k D_F^alpha N^beta (examples at D_F = 1 and N = 1).
+    alpha, beta : float
+        Exponents of D_F (examples) and N (parameters) in that law.
+    intervals : dict
+        'k', 'alpha', 'beta' -> Interval.
+    fit_line : DataFrame
+        width, params, D_F, D_T: the fitted law per width, for charts.
+    """
     ok: bool
     answer: str
     n_runs: int
     family: dict
-    target: str                      # the digits fine-tuned on (and scratch-trained on)
-    source: str                      # the digits pre-trained on
-    exponents: pd.DataFrame          # alpha (of D_F) and beta (of N) of D_T = k D_F^alpha N^beta
-    scratch: pd.DataFrame            # from-scratch cells: width, params, data_fraction, examples, val_loss
-    scratch_lines: pd.DataFrame      # width, examples, fit (L(D) per width)
-    points: pd.DataFrame             # fine-tuned cells: width, params, D_F, val_loss, D_E, D_T (lo, hi), extrapolated, used
+    target: str
+    source: str
+    exponents: pd.DataFrame
+    scratch: pd.DataFrame
+    scratch_lines: pd.DataFrame
+    points: pd.DataFrame
     k: float
     alpha: float
     beta: float
-    intervals: dict                  # k, alpha, beta -> Interval
-    fit_line: pd.DataFrame           # width, params, D_F, D_T (the fitted law)
+    intervals: dict
+    fit_line: pd.DataFrame
     key = "transfer"
     title = "Transfer: how much data does pre-training on other digits buy? (Hernandez et al. 2021)"
 
     def _details(self):
         if not len(self.points):
             return []
-        out = [f"D_T = k · D_F^α · N^β: k = {_iv_num(self.k, self.intervals.get('k'))}"]
+        out = [f"D_T = k · D_F^α · N^β: k = {fmt_count_estimate(self.k, self.intervals.get('k'))}"]
         n_ex = int(self.points["extrapolated"].sum())
         if n_ex:
             out.append(f"{n_ex} fine-tuned cells reach a loss below what from-scratch reaches at its largest D: "
@@ -179,9 +216,9 @@ def _transfer_answer(pts, k, a, b, intervals, tname, sname, n_used, iv, fi) -> s
     reading = (f"; {' and '.join(flat)} {'include' if len(flat) > 1 else 'includes'} 0, so what transfers hardly "
                f"depends on {' or '.join({'α': 'the fine-tuning data', 'β': 'the model size'}[f] for f in flat)} here"
                if flat else "")
-    return (f"Pre-training on digits {sname} is worth D_T = {_num(k)}·D_F^{a:.2f}·N^{b:.2f} examples of digits "
-            f"{tname}, with α = {_iv_text(a, intervals.get('alpha'))} and β = {_iv_text(b, intervals.get('beta'))} "
+    return (f"Pre-training on digits {sname} is worth D_T = {fmt_count(k)}·D_F^{a:.2f}·N^{b:.2f} examples of digits "
+            f"{tname}, with α = {fmt_estimate(a, intervals.get('alpha'))} and β = {fmt_estimate(b, intervals.get('beta'))} "
             f"(fitted on {n_used} width and data-size cells{reading}): fine-tuning width {int(r.width)} on "
             f"{r.D_F:,.0f} examples reaches the loss that "
-            f"{r.D_E:,.0f} examples from scratch reach, so pre-training bought {_iv_num(r.D_T, jiv)} examples "
+            f"{r.D_E:,.0f} examples from scratch reach, so pre-training bought {fmt_count_estimate(r.D_T, jiv)} examples "
             f"({r.D_T / r.D_F:.1f}× the fine-tuning data)." + (" " + "; ".join(tail) + "." if tail else ""))

@@ -1,0 +1,66 @@
+"""An analysis as the plain text `scaling fit` prints."""
+from __future__ import annotations
+
+from scaling.core.fmt import fmt_interval
+from scaling.fit.analysis import INTERVAL_METHOD, Analysis
+from scaling.fit.intervals import Interval
+from scaling.fit.tuning import lr_tuning
+from scaling.fit.verdict import verdict
+
+
+def _fmt_iv(iv: Interval | None, off: str = "") -> str:
+    if iv is None or iv.n_boot == 0:
+        return ""
+    return (f"  {fmt_interval(iv.lo, iv.hi)} ({iv.level:.0%}, {iv.answered()}"
+            + ("" if iv.reliable else "; UNRELIABLE: under 80% answered") + (f"; {off}" if off else "") + ")")
+
+
+def format_analysis(an: Analysis) -> str:
+    """Plain-text report for the CLI."""
+    excl = ", ".join(f"{k} {v}" for k, v in sorted(an.excluded.items())) or "none"
+    lr = lr_tuning(an.aggregate).label() if an.aggregate.lr == "tuned" else f"x{an.aggregate.lr:g}"
+    lines = [f"runs used: {an.n_runs} ({len(an.aggregate.points)} configurations, "
+             f"seeds averaged); excluded: {excl}; learning rate: {lr}",
+             f"compute: C = 3 x forward FLOPs x D; here C = {an.compute.c_per:.4g} N D (median), "
+             f"fitted C = {an.compute.kappa:.4g} N^{an.compute.gamma:.3f} D (used for N_opt from "
+             f"L(N, D): a = beta/(alpha + {an.compute.gamma:.3f} beta))",
+             f"frontier: {len(an.frontier)} configurations"]
+    if an.boot is not None and an.no_interval:
+        lines.append(an.no_interval)
+    elif an.boot is not None:
+        widen = f", widened x{an.boot.inflate:.2f} for the few seeds" if an.boot.inflate > 1 else ""
+        lines.append(f"intervals: {an.boot.n_boot} bootstrap resamples of {an.boot.scheme}, {INTERVAL_METHOD}{widen}"
+                     + (f"; {an.boot.note}" if an.boot.note else ""))
+    f = an.loss_vs_compute
+    if f is None:
+        why = next((n.split(": ", 1)[1] for n in an.notes if n.startswith("loss_vs_compute:")), "")
+        lines.append(f"loss vs compute: cannot fit: {why}")
+    else:
+        form = "E + A C^-alpha" if f.irreducible else "A C^-alpha"
+        e = f", E = {f.E:.4g}" if f.irreducible else ""
+        lines.append(f"loss vs compute: L = {form}, alpha_C = {f.alpha:.4f}{_fmt_iv(f.alpha_interval, an.off_interval('alpha_C'))}"
+                     f"{e}, {f.n_points} frontier points")
+    for name, g, what in [("slice L(N) at the largest D only", an.loss_vs_params, "alpha_N"),
+                          ("slice L(D) at the largest N only", an.loss_vs_data, "alpha_D")]:
+        if g is not None:
+            lines.append(f"{name}: {what} = {g.alpha:.4f}{_fmt_iv(g.alpha_interval, an.off_interval(what))}, "
+                         f"{g.n_points} points (biased low by the other term: not the parametric exponent)")
+    lines.append("compute-optimal model size N_opt = k C^a:")
+    for m, r in an.nopt.items():
+        if r.ok:
+            lines.append(f"  {m:<10} a = {r.a:.4f}{_fmt_iv(r.interval, an.off_interval('a_' + m))}, "
+                         f"{len(r.points)} budgets, {r.n_runs} runs")
+        else:
+            lines.append(f"  {m:<10} cannot answer: {r.reason}")
+    v = verdict(an)
+    lines.append(f"  verdict: {'believe ' + v.choice if v.choice else 'nothing to believe'}: {v.reason}")
+    if an.parametric is not None:
+        q = an.parametric
+        lines.append(f"parametric L(N, D) = E + A/N^alpha + B/D^beta: E = {q.E:.4g}, A = {q.A:.4g}, "
+                     f"B = {q.B:.4g}, alpha = {q.alpha:.4f}, beta = {q.beta:.4f}")
+    if an.kaplan is not None:
+        k = an.kaplan
+        lines.append(f"Kaplan L(N, D) = [(Nc/N)^(alpha_N/alpha_D) + Dc/D]^alpha_D: "
+                     f"Nc = {k.Nc:.4g}, Dc = {k.Dc:.4g}, alpha_N = {k.alpha_N:.4f}, "
+                     f"alpha_D = {k.alpha_D:.4f}")
+    return "\n".join(lines)
