@@ -18,13 +18,6 @@ st.markdown("Questions the scaling-law papers ask beyond the exercise, each answ
             "runs already cached are not trained again, and training happens in a worker process.")
 ui.sweeps_section(s, runs)  # one fragment owns the panels: see app_pages/ui/sweeps.py
 
-
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _answer(path: str, signature: tuple, key: str, n_boot: int, _runs):
-    # keyed by the file's signature: refitted when runs land, free on every other rerun
-    return services.studies.answer(key, _runs, n_boot=n_boot)
-
-
 for key, study in services.studies.STUDIES.items():
     with st.container(border=True, key=f"study_{key}"):
         st.subheader(study.title)
@@ -54,7 +47,7 @@ for key, study in services.studies.STUDIES.items():
             ui.remember_sweep(sid, name)
             st.session_state["s_toast"] = f"{study.title}: queued {n_new} runs ({n_cached} cached)"
             st.rerun()  # the plan above now counts them as queued
-        r = ui.guarded(_answer, str(s.path), s.signature(), key, ui.BOOT, runs)
+        r = ui.guarded(ui.study_answer, s, key, runs, ui.BOOT)
         (st.success if r.ok else st.info)(r.answer, icon=":material/lightbulb:" if r.ok else ":material/hourglass:")
         figs = study_charts.study_charts(r)
         for cell, fig in zip(ui.chart_row(len(figs)), figs):

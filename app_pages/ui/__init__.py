@@ -1,22 +1,29 @@
 """Streamlit glue shared by the pages; the numbers come from scaling/, this package only caches
 them and draws widgets.
 
-    routing.py    through_app: a page always runs inside streamlit_app.py
-    reads.py      the store, the device and the cache's runs and curves, guarded and cached
-    fits.py       fits cached per selection (BOOT: the pages' bootstrap resamples)
-    selection.py  the selection widgets and the URL that keeps them
-    cards.py      an exponent with its interval, a chart, a download
-    layout.py     rows of charts and cards that stack where the page is narrow
-    sweeps.py     the sweep panels (one fragment owns them), and which sweeps to show
+    gate.py           the optional password gate, and the cookie that keeps a login
+    runtime.py        the server process's settings: the heap frozen out of the garbage collector's sight
+    routing.py        through_app: a page always runs inside streamlit_app.py
+    reads.py          the store, the device and the cache's runs and curves, guarded and cached
+    fits.py           fits and study answers cached per selection, shared by every session (BOOT: resamples)
+    selection.py      the selection widgets and the URL that keeps them
+    cards.py          an exponent with its interval, a chart, a download
+    layout.py         rows of charts and cards that stack where the page is narrow
+    sweeps.py         the sweep panels (one fragment owns them), which sweeps to show, whether intervals wait
+    start.py          Explore on an empty cache: the quick sweep and the shipped grid
+    explore_parts.py  Explore's cards, charts and offers, drawn into slots the intervals redraw in place
 """
 from .cards import chart, download, exponent_card, interval_note
-from .fits import BOOT, analysis, backtest, bracketing, cached_analysis, lr_offer, point_estimates
+from .fits import BOOT, analysis, backtest, bracketing, cached_analysis, lr_offer, point_estimates, study_answer
 from .layout import card_row, chart_row
 from .reads import device, guarded, load_curves, load_runs, snapshot, store
 from .routing import through_app
 from .selection import selection_controls, set_estimator, set_selection, write_url
-from .sweeps import remember_sweep, running_sweeps, sweep_active, sweeps_section
+from .start import first_runs
+from .sweeps import intervals_wait, remember_sweep, running_sweeps, sweep_active, sweeps_section, training_now
 
-__all__ = ["BOOT", "analysis", "backtest", "bracketing", "cached_analysis", "card_row", "chart", "chart_row", "device", "download", "exponent_card", "guarded", "interval_note", "load_curves",
+__all__ = ["BOOT", "analysis", "backtest", "bracketing", "cached_analysis", "card_row", "chart", "chart_row", "device",
+           "download", "exponent_card", "first_runs", "guarded", "interval_note", "intervals_wait", "load_curves",
            "load_runs", "lr_offer", "point_estimates", "remember_sweep", "running_sweeps", "selection_controls",
-           "set_estimator", "set_selection", "snapshot", "store", "sweep_active", "sweeps_section", "through_app", "write_url"]
+           "set_estimator", "set_selection", "snapshot", "store", "study_answer", "sweep_active", "sweeps_section",
+           "through_app", "training_now", "write_url"]

@@ -1,14 +1,14 @@
-"""Fits cached per database, data version and selection.
+"""Fits cached per database, data version and selection, shared by every session.
 
-Held as objects, not pickled: the results are frozen dataclasses never mutated, and a hit then
-costs nothing (cache_data would unpickle a copy every rerun). The DataFrames ride along unhashed
-(leading underscore in the cache_resource functions). The analyses share one store of their
-own (_shared), which also keeps two sessions from computing one bootstrap twice.
+Held as objects (st.cache_resource), not pickled: the results are frozen dataclasses never mutated,
+so a hit costs nothing (st.cache_data would unpickle a copy every rerun). The DataFrames ride along
+unhashed (a leading underscore). st.cache_resource computes a key once for every session: a second
+session asking for it meanwhile waits for the first, and a run stopped mid-way caches nothing.
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+import contextvars
+import weakref
 from dataclasses import dataclass
 
 import streamlit as st
@@ -17,9 +17,10 @@ from scaling import services
 from scaling.core import settings
 from scaling.store import Store
 
-# Bootstrap resamples on the pages (~2-3 s for a few hundred runs on 2 cores). 0 switches the
-# intervals off (benchmarks/bench_app.py times the point estimates alone that way).
+# Bootstrap resamples on the pages. 0 switches the intervals off (benchmarks/bench_app.py times the
+# point estimates alone that way).
 BOOT = settings.app_boot()
+MAX_SHARED = 128  # selections whose fits are kept
 
 
 def analysis(s: Store, version, sel, runs, curves, n_boot: int = 0, slot=None):
@@ -29,82 +30,69 @@ def analysis(s: Store, version, sel, runs, curves, n_boot: int = 0, slot=None):
     With `slot` (a placeholder), a bootstrap not cached yet says how far it is there, every few
     resamples. Each of those writes is where Streamlit stops a script run whose user has moved a
     slider meanwhile: without them, the bootstrap (seconds of numpy, no Streamlit call) would hold
-    back the redraw of the new selection until it finished. A stopped bootstrap caches nothing."""
-    def progress(i, n):
-        slot.caption(f"95% intervals: {i} of {n} bootstrap resamples…")
+    back the redraw of the new selection until it finished."""
+    if slot is None:
+        return _analysis(str(s.path), version, sel, n_boot, runs, curves, None)
+    # written in the page's context, not the cached function's: st.cache_resource would record the
+    # notes and replay them on every hit, into a placeholder of a run long gone
+    page = contextvars.copy_context()
 
-    return _shared(("analysis", str(s.path), version, sel, n_boot), slot,
-                   lambda: services.analysis(runs, curves, sel, n_boot=n_boot,
-                                          progress=progress if slot is not None else None))
+    def progress(i, n):
+        page.run(slot.caption, f"95% intervals: {i} of {n} bootstrap resamples…")
+
+    slot.caption("95% intervals: computing…")  # what a session waiting for another's bootstrap shows
+    result = _analysis(str(s.path), version, sel, n_boot, runs, curves, progress)
+    slot.empty()
+    return result
 
 
 def cached_analysis(s: Store, version, sel, n_boot: int):
-    """analysis() already computed for these arguments, else None (never computes)."""
-    with _LOCK:
-        return _DONE.get(("analysis", str(s.path), version, sel, n_boot))
+    """analysis() already computed for these arguments and still cached, else None (never computes)."""
+    return _FINISHED.get((str(s.path), version, sel, n_boot))
 
 
 def point_estimates(s: Store, version, sel, runs, curves):
     """Explore's first draw: seed means, frontier, the loss law and one N_opt estimator."""
-    return _shared(("points", str(s.path), version, sel), None, lambda: services.point_estimates(runs, curves, sel))
+    return _point_estimates(str(s.path), version, sel, runs, curves)
 
 
-def _shared(key: tuple, slot, compute):
-    """compute() once per key for every session (a SelectionError is a result too), the last
-    MAX_SHARED kept. A session asking for a key in progress waits for it, saying so in its slot,
-    instead of computing it again beside it on the same cores; a run stopped mid-way caches nothing
-    and leaves the key to the next asker."""
-    waited = False
-    while True:
-        with _LOCK:
-            if key in _DONE:
-                _DONE.move_to_end(key)
-                if waited and slot is not None:
-                    slot.empty()
-                return _DONE[key]
-            busy = _BUSY.get(key)
-            if busy is None:
-                _BUSY[key] = threading.Event()
-                break
-        if slot is not None and not waited:
-            slot.caption("95% intervals: being computed for another session…")
-        waited = True
-        busy.wait(0.25)
-    result = None
+# The analyses st.cache_resource holds, by key, for cached_analysis to look at: weak, so an entry
+# goes when the cache lets its result go. A SelectionError is not kept (an exception cannot be
+# referred to weakly): asking again costs a cached point estimate that fails the same way.
+_FINISHED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+@st.cache_resource(max_entries=MAX_SHARED, show_spinner=False)
+def _analysis(path: str, version: tuple, sel: services.Selection, n_boot: int, _runs, _curves, _progress):
     try:
-        result = compute()
+        result = services.analysis(_runs, _curves, sel, n_boot=n_boot, progress=_progress)
     except services.SelectionError as e:
-        result = e
-    finally:
-        with _LOCK:
-            if result is not None:
-                _DONE[key] = result
-                while len(_DONE) > MAX_SHARED:
-                    _DONE.popitem(last=False)
-            _BUSY.pop(key).set()
-    if slot is not None:
-        slot.empty()
+        return e.with_traceback(None)  # a result too; its frames would keep the fit's arrays alive
+    _FINISHED[(path, version, sel, n_boot)] = result
     return result
 
 
-# results shared by every session (as st.cache_resource would), and the keys being computed now
-MAX_SHARED = 128
-_DONE: OrderedDict = OrderedDict()
-_BUSY: dict = {}
-_LOCK = threading.Lock()
-
-
-@st.cache_resource(max_entries=32, show_spinner=False)
-def _lr_offer(path: str, version: tuple, sel: services.Selection, _runs, _an):
-    tuning = services.lr_tuning(_an.aggregate)
-    seeds = sorted(services.select(_runs, sel)["seed"].unique())
-    extra = services.next_lr_configs(tuning, seeds) if sel.lr == services.LR_TUNED and not tuning.tuned else []
-    return LrOffer(tuning, extra, sum(c.flops for c in extra))
+@st.cache_resource(max_entries=MAX_SHARED, show_spinner=False)
+def _point_estimates(path: str, version: tuple, sel: services.Selection, _runs, _curves):
+    try:
+        return services.point_estimates(_runs, _curves, sel)
+    except services.SelectionError as e:
+        return e.with_traceback(None)
 
 
 @dataclass(frozen=True)
 class LrOffer:
-    """How well the selection's learning rates are tuned, and the runs that would tune the rest."""
+    """How well the selection's learning rates are tuned, and the runs that would tune the rest.
+
+    Attributes
+    ----------
+    tuning : fit.Tuning
+        The selection's tuning (services.lr_tuning).
+    lr_runs : list of RunConfig
+        The runs that would tune the configurations not tuned yet (empty at a fixed multiplier).
+    lr_flops : float
+        Their training compute.
+    """
     tuning: object
     lr_runs: list
     lr_flops: float
@@ -116,16 +104,26 @@ def lr_offer(s: Store, version, sel, runs, an) -> LrOffer:
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _bracketing(path: str, signature: tuple, sel: services.Selection, device_label: str, _s: Store, _runs, _an):
-    edge = {m: _an.nopt[m] for m in ("envelope", "isoflop") if m in _an.nopt and not _an.nopt[m].ok}
-    b = services.bracket(_runs, sel, edge) if edge else None
-    plan = services.plan(_s, b.configs, _runs, device_label) if b is not None and not b.empty else None
-    return Bracketing(edge, b, plan)
+def _lr_offer(path: str, version: tuple, sel: services.Selection, _runs, _an):
+    tuning = services.lr_tuning(_an.aggregate)
+    seeds = sorted(services.select(_runs, sel)["seed"].unique())
+    extra = services.next_lr_configs(tuning, seeds) if sel.lr == services.LR_TUNED and not tuning.tuned else []
+    return LrOffer(tuning, extra, sum(c.flops for c in extra))
 
 
 @dataclass(frozen=True)
 class Bracketing:
-    """The estimators the grid leaves without an answer, the runs that would bracket the optimum, their plan."""
+    """The estimators the grid leaves without an answer, the runs that would bracket the optimum, their plan.
+
+    Attributes
+    ----------
+    edge : dict
+        The envelope and IsoFLOP estimates (by name) that cannot answer on the selection.
+    bracket : services.Bracket or None
+        The runs that would let them answer (None when both answer).
+    plan : services.Plan or None
+        What training those runs would cost here (None when there are none).
+    """
     edge: dict
     bracket: object
     plan: object
@@ -134,8 +132,21 @@ class Bracketing:
 def bracketing(s: Store, sel, runs, an, device_label: str) -> Bracketing:
     """Cached per database state (queueing changes it) and selection: no query on a plain rerun.
     Its plan is timed for the training device, so a page asks for it after its charts (the device
-    imports torch: seconds on a server's first run)."""
+    imports torch)."""
     return _bracketing(str(s.path), s.signature(), sel, device_label, s, runs, an)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _bracketing(path: str, signature: tuple, sel: services.Selection, device_label: str, _s: Store, _runs, _an):
+    edge = {m: _an.nopt[m] for m in ("envelope", "isoflop") if m in _an.nopt and not _an.nopt[m].ok}
+    b = services.bracket(_runs, sel, edge) if edge else None
+    plan = services.plan(_s, b.configs, _runs, device_label) if b is not None and not b.empty else None
+    return Bracketing(edge, b, plan)
+
+
+def backtest(s: Store, version, sel, runs, octaves: float, n_boot: int = 0):
+    """services.backtest cached per selection and cut-off, or the ValueError that says why not."""
+    return _backtest(str(s.path), version, sel, octaves, n_boot, runs)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -146,6 +157,11 @@ def _backtest(path: str, version: tuple, sel: services.Selection, octaves: float
         return e
 
 
-def backtest(s: Store, version, sel, runs, octaves: float, n_boot: int = 0):
-    """services.backtest cached per selection and cut-off, or the ValueError that says why not."""
-    return _backtest(str(s.path), version, sel, octaves, n_boot, runs)
+def study_answer(s: Store, key: str, runs, n_boot: int):
+    """services.studies.answer, refitted when runs land (the file's signature), free on every other rerun."""
+    return _study_answer(str(s.path), s.signature(), key, n_boot, runs)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _study_answer(path: str, signature: tuple, key: str, n_boot: int, _runs):
+    return services.studies.answer(key, _runs, n_boot=n_boot)

@@ -10,14 +10,10 @@ APP = Path(__file__).resolve().parents[2] / "streamlit_app.py"
 
 def through_app() -> None:
     """Call first in every page: make sure the page runs inside streamlit_app.py (its navigation,
-    password gate and sidebar), never alone.
+    password gate and sidebar), never alone: a page script must never run without the gate.
 
-    Why: a page script must never run without the app's password gate. The folder is named
-    app_pages/, not pages/, so Streamlit's legacy multipage mode (which ran a directly linked page
-    script alone, before st.navigation, with a sidebar listing every file) no longer starts; this
-    guard stays for any other way a page could be run alone. streamlit_app.py marks each run it
-    hands to a page; a page run without the mark runs the app instead, which picks the same page by
-    its URL (query parameters kept)."""
+    streamlit_app.py marks each run it hands to a page; a page run without the mark runs the app
+    instead, which picks the same page by its URL (query parameters kept)."""
     if st.session_state.pop("_via_app", False):
         return
     import runpy

@@ -21,10 +21,10 @@ def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default:
     created afresh, from the canonical selection, whenever it changes, and its value is only ever
     read from its return value (reading a widget's key before it is drawn in a run can give a
     stale, half-deserialised value). When the cached choices change (runs land) the keys stay: a
-    widget under a new key is a new element, and the old one stayed on the page, faded, for the
-    whole run (issue 14's ghost sliders); the value the selection carries over is written to the
-    key instead (see _carry). Widgets shown only sometimes sit in slots emitted on every run, so
-    that one appearing does not move the others."""
+    widget under a new key is a new element, and the old one would stay on the page, faded, for the
+    whole run; the value the selection carries over is written to the key instead (see _carry).
+    Widgets shown only sometimes sit in slots emitted on every run, so that one appearing does not
+    move the others."""
     ss = st.session_state
     c = container or st.sidebar
     saved_key, gen_key, page_key = f"{prefix}selection", f"{prefix}gen", f"{prefix}page"

@@ -2,13 +2,11 @@
 which sweeps to show.
 
 Why a fragment in a fixed container: Streamlit places an element by its position on the page, and
-keeps an element of the last run that this run has not (yet) redrawn, faded, until the run ends.
-A panel that appeared or vanished at the top of a page shifted every element below it, so when a
-sweep ended the page's sliders, charts, expanders and the old Cancel buttons stayed as faded
-duplicates for the whole next run (10-15 s on a CPU, where the bootstrap waits for training to
-end). The container below is emitted on every run, sweeps or not, so nothing below it moves; each
-panel always emits the same slots; and a finished sweep's last line is dropped by a rerun of the
-fragment alone, which clears its own leftovers at once.
+keeps an element of the last run that this run has not (yet) redrawn, faded, until the run ends. A
+panel that appeared or vanished at the top of a page would shift every element below it and leave
+faded duplicates of them for the whole next run. So the container is emitted on every run, sweeps
+or not; each panel always emits the same slots; and a finished sweep's last line is dropped by a
+rerun of the fragment alone, which clears its own leftovers at once.
 """
 from __future__ import annotations
 
@@ -84,8 +82,8 @@ def _panel(s: Store, sweep_id: str, label: str, model) -> None:
             if st.button("Resume", key=f"resume_{sweep_id}"):
                 services.start_worker(s)
                 st.session_state.setdefault("sweep_started", {})[sweep_id] = time.time()
-    # drawn to the end, disabled once nothing waits: a keyed button that vanished in a page rerun
-    # stayed on the page, faded, until the run ended
+    # drawn to the end, disabled once nothing waits: a keyed button that vanishes in a page rerun
+    # stays on the page, faded, until the run ends
     if cancel.button("Cancel the queued runs", key=f"cancel_{sweep_id}", icon=":material/cancel:",
                      disabled=not stt.active) and stt.active:
         n = s.cancel(s.sweep_run_ids(sweep_id))
@@ -139,3 +137,14 @@ def remember_sweep(sweep_id: str, label: str) -> None:
 def sweep_active(s: Store, sweep_id: str) -> bool:
     """Whether a sweep still has runs queued or running (from the cached snapshot: no query)."""
     return any(sid == sweep_id for sid, _ in snapshot(s)[1])
+
+
+def training_now(s: Store) -> bool:
+    """Whether a sweep shown on this page still has runs queued or training."""
+    return any(sweep_active(s, sid) for sid, _ in running_sweeps(s))
+
+
+def intervals_wait(training: bool) -> bool:
+    """Whether a page's bootstrap waits for the training in progress (services.bootstrap_waits). The
+    device is asked for only while training: its first look imports torch."""
+    return training and services.bootstrap_waits(device().device)

@@ -3,11 +3,14 @@
 
     selection.py  the Selection, its URL form, the cached choices, the runs it picks
     answers.py    its fits, the lines and bands drawn around them, the tables beside them
-    plans.py      training grids, the quick sweep per device, costs, bracketing and lr-tuning runs
+    grids.py      training grids in the CLI's syntax, the quick sweep per device, the lr scan
+    plans.py      what a grid would add here: cached, queued, new, its compute and time (fit.time_model)
+    bracket.py    the runs that would bracket the optimum or tune the learning rate
     device.py     the training device of this host
     sweeps.py     queueing a sweep, its progress, the worker
     imports.py    the shipped exercise grid, importing an export, which runs were imported
     studies.py    the studies beyond the exercise: what each asks, its preset grid, its answer
+    access.py     the optional password of a hosted app, and the signed token that keeps a login
 """
 from scaling.core.fmt import (
     compute_note,
@@ -20,11 +23,13 @@ from scaling.core.fmt import (
     frac_label,
     md_text,
 )
+from scaling.fit.time_model import TimeModel, time_model  # what a run costs here: the pages and the CLI ask
 from scaling.services import studies  # services.studies.preset / answer: the names are the module's, not the package's
 from scaling.services.answers import (
     Coverage,
     analysis,
     backtest,
+    chart_runs,
     common_range,
     comparison_table,
     coverage,
@@ -39,23 +44,11 @@ from scaling.services.answers import (
     shown_nopt,
     verdict,
 )
+from scaling.services.bracket import Bracket, bracket, next_lr_configs
 from scaling.services.device import DeviceInfo, cluster_line, cpu_path_line, device_info
+from scaling.services.grids import LR_SCAN, QUICK_CPU, QUICK_GPU, GridSpec, parse_count, quick_grid
 from scaling.services.imports import Shipped, export_bytes, import_file, imported_note, shipped
-from scaling.services.plans import (
-    LR_SCAN,
-    QUICK_CPU,
-    QUICK_GPU,
-    Bracket,
-    GridSpec,
-    Plan,
-    TimeModel,
-    bracket,
-    next_lr_configs,
-    parse_count,
-    plan,
-    quick_grid,
-    time_model,
-)
+from scaling.services.plans import Plan, plan
 from scaling.services.selection import (
     ESTIMATORS,
     FAMILY,
@@ -84,6 +77,7 @@ from scaling.services.selection import (
 )
 from scaling.services.sweeps import (
     SweepStatus,
+    bootstrap_waits,
     queue_runs,
     stale_configs,
     start_sweep,
@@ -95,7 +89,7 @@ from scaling.services.sweeps import (
 
 __all__ = [
     "ESTIMATORS", "FAMILY", "STUDY_AXES", "study_words", "FORMS", "LR_SCAN", "LR_TUNED", "MIN_POINTS", "PARAM_KEYS", "PRECISIONS", "VERDICT", "QUICK_CPU", "QUICK_GPU", "Bracket", "Coverage", "DeviceInfo", "GridSpec",
-    "Options", "Plan", "Selection", "SelectionError", "SweepStatus", "analysis", "backtest", "bracket", "common_range", "coverage", "comparison_table", "compute_note", "current",
+    "Options", "Plan", "Selection", "SelectionError", "SweepStatus", "analysis", "backtest", "bootstrap_waits", "bracket", "chart_runs", "common_range", "coverage", "comparison_table", "compute_note", "current",
     "cluster_line", "contrast_labels", "cpu_path_line", "data_version", "describe", "describe_family", "device_info", "equation", "explain_nopt",
     "fit_to_options", "floor_negligible", "fmt_flops", "fmt_num", "fmt_s", "follow_growth", "frac_label",
     "isoflop_profiles", "law_band", "law_line", "lr_tuning", "md_text", "n_stale", "next_lr_configs", "nopt_band", "nopt_data_points", "options", "parametric_residuals", "parse_count", "parse_params", "plan",

@@ -59,6 +59,16 @@ def backtest(runs: pd.DataFrame, sel: Selection, octaves: float, n_boot: int = 0
     return fit.backtest(select(runs, sel), octaves=octaves, lr=sel.lr, n_boot=n_boot)
 
 
+RUN_COLUMNS = ["width", "width_step", "params", "data_fraction", "examples", "flops", "seed", "val_loss", "val_acc",
+               "lr_mult"]
+
+
+def chart_runs(runs: pd.DataFrame, sel: Selection) -> pd.DataFrame:
+    """A selection's ok runs, with the columns its charts draw and its CSV download gives."""
+    ok = select(runs, sel)
+    return ok[ok["status"] == "ok"][RUN_COLUMNS]
+
+
 def _check_fittable(runs: pd.DataFrame, sel: Selection) -> pd.DataFrame:
     sub = select(runs, sel)
     ok = sub[sub["status"] == "ok"] if len(sub) else sub
@@ -121,7 +131,19 @@ def parametric_residuals(an) -> pd.DataFrame:
 @dataclass(frozen=True)
 class Coverage:
     """What a selection's fittable runs span: comparing exponents over different spans compares
-    different things."""
+    different things.
+
+    Attributes
+    ----------
+    width_steps : tuple of int
+        Lowest and highest width step.
+    fractions : tuple of float
+        Lowest and highest data fraction.
+    flops : tuple of float
+        Lowest and highest training compute.
+    n_runs : int
+        The runs behind the span.
+    """
     width_steps: tuple[int, int]
     fractions: tuple[float, float]
     flops: tuple[float, float]

@@ -11,12 +11,29 @@ from scaling.core.fmt import md_text
 
 @dataclass(frozen=True)
 class DeviceInfo:
-    device: str          # 'cuda' or 'cpu'
-    label: str           # what the store records as `device` for runs trained here
+    """The device runs trained here train on.
+
+    Attributes
+    ----------
+    device : str
+        'cuda' or 'cpu'.
+    label : str
+        What the store records as `device` for runs trained here.
+    name : str
+        The GPU's name, or the CPU's model and core count.
+    memory_gb : float or None
+        The GPU's memory in GiB (None on a CPU).
+    threads : int
+        torch's thread count.
+    precision : str
+        What runs trained here train in: fp32, or bf16 autocast on CUDA.
+    """
+    device: str
+    label: str
     name: str
     memory_gb: float | None
     threads: int
-    precision: str       # what runs trained here train in: fp32, or bf16 autocast on CUDA
+    precision: str
 
 
 def device_info() -> DeviceInfo:

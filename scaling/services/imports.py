@@ -13,13 +13,33 @@ from scaling.store import Imported, Store, exchange
 
 @dataclass(frozen=True)
 class Shipped:
-    """The shipped grid, described from its metadata alone (the footer of the file: milliseconds).
-    button() and caption() are Markdown for the page, with the file's own words escaped."""
+    """The shipped grid, described from its metadata alone (the file's footer: no run is read).
+    button() and caption() are Markdown for the page, with the file's own words escaped.
+
+    Attributes
+    ----------
+    path : Path
+        The Parquet file.
+    runs : int
+        Runs in it.
+    processor : str
+        The processor that trained them.
+    cpu : str
+        Its cores, vector ISA and family/model.
+    training_s : float
+        The runs' summed training time on that machine.
+    commit : str
+        The git commit that trained them.
+    torch : str
+        The torch version that trained them.
+    label : str
+        The grid's name.
+    """
     path: Path
     runs: int
     processor: str
-    cpu: str            # cores, vector ISA, family/model
-    training_s: float   # the runs' summed training time on that machine
+    cpu: str
+    training_s: float
     commit: str
     torch: str
     label: str
@@ -54,10 +74,23 @@ def import_file(store: Store, path) -> Imported:
 
 @dataclass(frozen=True)
 class Exported:
-    data: bytes        # the Parquet file
+    """An export ready to download.
+
+    Attributes
+    ----------
+    data : bytes
+        The Parquet file.
+    runs : int
+        Runs in it.
+    curve_points : int
+        Validation-curve points in it.
+    meta : dict
+        Its provenance (exchange.provenance).
+    """
+    data: bytes
     runs: int
     curve_points: int
-    meta: dict         # its provenance (exchange.provenance)
+    meta: dict
 
 
 def export_bytes(store: Store, run_ids=None, label: str = "", command: str = "") -> Exported:

@@ -25,21 +25,45 @@ class SelectionError(ValueError):
 
 @dataclass(frozen=True)
 class Selection:
-    """Which cached runs a view uses and how it fits them. Hashable: it keys the fit caches."""
+    """Which cached runs a view uses and how it fits them. Hashable: it keys the fit caches.
+
+    Attributes
+    ----------
+    dataset : str
+        The data set of the runs.
+    dropout : float
+        Their dropout rate.
+    lr_rule, epochs, batch_size, precision
+        The rest of the run family (never mixed in one fit): the learning-rate rule, epochs, batch
+        size, and fp32 or bf16 autocast (CUDA).
+    widths : tuple of int
+        Width steps, lowest and highest, inclusive.
+    fractions : tuple of float
+        Data fractions, lowest and highest, inclusive (the default spans every fraction with an example).
+    seeds : tuple of int
+        The seeds averaged; () for every cached seed.
+    lr : str or float
+        A learning-rate multiplier, or LR_TUNED: the best cached one per configuration.
+    form : str
+        The loss-vs-compute law: "power" or "irreducible" (a key of FORMS).
+    estimator : str
+        The N_opt estimator shown (a key of ESTIMATORS); by default the verdict's choice, the estimate
+        it supports, never simply the one that answers.
+    label_noise, arch, classes, pretrain_classes, pretrain_fraction, pretrain_epochs
+        The study axes (config.STUDY_DEFAULTS), last: a field named `arch` would hide the module above them.
+    """
     dataset: str = "mnist"
     dropout: float = 0.0
-    lr_rule: str = "fan_in"                   # the rest of a run family: never mixed in one fit
+    lr_rule: str = "fan_in"
     epochs: int = 1
     batch_size: int = 64
-    precision: str = "fp32"                   # fp32, or bf16 autocast (CUDA)
-    widths: tuple[int, int] = (arch.MIN_WIDTH_STEP, arch.MAX_WIDTH_STEP)  # width steps, inclusive
-    fractions: tuple[float, float] = (2.0**-15, 1.0)  # inclusive: every fraction with an example (1/32768 ≥ 1/60000)
-    seeds: tuple[int, ...] = ()               # () = every cached seed
+    precision: str = "fp32"
+    widths: tuple[int, int] = (arch.MIN_WIDTH_STEP, arch.MAX_WIDTH_STEP)
+    fractions: tuple[float, float] = (2.0**-15, 1.0)  # 1/32768 ≥ 1/60000: every fraction with an example
+    seeds: tuple[int, ...] = ()
     lr: str | float = LR_TUNED
     form: str = "power"
-    # the verdict's choice by default: the estimate it supports, never simply the one that answers
     estimator: str = VERDICT
-    # the study axes (config.STUDY_DEFAULTS), last: `arch` would hide the module above them
     label_noise: float = 0.0
     arch: str = "cnn"
     classes: str = ""
@@ -167,7 +191,17 @@ def parse_params(params: dict, default: Selection, prefix: str = "") -> tuple[Se
 
 @dataclass(frozen=True)
 class Options:
-    """The values the cache holds (runs of the current protocol), for the widgets' choices."""
+    """The values the cache holds (runs of the current protocol), for the widgets' choices.
+
+    Attributes
+    ----------
+    datasets, dropouts, width_steps, fractions, seeds, lr_mults : tuple
+        The cached values of each axis a selection ranges over, sorted.
+    lr_rules, epochs, batch_sizes, precisions : tuple
+        The cached values of the rest of the run family.
+    label_noises, archs, classes, pretrain_classes, pretrain_fractions, pretrain_epochs : tuple
+        The cached values of the study axes.
+    """
     datasets: tuple[str, ...]
     dropouts: tuple[float, ...]
     width_steps: tuple[int, ...]

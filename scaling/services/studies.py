@@ -2,9 +2,9 @@
 what each asks and where the question comes from, the grid that answers it on this device, and the
 answer (scaling.fit.studies computes it).
 
-Presets are sized by the time model of services.plans with no history (CPU: ~60 GFLOP/s of training
-compute plus a cost per step, calibrated on the quick sweep): each is a few minutes on a 2-core CPU.
-On a GPU they are larger: more widths, seeds or data fractions, for tighter intervals.
+Presets are sized by the time model with no history (scaling.fit.time_model's defaults): each is a
+few minutes on a 2-core CPU. On a GPU they are larger: more widths, seeds or data fractions, for
+tighter intervals.
 """
 from __future__ import annotations
 
@@ -22,12 +22,29 @@ BOTTLENECK_EPOCHS = 8  # enough passes over a small set for the larger widths to
 
 @dataclass(frozen=True)
 class Study:
+    """A study beyond the exercise, as its card presents it.
+
+    Attributes
+    ----------
+    key : str
+        Its name in STUDIES, the CLI's --study and scaling.fit.studies.
+    title : str
+        The card's heading.
+    question : str
+        What it asks, in a sentence or two.
+    paper : str
+        Where the question comes from.
+    axis : str
+        The run field the study varies (the Compare page's axis for it).
+    preset_note : str
+        The preset grid in words, for the card.
+    """
     key: str
     title: str
     question: str
     paper: str
-    axis: str          # the run field the study varies (the Compare page's axis for it)
-    preset_note: str   # the preset in words, for the card
+    axis: str
+    preset_note: str
 
 
 STUDIES = {s.key: s for s in (
@@ -91,7 +108,7 @@ def preset(key: str, device: str) -> list[RunConfig]:
         return pre + scratch + tuned
     if key == "bottleneck":
         widths = (-4, -2, -1, 0, 1, 2, 3, 4) if cpu else (-4, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8)
-        # 5 seeds: at a few hundred examples the loss of one seed wanders by 10-20%
+        # 5 seeds: at a few hundred examples one seed's loss wanders too far to read a plateau from
         return _grid(widths, _fractions(8, 4), 5, epochs=BOTTLENECK_EPOCHS)
     raise ValueError(f"unknown study {key!r} (one of {', '.join(STUDIES)})")
 

@@ -9,24 +9,50 @@ import pandas as pd
 
 from scaling import datasets
 from scaling.core.fmt import fmt_s
-from scaling.services.plans import GridSpec, TimeModel
+from scaling.fit.time_model import TimeModel
+from scaling.services.grids import GridSpec
 from scaling.store import Store
 
 
 @dataclass(frozen=True)
 class SweepStatus:
+    """Where a sweep stands.
+
+    Attributes
+    ----------
+    sweep_id : str
+        The sweep's id in the store.
+    label : str
+        Its name, in words.
+    total : int
+        Runs in the sweep.
+    done : int
+        Runs trained (ok, diverged or failed) or cached.
+    queued, running, failed : int
+        Runs waiting, training now, and failed.
+    current : pd.DataFrame
+        The runs being trained now: width_step, data_fraction, seed, dropout, flops, running_s.
+    worker_pid : int or None
+        The worker serving the database, if one runs.
+    stack_s : float
+        Estimated seconds of the stack(s) training now (nan: no time model).
+    queued_s : float
+        Estimated seconds of the runs still queued (nan: no time model).
+    basis : str
+        Where the estimates come from, in words.
+    """
     sweep_id: str
     label: str
     total: int
-    done: int            # trained (ok, diverged or failed) or cached
+    done: int
     queued: int
     running: int
     failed: int
-    current: pd.DataFrame  # the runs being trained now: width, fraction, seed, dropout, running_s
+    current: pd.DataFrame
     worker_pid: int | None
-    stack_s: float = math.nan   # estimated seconds of the stack(s) training now (nan: no time model)
-    queued_s: float = math.nan  # estimated seconds of the runs still queued
-    basis: str = ""             # where the estimates come from, in words
+    stack_s: float = math.nan
+    queued_s: float = math.nan
+    basis: str = ""
 
     @property
     def active(self) -> bool:
@@ -117,6 +143,12 @@ def stale_configs(runs: pd.DataFrame) -> list:
     stale = runs[runs["protocol"] != PROTOCOL] if len(runs) else runs
     rows = ({k: v.item() if hasattr(v, "item") else v for k, v in r.items()} for r in stale.to_dict("records"))
     return list({c.run_id: c for c in map(RunConfig.from_dict, rows)}.values())
+
+
+def bootstrap_waits(device: str) -> bool:
+    """Whether a page's bootstrap waits for a sweep training on this device ('cpu' or 'cuda') to end:
+    on a CPU the sweep needs every core."""
+    return device == "cpu"
 
 
 def wait_sweep(store: Store, sweep_id: str, timeout: float = 600.0, poll: float = 0.5) -> SweepStatus:
