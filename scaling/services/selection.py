@@ -10,12 +10,12 @@ import pandas as pd
 from scaling.core import arch, config, grid
 from scaling.core.fmt import frac_label, md_text
 from scaling.datasets import DATASETS
-from scaling.fit import NOPT_NAMES
+from scaling.fit import ESTIMATORS as FIT_ESTIMATORS
 
 LR_TUNED = "tuned"
 FORMS = {"power": "pure power law  L = A·C^-α", "irreducible": "with irreducible loss  L = E + A·C^-α"}
 VERDICT = "verdict"  # the estimator the verdict supports (fit.verdict), chosen per selection
-ESTIMATORS = {VERDICT: "the verdict's choice", **NOPT_NAMES}
+ESTIMATORS = {VERDICT: "the verdict's choice", **FIT_ESTIMATORS}
 MIN_POINTS = 3  # a power law through fewer configurations says nothing
 
 
@@ -99,7 +99,8 @@ class Selection:
         return {k: getattr(self, k) for k in FAMILY}
 
 
-FAMILY = ("dataset", "dropout", "lr_rule", "epochs", "batch_size", "precision", *config.STUDY_DEFAULTS)
+# the run family (core.config) less the protocol, which current() settles
+FAMILY = tuple(k for k in (*config.FAMILY_FIELDS, *config.RECORDED_FAMILY_FIELDS) if k != "protocol")
 FAMILY_PARAMS = {"rule": "lr_rule", "ep": "epochs", "bs": "batch_size", "prec": "precision", "noise": "label_noise",
                  "arch": "arch", "digits": "classes", "pre": "pretrain_classes", "pref": "pretrain_fraction",
                  "pree": "pretrain_epochs"}
