@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from scaling.fit.curves import AUTO_FORMS, COMBINE, HOLDOUT, benchmark  # noqa: E402
 from scaling.fit.curves.results import jsonable  # noqa: E402
 
-LANG = Path("/work/shared/reference/extrapolation_benchmark_lang.csv")
+LANG = Path(__file__).resolve().parents[1] / "tests" / "data" / "extrapolation_benchmark_lang.csv"
 TARGET_MEAN, TARGET_MEDIAN, TARGET_SECONDS = 0.0116, 0.0062, 10.0
 
 
