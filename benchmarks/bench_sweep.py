@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scaling import datasets
 from scaling.core import grid
 from scaling.core.config import lr_per_layer  # noqa: E402
-from scaling.training import data, model, train
+from scaling.training import data, devices, model, train
 from scaling.workers import jobs  # noqa: E402
 
 GRIDS = {  # widths (steps), fractions, seeds, dropouts; and which runs the baseline trains
@@ -169,7 +169,7 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline-every", type=int, default=None,
                     help="baseline on every K-th run only (default: 4 on --quick, 6 on the full grid; 0: no baseline)")
     args = ap.parse_args(argv)
-    device = train.resolve_device(args.device)
+    device = devices.resolve_device(args.device)
     mode = "tiny" if args.tiny else "quick" if args.quick else "full"
     widths, fractions, seeds, dropouts, every = GRIDS[mode]
     cfgs = grid.expand(widths, fractions, seeds, dropouts)
@@ -182,7 +182,7 @@ def main(argv=None) -> int:
     mid = [c for c in cfgs if c.width_step == middle]
     mid_eval = per_width_eval[middle]
     if every == 0:  # profiling the project's trainer alone
-        print(json.dumps({"device": train.device_name(device), "runs": len(cfgs), "project_wall_s": round(project_s, 2),
+        print(json.dumps({"device": devices.device_name(device), "runs": len(cfgs), "project_wall_s": round(project_s, 2),
                           "per_width_s": {model.width(w): round(t, 2) for w, t in per_width.items()},
                           "per_width_eval_s": {model.width(w): round(t, 3) for w, t in per_width_eval.items()}}))
         return 0
@@ -193,7 +193,7 @@ def main(argv=None) -> int:
     proj_eps = examples / project_s
     mid_flops = sum(c.flops for c in mid)
     out = {
-        "device": train.device_name(device),
+        "device": devices.device_name(device),
         "grid": mode,
         "runs": len(cfgs),
         "baseline_runs": len(sample),

@@ -15,7 +15,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scaling.core import grid
-from scaling.training import train  # noqa: E402
+from scaling.training import devices, train  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     ap.add_argument("--fraction", default="1/8")
     ap.add_argument("--seeds", type=int, default=6)
     args = ap.parse_args(argv)
-    device = train.resolve_device(args.device)
+    device = devices.resolve_device(args.device)
     kind = "cuda" if device.startswith("cuda") else "cpu"
     torch.backends.cudnn.allow_tf32 = False  # fp32 means fp32
     print(f"{'width':>5} {'fp32 mean':>10} {'bf16 mean':>10} {'diff':>8} {'seed sd':>8} {'ratio per seed (bf16/fp32 - 1)'}")
@@ -33,7 +33,7 @@ def main(argv=None) -> int:
         cfgs = grid.expand([w], grid.fractions("fraction", args.fraction), list(range(args.seeds)), [0.0])
         out = {}
         for bf16 in (False, True):
-            train.BF16[kind] = bf16
+            devices.BF16[kind] = bf16
             out[bf16] = [r.val_loss for r in train.train_stack(cfgs, device, curve=False)]
         a, b = out[False], out[True]
         ratios = " ".join(f"{y / x - 1:+.1%}" for x, y in zip(a, b))

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scaling.core import grid
 from scaling.store import Store  # noqa: E402
-from scaling.training import train  # noqa: E402
+from scaling.training import devices  # noqa: E402
 from scaling.workers import jobs
 
 WIDTHS = "-2:8"          # widths 2, 3, 4, 6, 8, 11, 16, 23, 32, 45
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     store = Store(args.db)
     configs = grid.expand(grid.width_steps("--widths", args.widths), grid.fractions("--fractions", args.fractions),
                           grid.int_steps("--seeds", args.seeds), [0.0], grid.floats("--mults", args.mults, 1e-6, 1e6))
-    device = train.resolve_device(args.device)
+    device = devices.resolve_device(args.device)
     t0 = time.perf_counter()
     store.enqueue(configs, label="lr scan")
     p = jobs.work(store, device, [c.run_id for c in configs])
@@ -89,10 +89,10 @@ def main(argv=None) -> int:
     if args.png:
         chart(rows, Path(args.png))
     if args.json:
-        print(json.dumps(dict(device=train.device_name(device), trained=p.trained, wall_s=round(wall, 1), rows=rows),
+        print(json.dumps(dict(device=devices.device_name(device), trained=p.trained, wall_s=round(wall, 1), rows=rows),
                          indent=1))
         return 0
-    print(f"{len(configs)} runs ({p.trained} trained now, {wall:.0f} s) on {train.device_name(device)}")
+    print(f"{len(configs)} runs ({p.trained} trained now, {wall:.0f} s) on {devices.device_name(device)}")
     print(f"{'width':>5} {'fraction':>8} {'best x':>6} {'loss':>7} {'at x1':>7} interior  seed-mean loss per multiplier")
     for r in rows:
         print(f"{r['width']:>5} {'1/' + str(round(1 / r['data_fraction'])):>8} {r['best_mult']:>6g} {r['best_loss']:>7.4f} "

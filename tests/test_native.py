@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from scaling.training import cpu_check, model, native, native_build, train
+from scaling.training import cpu_check, cpu_timing, model, native, native_build, optim, train
 
 pytestmark = pytest.mark.skipif(native.lib() is None, reason="no C compiler here")
 
@@ -139,12 +139,12 @@ def test_adam_matches_the_foreach_update(build, torch_ops):
     lr = [torch.rand(s, generator=g) * 1e-2 for s in shapes]
     state = {k: [torch.rand(s, generator=g) for s in shapes] for k in ("m", "v")}
     grads = [torch.randn(s, generator=g) for s in shapes]
-    b1, b2 = (torch.tensor(b, dtype=torch.float64) for b in train.BETAS)
+    b1, b2 = (torch.tensor(b, dtype=torch.float64) for b in optim.BETAS)
     ours = [t.clone() for t in params], [t.clone() for t in state["m"]], [t.clone() for t in state["v"]]
     ref = [t.clone() for t in params], [t.clone() for t in state["m"]], [t.clone() for t in state["v"]]
     for step in (1, 2, 50):
-        train._adam(ours[0], grads, ours[1], ours[2], lr, torch.tensor(step), b1, b2, True)
-        train._adam(ref[0], grads, ref[1], ref[2], lr, torch.tensor(step), b1, b2, False)
+        optim.adam(ours[0], grads, ours[1], ours[2], lr, torch.tensor(step), b1, b2, True)
+        optim.adam(ref[0], grads, ref[1], ref[2], lr, torch.tensor(step), b1, b2, False)
     for a, b in zip(ours, ref):
         for x, y in zip(a, b):
             torch.testing.assert_close(x, y, rtol=1e-6, atol=1e-7)  # the same float32 constants as torch
@@ -276,7 +276,7 @@ def test_the_check_is_timed_once_and_kept_with_the_build(monkeypatch, tmp_path):
         (saved,) = tmp_path.rglob("*-check-*t.json")
         assert saved.name.startswith(native.lib().path.stem)
         native.reset()
-        monkeypatch.setattr(train, "time_cpu_paths", lambda *a, **k: pytest.fail("timed twice"))
+        monkeypatch.setattr(cpu_timing, "time_cpu_paths", lambda *a, **k: pytest.fail("timed twice"))
         assert native.cpu_path() == first
     finally:
         native.reset()

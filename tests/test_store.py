@@ -13,7 +13,7 @@ from scaling.core import grid
 from scaling.core.config import RunConfig
 from scaling.store import SCHEMA_VERSION, QueueFull, Store, StoreError
 from scaling.training import train
-from scaling.workers import jobs
+from scaling.workers import jobs, stacks
 
 TINY = 1 / 256
 
@@ -77,7 +77,7 @@ def test_a_running_stack_counts_its_time_from_the_claim_not_the_heartbeat(db):
 def test_failed_runs_are_retried(db):
     store = Store(db)
     c = configs(1)[0]
-    store.add_results([jobs.failed_result(c, "cpu", "out of memory: test")])
+    store.add_results([stacks.failed_result(c, "cpu", "out of memory: test")])
     assert store.runs(status="failed").error.tolist() == ["out of memory: test"]
     _, cached, new = store.enqueue([c])
     assert (cached, new) == (0, 1)
@@ -185,7 +185,7 @@ def test_damaged_database_is_refused_untouched_by_reads_and_writes(tmp_path, dam
         db.write_bytes(DAMAGE[damage](db.read_bytes()))
     before = digest(db)
     writes = [lambda s: s.enqueue(configs(1)), lambda s: s.claim("me:1", 8), lambda s: s.cancel(),
-              lambda s: s.add_results([jobs.failed_result(cfgs[0], "cpu", "x")]), lambda s: s.delete_runs([cfgs[0].run_id])]
+              lambda s: s.add_results([stacks.failed_result(cfgs[0], "cpu", "x")]), lambda s: s.delete_runs([cfgs[0].run_id])]
     for write in writes:
         with pytest.raises(StoreError) as e:
             write(Store(db))

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from scaling.core.config import RunConfig, lr_per_layer
-from scaling.training import data, model, train
+from scaling.training import data, devices, model, train
 
 TINY = 1 / 256  # 234 examples: 4 steps of 64
 
@@ -104,12 +104,12 @@ def test_runs_of_different_lengths_in_one_stack_get_their_solo_results():
 
 def test_bad_device_is_refused():
     with pytest.raises(ValueError, match="--device"):
-        train.resolve_device("tpu")
+        devices.resolve_device("tpu")
 
 
 def _exact_fp32_on_cuda(monkeypatch):
     """fp32 all through on CUDA: no bf16 autocast, no TF32 convolutions (cuDNN's default)."""
-    monkeypatch.setitem(train.BF16, "cuda", False)
+    monkeypatch.setitem(devices.BF16, "cuda", False)
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
 
 
@@ -151,7 +151,7 @@ def test_bf16_autocast_agrees_with_fp32(monkeypatch):
     """bf16 autocast (the CUDA default), checked on the CPU's bf16 kernels where no GPU is at hand."""
     cfgs = [cfg(width_step=3, data_fraction=1 / 64, seed=s) for s in range(4)]
     fp32 = train.train_stack(cfgs)
-    monkeypatch.setitem(train.BF16, "cpu", True)
+    monkeypatch.setitem(devices.BF16, "cpu", True)
     _agree(fp32, train.train_stack(cfgs))
 
 
@@ -175,7 +175,7 @@ def test_cuda_seeds_reproduce():
 def test_cuda_bf16_agrees_with_fp32_and_with_cpu(monkeypatch):
     cfgs = [cfg(width_step=3, data_fraction=1 / 64, seed=s) for s in range(4)]
     bf16 = train.train_stack(cfgs, "cuda", curve=True)
-    monkeypatch.setitem(train.BF16, "cuda", False)
+    monkeypatch.setitem(devices.BF16, "cuda", False)
     fp32 = train.train_stack(cfgs, "cuda")
     cpu = train.train_stack(cfgs, "cpu")
     assert all(len(r.curve) >= 5 for r in bf16)

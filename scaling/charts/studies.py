@@ -36,9 +36,8 @@ from scaling.charts.vega import (
 )
 from scaling.core.fmt import frac_label
 
-# darker = more noise, from ColorBrewer's Oranges without its palest classes: with Vega's own
-# "orangered" three levels got its three-class palette, where 0% (the baseline) was a peach barely
-# visible on white and 20% hard to tell from it
+# darker = more noise, from ColorBrewer's Oranges without its palest classes, which are barely
+# visible on white and hard to tell apart (Vega's own schemes start from them)
 NOISE_RAMP = ["#fd8d3c", "#f16913", "#d94801", "#a63603", "#7f2704"]
 
 
@@ -109,7 +108,7 @@ def arch(src, result) -> dict | None:
     order = list(result.exponents["arch"]) if "arch" in result.exponents else sorted(p["arch"].unique())
     x = log_enc("flops:Q", "training compute C (FLOPs)", p["flops"], label_expr=SCI)
     y = _loss_y(_vals(p["val_loss"], result.lines["fit"] if len(result.lines) else None))
-    # the legend's symbols opaque: the first layer (every cell) is faint, and its swatches were too
+    # the legend's symbols opaque: the first layer (every cell) is faint, and would make them faint too
     color = enc("arch:N", sort=order, title="architecture", scale={"domain": order, "range": PAIR[:len(order)]},
                 legend=_legend(len(order), symbolOpacity=1))
     tip = [enc("arch:N"), enc("width:O"), enc("params:Q", format=",", title="N"),

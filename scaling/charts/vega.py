@@ -2,7 +2,7 @@
 named data sets, validated against Altair's schema and exported to SVG/PNG).
 
 Specs are plain dicts, not Altair objects: Altair deep-copies, merges and validates its objects on
-every layer and encode, half of a slider move's script on Explore (docs/performance.md).
+every layer and encode, which costs more than drawing the chart (docs/performance.md).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-LOG = {"type": "log", "nice": False}  # a log scale has no zero: `zero: false` only made Vega warn
+LOG = {"type": "log", "nice": False}  # no `zero: false`: a log scale has no zero, and Vega warns at it
 WIDTH_SCHEME = "viridis"
 FIT_COLOR = "#d62728"
 FRONTIER_COLOR = "#111111"
@@ -59,8 +59,8 @@ def layered(*layers: dict, **props) -> dict:
 
 
 # ---------------------------------------------------------------- log axes
-# Vega's own ticks on a log axis spanning less than two decades label only one or two values
-# (a loss axis read "0.4 ... 2"). The axes here get explicit ticks from the densest of these
+# Vega's own ticks on a log axis spanning less than two decades label only one or two values.
+# The axes here get explicit ticks from the densest of these
 # mantissa sets that gives at most ~8 of them, and a domain padded to the data, so no point sits
 # on the frame and a wide bootstrap band cannot stretch the axis (the band is clipped instead).
 _MANTISSAS = [(1, 1.2, 1.4, 1.6, 1.8, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9), (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8),
@@ -144,7 +144,7 @@ def _title(text: str, *subtitle: str, **kw) -> dict:
 
 def _legend(n_values: int, **kw) -> dict:
     """A legend beside a plot: two columns when one would run past the plot's height (Vega
-    clips it: a loss chart with ten widths showed two of its ten data fractions)."""
+    clips a legend taller than the plot)."""
     return {"orient": "right", "columns": 2 if n_values > 6 else 1, **kw}
 
 
@@ -169,8 +169,8 @@ def _vl_convert():
 
 # Altair's default view size (the charts' own sizes override it), and no ARIA description per mark:
 # Vega writes one for every point by formatting each encoded field through its expression
-# interpreter, which was most of the browser's time to draw a chart of a few hundred runs (the
-# chart itself, its axes and legends keep theirs). Streamlit does the same above 5,000 marks.
+# interpreter, which slows drawing a chart of a few hundred runs (the chart itself, its axes and
+# legends keep theirs). Streamlit does the same above 5,000 marks.
 _CONFIG = {"view": {"continuousWidth": 300, "continuousHeight": 300}, "mark": {"aria": False}}
 
 
@@ -179,8 +179,18 @@ class Figure:
     """A Vega-Lite spec whose data sets are referenced by name, plus those data sets.
 
     Named data keeps the spec small; the frames go straight into its `datasets`, which Streamlit
-    ships as Arrow, each cut to the columns the spec reads (a runs frame has ~35, a chart reads
-    ~10: the rest was most of the bytes sent and decoded in the browser)."""
+    ships as Arrow, each cut to the columns the spec reads (a runs frame has many more columns
+    than a chart reads, and every byte is sent and decoded in the browser).
+
+    Attributes
+    ----------
+    chart : dict
+        The Vega-Lite spec, without `config` and `datasets` (spec() adds them); its layers name
+        their data ({"name": ...}).
+    data : dict of str to pandas.DataFrame
+        The data sets by the names the spec uses.
+    """
+
     chart: dict
     data: dict
 
@@ -188,8 +198,8 @@ class Figure:
         d = {**self.chart, "config": _CONFIG}
         if "facet" not in d:
             # Streamlit's default autosize ("fit") squeezes the plot to make room for the title,
-            # legends and axes inside `height` (the loss plot was ~120 px tall); fit-x keeps the
-            # plot's height and fits only the width to the column
+            # legends and axes inside `height`; fit-x keeps the plot's height and fits only the
+            # width to the column
             d.setdefault("autosize", {"type": "fit-x", "contains": "padding"})
         used = _fields(self.chart)
         d["datasets"] = {k: v[[c for c in v.columns if c in used]] for k, v in self.data.items()}

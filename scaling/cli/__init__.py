@@ -1,6 +1,7 @@
 """The `scaling` command: sweep, runs, export, import, fit, worker, doctor.
 
-    parser.py  every subcommand, its flags and their types (args.py: the types, one-line errors)
+    parser.py  every subcommand, its flags and their types
+    args.py    the flags' types, checked as they are parsed, and argparse's errors in one line
     sweep.py   sweep and worker: queue a grid, train it here or on a Ray cluster
     runs.py    runs, export and import
     fit.py     fit: exponents with intervals, backtests, a study's answer, a CSV's fit

@@ -9,7 +9,7 @@ import re
 from scaling.core import grid
 from scaling.core.text import printable
 
-MAX_BOOTSTRAP = 10_000  # resamples: each refits every law; a billion was killed for its memory
+MAX_BOOTSTRAP = 10_000  # resamples: each refits every law; time and memory grow with them
 MAX_OCTAVES = 64.0  # held out by --backtest: wider than any grid's compute range (2 ** 1e308 overflows)
 MAX_SEED = 2**32 - 1  # numpy's seeds are unsigned; 32 bits is plenty for a bootstrap
 

@@ -12,7 +12,7 @@ def doctor(args) -> int:
     import torch
 
     from scaling.services.device import device_info
-    from scaling.training import native, native_build, train
+    from scaling.training import devices, native, native_build
 
     info = device_info()
     path = native.cpu_path()  # times the kernels against the ops on first use (a few seconds)
@@ -30,7 +30,7 @@ def doctor(args) -> int:
         "builds": builds,
         "cpu_path": {"isa": path.isa, "how": path.how, "line": path.describe(),
                      "timings": [dict(asdict(t), best=t.best) for t in path.timings]},
-        "training_device": train.device_name(info.device),
+        "training_device": devices.device_name(info.device),
         # the C kernels are the CNN's convolutions (and its Adam); the MLP is batched matmuls throughout
         "mlp_path": "the PyTorch ops (batched matmuls and foreach Adam) on every device",
         "precision": info.precision,

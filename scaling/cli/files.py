@@ -14,7 +14,7 @@ from scaling.store.db import db_path
 
 def read_store(db: str | None, what: str = "") -> Store:
     """The database a read command (runs, fit, export) reads, or StoreError naming the path: a read
-    never creates one (a mistyped --db used to leave an empty database and its folders behind)."""
+    never creates one (a mistyped --db would leave an empty database and its folders behind)."""
     path = db_path(db)
     if not path.exists():
         raise StoreError(f"{what}{path}: no such database (a mistyped --db or $SCALING_DB?); nothing was created")

@@ -24,7 +24,7 @@ def sweep(args) -> int:
     from tqdm import tqdm
 
     from scaling import datasets
-    from scaling.training import train  # torch loads only for commands that train
+    from scaling.training import devices  # torch loads only for commands that train
     from scaling.workers import jobs
 
     if args.lr_scan and args.lr_mult is not None:
@@ -33,16 +33,16 @@ def sweep(args) -> int:
     limit = grid.run_limit() if args.max_runs is None else args.max_runs
     if limit < 1:
         raise grid.GridError(f"--max-runs: {limit} must be a positive integer")
-    device = train.resolve_device(args.device)
+    device = devices.resolve_device(args.device)
     store = Store(args.db)
     if args.bracket:
-        configs = _bracket(store, args, train.precision(device), limit)
+        configs = _bracket(store, args, devices.precision(device), limit)
         if not configs:
             return 0
     elif args.study:
         from scaling.core.config import with_pretraining
 
-        configs = with_pretraining(services.studies.preset(args.study, train.device_type(device)))
+        configs = with_pretraining(services.studies.preset(args.study, devices.device_type(device)))
         if len(configs) > limit:
             raise grid.GridError(f"--study {args.study}: {len(configs)} runs, over the limit of {limit} (--max-runs)")
     else:
@@ -61,8 +61,8 @@ def sweep(args) -> int:
     _, n_cached, _ = store.enqueue(configs, label=" ".join(sys.argv[1:]) or "cli")
     curve = {"auto": None, "on": True, "off": False}[args.curves]
     t0 = time.perf_counter()
-    print(f"{len(configs)} runs: {n_cached} cached, {len(todo)} to train on {train.device_name(device)}", file=sys.stderr)
-    if todo and train.device_type(device) == "cpu":
+    print(f"{len(configs)} runs: {n_cached} cached, {len(todo)} to train on {devices.device_name(device)}", file=sys.stderr)
+    if todo and devices.device_type(device) == "cpu":
         from scaling.training import native
 
         print(f"CPU path: {native.cpu_path().describe()}", file=sys.stderr)
@@ -139,7 +139,7 @@ def _bracket(store: Store, args, precision: str, limit: int) -> list:
 
 
 def worker(args) -> int:
-    from scaling.training import train
+    from scaling.training import devices
     from scaling.workers import jobs
 
     if not 0 <= args.nice <= 19:
@@ -149,5 +149,5 @@ def worker(args) -> int:
 
     address = _ray_address(args)
     ray = None if address is False else {"address": address, "task_cpus": args.ray_task_cpus}
-    jobs.serve(Store(args.db), train.resolve_device(args.device), idle_exit_s=args.idle_exit, ray=ray)
+    jobs.serve(Store(args.db), devices.resolve_device(args.device), idle_exit_s=args.idle_exit, ray=ray)
     return 0

@@ -1,8 +1,11 @@
-"""The DuckDB cache: the one place that speaks SQL.
+"""The DuckDB cache and its exports: the one place that speaks SQL.
 
-    db.py     opening the file (lock retries), the schema and its migrations, integrity checks
-    runs.py   runs and their curves: cached ids, writing results, importing, reading, deleting
-    queue.py  the run queue and the sweeps: enqueue, claim, heartbeat, cancel, progress
+    db.py        opening the file (lock retries), the schema and its migrations, integrity checks
+    identity.py  one configuration, one row: the migration of older ids to canonical ones (schema 6)
+    runs.py      runs and their curves: cached ids, writing results, importing, reading, deleting
+    queue.py     the run queue and the sweeps: enqueue, claim, heartbeat, cancel, progress
+    exchange.py  exports as one self-describing Parquet file, and reading them back, checked
+    checks.py    an export's values checked: ids, ranges, N, D and C, curve points
 """
 from __future__ import annotations
 

@@ -107,7 +107,15 @@ def db_path(path: str | os.PathLike | None = None) -> Path:
 
 
 class Database:
-    """One database file: every call opens it, runs one transaction and closes it."""
+    """One database file: every call opens it, runs one transaction and closes it.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The file (db_path: the argument, else $SCALING_DB, else the default).
+    timeout : float
+        Seconds to wait for another process's lock before giving up with a StoreError.
+    """
 
     def __init__(self, path: str | os.PathLike | None = None, timeout: float = 120.0):
         self.path = db_path(path)
@@ -218,8 +226,8 @@ class Database:
     def _verify(self, con) -> None:
         """Read every value of every table once, before this Store's first write: DuckDB checks
         each block's checksum as it reads it, so a damaged or truncated file is refused here
-        (unchanged) instead of being partly rewritten by the write. Milliseconds for this app's
-        tables; once per Store (a worker process writes through one)."""
+        (unchanged) instead of being partly rewritten by the write. Cheap for this app's tables,
+        and once per Store (a worker process writes through one)."""
         tables = [r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()]
         for t in tables:
@@ -272,8 +280,8 @@ class Database:
 
 
 def insert_rows(con, head: str, row: str, rows: list, chunk: int = 500) -> None:
-    """`head row, row, ...` with every value a `?` parameter: one statement per `chunk` rows,
-    ~10x faster than executemany (which runs one statement per row: 100 ms a stack of 8)."""
+    """`head row, row, ...` with every value a `?` parameter: one statement per `chunk` rows, not
+    executemany's one per row (docs/performance.md)."""
     for i in range(0, len(rows), chunk):
         part = rows[i : i + chunk]
         con.execute(f"{head} {', '.join([row] * len(part))}", [v for r in part for v in r])

@@ -1,9 +1,9 @@
-"""One configuration, one row. Versions before schema 6 hashed a configuration's values as they were
-written, so `--dropout=-0` or `--classes` in Arabic-Indic digits made a second run_id for a
-configuration already cached (trained again, counted twice). The schema 6 migration moves every such
-row to its canonical id (config.identity), merged with the row already there, in one transaction;
-canonical_rows does the same to an older version's export as it is imported. Only ids that an older
-version computed are moved: an id that hashes neither way is left alone."""
+"""One configuration, one row: a run's id is the hash of its canonical values (config.identity), so
+spellings of one value (-0 and 0, digits in another script) never make a second run_id. The schema 6
+migration moves rows an older version stored under a non-canonical id to their canonical id, merged
+with the row already there, in one transaction; canonical_rows does the same to an older version's
+export as it is imported. Only ids that an older version computed are moved: an id that hashes
+neither way is left alone (CHANGELOG.md has the history)."""
 from __future__ import annotations
 
 import json

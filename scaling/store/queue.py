@@ -27,16 +27,40 @@ class QueueFull(StoreError):
 
 @dataclass(frozen=True)
 class QueueCounts:
+    """How many runs the queue holds (Queue.queue_counts).
+
+    Attributes
+    ----------
+    queued : int
+        Runs waiting for a worker.
+    running : int
+        Runs a worker has claimed and is training.
+    """
+
     queued: int
     running: int
 
 
 @dataclass(frozen=True)
 class SweepRows:
+    """Where one sweep's runs stand (Queue.sweep_rows): what its progress and ETA are built from.
+
+    Attributes
+    ----------
+    queued : int
+        The sweep's runs still waiting for a worker.
+    running : list of (RunConfig, float)
+        Each run training now, with the seconds since it was claimed.
+    done : dict of str to int
+        Status ("ok", "diverged", "failed") to the count of the sweep's runs already in the runs table.
+    waiting : list of RunConfig
+        The config of each queued run (what an ETA sums).
+    """
+
     queued: int
-    running: list          # (RunConfig, seconds since it was claimed) per run training now
-    done: dict             # status -> count of the sweep's runs already in the runs table
-    waiting: list = field(default_factory=list)  # RunConfig of each queued run (what an ETA sums)
+    running: list
+    done: dict
+    waiting: list = field(default_factory=list)
 
 
 def queue_cap() -> int:

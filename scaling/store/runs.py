@@ -26,20 +26,49 @@ RESULT_RTOL = 1e-6  # fp32's epsilon is 1.2e-7: a few ulps apart is the same res
 
 @dataclass(frozen=True)
 class Conflict:
-    """A run cached here and in an imported file with different results; the cached one is kept."""
+    """A run cached here and in an imported file with different results; the cached one is kept.
+
+    Attributes
+    ----------
+    run_id : str
+        The run's id, the same in both.
+    field : str
+        The first of RESULTS whose values differ.
+    cached : object
+        That field's value in this cache (kept).
+    imported : object
+        Its value in the imported file (skipped).
+    """
+
     run_id: str
-    field: str      # the first result that differs
+    field: str
     cached: object
     imported: object
 
 
 @dataclass(frozen=True)
 class Imported:
-    added: int                       # runs written (with their curves)
+    """What an import wrote and skipped (Runs.import_runs).
+
+    Attributes
+    ----------
+    added : int
+        Runs written, with their curves.
+    curve_points : int
+        Curve points written with them.
+    duplicates : int
+        Runs cached here with the same results: skipped.
+    conflicts : tuple of Conflict
+        Runs cached here with other results: skipped, the cached run kept.
+    dequeued : int
+        Queued runs that the import made cached, taken off the queue.
+    """
+
+    added: int
     curve_points: int
-    duplicates: int                  # cached here with the same results: skipped
-    conflicts: tuple[Conflict, ...]  # cached here with other results: skipped, the cached run kept
-    dequeued: int                    # queued runs that the import made cached
+    duplicates: int
+    conflicts: tuple[Conflict, ...]
+    dequeued: int
 
 
 class Runs(Database):

@@ -1,8 +1,7 @@
 """Which path CPU training runs on, the C kernels or the PyTorch ops, and why: the timed check, cached beside the build.
 
-The kernels win by different margins at different widths and processors (and lost to the torch
-ops at small widths before they were built per ISA), and conv2 may run in C or on oneDNN, whose
-JIT is strong where the ISA is wide. So on first use the machine itself is asked: a training step
+The kernels win by different margins at different widths and processors (and may lose to the torch
+ops somewhere), and conv2 may run in C or on oneDNN, whose JIT is strong where the ISA is wide. So on first use the machine itself is asked: a training step
 and an evaluation pass at each of a few widths (native.CHECK_WIDTHS), timed three ways by the
 harness in cpu_timing.py. A width follows the verdict of the nearest of them (in log). This module
 only decides and caches; native.cpu_path() asks it, with the harness that train.py hands native
@@ -30,9 +29,23 @@ Timer = Callable[[tuple], list]  # widths -> a Timing per phase and width (cpu_t
 
 @dataclass(frozen=True)
 class Timing:
-    """Seconds for the same work three ways, measured side by side: the C kernels with conv2 in C
-    (kernels_s), the same with conv2 on oneDNN (onednn_s), and the PyTorch ops (ops_s)."""
-    phase: str  # "train": a training step of 4 models; "eval": their forward pass over test images
+    """Seconds for the same work three ways, measured side by side (best of a few, interleaved).
+
+    Attributes
+    ----------
+    phase : str
+        "train": a training step of a few models; "eval": their forward pass over test images.
+    width : int
+        The models' width c.
+    kernels_s : float
+        Seconds with the C kernels, conv2 in C too.
+    onednn_s : float
+        Seconds with the C kernels and conv2 on oneDNN.
+    ops_s : float
+        Seconds with the PyTorch ops.
+    """
+
+    phase: str
     width: int
     kernels_s: float
     onednn_s: float
@@ -41,8 +54,7 @@ class Timing:
     @property
     def best(self) -> str:
         """The fastest variant; conv2 goes to oneDNN only when that is clearly faster (by more than
-        ONEDNN_MARGIN: timings on a shared 2-core machine wander by 10% and more, and all in C
-        stores less)."""
+        ONEDNN_MARGIN: timings on a shared machine wander, and all in C stores less)."""
         kernels = "onednn" if self.onednn_s * (1 + ONEDNN_MARGIN) < self.kernels_s else "c"
         return "ops" if self.ops_s < min(self.kernels_s, self.onednn_s) else kernels
 
@@ -54,10 +66,24 @@ class Timing:
 
 @dataclass(frozen=True)
 class CpuPath:
-    """What fp32 CPU training and evaluation run on: the C kernels of one build, or the torch ops."""
-    isa: str | None  # the build in use; None: the torch ops everywhere
-    how: str  # "checked" (timed here), "untimed" (not yet), "forced" (SCALING_NATIVE=1), "off" (SCALING_NATIVE=0), "unavailable"
-    reason: str  # why, in words, where `how` alone does not say it
+    """What fp32 CPU training and evaluation run on: the C kernels of one build, or the torch ops.
+
+    Attributes
+    ----------
+    isa : str or None
+        The build in use (a key of native_build.ISAS); None: the torch ops everywhere.
+    how : str
+        How the path was decided: "checked" (timed on this machine), "untimed" (not yet),
+        "forced" (SCALING_NATIVE=1), "off" (SCALING_NATIVE=0) or "unavailable" (no build).
+    reason : str
+        Why, in words, where `how` alone does not say it.
+    timings : tuple of Timing
+        The check's timings per phase and width (empty unless `how` is "checked").
+    """
+
+    isa: str | None
+    how: str
+    reason: str
     timings: tuple[Timing, ...] = ()
 
     def variant(self, phase: str, width: int | None = None) -> str:

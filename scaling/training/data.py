@@ -16,12 +16,28 @@ from scaling.datasets import DATASETS, TRAIN_SIZE, DataError, arrays, check, n_e
 
 @dataclass(frozen=True)
 class Dataset:
-    """A data set on one device: images normalised with the train mean/std, labels int64."""
+    """A data set on one device: images normalised with the train mean/std, labels int64.
+
+    Attributes
+    ----------
+    name : str
+        The data set (a key of datasets.DATASETS).
+    x_train : torch.Tensor
+        [60000, 28, 28] float32 training images, normalised.
+    y_train : torch.Tensor
+        [60000] int64 training labels.
+    x_test : torch.Tensor
+        [N, 28, 28] float32 test images, normalised (N = 10000, fewer when restricted to some digits).
+    y_test : torch.Tensor
+        [N] int64 test labels.
+    mean, std : float
+        The training images' mean and standard deviation (pixels scaled to [0, 1]) used to normalise both sets.
+    """
 
     name: str
-    x_train: torch.Tensor  # [60000, 28, 28] float32
-    y_train: torch.Tensor  # [60000]
-    x_test: torch.Tensor  # [10000, 28, 28]
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
     y_test: torch.Tensor
     mean: float
     std: float

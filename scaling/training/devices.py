@@ -47,8 +47,8 @@ def autocast(device):
 @functools.cache
 def keep_freed_memory() -> None:
     """Have glibc serve big blocks from its heap and keep them when freed. By default it maps each
-    block over ~32 MB fresh and unmaps it on free, so every step page-faults its activations back
-    in: 7,500 faults and 12-20 ms of system time per step at width 23 x 6 models, 0 after this."""
+    big block fresh and unmaps it on free, so every step page-faults its activations back in
+    (docs/performance.md)."""
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:

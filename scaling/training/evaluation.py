@@ -9,9 +9,8 @@ from scaling.training.devices import autocast, device_type
 
 # Evaluation chunks are sized by their conv1 activations (examples x models x width x 784 floats),
 # which the C kernels never store (they keep a quarter of it, after pooling). CPU: big chunks keep the
-# threads busy between the small per-chunk steps (the README's performance section has the
-# measurements). CUDA: big, so few launches (not tuned: evaluation is ~10% of a GPU sweep), at most a
-# quarter of free memory.
+# threads busy between the small per-chunk steps (docs/performance.md). CUDA: big, so few launches
+# (not tuned: evaluation is a small part of a GPU sweep), at most a quarter of free memory.
 EVAL_BYTES = {"cpu": 256 << 20, "cuda": 1 << 30}
 
 

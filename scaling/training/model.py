@@ -89,7 +89,7 @@ def dropout_uniform(keys: torch.Tensor, step: int, layer: int, shape: tuple[int,
     hash of (model key, step, layer, position). A model's dropout masks depend on its seed alone
     and are the same on CPU and CUDA, and drawing them for M models is a few elementwise kernels.
 
-    The lowbias32 hash (Wellons) in int32, in place (int64 costs ~3x the memory traffic):
+    The lowbias32 hash (Wellons) in int32, in place (int64 would move twice the bytes):
     products wrap mod 2^32 as in uint32, and each right shift is masked so it is a logical one."""
     b, f = shape
     base = _hash_base(keys, step, layer)
@@ -121,11 +121,11 @@ def forward_stack(p: dict[str, torch.Tensor], x: torch.Tensor, keep=None, keys=N
     batch for all, as in evaluation). Dropout applies when `keep` and `keys` are given.
 
     The convs of all M models are one grouped conv in channels_last (oneDNN's native layout:
-    about twice as fast as NCHW, and faster than a loop of per-model convs). Max-pooling comes
-    before bias and ReLU: both are monotone, so the result is
-    the same, and they then touch a quarter of the elements. On the CPU in fp32 the two conv blocks
-    and dropout run in native.py's C kernels (same numbers) where native.cpu_path() found them
-    faster; the torch ops below are the reference."""
+    faster than NCHW and than a loop of per-model convs; docs/performance.md). Max-pooling comes
+    before bias and ReLU: both are monotone, so the result is the same, and they then touch a
+    quarter of the elements. On the CPU in fp32 the two conv blocks and dropout run in native.py's
+    C kernels (same numbers) where native.cpu_path() found them faster; the torch ops below are
+    the reference."""
     m, c = p["conv1.weight"].shape[:2]
     training = torch.is_grad_enabled()
     fast = native.usable(x, "train" if training else "eval", c) and not x.requires_grad

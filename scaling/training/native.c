@@ -1,5 +1,5 @@
-/* CPU kernels for scaling.model.forward_stack and Adam, fp32. scaling/native.py builds this file on
-   first use, calls it through ctypes and says why each kernel exists. Each kernel runs on OpenMP
+/* CPU kernels for scaling.training.model.forward_stack and Adam, fp32. native_build.py builds this file on
+   first use and loads it through ctypes; native.py says why each kernel exists. Each kernel runs on OpenMP
    (torch's own libgomp team), a thread to a contiguous part of the batch.
 
    Layouts (M models of width c, c2 = 2c, batch B; "NHWC" is torch's channels_last):
@@ -21,7 +21,7 @@ static int omp_get_num_threads(void) { return 1; }
 static int omp_get_thread_num(void) { return 0; }
 #endif
 
-/* V, the floats in a vector, is set by the build (native.py) for the instruction set it targets:
+/* V, the floats in a vector, is set by the build (native_build.py) for the instruction set it targets:
    16 for AVX-512, 8 for AVX2 + FMA, 4 for the portable build (SSE2 on x86, NEON on ARM). The
    kernels run over V channels at a time, and the layouts padded to whole vectors are read from
    vector_width() by the Python side, never assumed there. */
@@ -321,7 +321,7 @@ void dropout_scale(const int64_t *base, const float *keep, float *out, int M, in
     }
 }
 
-/* torch.optim.Adam's update of one parameter tensor (n elements) in one pass, as train._adam does
+/* torch.optim.Adam's update of one parameter tensor (n elements) in one pass, as optim.adam does
    it with torch ops: lr holds each element's learning rate; w1 = 1 - beta1 and w2 = 1 - beta2 (in
    double, then rounded, as torch rounds its scalars), bc1 = 1 - beta1^step and
    bc2_sqrt = sqrt(1 - beta2^step). */
@@ -344,8 +344,8 @@ void adam(float *p, const float *g, float *m1, float *m2, const float *lr, int64
    images need none). Neither conv2's output gradient nor its input gradient is ever stored.
 
    conv2: only the maximum of each pooling window passed a gradient, and only where ReLU was open:
-   one conv2 output in six has a nonzero gradient at the first step, one in 20 to 100 by the end
-   of an epoch, so this walks those instead of handing conv2's dense backward a gradient of zeros.
+   few conv2 outputs have a nonzero gradient (fewer as training goes on), so this walks those
+   instead of handing conv2's dense backward a gradient of zeros.
    For one image, model and output channel k2, the 9 weight vectors and the 9 weight-gradient
    accumulators stay in registers while the channel's 49 pooled pixels are walked; each nonzero
    one adds its 3x3 input patch to the weight gradient and its weights to the 3x3 neighbourhood of

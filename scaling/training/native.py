@@ -6,12 +6,12 @@ per dropout mask, ten foreach passes of Adam, a dense conv2 gradient that is mos
 (Convs): conv1 -> max-pool -> bias -> ReLU is one kernel that never stores conv1's full-resolution
 output (one input channel, 9 taps: recomputing in registers beats a round trip to memory); conv2
 -> max-pool -> bias -> ReLU is one kernel writing fc1's input layout (or conv2 on oneDNN, then the
-rest in C, where oneDNN's conv2 was faster); the backward of both blocks is one kernel that stores
+rest in C, where oneDNN's conv2 is faster); the backward of both blocks is one kernel that stores
 no conv gradient and walks only the conv2 outputs that pooling and ReLU let a gradient through; a
-dropout mask is one pass; Adam is one pass per tensor. What this bought, on which processor, is in
-the README's performance section.
+dropout mask is one pass; Adam is one pass per tensor. What this buys, on which processor:
+docs/performance.md.
 
-The kernels are plain C (scaling/native.c), built for the processor's instruction set by
+The kernels are plain C (scaling/training/native.c), built for the processor's instruction set by
 native_build.py. They run on OpenMP, i.e. on torch's own libgomp thread team: a second pool of
 threads would fight torch's spinning workers for the cores. A model's sums run in an order that
 does not depend on the other models of its stack, so a stack reproduces each model's solo run to ~1e-7.

@@ -2,10 +2,13 @@
 
 The build is chosen for the instruction set it runs on (AVX-512, AVX2 + FMA, or a portable build:
 V floats a vector, register blocks sized to the ISA's registers), compiled on first use with the
-system's C compiler into a per-user cache (half a second) and called through ctypes. Compiling here
-rather than at install time: the build is chosen and tuned on the machine that trains (a wheel built
-elsewhere, or a shared virtualenv on a cluster of mixed processors, would fix one ISA for all), and
-an install-time build would need the same compiler.
+system's C compiler into a per-user cache and called through ctypes. Compiling here rather than at
+install time: the build is chosen and tuned on the machine that trains (a wheel built elsewhere, or a
+shared virtualenv on a cluster of mixed processors, would fix one ISA for all), and an install-time
+build would need the same compiler.
+
+Plain C through ctypes, not a torch extension (torch.utils.cpp_extension.load): that would need a C++
+compiler, ninja and torch's headers, build far slower and rebuild with torch (docs/performance.md, "The C build").
 """
 from __future__ import annotations
 

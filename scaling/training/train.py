@@ -3,18 +3,15 @@
 Models that share a width, epochs and batch size train as one stack (see model.forward_stack and
 train_stack), whatever their data fraction, seed, dropout or learning rate: each keeps its own
 seed-determined init, data order and dropout masks, so its result does not depend on which models
-it was batched with (beyond float rounding: kernels differ by stack size, and one epoch of Adam is
-chaotic enough that a 1e-7 nudge to the init moves the loss by a few percent; tests compare over
-few steps). Everything lives on the device and a batch is an index gather; on CUDA each step is a
-captured graph, because the step is bound by kernel launches, not arithmetic; on the CPU in fp32
-the conv blocks, dropout and Adam run in native.py's C kernels. What each of these bought is in
-the README's performance section.
+it was batched with (beyond float rounding, which kernels that differ by stack size introduce and
+one epoch of Adam amplifies: tests compare over few steps). Everything lives on the device and a
+batch is an index gather; on CUDA each step is a captured graph, because the step is bound by
+kernel launches, not arithmetic; on the CPU in fp32 the conv blocks, dropout and Adam run in
+native.py's C kernels. What each of these buys: docs/performance.md.
 
-    devices.py     the device, its name and precision (resolve_device, device_type, BF16)
-    optim.py       Adam per model and layer (BETAS, adam)
-    evaluation.py  evaluate: every model on the test set
-    weights.py     save_weights / load_weights: a run's weights as bytes for the store
-    cpu_timing.py  time_cpu_paths: what native.cpu_path() decides by (handed to native below)
+What the loop uses lives beside it: devices.py (the device, its name and precision), optim.py
+(Adam), evaluation.py (evaluate), weights.py (a run's weights as bytes), cpu_timing.py (the CPU
+check's harness, handed to native at the bottom of this file).
 """
 from __future__ import annotations
 
@@ -28,27 +25,24 @@ import torch
 import torch.nn.functional as F
 
 from scaling.core.config import CURVE_POINTS, RunConfig, lr_per_layer
-from scaling.training import data, model, native
-from scaling.training.cpu_timing import time_cpu_paths
-from scaling.training.devices import (  # noqa: F401  (train.BF16, train.resolve_device: cli, views, benchmarks, tests)
-    BF16,
+from scaling.training import cpu_timing, data, model, native
+from scaling.training.devices import (
     autocast,
     device_name,
     device_type,
     keep_freed_memory,
     precision,
-    resolve_device,
+    resolve_device,  # noqa: F401  (train.resolve_device: services/device.py, benchmarks/reporting_bias.py)
 )
 from scaling.training.evaluation import (
-    evaluate,  # train_stack looks it up here at call time: benchmarks time it by replacing train.evaluate
+    evaluate,  # looked up here by train_stack: bench_native/bench_sweep replace train.evaluate
 )
-from scaling.training.optim import BETAS  # as train._adam, the name tests/test_native.py calls it by
-from scaling.training.optim import adam as _adam
+from scaling.training.optim import BETAS, adam
 from scaling.training.weights import load_weights, save_weights
 
 # Training memory per model, per example of its batch, per unit of width: activations kept for
-# the backward pass plus their gradients (conv1's output dominates). Measured as the peak RSS growth
-# of fp32 CPU steps: 16.5 kB (width 32, 4 models), 19.6 kB (32, 8), 16.1 kB (64, 4); rounded up.
+# the backward pass plus their gradients (conv1's output dominates); the peak RSS growth of fp32 CPU
+# steps, rounded up (docs/performance.md).
 TRAIN_BYTES = 24 * 1024
 MEMORY_SHARE = 0.5  # of the device's free memory a stack may plan to use
 # CUDA graphs for each phase of a stack (a stretch of steps with a fixed set of models training)
@@ -66,20 +60,54 @@ MLP_MEMORY = 4
 
 @dataclass(frozen=True)
 class RunResult:
+    """What training one configuration produced: the row the store writes for it.
+
+    Attributes
+    ----------
+    config : RunConfig
+        The configuration trained.
+    val_loss, val_acc : float
+        Loss and accuracy on the full test set after the last step (NaN for a failed run).
+    train_loss : float
+        Mean training loss over the run's last TAIL_STEPS steps.
+    wall_s : float
+        The run's share of its stack's wall time, shared among the stack's runs by compute: what
+        this run cost.
+    device : str
+        The device's name (device_name: the GPU's model, or the CPU and its threads).
+    status : str
+        "ok", "diverged" (a non-finite loss) or "failed" (an error, in `error`).
+    error : str
+        Why the run diverged or failed; empty when ok.
+    curve : tuple of (int, float, float)
+        (examples seen, val loss, val acc) at log-spaced steps; empty when curves were off.
+    device_type : str
+        "cpu" or "cuda": part of the run's family.
+    precision : str
+        "fp32" or "bf16" (autocast: weights, Adam and the loss stay fp32): part of the run's family.
+    val_loss_halves : tuple of (float, float)
+        The loss on the even- and odd-numbered test images, to measure how optimistic a choice
+        made on the reported set is.
+    host : str
+        The machine that trained it (a Ray node, say).
+    weights : bytes or None
+        Its final weights (save_weights) where a fine-tuning run will start from them, else None.
+    """
+
     config: RunConfig
     val_loss: float
     val_acc: float
     train_loss: float
-    wall_s: float  # the stack's wall time, shared among its runs by compute: what this run cost
+    wall_s: float
     device: str
-    status: str  # ok | diverged | failed
+    status: str
     error: str = ""
-    curve: tuple[tuple[int, float, float], ...] = field(default=())  # (examples seen, val loss, val acc)
-    device_type: str = "cpu"  # cpu | cuda
-    precision: str = "fp32"  # fp32 | bf16 (autocast: weights, Adam and the loss stay fp32)
-    val_loss_halves: tuple[float, float] = (math.nan, math.nan)  # even- and odd-numbered test images
-    host: str = field(default_factory=socket.gethostname)  # the machine that trained it (a Ray node, say)
-    weights: bytes | None = field(default=None, repr=False)  # its final weights (save_weights) where the store keeps them
+    curve: tuple[tuple[int, float, float], ...] = field(default=())
+    device_type: str = "cpu"
+    precision: str = "fp32"
+    val_loss_halves: tuple[float, float] = (math.nan, math.nan)
+    host: str = field(default_factory=socket.gethostname)
+    weights: bytes | None = field(default=None, repr=False)
 
 
 def plan_stacks(configs: list[RunConfig], max_models: int) -> list[list[RunConfig]]:
@@ -208,7 +236,7 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
             in_tail = done > ktail_from
             ktail_sum.add_(torch.where(in_tail, losses, 0.0))
             ktail_n.add_(in_tail)
-            _adam(list(pk.values()), grads, *opt, done, b1, b2, fast_adam)
+            adam(list(pk.values()), grads, *opt, done, b1, b2, fast_adam)
 
         return step
 
@@ -260,7 +288,7 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
 
 class _StepGraph:
     """A training step captured once as a CUDA graph and replayed: one launch per step instead of
-    ~200, whose CPU cost (~5 ms a step, at every width) would otherwise be most of a GPU sweep's time.
+    one per kernel, whose CPU cost would otherwise be most of a GPU sweep's time, at every width.
     The first steps run eagerly on a side stream, as capture requires (they are real steps);
     the batch indices, the step count and everything that depends on them live on the device."""
 
@@ -283,6 +311,6 @@ class _StepGraph:
         self.taken += 1
 
 
-# native.cpu_path() times the kernels when first asked (the first CPU training step) with this harness, which
-# runs model and Adam, both above native: so the trainer hands it over (by name: a replaced train.time_cpu_paths runs).
-native.set_timer(lambda widths: time_cpu_paths(widths))
+# native.cpu_path() times the kernels with cpu_timing's harness, which runs the model and Adam (both above native,
+# so native cannot import it): the trainer hands it over, looked up at call time so a test can replace it.
+native.set_timer(lambda widths: cpu_timing.time_cpu_paths(widths))

@@ -27,8 +27,19 @@ MAX_RETRIES = 5  # a task whose worker process dies is run again this often befo
 
 @dataclass(frozen=True)
 class ClusterInfo:
-    """Where training happens, as Ray reports it."""
-    address: str  # "local" for an instance this process started
+    """Where training happens, as Ray reports it.
+
+    Attributes
+    ----------
+    address : str
+        The cluster's address, or "local" for an instance this process started.
+    nodes : int
+        Live nodes.
+    cpus, gpus : float
+        The cluster's total CPUs and GPUs, as Ray counts its resources.
+    """
+
+    address: str
     nodes: int
     cpus: float
     gpus: float

@@ -21,15 +21,7 @@ from typing import Callable
 from scaling.core import settings
 from scaling.store import Store, owner_id, pid_alive
 from scaling.workers import cluster
-from scaling.workers.stacks import (
-    Progress,
-    failed_result,  # noqa: F401  (jobs.failed_result: the name tests/test_store.py uses)
-    heartbeat,
-    max_models,
-    pretrain,
-    pretraining_ids,
-    train_safely,
-)
+from scaling.workers.stacks import Progress, heartbeat, max_models, pretrain, pretraining_ids, train_safely
 
 WORKER_NICE = 10  # the app's worker process (worker_nice)
 

@@ -12,9 +12,9 @@ from scaling.store import Store
 from scaling.training import train
 from scaling.training.devices import device_name, device_type, precision
 
-# On the CPU a stack beyond ~6 models only spills the caches: per-model step time at width 23 was
-# 20.5 ms with 6 models, 22.2 ms with 12 and 24.2 ms with 24 (one core). On CUDA the cap is high;
-# train.train_stack splits a stack further to fit the free device memory.
+# On the CPU a stack beyond ~6 models only spills the caches: the time per model and step grows
+# with the stack (docs/performance.md). On CUDA the cap is high; train.train_stack splits a stack
+# further to fit the free device memory.
 CPU_MAX_MODELS = 8
 MAX_MODELS = 256
 
@@ -25,7 +25,21 @@ def max_models(device: str) -> int:
 
 @dataclass
 class Progress:
-    trained: int = 0  # by this worker
+    """A worker's tally so far, handed to its on_stack callback after every stack.
+
+    Attributes
+    ----------
+    trained : int
+        Runs this worker trained to a result (ok or diverged), pre-training runs included.
+    failed : int
+        Runs this worker recorded as failed.
+    last_stack : list of RunConfig or None
+        The configs of the stack that finished last (None before the first).
+    last_stack_s : float
+        That stack's wall time in seconds, from its claim to its results written.
+    """
+
+    trained: int = 0
     failed: int = 0
     last_stack: list[RunConfig] | None = None
     last_stack_s: float = 0.0
