@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scaling.core import grid
 from scaling.fit import analyze, reporting_bias  # noqa: E402
 from scaling.store import Store  # noqa: E402
-from scaling.training import train  # noqa: E402
+from scaling.training import devices  # noqa: E402
 from scaling.workers import jobs
 
 WIDTHS, FRACTIONS, SEEDS, MULTS = "-4:5", "1/256:1", "0:3", "0.5,1,2"
@@ -43,14 +43,14 @@ def main(argv=None) -> int:
     store = Store(args.db)
     configs = grid.expand(grid.width_steps("--widths", args.widths), grid.fractions("--fractions", args.fractions),
                           grid.int_steps("--seeds", args.seeds), [0.0], grid.floats("--mults", args.mults, 1e-6, 1e6))
-    device = train.resolve_device(args.device)
+    device = devices.resolve_device(args.device)
     t0 = time.perf_counter()
     store.enqueue(configs, label="reporting bias")
     p = jobs.work(store, device, [c.run_id for c in configs])
     wall = time.perf_counter() - t0
     runs = store.runs()
     runs = runs[runs["run_id"].isin({c.run_id for c in configs})]
-    out = dict(device=train.device_name(device), runs=len(runs), trained=p.trained, wall_s=round(wall, 1))
+    out = dict(device=devices.device_name(device), runs=len(runs), trained=p.trained, wall_s=round(wall, 1))
     for lr in ("tuned", 1.0):
         sub = runs if lr == "tuned" else runs[runs["lr_mult"] == 1.0]
         rb = reporting_bias(sub, lr=lr)

@@ -1,4 +1,4 @@
-"""What a run costs here (scaling.services.plans.time_model) and a sweep's time left.
+"""What a run costs here (scaling.fit.time_model) and a sweep's time left.
 
 The real timings in tests/data/cpu_timings_epyc_2core.csv were recorded with the CLI on a 2-core
 AMD EPYC (Zen 3, AVX2, no AVX-512) shared with other jobs (load average 6-19 on 2 cores), on
@@ -17,7 +17,7 @@ import pytest
 
 from scaling import services
 from scaling.core.config import RunConfig
-from scaling.services import plans
+from scaling.fit import time_model as tm
 from scaling.store import Store
 
 TIMINGS = Path(__file__).parent / "data" / "cpu_timings_epyc_2core.csv"
@@ -45,7 +45,7 @@ def _old_estimate(train: pd.DataFrame, test: pd.DataFrame) -> float:
 
 def test_an_empty_cache_gives_the_defaults_and_says_so():
     m = services.time_model(pd.DataFrame(), CPU)
-    assert (m.fixed_s, m.step_s, m.train_flops_per_s, m.eval_flops_per_s) == plans.CPU_DEFAULT
+    assert (m.fixed_s, m.step_s, m.train_flops_per_s, m.eval_flops_per_s) == tm.CPU_DEFAULT
     assert m.n_runs == 0 and "no runs trained" in m.describe()
     # the defaults put the CPU quick sweep at the 427 s issue 14 measured, not at 71 s
     assert 380 < m.seconds(services.QUICK_CPU.configs()) < 480
@@ -58,7 +58,7 @@ def test_evaluation_costs_every_run_the_same_whatever_its_fraction():
     # twice the data is twice the training, but the same 10k test images: far less than twice the time
     assert m.run_s(large) < 1.6 * m.run_s(small)
     # curves (CUDA's default) evaluate at every curve point
-    assert plans.eval_passes(large, curves=True) > plans.eval_passes(large, curves=False) == 1
+    assert tm.eval_passes(large, curves=True) > tm.eval_passes(large, curves=False) == 1
 
 
 def test_only_runs_timed_here_count():
@@ -76,7 +76,7 @@ def test_only_runs_timed_here_count():
 def test_a_stack_is_fitted_from_its_total_and_the_rates_come_back():
     """Synthetic stacks timed by a known model, their time shared by compute as train.py shares it:
     the fit recovers every run's cost."""
-    truth = plans.TimeModel(CPU, 0.1, 3e-3, 5e10, 2e10)
+    truth = tm.TimeModel(CPU, 0.1, 3e-3, 5e10, 2e10)
     rows, t = [], pd.Timestamp("2026-01-01")
     for i, (k, fr) in enumerate([(k, fr) for k in (-4, 0, 2, 4) for fr in ((1 / 256, 1 / 8), (1 / 64, 1 / 2), (1 / 32, 1))]):
         cfgs = [RunConfig(width_step=k, data_fraction=f, seed=s) for f in fr for s in (0, 1)]

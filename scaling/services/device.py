@@ -39,21 +39,21 @@ class DeviceInfo:
 def device_info() -> DeviceInfo:
     import torch
 
-    from scaling.training import train
+    from scaling.training import devices
 
-    dev = train.resolve_device("auto")
+    dev = devices.resolve_device("auto")
     if dev == "cuda":
         p = torch.cuda.get_device_properties(0)
-        return DeviceInfo(dev, train.device_name(dev), p.name, p.total_memory / 2**30, torch.get_num_threads(),
-                          train.precision(dev))
+        return DeviceInfo(dev, devices.device_name(dev), p.name, p.total_memory / 2**30, torch.get_num_threads(),
+                          devices.precision(dev))
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
             cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
     except OSError:
         pass
-    return DeviceInfo(dev, train.device_name(dev), f"{cpu} ({os.cpu_count()} cores)", None, torch.get_num_threads(),
-                      train.precision(dev))
+    return DeviceInfo(dev, devices.device_name(dev), f"{cpu} ({os.cpu_count()} cores)", None, torch.get_num_threads(),
+                      devices.precision(dev))
 
 
 def cpu_path_line() -> str:

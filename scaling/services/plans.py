@@ -7,9 +7,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from scaling.core.config import with_pretraining
-
-# the time model's names stay readable here: callers of plans (tests/test_time_model.py) ask for them
-from scaling.fit.time_model import CPU_DEFAULT, TimeModel, eval_passes, time_model  # noqa: F401
+from scaling.fit.time_model import time_model
 from scaling.services.grids import GridSpec
 from scaling.store import Store
 

@@ -32,7 +32,6 @@ from scaling.training.devices import (
     device_type,
     keep_freed_memory,
     precision,
-    resolve_device,  # noqa: F401  (train.resolve_device: services/device.py, benchmarks/reporting_bias.py)
 )
 from scaling.training.evaluation import (
     evaluate,  # looked up here by train_stack: bench_native/bench_sweep replace train.evaluate
