@@ -5,6 +5,7 @@
     sweep.py   sweep and worker: queue a grid, train it here or on a Ray cluster
     runs.py    runs, export and import
     fit.py     fit: exponents with intervals, backtests, a study's answer, a CSV's fit
+    curve.py   curve: any learning curve from a CSV, fitted and extrapolated
     doctor.py  what this machine trains on and why
     files.py   opening the store for reading, writing an export beside its target, OS errors in a line
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import sys
 
 from scaling.cli import args as types
+from scaling.cli.curve import curve
 from scaling.cli.doctor import doctor
 from scaling.cli.files import os_error
 from scaling.cli.fit import fit
@@ -39,7 +41,7 @@ def main(argv=None) -> int:
 
     try:
         return {"sweep": sweep, "runs": runs, "export": export, "import": import_, "fit": fit, "worker": worker,
-                "doctor": doctor}[args.cmd](args)
+                "doctor": doctor, "curve": curve}[args.cmd](args)
     except (grid.GridError, StoreError, DataError, ValueError) as e:
         print(f"scaling {args.cmd}: error: {printable(e)}", file=sys.stderr)
         return 2

@@ -63,3 +63,16 @@ def os_error(e: OSError) -> str:
     """An OSError as one line: the file and the OS's words (a full disk, a name too long)."""
     where = e.filename if e.filename is not None else ""
     return f"{where}: {e.strerror}" if where and e.strerror else (e.strerror or str(e))
+
+
+def read_table(path: str, flag: str = "--csv"):
+    """A CSV table for a fit, or one line naming the flag and the file: missing, unreadable, empty."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{flag} {path}: {e}") from None
+    if table.empty:
+        raise ValueError(f"{flag} {path}: no rows (a header only?)")
+    return table

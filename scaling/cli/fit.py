@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from scaling import services
-from scaling.cli.files import read_store
+from scaling.cli.files import read_store, read_table
 from scaling.core.fmt import fmt_flops, fmt_s
 
 
@@ -12,14 +12,7 @@ def fit(args) -> int:
     from scaling import fit as fitting
 
     if args.csv:
-        import pandas as pd
-
-        try:
-            table = pd.read_csv(args.csv)
-        except (OSError, ValueError) as e:
-            raise ValueError(f"--csv {args.csv}: {e}") from None
-        if table.empty:
-            raise ValueError(f"--csv {args.csv}: no rows (a header only?)")
+        table = read_table(args.csv)
         if args.drop_highest >= len(table):
             raise ValueError(f"--drop-highest {args.drop_highest}: the table has {len(table)} rows (one at least must stay)")
         result = fitting.fit_table(table, n_col=args.n_col, loss_col=args.loss_col, d_col=args.d_col, c_col=args.c_col,

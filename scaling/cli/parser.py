@@ -10,6 +10,12 @@ from scaling.cli.args import add_ray as _add_ray
 from scaling.core import grid
 
 
+def curve_forms() -> list[str]:
+    from scaling.fit.curves import FORMS
+
+    return list(FORMS)
+
+
 def parser() -> argparse.ArgumentParser:
     ap = types.Parser(prog="scaling", description="Neural scaling laws on MNIST, hands-on.")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -101,6 +107,17 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--drop-highest", type=types.count, default=0, help="drop the K highest-loss rows first (--csv)")
     f.add_argument("--json", action="store_true")
     _add_db(f)
+
+    c = sub.add_parser("curve", help="fit and extrapolate learning curves from a CSV, one per group, each with the "
+                       "form its own backtest picks")
+    c.add_argument("--csv", required=True, help="a table with one row per point of a curve")
+    c.add_argument("--x-col", required=True, help="the column of x: examples, tokens, steps, parameters or compute")
+    c.add_argument("--loss-col", required=True, help="the column of the loss (positive)")
+    c.add_argument("--group", default="", help="columns that name a curve, comma-separated (default: one curve)")
+    c.add_argument("--train-col", default=None, help="a column of 1 (fit) and 0 (held out and predicted)")
+    c.add_argument("--form", default="auto", choices=["auto", *curve_forms()],
+                   help="the form, or auto: the one whose backtest on the top of the curve scores best")
+    c.add_argument("--json", action="store_true")
 
     d = sub.add_parser("doctor", help="what this machine trains with: processor, C kernel build, CPU path and why")
     d.add_argument("--json", action="store_true")
