@@ -31,6 +31,44 @@ STUDY_DEFAULTS = {"label_noise": 0.0, "arch": "cnn", "classes": "", "pretrain_cl
 
 @dataclass(frozen=True)
 class RunConfig:
+    """One run: every field that decides its result, and nothing else. Its run_id (a hash of the
+    canonical values, study axes at their defaults left out) is its key in the cache.
+
+    Attributes
+    ----------
+    width_step : int
+        k in width = round(4 * sqrt(2)^k), -4..12 (arch.width); each step roughly doubles forward FLOPs.
+    data_fraction : float
+        The fraction f of the training set seen, in (0, 1]; D = floor(f * examples) * epochs.
+    seed : int
+        Fixes the initialisation, the data subset (shared by every width and fraction of the seed),
+        the order, dropout masks and label noise.
+    dropout : float
+        Dropout probability before the classifier, in [0, 1).
+    lr_mult : float
+        Multiplier on the learning-rate rule's Adam learning rate.
+    lr_rule : str
+        "fan_in" (LR_BASE / sqrt(fan_in), per layer) or "constant" (LR_CONSTANT for every layer).
+    dataset : str
+        A data set this package knows (datasets.DATASETS).
+    epochs : int
+        Passes over the run's subset.
+    batch_size : int
+        Examples per Adam step.
+    label_noise : float
+        Fraction of the run's training labels replaced by another label, seeded; in [0, 1).
+    arch : str
+        The model family (arch.ARCHS): the CNN, or an MLP on the same width knob.
+    classes : str
+        The digits trained and evaluated on, e.g. "56789"; "" is all ten.
+    pretrain_classes : str
+        Transfer: start from a run pre-trained on these digits; "" is from scratch.
+    pretrain_fraction : float
+        That run's data fraction (of the pre-training digits' examples).
+    pretrain_epochs : int
+        And its epochs.
+    """
+
     width_step: int
     data_fraction: float
     seed: int = 0
@@ -40,12 +78,12 @@ class RunConfig:
     dataset: str = "mnist"
     epochs: int = 1
     batch_size: int = 64
-    label_noise: float = 0.0  # fraction of the run's training labels replaced by another label, seeded
-    arch: str = "cnn"  # the model family (arch.ARCHS): the CNN, or an MLP on the same width knob
-    classes: str = ""  # the digits trained and evaluated on, e.g. "56789"; "" is all ten
-    pretrain_classes: str = ""  # transfer: start from a run pre-trained on these digits; "" is from scratch
-    pretrain_fraction: float = 1.0  # that run's data fraction (of the pre-training digits' examples)
-    pretrain_epochs: int = 1  # and its epochs
+    label_noise: float = 0.0
+    arch: str = "cnn"
+    classes: str = ""
+    pretrain_classes: str = ""
+    pretrain_fraction: float = 1.0
+    pretrain_epochs: int = 1
 
     def __post_init__(self):
         for name in _FIELDS:  # one spelling per value before anything is checked or hashed

@@ -100,6 +100,8 @@ def _alive(owner: str) -> bool:
 
 
 class Queue(Database):
+    """The run queue and the sweeps that fill it: enqueue, claim, heartbeat, cancel, progress."""
+
     def enqueue(self, configs: list[RunConfig], label: str = "", max_queue: int | None = None) -> tuple[str, int, int]:
         """Queue the configs not cached nor queued yet; record the sweep. Returns (sweep id,
         cached, newly queued). A config already queued by someone else is trained once, for both.

@@ -72,6 +72,8 @@ class Imported:
 
 
 class Runs(Database):
+    """The runs and their validation curves: what is cached, results written, another cache's imported."""
+
     def cached_ids(self, run_ids: list[str], con=None) -> set[str]:
         """Runs already trained (ok or diverged); failed runs are not cached and will be retried."""
         if not run_ids:
