@@ -44,7 +44,7 @@ class RunConfig:
         Fixes the initialisation, the data subset (shared by every width and fraction of the seed),
         the order, dropout masks and label noise.
     dropout : float
-        Dropout probability before the classifier, in [0, 1).
+        Dropout probability, in [0, 1) (where each family applies it: training/model.py).
     lr_mult : float
         Multiplier on the learning-rate rule's Adam learning rate.
     lr_rule : str
