@@ -20,6 +20,7 @@ pages = [
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("app_pages/fit_lab.py", title="Fit lab", icon=":material/functions:"),
     st.Page("app_pages/studies.py", title="Studies", icon=":material/science:"),
+    st.Page("app_pages/curves.py", title="Your curves", icon=":material/show_chart:"),
 ]
 gate.require_login(pages)  # stops here, at a password form, until the password is given
 

@@ -192,7 +192,7 @@ def test_a_shared_link_opens_its_page_on_a_fresh_server(tmp_path_factory, tmp_pa
         page.screenshot(path=str(ARTIFACTS / "compare_from_link.png"))
 
 
-PAGES = ["Explore", "Train", "Runs", "Compare", "Fit lab", "Studies"]  # streamlit_app.py's navigation, in order
+PAGES = ["Explore", "Train", "Runs", "Compare", "Fit lab", "Studies", "Your curves"]  # streamlit_app.py's navigation, in order
 
 
 @pytest.mark.browser

@@ -153,3 +153,77 @@ def test_language_benchmark_within_targets():
     assert len(run.curves) == 20 and run.answered == 20          # every curve answered
     assert s.loc["all", "mean"] <= 0.0116                         # M4's mean, the paper's best
     assert s.loc["all", "median"] <= 0.0062                       # M3's median
+
+
+def test_band_covers_the_true_curve_and_contains_the_prediction():
+    """A residual bootstrap of the chosen form: on 12 noisy offset power laws (1% noise, 15 points over
+    three decades) the 95% band holds the true curve at most x, in the data and a decade past it, and
+    always holds the point prediction; a few resamples are no band, said so."""
+    from scaling.fit.curves import band
+
+    true = dict(E=1.5, A=50.0, alpha=0.3)
+    at = np.geomspace(1e6, 1e10, 25)
+    truth = np.exp(log_predict("offset_power", true, at))
+    x = np.geomspace(1e6, 1e9, 15)
+    covered = []
+    for seed in range(12):
+        y = np.exp(log_predict("offset_power", true, x) + 0.01 * np.random.default_rng(seed).standard_normal(x.size))
+        res = fit_curve(x, y, form="offset_power")
+        b = band(res, x, y, at, n=60, seed=seed)
+        assert b.ok and b.answered == 60 and b.scheme == "residuals"
+        pred = res.predict(at)
+        assert (b.lo <= pred * (1 + 1e-9)).all() and (pred <= b.hi * (1 + 1e-9)).all()
+        assert (b.hi > b.lo).all()
+        covered.append(np.mean((b.lo <= truth) & (truth <= b.hi)))
+    assert np.mean(covered) >= 0.8, covered
+    few = band(res, x, y, at, n=10)
+    assert not few.ok and np.isnan(few.lo).all() and few.note().startswith("no band: only 10 of 10")
+    rushed = band(res, x, y, at, n=1000, seconds=0.0)              # the time budget stops it
+    assert rushed.answered < 1000 and "time budget" in rushed.note()
+
+
+def test_band_of_the_chosen_form_on_a_small_curve():
+    """Seven points, a 6-parameter form allowed: resampling residuals keeps every x, so the band answers."""
+    from scaling.fit.curves import band
+
+    x, y = _curve("offset_power", n=7, noise=0.005)
+    res = fit_curve(x, y)
+    b = band(res, x, y, np.geomspace(x[0], x[-1] * 10, 20), n=40)
+    assert b.ok and b.answered + b.failed == 40
+
+
+def test_the_curves_service_and_its_charts():
+    """services.curves on a table of two curves: each fitted, its line past the data, its band,
+    every chart valid Vega-Lite; the JSON download is table_json with each curve's band."""
+    from scaling import charts
+    from scaling.services import curves as sc
+
+    rows = ["run,tokens,loss,train"]
+    for g, form in (("a", "power"), ("b", "offset_power")):
+        x, y = _curve(form, n=12, noise=0.003)
+        rows += [f"{g},{float(xi)!r},{float(yi)!r},{int(i < 10)}" for i, (xi, yi) in enumerate(zip(x, y))]
+    df = sc.read_csv("\n".join(rows))
+    assert sc.guess_columns(df) == dict(x="tokens", loss="loss", train="train", groups=["run"])
+    ans = sc.fit_curves(df, "tokens", "loss", ["run"], "train", n_boot=30, seconds=5)
+    assert [c.label for c in ans.curves] == ["run=a", "run=b"] and all(c.ok for c in ans.curves)
+    for c in ans.curves:
+        assert c.line["x"].max() > c.points["x"].max() and set(c.line["part"]) == {"fitted range", "extrapolation"}
+        assert c.band.ok and c.line["lo"].notna().all()
+        assert set(c.points["role"]) == {"fitted", "held out"} and len(c.backtest) == 5
+        fig = charts.curve_fit(c.points, c.line, c.label, c.summary(), "tokens", "loss")
+        fig.validate()
+    out = json.loads(ans.json)
+    assert len(out["curves"]) == 2 and out["curves"][0]["band"]["answered"] == 30
+    bare = sc.fit_curves(df, "tokens", "loss", ["run"], n_boot=0)   # no train column, no band
+    fig = charts.curve_fit(bare.curves[0].points, bare.curves[0].line, "t")
+    fig.validate()
+    assert bare.curves[0].line["lo"].isna().all()
+    with pytest.raises(sc.CurveInputError, match=r"row 3 \(line 4 of the file\): the loss column 'loss' has '1\.2\.3'"):
+        sc.fit_curves(sc.read_csv("x,loss\n1,2\n2,1.5\n3,1.2.3\n4,1"), "x", "loss")
+    with pytest.raises(sc.CurveInputError, match=r"row 2 \(line 3 of the file\): the x column 'x' has no value"):
+        sc.fit_curves(sc.read_csv("x,loss\n1,2\n,1.5\n3,1\n4,1"), "x", "loss")
+    with pytest.raises(sc.CurveInputError, match="over the limit of 5 MB"):
+        sc.read_csv(b"x,loss\n" + b"1,2\n" * (3 * 2**20))
+    short = sc.fit_curves(sc.read_csv("g,x,loss\na,1,2\na,2,1\nb,1,3\nb,2,2\nb,3,1.5\nb,4,1.3"), "x", "loss", ["g"],
+                          n_boot=0)
+    assert not short.curves[0].ok and short.curves[0].error.startswith("g=a:") and short.curves[1].ok

@@ -3,7 +3,9 @@
     vega.py     Vega-Lite in a few words (encodings, marks, layers, log axes) and Figure
     figures.py  the charts of Explore, Compare and Fit lab
     studies.py  the charts of the studies beyond the exercise
+    curves.py   the chart of Your curves: one learning curve, its fitted form, its band
 """
+from scaling.charts.curves import curve_fit
 from scaling.charts.figures import (
     accuracy_vs_compute,
     bottleneck,

@@ -10,6 +10,7 @@ the forms that extrapolate best, and extrapolate it with the one its own backtes
     results.py        FormFit, BacktestRow, CurveResult: frozen, with predict(x) and to_dict()
     select.py         fit_form (one named form) and fit_curve (the form chosen by backtest)
     table.py          fit_table: one curve per group of a table's rows, and its JSON
+    band.py           a 95% band around a fitted curve: its form refitted on residual resamples
     benchmark.py      the paper's extrapolation benchmark: fit, score, summarise
 
 Forms, each with the loss its authors fit it with, every parameter kept in range (positive ones
@@ -54,6 +55,7 @@ Timing on 2 shared cores (AMD EPYC): language set ~1-3 s, vision set ~6 s.
 benchmarks/extrapolation.py --compare prints all of these.
 """
 from scaling.fit.curves import benchmark
+from scaling.fit.curves.band import Band, band
 from scaling.fit.curves.forms import FORMS, FormInfo
 from scaling.fit.curves.inputs import check_curve
 from scaling.fit.curves.results import BacktestRow, CurveResult, FormFit
