@@ -18,3 +18,21 @@ def db(tmp_path, monkeypatch):
     path = tmp_path / "runs.duckdb"
     monkeypatch.setenv("SCALING_DB", str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def small_cache(tmp_path_factory):
+    """A database of 36 real runs, trained once per session (tests/apptest.py)."""
+    from apptest import build_small_cache
+
+    return build_small_cache(tmp_path_factory)
+
+
+@pytest.fixture
+def app(small_cache, monkeypatch):
+    """The app under AppTest, on the small cache."""
+    from apptest import APP
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("SCALING_DB", str(small_cache))
+    return AppTest.from_file(APP, default_timeout=120)

@@ -3,7 +3,7 @@ back, landing from a sweep): no exception, and the range follows the cache inste
 from __future__ import annotations
 
 import pytest
-from test_app import APP, _ok, _w
+from apptest import APP, _ok, _w
 
 from scaling.core import grid
 from scaling.store import Store

@@ -6,7 +6,7 @@ import numpy as np
 
 from scaling.cli import main
 
-LANG = Path(__file__).resolve().parent / "data" / "extrapolation_benchmark_lang.csv"
+LANG = Path(__file__).resolve().parents[1] / "data" / "extrapolation_benchmark_lang.csv"
 FLAGS = ["--x-col", "Seen Examples", "--loss-col", "Loss", "--group", "Domain,Task,Model", "--train-col", "Training"]
 
 

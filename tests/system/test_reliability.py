@@ -21,7 +21,7 @@ from scaling.cli import main
 from scaling.core import grid
 from scaling.store import SCHEMA_VERSION, Store, StoreError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GRID = ["--widths", "0:2", "--fractions", "1/256,1/128", "--seeds", "0:2"]  # 8 runs
 CONFIGS = grid.expand([0, 1], [1 / 256, 1 / 128], [0, 1], [0.0])
 # The crash tests' grid: widths 4 and 6 (validation on all 10,000 images costs width^2: wider

@@ -21,7 +21,7 @@ from scaling.core.text import printable
 from scaling.store import Store, exchange
 from scaling.training import train
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def fake_runs(path, widths=(0, 1), dropouts=(0.0, 0.2), **fixed):

@@ -15,7 +15,7 @@ import signal
 import time
 
 import pytest
-from test_app import build_small_cache
+from apptest import build_small_cache
 from test_browser import ARTIFACTS, _browser, _streamlit
 
 from scaling import services

@@ -81,7 +81,7 @@ CHINCHILLA = ["fit", "--csv", "tests/data/chinchilla_fig4_extracted.csv", "--n-c
 def test_fit_csv_reproduces_epochs_chinchilla_replication(capsys, monkeypatch):
     from pathlib import Path
 
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
     assert main(CHINCHILLA + ["--bootstrap", "0", "--json"]) == 0
     got = json.loads(capsys.readouterr().out)
     assert set(got) >= {"E", "A", "B", "alpha", "beta", "a"} and "intervals" not in got
@@ -101,7 +101,7 @@ def test_fit_csv_reproduces_epochs_chinchilla_replication(capsys, monkeypatch):
 def test_fit_bad_input(capsys, monkeypatch, args, message):
     from pathlib import Path
 
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
     assert main(["fit", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1

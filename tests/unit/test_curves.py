@@ -14,7 +14,7 @@ import pytest
 from scaling.fit.curves import FORMS, benchmark, fit_curve, fit_form, fit_table, table_json
 from scaling.fit.curves.forms import log_predict, m4_solve
 
-LANG = Path(__file__).resolve().parent / "data" / "extrapolation_benchmark_lang.csv"  # vendored: tests/data/README.md
+LANG = Path(__file__).resolve().parents[1] / "data" / "extrapolation_benchmark_lang.csv"  # vendored: tests/data/README.md
 
 # One curve of each family over three decades of x, losses between ~0.5 and ~15.
 TRUE = {

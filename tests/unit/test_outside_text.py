@@ -10,7 +10,7 @@ import pytest
 from scaling import services
 from scaling.store import Store, exchange
 
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
 IMAGE = "![x](http://example.invalid/a.png)"
 EVIL = '<img src="http://example.invalid/b.png"> [click](http://example.invalid) :material/home: $x$ :red[red]'
 

@@ -20,7 +20,7 @@ from scaling.core.config import RunConfig
 from scaling.fit import time_model as tm
 from scaling.store import Store
 
-TIMINGS = Path(__file__).parent / "data" / "cpu_timings_epyc_2core.csv"
+TIMINGS = Path(__file__).parents[1] / "data" / "cpu_timings_epyc_2core.csv"
 CPU = "cpu (2 threads)"
 
 

@@ -8,7 +8,7 @@ from scaling.core.config import RunConfig
 from scaling.store import Store
 from scaling.training import train
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "streamlit_app.py")
 PAGE = "app_pages/studies.py"
 FRACTIONS = [2.0 ** -k for k in range(8, -1, -1)]
