@@ -67,7 +67,8 @@ def test_two_groups_pasted_give_two_curves_with_form_reason_and_backtest(page):
     assert sum(v.startswith("**Form: ") for v in md) == 2
     captions = [c.value for c in at.caption]
     assert sum(c.startswith("Why: best backtest") for c in captions) == 2
-    assert sum("95\\% band from 30 of 30 resamples" in c for c in captions) == 2
+    # the bands have a time budget: on a loaded machine fewer of the 30 resamples may answer
+    assert sum(bool(re.search(r"95\\% band from \d+ of 30 resamples", c)) for c in captions) == 2
     assert any("2 of 2 curves fitted" in c for c in captions)
     frames = [d.value for d in at.dataframe]
     backtests = [f for f in frames if "rmse_log" in f.columns]
