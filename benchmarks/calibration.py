@@ -1,17 +1,27 @@
-"""Do the 95% intervals cover 95%? Synthetic sweeps from known laws, the whole analysis on each.
+"""Do the 95% intervals cover 95% at the noise real runs have? Synthetic sweeps from known laws,
+the whole analysis on each.
 
-Each case draws --sweeps sweeps on a grid of the exercise (the real CNN's N and FLOPs, widths 1..45,
-fractions 1/128..1, 3 seeds) from L(N, D) = E + A/N^alpha + B/D^beta at the scale of this project's
-own fit of the H100 grid, with noise per run plus noise shared by every width of one seed and
-fraction (a seed fixes the data subset), runs analyze() with its bootstrap on each, and reports
-for every exponent the app shows: how often it answers, its bias and spread against the truth,
-and the coverage of its interval, read off the same resamples two ways (percentile and
-bias-corrected). The truth of alpha and beta is the law's; of the N_opt exponent, the law's
-beta/(alpha + gamma beta) with the CNN's compute law C = kappa N^gamma D; of alpha_C, which a finite
-grid's frontier only approximates, the estimate on the noiseless sweep (its "target"), as for the
-envelope and IsoFLOP estimators, whose grid-bound bias is reported separately.
+The noise is measured, not assumed: by default the shipped grid's (fit.seed_noise at dropout 0:
+SD of ln L 0.231 per run, ~4% of its variance shared by one seed's widths), or any database's or
+export's (--noise-from), and the benchmark runs at that noise and at twice it. Each case draws
+--sweeps sweeps on the exercise's grid (the real CNN's N and FLOPs, widths 1..45, fractions
+1/128..1, 3 seeds), runs analyze() with its bootstrap, and reports for every exponent the app
+shows how often it answers, its bias and spread against the truth, and how often its widened
+percentile interval (what the app shows) covers the truth; and the same for the verdict's answer
+(its estimate and interval: the parametric one, or the form-free ones' hull).
 
-    python benchmarks/calibration.py [--sweeps 100] [--boot 200] [--json]
+Cases: two well-specified laws (the H100 grid's own fit, and the shipped grid's dropout-0 fit) and
+two misspecified forms of different kinds: the sum of the two terms raised to a power (a frontier
+that bends), and a power mean of the two terms (a sharper corner where one term takes over).
+Truths: alpha and beta are the law's where it has that form; every N_opt exponent's truth is the
+slope of the true loss surface's N_opt(C), minimised along the CNN's own N(width) and C/D(width)
+over the grid's budgets (fit.real_compute), so the envelope, IsoFLOP and parametric estimators are
+all judged against the same number; alpha_C's truth is its estimate on the noiseless sweep.
+
+--debias N_SIM also shifts each N_opt estimate and interval by its bias at the measured noise, read
+off N_SIM sweeps simulated from the fitted surface (fit.debias), and reports that coverage too.
+
+    python benchmarks/calibration.py [--sweeps 100] [--boot 100] [--jobs 2] [--noise-from DB] [--debias 40] [--json]
 """
 from __future__ import annotations
 
@@ -20,6 +30,7 @@ import json
 import math
 import sys
 import time
+from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
@@ -27,109 +38,165 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scaling.core import arch  # noqa: E402
-from scaling.fit import analyze, synthetic_sweep  # noqa: E402
+from scaling.fit import analyze, synthetic_sweep, verdict  # noqa: E402
+from scaling.fit.debias import estimator_bias  # noqa: E402
 from scaling.fit.intervals import bootstrap_interval  # noqa: E402
+from scaling.fit.real_compute import compute_path, nopt_along  # noqa: E402
 from scaling.fit.resample import SCHEMES  # noqa: E402
-from scaling.fit.runs import compute_law  # noqa: E402
+from scaling.fit.runs import CONFIG_KEYS  # noqa: E402
+from scaling.fit.seed_noise import seed_noise as measure_noise  # noqa: E402
 
 # The parametric fit of the H100 exercise grid at dropout 0 (benchmarks/results/)
 H100 = dict(E=0.0303, A=10.25, B=195.5, alpha=0.556, beta=0.843)
+# The parametric fit of the shipped CPU grid at dropout 0 (scaling fit on exercise_grid.parquet)
+SHIPPED_FIT = dict(E=0.0374, A=120.1, B=245.2, alpha=0.807, beta=0.869)
 CASES = {
     "h100 law": dict(truth=H100),
+    "shipped-grid law": dict(truth=SHIPPED_FIT),
+    "sum to a power (bends)": dict(truth=H100, bend=0.3),
+    "power mean (p = 2)": dict(truth=H100, power_mean=2.0),
     "flatter data term": dict(truth={**H100, "beta": 0.55, "B": 60.0}),
-    "wrong form (bends)": dict(truth=H100, bend=0.3),
 }
+DEFAULT_CASES = ("h100 law", "shipped-grid law", "sum to a power (bends)", "power mean (p = 2)")
 GRIDS = {
     "exercise": dict(width_steps=arch.width_steps(-4, 7), fractions=tuple(2.0 ** -k for k in range(8)), seeds=3),
     "small": dict(width_steps=arch.width_steps(-4, 4), fractions=tuple(2.0 ** -k for k in range(7)), seeds=3),
 }
 NAMES = ("alpha_C", "a_envelope", "a_isoflop", "a_parametric", "alpha", "beta")
+WELL_SPECIFIED = ("alpha", "beta")  # exponents whose truth exists only when the law has the fitted form
 
 
-def truths(case: dict, grid: dict) -> dict:
-    """Each exponent's truth: the law's where it has one, else the noiseless sweep's estimate."""
-    clean = analyze(*synthetic_sweep(**grid, truth=case["truth"], bend=case.get("bend", 0.0), cnn=True,
-                                     noise=0.0, n_curve=10), n_boot=0)
+def measured_noise(source=None, dropout: float = 0.0) -> tuple[float, float]:
+    """(per-run SD, shared SD) of ln L, from a database or an export (default: the shipped grid)."""
+    from scaling.store.exchange import SHIPPED, read
+    path = Path(source or SHIPPED)
+    if path.suffix == ".parquet":
+        runs = read(path).runs
+    else:
+        from scaling.store import Store
+        runs = Store(path).runs()
+    runs = runs[np.isclose(runs["dropout"].astype(float), dropout)]
+    n = measure_noise(runs, [k for k in CONFIG_KEYS if k in runs.columns])
+    shared = n.sd_shared if math.isfinite(n.sd_shared) else 0.0
+    return math.sqrt(max(n.sd ** 2 - shared ** 2, 0.0)), shared
+
+
+def _true_slope(case: dict, pts) -> float:
+    """Slope of the true surface's N_opt(C) along the CNN's own compute over the grid's budgets."""
+    t, p = case["truth"], case.get("power_mean", 1.0)
+    path = compute_path(pts["width"], pts["params"], pts["flops"], pts["examples"])
+    budgets = np.geomspace(pts["flops"].min(), pts["flops"].max(), 16)
+    n = nopt_along(path, t["A"], t["alpha"], t["B"], t["beta"], budgets, p)  # a power of it has the same argmin
+    ok = np.isfinite(n)
+    lnB = np.log(budgets)[ok]
+    return float(np.polyfit(lnB, np.log(n[ok]), 1)[0])
+
+
+def truths(case: dict, grid: dict) -> tuple[dict, dict]:
+    """Each exponent's truth, and the noiseless sweep's estimates (what the grid alone gives)."""
+    clean = analyze(*synthetic_sweep(**grid, truth=case["truth"], bend=case.get("bend", 0.0),
+                                     power_mean=case.get("power_mean", 1.0), cnn=True, noise=0.0, n_curve=10),
+                    n_boot=0)
+    a = _true_slope(case, clean.aggregate.points)
+    wrong = case.get("bend", 0.0) != 0 or case.get("power_mean", 1.0) != 1
     t = case["truth"]
-    cfg = clean.aggregate.points
-    law = compute_law(cfg["params"].to_numpy(float), cfg["examples"].to_numpy(float), cfg["flops"].to_numpy(float))
-    a = t["beta"] / (t["alpha"] + law.gamma * t["beta"])
-    out = dict(alpha_C=clean.loss_vs_compute.alpha, alpha=t["alpha"], beta=t["beta"], a_parametric=a,
-               a_envelope=a, a_isoflop=a)
-    target = {f"a_{m}": clean.nopt[m].a if clean.nopt[m].ok else math.nan for m in ("envelope", "isoflop")}
+    out = dict(alpha_C=clean.loss_vs_compute.alpha, a_envelope=a, a_isoflop=a, a_parametric=a, verdict=a,
+               alpha=math.nan if wrong else t["alpha"], beta=math.nan if wrong else t["beta"])
+    target = {k: v for k, v in clean.scalars().items() if k in NAMES}
     return out, target
 
 
-def run_case(name: str, case: dict, grid: dict, sweeps: int, boot: int, noise: float, seed_noise: float,
-             scheme: str | None = None) -> dict:
-    truth, target = truths(case, grid)
-    rec = {k: dict(est=[], pct=[], bc=[], wide=[], tgt_wide=[], answered=0, reliable=0) for k in NAMES}
-    t0 = time.perf_counter()
-    for r in range(sweeps):
-        runs, curves = synthetic_sweep(**grid, truth=case["truth"], bend=case.get("bend", 0.0), cnn=True,
-                                       noise=noise, seed_noise=seed_noise, seed=1000 + r, n_curve=10)
-        an = analyze(runs, curves, n_boot=boot, seed=r, scheme=scheme)
-        point = an.scalars()
-        for k in NAMES:
-            v = point.get(k, math.nan)
-            if not math.isfinite(v) or k not in an.boot.samples:
-                continue
-            s = an.boot.samples[k]
-            pct = bootstrap_interval(s, v, method="percentile")
-            bc = bootstrap_interval(s, v, method="bc")
-            wide = bootstrap_interval(s, v, method="percentile", inflate=an.boot.inflate)
-            x = rec[k]
-            x["answered"] += 1
-            x["reliable"] += wide.reliable
-            x["est"].append(v)
-            x["pct"].append(pct.contains(truth[k]))
-            x["bc"].append(bc.contains(truth[k]))
-            x["wide"].append(wide.contains(truth[k]))
-            tg = target.get(k, truth[k])
-            x["tgt_wide"].append(wide.contains(tg) if math.isfinite(tg) else math.nan)
-    rows = []
+def _one(job):
+    """One sweep: each exponent's estimate and whether its interval covers the truth."""
+    case, grid, r, boot, noise, seed_noise, scheme, truth, n_sim = job
+    runs, curves = synthetic_sweep(**grid, truth=case["truth"], bend=case.get("bend", 0.0),
+                                   power_mean=case.get("power_mean", 1.0), cnn=True,
+                                   noise=noise, seed_noise=seed_noise, seed=1000 + r, n_curve=10)
+    an = analyze(runs, curves, n_boot=boot, seed=r, scheme=scheme)
+    point, out = an.scalars(), {}
     for k in NAMES:
-        x = rec[k]
-        est = np.array(x["est"])
-        rows.append(dict(case=name, name=k, truth=round(truth[k], 4), answered=x["answered"], sweeps=sweeps,
-                         bias=round(float(est.mean() - truth[k]), 4) if est.size else None,
-                         spread=round(float(est.std()), 4) if est.size else None,
-                         coverage_percentile=round(float(np.mean(x["pct"])), 3) if x["pct"] else None,
-                         coverage_bc=round(float(np.mean(x["bc"])), 3) if x["bc"] else None,
-                         coverage_widened=round(float(np.mean(x["wide"])), 3) if x["wide"] else None,
-                         coverage_widened_of_grid_target=(round(float(np.nanmean(x["tgt_wide"])), 3)
-                                                          if x["tgt_wide"] and np.isfinite(x["tgt_wide"]).any()
-                                                          else None),
-                         reliable=x["reliable"]))
-    return dict(rows=rows, seconds=round(time.perf_counter() - t0, 1))
+        v = point.get(k, math.nan)
+        if not math.isfinite(v) or k not in an.boot.samples:
+            continue
+        wide = bootstrap_interval(an.boot.samples[k], v, method="percentile", inflate=an.boot.inflate)
+        out[k] = (v, wide.contains(truth[k]) if math.isfinite(truth[k]) else math.nan)
+    bias = estimator_bias(an, n_sim, seed=r) if n_sim else None
+    for k in ("a_envelope", "a_isoflop", "a_parametric"):
+        if bias is not None and k in out:  # the same interval, shifted by the bias simulated from the fit
+            v, iv = bias.correct(k, point[k], bootstrap_interval(an.boot.samples[k], point[k], method="percentile",
+                                                                   inflate=an.boot.inflate))
+            out[k + "_debiased"] = (v, iv.contains(truth[k]))
+    v = verdict(an)
+    if v.choice is not None:
+        out["verdict"] = (v.a, (v.lo <= truth["verdict"] <= v.hi) if math.isfinite(v.lo) else math.nan, v.basis)
+    return out
+
+
+def run_case(name: str, case: dict, grid: dict, sweeps: int, boot: int, noise: float, seed_noise: float,
+             scheme: str | None = None, jobs: int = 1, n_sim: int = 0) -> dict:
+    truth, target = truths(case, grid)
+    t0 = time.perf_counter()
+    truth.update({f"{k}_debiased": truth[k] for k in ("a_envelope", "a_isoflop", "a_parametric")})
+    work = [(case, grid, r, boot, noise, seed_noise, scheme, truth, n_sim) for r in range(sweeps)]
+    if jobs > 1:
+        with Pool(jobs) as pool:
+            res = pool.map(_one, work)
+    else:
+        res = [_one(w) for w in work]
+    rows = []
+    debiased = (f"{k}_debiased" for k in ("a_envelope", "a_isoflop", "a_parametric")) if n_sim else ()
+    for k in (*NAMES, "verdict", *debiased):
+        got = [x[k] for x in res if k in x]
+        est = np.array([g[0] for g in got])
+        cov = [g[1] for g in got if not (isinstance(g[1], float) and math.isnan(g[1]))]
+        ok = math.isfinite(truth[k])
+        row = dict(case=name, name=k, truth=round(truth[k], 4) if ok else None, answered=len(got), sweeps=sweeps,
+                   bias=round(float(est.mean() - truth[k]), 4) if est.size and ok else None,
+                   spread=round(float(est.std()), 4) if est.size else None,
+                   coverage=round(float(np.mean(cov)), 3) if cov else None,
+                   noiseless=round(target[k], 4) if k in target and math.isfinite(target[k]) else None)
+        if k == "verdict":
+            row["form_free"] = sum(g[2] == "form-free" for g in got)
+        rows.append(row)
+    return dict(rows=rows, seconds=round(time.perf_counter() - t0, 1), noise=noise, seed_noise=seed_noise)
+
+
+def _print(name, res, sweeps, boot):
+    print(f"\n{name}: noise SD {res['noise']:.3f} per run + {res['seed_noise']:.3f} shared; {sweeps} sweeps, "
+          f"{boot} resamples each, {res['seconds']:.0f} s")
+    print(f"{'exponent':<23}{'truth':>8}{'answers':>9}{'bias':>9}{'spread':>8}{'coverage':>10}{'noiseless':>11}")
+    f = lambda v, w=8, p=3: f"{v:>{w}.{p}f}" if v is not None else f"{'—':>{w}}"  # noqa: E731
+    for r in res["rows"]:
+        extra = f"   form-free {r['form_free']}/{r['answered']}" if "form_free" in r else ""
+        print(f"{r['name']:<23}{f(r['truth'], 8, 4)}{r['answered']:>6}/{r['sweeps']:<3}{f(r['bias'], 9)}"
+              f"{f(r['spread'])}{f(r['coverage'], 10)}{f(r['noiseless'], 11)}{extra}")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sweeps", type=int, default=100)
-    ap.add_argument("--boot", type=int, default=200)
+    ap.add_argument("--boot", type=int, default=100)
     ap.add_argument("--grid", choices=GRIDS, default="exercise")
-    ap.add_argument("--cases", default=",".join(CASES), help="comma list of: " + ", ".join(CASES))
-    ap.add_argument("--noise", type=float, default=0.03, help="each run's own log-normal noise")
-    ap.add_argument("--seed-noise", type=float, default=0.03, help="noise shared by a seed's runs of one fraction")
+    ap.add_argument("--cases", default=",".join(DEFAULT_CASES), help="comma list of: " + ", ".join(CASES))
+    ap.add_argument("--noise-from", help="database or export whose seeds give the noise (default: the shipped grid)")
+    ap.add_argument("--dropout", type=float, default=0.0, help="the family of --noise-from whose noise is measured")
+    ap.add_argument("--scales", default="1,2", help="multiples of the measured noise to run at")
     ap.add_argument("--scheme", choices=SCHEMES, help="what to resample (default: the analysis' own choice)")
+    ap.add_argument("--jobs", type=int, default=1, help="sweeps analysed in parallel")
+    ap.add_argument("--debias", type=int, default=0, metavar="N_SIM",
+                    help="also shift each N_opt estimate and interval by its bias simulated from the fit (fit.debias)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    own, shared = measured_noise(args.noise_from, args.dropout)
     out = []
-    for name in args.cases.split(","):
-        res = run_case(name, CASES[name], GRIDS[args.grid], args.sweeps, args.boot, args.noise, args.seed_noise,
-                       args.scheme)
-        out += res["rows"]
-        if not args.json:
-            print(f"\n{name}: {args.sweeps} sweeps, {args.boot} resamples each of "
-                  f"{args.scheme or 'the default scheme'}, {res['seconds']:.0f} s")
-            print(f"{'exponent':<13}{'truth':>8}{'answers':>9}{'bias':>9}{'spread':>8}{'cov pct':>9}{'cov bc':>8}"
-                  f"{'cov widened':>13}{'(grid target)':>15}")
-            for r in res["rows"]:
-                f = lambda v, w=8, p=3: f"{v:>{w}.{p}f}" if v is not None else f"{'—':>{w}}"  # noqa: E731
-                print(f"{r['name']:<13}{r['truth']:>8.4f}{r['answered']:>6}/{r['sweeps']:<3}{f(r['bias'], 9)}"
-                      f"{f(r['spread'])}{f(r['coverage_percentile'], 9)}{f(r['coverage_bc'])}"
-                      f"{f(r['coverage_widened'], 13)}{f(r['coverage_widened_of_grid_target'], 15)}")
+    for scale in (float(s) for s in args.scales.split(",")):
+        for name in args.cases.split(","):
+            res = run_case(name, CASES[name], GRIDS[args.grid], args.sweeps, args.boot, scale * own,
+                           scale * shared, args.scheme, args.jobs, args.debias)
+            out += [dict(r, noise_scale=scale) for r in res["rows"]]
+            if not args.json:
+                _print(f"{name} at {scale:g}x the measured noise", res, args.sweeps, args.boot)
+                sys.stdout.flush()
     if args.json:
         print(json.dumps(out, indent=1))
     return 0

@@ -6,17 +6,21 @@
     parametric.py  fit_parametric (Chinchilla's L(N, D)) and fit_kaplan (Kaplan's L(N, D))
     optim.py       what the law fitters share: input checks, Huber loss, L-BFGS settings, one BLAS thread
     nopt.py        N_opt(C) three ways: nopt_envelope, nopt_isoflop, nopt_parametric; isoflop_profiles
+    real_compute.py  the parametric N_opt minimised along the family's own N(width) and C/D(width), budget by budget
+    convention.py  the two compute counts, 3FD (this project's) and 6ND (Kaplan's, Chinchilla's), applied to the runs
     estimate.py    every point estimate of one selection or resample; ESTIMATORS, QUANTITIES
     resample.py    what a bootstrap resample draws, and when its intervals cannot (or do not) say the seed noise
     intervals.py   Interval and bootstrap_interval: an interval read off a statistic's resamples
     analysis.py    analyze and bootstrap: the whole answer for one selection, with intervals
     report.py      format_analysis: an analysis as the text `scaling fit` prints
+    frontier_law.py  alpha_C fitted four ways (pure or irreducible, Huber or least squares), scored by a backtest; local slopes
     backtest.py    backtest: fit below a compute cut-off, score the prediction of the held-out frontier
     compare.py     compare and comparison_table: two selections' exponents side by side
     table_fit.py   fit_table: the parametric fit on any table (the CLI's --csv)
     verdict.py     which of the three N_opt estimates to believe, and why
     reporting.py   how optimistic a choice made on the reported test images is
     seed_noise.py  the seed noise of a selection, measured from its seeds
+    debias.py      each N_opt estimator's bias at the measured noise, from sweeps simulated from the fit
     synthetic.py   synthetic sweeps with the runs/curves data contract
     time_model.py  what a run costs on one device, fitted to the runs trained there
     serialize.py   jsonable: results as plain Python for json.dumps

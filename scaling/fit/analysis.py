@@ -13,14 +13,19 @@ import numpy as np
 import pandas as pd
 
 from scaling.fit import resample
+from scaling.fit.convention import DEFAULT as DEFAULT_COMPUTE
+from scaling.fit.convention import recount
+from scaling.fit.debias import Bias, estimator_bias
 from scaling.fit.estimate import ESTIMATORS, SLICES, point_estimates, quantities, try_fit
+from scaling.fit.frontier_law import FrontierLaws, frontier_laws
 from scaling.fit.intervals import bootstrap_interval
 from scaling.fit.nopt import NoptFit
 from scaling.fit.optim import one_blas_thread
 from scaling.fit.parametric import KaplanFit, ParametricFit, fit_kaplan
 from scaling.fit.power_law import PowerLawFit
 from scaling.fit.resample import Resampler
-from scaling.fit.runs import Aggregate, ComputeLaw, Prepared, _aggregate_prepared, frontier
+from scaling.fit.runs import CONFIG_KEYS, Aggregate, ComputeLaw, Prepared, _aggregate_prepared, frontier
+from scaling.fit.seed_noise import SeedNoise, seed_noise
 from scaling.fit.serialize import jsonable
 from scaling.fit.tuning import lr_tuning
 from scaling.fit.verdict import verdict
@@ -125,10 +130,10 @@ def _bootstrap(p: Prepared, point: dict, *, irreducible, n_boot, seed, level, sc
 
 def bootstrap(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, n_boot: int = 200,
               seed: int = 0, lr="tuned", irreducible: bool = False,
-              level: float = 0.95) -> BootstrapResult:
+              level: float = 0.95, compute: str = DEFAULT_COMPUTE) -> BootstrapResult:
     """Resample (seeds, or runs within configurations: see Resampler) and redo everything: seed
-    means, lr choice, frontier, fits."""
-    p = Prepared(runs, curves, lr)
+    means, lr choice, frontier, fits. compute: how C is counted (convention.CONVENTIONS)."""
+    p = Prepared(*recount(runs, curves, compute), lr)
     p.check_single_family()
     point = point_estimates(p, np.ones(len(p.runs)), irreducible=irreducible)
     return _bootstrap(p, point, irreducible=irreducible, n_boot=n_boot, seed=seed, level=level)
@@ -168,6 +173,18 @@ class Analysis:
         'name: reason' for each fit or estimator that could not answer.
     boot : BootstrapResult or None
         The resamples behind the intervals (None when n_boot = 0).
+    convention : str
+        How compute was counted before everything was fitted: '3fd' (C = 3 x forward FLOPs x D) or
+        '6nd' (C = 6 N D); see convention.CONVENTIONS.
+    bias : Bias or None
+        Each N_opt estimator's bias at the measured noise, simulated from the fit (analyze's debias > 0:
+        then nopt's estimates and intervals are shifted by it); None when not asked for.
+    frontier_laws : FrontierLaws or None
+        alpha_C under each fitting loss and form, the one a backtest favours, and the frontier's local
+        slopes (None with extras=False).
+    seed_noise : SeedNoise or None
+        The seed noise of the selection's runs, measured from their seeds (shown with every answer:
+        the intervals and the verdict's misfit threshold are only as good as it).
     """
     aggregate: Aggregate
     frontier: pd.DataFrame
@@ -183,6 +200,10 @@ class Analysis:
     intervals: dict
     notes: tuple = ()
     boot: BootstrapResult | None = None
+    seed_noise: SeedNoise | None = None
+    convention: str = DEFAULT_COMPUTE
+    frontier_laws: FrontierLaws | None = None
+    bias: Bias | None = None
 
     def scalars(self) -> dict:
         """Every exponent by its QUANTITIES name (NaN where it could not be estimated)."""
@@ -202,7 +223,7 @@ class Analysis:
     def to_dict(self) -> dict:
         return jsonable(dict(
             n_runs=self.n_runs, excluded=self.excluded, lr=self.aggregate.lr,
-            compute=self.compute,
+            compute=self.compute, convention=self.convention,
             points=self.aggregate.points, frontier=self.frontier,
             loss_vs_compute=self.loss_vs_compute,
             loss_vs_params=self.loss_vs_params, loss_vs_data=self.loss_vs_data,
@@ -212,27 +233,35 @@ class Analysis:
             intervals=self.intervals, notes=list(self.notes), no_interval=self.no_interval,
             interval_note=self.boot.note if self.boot is not None else "",
             off_interval={k: w for k in self.intervals if (w := self.off_interval(k))},
-            lr_choice=self.aggregate.lr_choice, lr_tuning=lr_tuning(self.aggregate), verdict=verdict(self)))
+            lr_choice=self.aggregate.lr_choice, lr_tuning=lr_tuning(self.aggregate), verdict=verdict(self),
+            seed_noise=self.seed_noise.to_dict() if self.seed_noise is not None else None,
+            frontier_laws=self.frontier_laws.to_dict() if self.frontier_laws is not None else None,
+            bias=dataclasses.asdict(self.bias) if self.bias is not None else None))
 
 
 def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned",
             irreducible: bool = False, n_boot: int = 200, seed: int = 0,
             level: float = 0.95, estimators: tuple = ESTIMATORS, extras: bool = True,
-            scheme: str | None = None, progress=None) -> Analysis:
+            scheme: str | None = None, progress=None, compute: str = DEFAULT_COMPUTE,
+            debias: int = 0) -> Analysis:
     """The whole answer for one selection (one sweep: a dataset, a dropout, ...).
 
     n_boot=0 gives the point estimates alone, fast enough to draw at once; intervals can be
     added by calling again with n_boot > 0. `estimators` (a subset of ESTIMATORS) and
     extras=False (no L(N) and L(D) slices, no Kaplan form) leave out what a first draw does not
     show: the parametric fit is most of the time of a point estimate. progress(i, n_boot), if
-    given, is called every PROGRESS_EVERY resamples.
+    given, is called every PROGRESS_EVERY resamples. compute ('3fd' or '6nd': convention.CONVENTIONS)
+    says how C is counted; it is applied to the runs first, so the frontier, every law and N_opt use it.
+    debias > 0 simulates that many sweeps from the parametric fit at the measured seed noise and
+    shifts each N_opt estimate and its interval by the estimator's bias there (fit.debias; opt-in:
+    docs/intervals.md has what it does to coverage).
     """
     unknown = set(estimators) - set(ESTIMATORS)
     if unknown:
         raise ValueError(f"unknown N_opt estimator {sorted(unknown)} (one of {', '.join(ESTIMATORS)})")
     estimators = tuple(m for m in ESTIMATORS if m in estimators)
     skip = frozenset(set(ESTIMATORS) - set(estimators)) | (frozenset() if extras else frozenset(SLICES))
-    p = Prepared(runs, curves, lr)
+    p = Prepared(*recount(runs, curves, compute), lr)
     p.check_single_family()
     with one_blas_thread():
         point = point_estimates(p, np.ones(len(p.runs)), irreducible=irreducible, skip=skip)
@@ -256,10 +285,36 @@ def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned
              if point[k] is None and k not in skip]
     notes += [f"{m}: {nopt[m].reason}" for m in estimators if not nopt[m].ok]
     notes += [f"kaplan: {kaplan_why}"] if kaplan is None and extras else []
-    return Analysis(aggregate=agg, frontier=frontier(agg.points),
+    front = frontier(agg.points)
+    an = Analysis(aggregate=agg, frontier=front,
                     loss_vs_compute=with_iv(point["loss_vs_compute"], "alpha_C"),
                     loss_vs_params=with_iv(point["loss_vs_params"], "alpha_N"),
                     loss_vs_data=with_iv(point["loss_vs_data"], "alpha_D"),
                     nopt=nopt, parametric=pfit, kaplan=kaplan, compute=p.compute,
                     n_runs=point["n_runs"],
-                    excluded=dict(p.excluded), intervals=iv, notes=tuple(notes), boot=boot)
+                    excluded=dict(p.excluded), intervals=iv, notes=tuple(notes), boot=boot,
+                    seed_noise=selection_noise(p), convention=compute,
+                    frontier_laws=frontier_laws(front) if extras and len(front) else None)
+    return _debiased(an, debias, seed) if debias > 0 else an
+
+
+def _debiased(an: Analysis, n_sim: int, seed: int) -> Analysis:
+    """an with each N_opt estimate and interval shifted by its simulated bias (unchanged without one)."""
+    b = estimator_bias(an, n_sim, seed)
+    if b is None:
+        return an
+    nopt, iv = dict(an.nopt), dict(an.intervals)
+    for m, nf in an.nopt.items():
+        if nf.ok:
+            a, i = b.correct(f"a_{m}", nf.a, nf.interval)
+            nopt[m] = dataclasses.replace(nf, a=a, interval=i)
+            if i is not None:
+                iv[f"a_{m}"] = i
+    return dataclasses.replace(an, nopt=nopt, intervals=iv, bias=b)
+
+
+def selection_noise(p: Prepared) -> SeedNoise:
+    """The seed noise of the runs a selection's fits use (each configuration's own seeds)."""
+    keys = [k for k in p.family_keys if k in p.runs.columns] + [
+        k for k in CONFIG_KEYS if k not in p.family_keys and k in p.runs.columns]
+    return seed_noise(p.runs, keys)

@@ -10,6 +10,7 @@ import numpy as np
 
 from scaling.fit.nopt import envelope_arrays, isoflop_arrays, parametric_arrays
 from scaling.fit.power_law import fit_power_law
+from scaling.fit.real_compute import compute_path
 from scaling.fit.runs import Prepared, frontier_mask
 
 # The N_opt estimators, in the order every table lists them: key -> what to call it
@@ -26,11 +27,12 @@ QUANTITIES = {
                "not the parametric beta)",
     "a_envelope": "N_opt exponent, lower envelope",
     "a_isoflop": "N_opt exponent, IsoFLOP profiles",
-    "a_parametric": "N_opt exponent, parametric L(N, D)",
+    "a_parametric": "N_opt exponent, parametric L(N, D): the slope of N_opt minimised along the family's own "
+                    "compute at each budget of the grid",
     "alpha": "parametric L(N, D): N exponent",
     "beta": "parametric L(N, D): D exponent",
     "E": "parametric L(N, D): irreducible loss",
-    "a": "parametric L(N, D): beta/(alpha+beta), the N_opt exponent if C were proportional to N D",
+    "a": "parametric L(N, D): beta/(alpha+beta), the asymptotic N_opt exponent (C proportional to N D)",
 }
 
 
@@ -77,9 +79,14 @@ def point_estimates(p: Prepared, w: np.ndarray, *, irreducible: bool, init: dict
         r["isoflop"] = isoflop_arrays(model, N, C, L, n, light=warm)
     if "parametric" not in skip:
         pinit = init.get("parametric_fit") if warm else None
+        # N and C/D of a width are the same in every resample: the full data's path serves them all
+        path = init.get("compute_path") if warm else None
+        if path is None:
+            path = compute_path(p.cfg["width"].to_numpy(float)[use], N, C, D)
+        r["compute_path"] = path
         r["parametric"], r["parametric_fit"] = parametric_arrays(
             N, D, C, L, p.compute, n, init=pinit, n_starts=0 if pinit is not None else 8,
-            light=warm)
+            light=warm, path=path)
     return r
 
 

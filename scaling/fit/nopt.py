@@ -7,10 +7,10 @@
 2. isoflop:    at each budget, every width's end-of-run loss interpolated (log-log) between
                its two runs that bracket the budget; a parabola of loss in log N through the
                widths around the minimum; its vertex.
-3. parametric: L(N, D) = E + A/N^alpha + B/D^beta, minimised along C = kappa N^gamma D,
-               the compute law fitted to the data (this CNN family does not follow C = 6 N D,
-               nor quite C proportional to N D): N_opt = G C^a with a = beta/(alpha + gamma
-               beta), which is Chinchilla's beta/(alpha+beta) when gamma = 1.
+3. parametric: L(N, D) = E + A/N^alpha + B/D^beta, minimised at each budget along the family's
+               own N(width) and C/D(width) (real_compute: this CNN is not C = 6 N D, nor
+               quite C proportional to N D), and a the slope of ln N_opt over those budgets;
+               Chinchilla's beta/(alpha+beta) is the asymptotic figure beside it.
 A budget where fewer than 3 widths reach it, or whose minimum is the smallest or largest width
 there, is skipped with its reason; an estimator with fewer than 3 usable budgets returns
 ok=False and a reason instead of a number. Invalid input (NaN, non-positive) raises ValueError.
@@ -24,6 +24,7 @@ import pandas as pd
 
 from scaling.fit.intervals import Interval
 from scaling.fit.parametric import ParametricFit, fit_parametric
+from scaling.fit.real_compute import ComputePath, compute_path, slope_along
 from scaling.fit.runs import ComputeLaw, Prepared
 from scaling.fit.serialize import jsonable
 
@@ -206,7 +207,11 @@ def nopt_from_fit(fit: ParametricFit, law: ComputeLaw) -> tuple[float, float]:
 
 
 def parametric_arrays(N, D, C, L, law: ComputeLaw, n_runs, n_budgets=16, *, delta=1e-3,
-                      init=None, n_starts=8, light=False) -> tuple[NoptFit, ParametricFit | None]:
+                      init=None, n_starts=8, light=False, path: ComputePath | None = None
+                      ) -> tuple[NoptFit, ParametricFit | None]:
+    """The parametric estimator. With a path (real_compute.compute_path), N_opt is minimised along
+    the family's own compute at each of n_budgets budgets over the data's range and a is the slope
+    over them; without one, a = beta/(alpha + gamma beta) from the fitted compute law."""
     empty = None if light else pd.DataFrame(columns=["C", "reason"])
     none = None if light else pd.DataFrame(columns=["C", "N_opt"])
     try:
@@ -218,13 +223,19 @@ def parametric_arrays(N, D, C, L, law: ComputeLaw, n_runs, n_budgets=16, *, delt
             why = f"{name} = {v:.3g} at its bound: loss does not follow a power law in " + \
                   ("N" if name == "alpha" else "D") + " here"
             return NoptFit("parametric", False, why, np.nan, np.nan, n_runs, none, empty), fit
-    a, k = nopt_from_fit(fit, law)
+    B = np.geomspace(C.min(), C.max(), n_budgets)
+    if path is None:
+        a, k = nopt_from_fit(fit, law)
+        nb = k * B ** a
+    else:
+        a, k, nb = slope_along(path, fit, B)
+        if not np.isfinite(a):
+            why = "N_opt lies beyond the widths searched at almost every budget"
+            return NoptFit("parametric", False, why, np.nan, np.nan, n_runs, none, empty), fit
     if light:
         return NoptFit("parametric", True, "", a, k, n_runs, None, None), fit
     # chart points only where N_opt lies within the widths tested: elsewhere it is extrapolated
-    B = np.geomspace(C.min(), C.max(), n_budgets)
-    nb = k * B ** a
-    inside = (nb >= N.min()) & (nb <= N.max())
+    inside = np.isfinite(nb) & (nb >= N.min()) & (nb <= N.max())
     pts = pd.DataFrame({"C": B[inside], "N_opt": nb[inside]})
     skipped = pd.DataFrame({"C": B[~inside], "reason": "N_opt outside the widths tested"})
     return NoptFit("parametric", True, "", a, k, n_runs, pts, skipped), fit
@@ -262,5 +273,6 @@ def nopt_isoflop(runs: pd.DataFrame, *, lr="tuned", n_budgets: int = 16,
 def nopt_parametric(runs: pd.DataFrame, *, lr="tuned", delta: float = 1e-3) -> NoptFit:
     """Estimator 3: the parametric L(N, D) fit, minimised along the data's compute law."""
     p, w, mean, use, n = _used(runs, None, lr)
+    path = compute_path(p.cfg["width"].to_numpy(float)[use], p.N[use], p.C[use], p.D[use])
     return parametric_arrays(p.N[use], p.D[use], p.C[use], mean[use], p.compute, n,
-                             delta=delta)[0]
+                             delta=delta, path=path)[0]

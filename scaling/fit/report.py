@@ -21,10 +21,15 @@ def format_analysis(an: Analysis) -> str:
     lr = lr_tuning(an.aggregate).label() if an.aggregate.lr == "tuned" else f"x{an.aggregate.lr:g}"
     lines = [f"runs used: {an.n_runs} ({len(an.aggregate.points)} configurations, "
              f"seeds averaged); excluded: {excl}; learning rate: {lr}",
-             f"compute: C = 3 x forward FLOPs x D; here C = {an.compute.c_per:.4g} N D (median), "
-             f"fitted C = {an.compute.kappa:.4g} N^{an.compute.gamma:.3f} D (used for N_opt from "
-             f"L(N, D): a = beta/(alpha + {an.compute.gamma:.3f} beta))",
+             ("compute: C = 6 N D (Kaplan's and Chinchilla's count; this project's is 3 x forward FLOPs x D, "
+              "--compute 3fd); " if an.convention == "6nd" else
+              "compute: C = 3 x forward FLOPs x D (this project's count; --compute 6nd for C = 6 N D); ")
+             + f"here C = {an.compute.c_per:.4g} N D (median), "
+             f"fitted C = {an.compute.kappa:.4g} N^{an.compute.gamma:.3f} D; N_opt from L(N, D) is minimised "
+             f"along the family's own N and C/D per width at each budget",
              f"frontier: {len(an.frontier)} configurations"]
+    if an.seed_noise is not None:
+        lines.append(an.seed_noise.describe())
     if an.boot is not None and an.no_interval:
         lines.append(an.no_interval)
     elif an.boot is not None:
@@ -40,6 +45,8 @@ def format_analysis(an: Analysis) -> str:
         e = f", E = {f.E:.4g}" if f.irreducible else ""
         lines.append(f"loss vs compute: L = {form}, alpha_C = {f.alpha:.4f}{_fmt_iv(f.alpha_interval, an.off_interval('alpha_C'))}"
                      f"{e}, {f.n_points} frontier points")
+    if an.frontier_laws is not None:
+        lines.append(an.frontier_laws.describe())
     for name, g, what in [("slice L(N) at the largest D only", an.loss_vs_params, "alpha_N"),
                           ("slice L(D) at the largest N only", an.loss_vs_data, "alpha_D")]:
         if g is not None:
@@ -54,10 +61,14 @@ def format_analysis(an: Analysis) -> str:
             lines.append(f"  {m:<10} cannot answer: {r.reason}")
     v = verdict(an)
     lines.append(f"  verdict: {'believe ' + v.choice if v.choice else 'nothing to believe'}: {v.reason}")
+    if v.headline:
+        lines.append(f"  answer: {v.headline}")
     if an.parametric is not None:
         q = an.parametric
         lines.append(f"parametric L(N, D) = E + A/N^alpha + B/D^beta: E = {q.E:.4g}, A = {q.A:.4g}, "
-                     f"B = {q.B:.4g}, alpha = {q.alpha:.4f}, beta = {q.beta:.4f}")
+                     f"B = {q.B:.4g}, alpha = {q.alpha:.4f}, beta = {q.beta:.4f}; beta/(alpha+beta) = {q.a:.4f}"
+                     f"{_fmt_iv(q.intervals.get('a') if q.intervals else None)} (the asymptotic N_opt exponent; "
+                     "the parametric a above is the slope over this grid's budgets)")
     if an.kaplan is not None:
         k = an.kaplan
         lines.append(f"Kaplan L(N, D) = [(Nc/N)^(alpha_N/alpha_D) + Dc/D]^alpha_D: "

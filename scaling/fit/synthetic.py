@@ -26,7 +26,8 @@ def synthetic_sweep(*, width_steps=range(8), fractions=tuple(2.0 ** -k for k in 
                     dropouts=(0.0,), lr_mults=(1.0,), truth: dict | None = None,
                     noise: float = 0.02, n_curve: int = 10, bad_runs: int = 0,
                     flops_per_param: float = 14.0, flops_gamma: float = 1.0, seed: int = 0,
-                    dataset: str = "mnist", cnn: bool = False, seed_noise: float = 0.0, bend: float = 0.0):
+                    dataset: str = "mnist", cnn: bool = False, seed_noise: float = 0.0, bend: float = 0.0,
+                    power_mean: float = 1.0):
     """(runs, curves) DataFrames. truth: E, A, B, alpha, beta, or per dropout {dropout: dict}.
 
     flops_gamma != 1 makes forward FLOPs grow as N^gamma (a real CNN's FLOPs per parameter
@@ -35,6 +36,8 @@ def synthetic_sweep(*, width_steps=range(8), fractions=tuple(2.0 ** -k for k in 
     shared by every width of one seed and fraction (a seed fixes the data subset: its runs are
     not independent); noise is each run's own. bend > 0 raises the reducible loss to the power
     1 + bend: a frontier that bends more than L = E + A/N^alpha + B/D^beta allows (a wrong form).
+    power_mean = p != 1 combines the two terms as (x^p + y^p)^(1/p) instead of their sum (another
+    wrong form: the sharper corner of a bottleneck, p > 1, or a softer one, p < 1).
     """
     rng = np.random.default_rng(seed)
     shared_rng = np.random.default_rng([seed, 1])  # its own stream: seed_noise=0 leaves the runs as they were
@@ -63,7 +66,8 @@ def synthetic_sweep(*, width_steps=range(8), fractions=tuple(2.0 ** -k for k in 
                         eps = np.exp(noise * rng.standard_normal()) * shared[(dropout, s, f)]
 
                         def law(d):
-                            red = t["A"] * N ** -t["alpha"] + t["B"] * d ** -t["beta"]
+                            x, y = t["A"] * N ** -t["alpha"], t["B"] * d ** -t["beta"]
+                            red = (x ** power_mean + y ** power_mean) ** (1 / power_mean)
                             return (t["E"] + red ** (1 + bend)) * lr_pen * eps
 
                         L = law(D)

@@ -29,7 +29,7 @@ from scaling.fit import (
 from scaling.fit.optim import huber, one_blas_thread
 from scaling.fit.synthetic import TRUTH
 
-CHINCHILLA = Path(__file__).resolve().parent / "data" / "chinchilla_fig4_extracted.csv"
+CHINCHILLA = Path(__file__).resolve().parents[1] / "data" / "chinchilla_fig4_extracted.csv"
 A_TRUE = TRUTH["beta"] / (TRUTH["alpha"] + TRUTH["beta"])   # N_opt exponent of the synthetic law
 
 
@@ -106,7 +106,7 @@ def test_fit_table_with_a_data_column():
 
 
 def test_chinchilla_vendored_copy_matches_shared_reference():
-    shared = Path(__file__).resolve().parents[1].parent / "shared/reference/chinchilla_fig4_extracted.csv"
+    shared = Path(__file__).resolve().parents[3] / "shared/reference/chinchilla_fig4_extracted.csv"
     if not shared.exists():
         pytest.skip("no ../shared checkout beside the repo")
     assert shared.read_bytes() == CHINCHILLA.read_bytes()
