@@ -25,7 +25,8 @@ if isinstance(an, services.SelectionError):
     st.stop()
 
 st.caption(f"Run family: {services.md_text(services.describe_family(sel.family))}; {an.n_runs} runs."
-           + (f" {an.no_interval[0].upper()}{an.no_interval[1:]}." if an.no_interval else ""))
+           + (f" {an.no_interval[0].upper()}{an.no_interval[1:]}." if an.no_interval else "")
+           + (f" {services.md_text(services.sentence(an.seed_noise.describe()))}" if an.seed_noise else ""))
 pf = an.parametric
 st.subheader("Parametric fit  L(N, D) = E + A/N^α + B/D^β")
 if pf is None:

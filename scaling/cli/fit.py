@@ -56,7 +56,7 @@ def fit(args) -> int:
     curves = curves[curves.run_id.isin(runs_df.run_id)]
     lr = "tuned" if args.lr == "tuned" else float(args.lr)
     result = fitting.analyze(runs_df, curves, lr=lr, irreducible=args.irreducible, n_boot=args.bootstrap,
-                             seed=args.seed)
+                             seed=args.seed, compute=args.compute)
     family = {"dataset": args.dataset, **family}
     bt = fitting.backtest(runs_df, octaves=args.backtest, lr=lr) if args.backtest is not None else None
     if args.json:

@@ -92,6 +92,9 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--pretrain-epochs", type=int, help="the family's pre-training epochs")
     f.add_argument("--lr", default="tuned", type=types.lr,
                    help="'tuned' (best cached multiplier per config) or one multiplier")
+    f.add_argument("--compute", choices=["3fd", "6nd"], default="3fd",
+                   help="how training compute is counted: 3fd, 3 x forward FLOPs x D (this project's); 6nd, 6 N D "
+                        "(Kaplan's and Chinchilla's)")
     f.add_argument("--irreducible", action="store_true", help="fit L(C) = E + A C^-alpha instead of A C^-alpha")
     f.add_argument("--bootstrap", type=types.bootstrap, default=200,
                    help=f"bootstrap resamples for the intervals (0: none; at most {types.MAX_BOOTSTRAP})")

@@ -153,3 +153,9 @@ def md_text(s) -> str:
     for pattern, joiner in _ON_PARSED:
         s = pattern.sub(joiner, s)
     return _PUNCT.sub(r"\\\1", s)
+
+
+def sentence(text: str) -> str:
+    """A clause as a sentence: its first letter upper case (the rest as written), a full stop."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".") if text else ""

@@ -23,6 +23,7 @@ from scaling.core.fmt import (
     fmt_s,
     frac_label,
     md_text,
+    sentence,
 )
 from scaling.fit.time_model import TimeModel, time_model  # what a run costs here: the pages and the CLI ask
 from scaling.services import curves, studies  # services.studies.preset, services.curves.fit_curves: the modules' names

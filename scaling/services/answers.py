@@ -49,8 +49,8 @@ def shown_nopt(an: fit.Analysis, sel: Selection) -> tuple[str, str]:
         if v.choice is None or v.choice == sel.estimator or sel.estimator not in an.nopt:
             return sel.estimator, "chosen by hand"
         return sel.estimator, f"chosen by hand; the verdict would show the {ESTIMATORS[v.choice]} estimate"
-    if v.choice is None:
-        return "parametric", v.reason
+    if v.choice is None:  # nothing to believe (or only a misfitting form answers): show it, with why
+        return ("parametric" if "parametric" in an.nopt else sel.estimator), v.reason
     return v.choice, v.reason
 
 

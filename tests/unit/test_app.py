@@ -565,3 +565,10 @@ def test_a_waiting_sweep_shows_one_panel_its_time_left_and_intervals_that_wait(s
     if services.device_info().device == "cpu":  # on a GPU the intervals do not wait
         assert any("waits for the training in progress" in c for c in captions), captions
         assert not any("computing…" in c for c in captions)
+
+
+def test_fit_lab_states_the_selections_seed_noise(app):
+    at = app.run()
+    at.switch_page("app_pages/fit_lab.py").run()
+    _ok(at)
+    assert any("Seed noise" in c.value and "SD of ln L 0" in c.value for c in at.caption)
