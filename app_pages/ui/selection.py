@@ -87,9 +87,13 @@ def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default:
     form = c.radio("Fit form", forms, index=forms.index(base.form), key=f"{prefix}form{g}", format_func=services.FORMS.get)
     est = c.selectbox("N_opt estimator", ests, index=ests.index(base.estimator), key=f"{prefix}estimator{g}",
                       format_func=services.ESTIMATORS.get)
+    counts = list(services.COMPUTE)
+    compute = c.radio("Compute counted as", counts, index=counts.index(base.compute), key=f"{prefix}compute{g}",
+                      format_func=services.COMPUTE.get, horizontal=True,
+                      help="C = 3 × forward FLOPs × D counts this CNN's layers; 6ND is how the papers count")
     sel = services.Selection(dataset=ds, dropout=float(dropout), widths=tuple(int(x) for x in _pair(widths)),
                           fractions=tuple(float(x) for x in _pair(fracs)), seeds=tuple(sorted(seeds)), lr=lr,
-                          form=form, estimator=est, **family)
+                          form=form, estimator=est, compute=compute, **family)
     ss[saved_key] = sel
     return sel
 

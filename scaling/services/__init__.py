@@ -2,6 +2,7 @@
 `Selection`, calls these functions (caching them per selection and data version), and draws.
 
     selection.py  the Selection, its URL form, the cached choices, the runs it picks
+    links.py      link parameters read back into a Selection, each bad value named
     answers.py    its fits, the lines and bands drawn around them, the tables beside them
     grids.py      training grids in the CLI's syntax, the quick sweep per device, the lr scan
     plans.py      what a grid would add here: cached, queued, new, its compute and time (fit.time_model)
@@ -35,6 +36,7 @@ from scaling.services.answers import (
     common_range,
     comparison_table,
     coverage,
+    headline,
     isoflop_profiles,
     law_band,
     law_line,
@@ -50,8 +52,10 @@ from scaling.services.bracket import Bracket, bracket, next_lr_configs
 from scaling.services.device import DeviceInfo, cluster_line, cpu_path_line, device_info
 from scaling.services.grids import LR_SCAN, QUICK_CPU, QUICK_GPU, GridSpec, parse_count, quick_grid
 from scaling.services.imports import Shipped, export_bytes, import_file, imported_note, shipped
+from scaling.services.links import parse_params
 from scaling.services.plans import Plan, plan
 from scaling.services.selection import (
+    COMPUTE,
     ESTIMATORS,
     FAMILY,
     FORMS,
@@ -73,7 +77,6 @@ from scaling.services.selection import (
     follow_growth,
     n_stale,
     options,
-    parse_params,
     select,
     study_words,
 )
@@ -90,8 +93,8 @@ from scaling.services.sweeps import (
 )
 
 __all__ = [
-    "ESTIMATORS", "FAMILY", "STUDY_AXES", "study_words", "FORMS", "LR_SCAN", "LR_TUNED", "MIN_POINTS", "PARAM_KEYS", "PRECISIONS", "VERDICT", "QUICK_CPU", "QUICK_GPU", "Bracket", "Coverage", "DeviceInfo", "GridSpec",
-    "Options", "Plan", "Selection", "SelectionError", "SweepStatus", "analysis", "backtest", "bootstrap_waits", "bracket", "chart_runs", "common_range", "coverage", "comparison_table", "compute_note", "current",
+    "COMPUTE", "ESTIMATORS", "FAMILY", "STUDY_AXES", "study_words", "FORMS", "LR_SCAN", "LR_TUNED", "MIN_POINTS", "PARAM_KEYS", "PRECISIONS", "VERDICT", "QUICK_CPU", "QUICK_GPU", "Bracket", "Coverage", "DeviceInfo", "GridSpec",
+    "Options", "Plan", "Selection", "SelectionError", "SweepStatus", "analysis", "backtest", "bootstrap_waits", "headline", "sentence", "bracket", "chart_runs", "common_range", "coverage", "comparison_table", "compute_note", "current",
     "cluster_line", "contrast_labels", "cpu_path_line", "data_version", "describe", "describe_family", "device_info", "equation", "explain_nopt",
     "fit_to_options", "floor_negligible", "fmt_flops", "fmt_num", "fmt_s", "follow_growth", "frac_label",
     "isoflop_profiles", "law_band", "law_line", "lr_tuning", "md_text", "n_stale", "next_lr_configs", "nopt_band", "nopt_data_points", "options", "parametric_residuals", "parse_count", "parse_params", "plan",

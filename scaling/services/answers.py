@@ -30,7 +30,7 @@ def analysis(runs: pd.DataFrame, curves: pd.DataFrame | None, sel: Selection, n_
     only = dict(estimators=ests, extras=False) if first_draw else {}
     try:
         return fit.analyze(sub, cv, lr=sel.lr, irreducible=sel.irreducible, n_boot=n_boot, seed=seed,
-                           progress=progress, **only)
+                           progress=progress, compute=sel.compute, **only)
     except ValueError as e:
         raise SelectionError(str(e)) from None
 
@@ -184,3 +184,12 @@ def nopt_data_points(an) -> pd.DataFrame:
         if nf is not None and nf.ok and len(nf.points):
             return nf.points[["C", "N_opt"]].assign(source=m)
     return pd.DataFrame(columns=["C", "N_opt", "source"])
+
+
+def headline(an: fit.Analysis, sel: Selection) -> str:
+    """The verdict's answer in a line where the page shows the verdict's choice and it is not the
+    parametric form alone (the form-free pair, or nothing to believe); "" otherwise."""
+    if sel.estimator != VERDICT:
+        return ""
+    v = fit.verdict(an)
+    return v.headline if v.basis != "parametric" else ""

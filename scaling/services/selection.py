@@ -7,15 +7,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from scaling.core import arch, config, grid
+from scaling.core import arch, config
 from scaling.core.fmt import frac_label, md_text
-from scaling.datasets import DATASETS
 from scaling.fit import ESTIMATORS as FIT_ESTIMATORS
 
 LR_TUNED = "tuned"
 FORMS = {"power": "pure power law  L = A·C^-α", "irreducible": "with irreducible loss  L = E + A·C^-α"}
 VERDICT = "verdict"  # the estimator the verdict supports (fit.verdict), chosen per selection
 ESTIMATORS = {VERDICT: "the verdict's choice", **FIT_ESTIMATORS}
+COMPUTE = {"3fd": "3 × forward FLOPs × D (this project's)", "6nd": "6 N D (Kaplan's, Chinchilla's)"}
 MIN_POINTS = 3  # a power law through fewer configurations says nothing
 
 
@@ -49,6 +49,9 @@ class Selection:
     estimator : str
         The N_opt estimator shown (a key of ESTIMATORS); by default the verdict's choice, the estimate
         it supports, never simply the one that answers.
+    compute : str
+        How training compute is counted (a key of COMPUTE): "3fd", this project's 3 x forward FLOPs
+        x D, or "6nd", Kaplan's and Chinchilla's 6 N D.
     label_noise, arch, classes, pretrain_classes, pretrain_fraction, pretrain_epochs
         The study axes (config.STUDY_DEFAULTS), last: a field named `arch` would hide the module above them.
     """
@@ -64,6 +67,7 @@ class Selection:
     lr: str | float = LR_TUNED
     form: str = "power"
     estimator: str = VERDICT
+    compute: str = "3fd"
     label_noise: float = 0.0
     arch: str = "cnn"
     classes: str = ""
@@ -86,6 +90,8 @@ class Selection:
             "fit": self.form,
             "nopt": self.estimator,
         }
+        if self.compute != "3fd":  # only where not the default: old links stay valid
+            p["c"] = self.compute
         if self.seeds:
             p["seeds"] = ",".join(map(str, self.seeds))
         for key, name in FAMILY_PARAMS.items():  # only where not the default: old links stay valid
@@ -107,87 +113,7 @@ FAMILY_PARAMS = {"rule": "lr_rule", "ep": "epochs", "bs": "batch_size", "prec": 
 PRECISIONS = ("fp32", "bf16")
 STUDY_AXES = tuple(config.STUDY_DEFAULTS)
 DEFAULT = Selection()
-PARAM_KEYS = ("ds", "dropout", "w", "f", "seeds", "lr", "fit", "nopt", *FAMILY_PARAMS)
-
-
-def parse_params(params: dict, default: Selection, prefix: str = "") -> tuple[Selection, list[str]]:
-    """A selection from URL query parameters; a malformed one falls back to its default with a
-    note saying which and why (the page shows the notes, as Markdown: what the link said is escaped)."""
-    sel, notes = default, []
-
-    def get(key):
-        v = params.get(prefix + key)
-        if isinstance(v, (list, tuple)):
-            v = v[-1] if v else None
-        return None if v is None else str(v)
-
-    def take(key, parse):
-        nonlocal sel
-        raw = get(key)
-        if raw is None:
-            return
-        try:
-            sel = replace(sel, **parse(raw))
-        except (ValueError, ZeroDivisionError, grid.GridError) as e:
-            notes.append(f"ignored ?{prefix}{key}={md_text(repr(raw[:40]))}: {md_text(e)}")
-
-    def ds(v):
-        if v not in DATASETS:
-            raise ValueError(f"unknown dataset (one of {', '.join(DATASETS)})")
-        return {"dataset": v}
-
-    def dropout(v):
-        return {"dropout": grid.floats("dropout", v, 0, 1, hi_open=True)[0]}
-
-    def widths(v):
-        ws = grid.width_steps("w", v)
-        return {"widths": (ws[0], ws[-1])}
-
-    def fracs(v):
-        fs = grid.fractions("f", v)
-        return {"fractions": (fs[0], fs[-1])}
-
-    def seeds(v):
-        return {"seeds": tuple(grid.int_steps("seeds", v, 0, 2**31 - 1))}
-
-    def lr(v):
-        return {"lr": LR_TUNED if v == LR_TUNED else grid.floats("lr", v, 1e-6, 1e6)[0]}
-
-    def choice(name, options):
-        def parse(v):
-            if v not in options:
-                raise ValueError(f"must be one of {', '.join(options)}")
-            return {name: v}
-        return parse
-
-    def noise(v):
-        return {"label_noise": grid.floats("noise", v, 0, 1, hi_open=True)[0]}
-
-    def digits(name):
-        def parse(v):
-            return {name: grid.digits(name, v)}
-        return parse
-
-    def pre_fraction(v):
-        return {"pretrain_fraction": grid.fractions("pref", v)[0]}
-
-    def positive_int(name, hi):
-        def parse(v):
-            vals = grid.int_steps(name, v, 1, hi)
-            if len(vals) != 1:
-                raise ValueError("must be one whole number")
-            return {name: vals[0]}
-        return parse
-
-    for key, parse in [("ds", ds), ("dropout", dropout), ("w", widths), ("f", fracs), ("seeds", seeds),
-                       ("lr", lr), ("fit", choice("form", FORMS)), ("nopt", choice("estimator", ESTIMATORS)),
-                       ("rule", choice("lr_rule", config.LR_RULES)), ("ep", positive_int("epochs", 100)),
-                       ("bs", positive_int("batch_size", 4096)), ("prec", choice("precision", PRECISIONS)),
-                       ("noise", noise), ("arch", choice("arch", arch.ARCHS)), ("digits", digits("classes")),
-                       ("pre", digits("pretrain_classes")), ("pref", pre_fraction),
-                       ("pree", positive_int("pretrain_epochs", 100))]:
-        take(key, parse)
-    return sel, notes
+PARAM_KEYS = ("ds", "dropout", "w", "f", "seeds", "lr", "fit", "nopt", "c", *FAMILY_PARAMS)
 
 
 @dataclass(frozen=True)

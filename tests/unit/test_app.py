@@ -572,3 +572,13 @@ def test_fit_lab_states_the_selections_seed_noise(app):
     at.switch_page("app_pages/fit_lab.py").run()
     _ok(at)
     assert any("Seed noise" in c.value and "SD of ln L 0" in c.value for c in at.caption)
+
+
+def test_the_compute_convention_is_a_choice_in_the_sidebar_and_the_link(app):
+    app.run()
+    alpha_3fd = _metric(app, "α_C")
+    assert _w(app.radio, "Compute counted as").value == "3fd" and "c" not in app.query_params  # old links stay valid
+    _w(app.radio, "Compute counted as").set_value("6nd").run()
+    _ok(app)
+    assert app.query_params["c"] in ("6nd", ["6nd"])
+    assert _metric(app, "α_C") != alpha_3fd  # every fit recounted, not only a label

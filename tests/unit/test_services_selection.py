@@ -19,3 +19,12 @@ def _opts(steps):
 def test_a_width_range_is_snapped_to_cached_steps(steps, asked, shown):
     sel, _ = services.fit_to_options(services.Selection(widths=asked), _opts(steps))
     assert sel.widths == shown and all(w in steps for w in sel.widths)
+
+
+def test_the_compute_convention_survives_a_link_and_a_bad_one_is_named():
+    sel = services.Selection(compute="6nd")
+    back, notes = services.parse_params(sel.to_params(), services.Selection())
+    assert back.compute == "6nd" and not notes
+    assert "c" not in services.Selection().to_params()
+    back, notes = services.parse_params({"c": "7nd"}, services.Selection())
+    assert back.compute == "3fd" and len(notes) == 1 and "c" in notes[0]
