@@ -26,7 +26,8 @@ if isinstance(an, services.SelectionError):
 
 st.caption(f"Run family: {services.md_text(services.describe_family(sel.family))}; {an.n_runs} runs."
            + (f" {an.no_interval[0].upper()}{an.no_interval[1:]}." if an.no_interval else "")
-           + (f" {services.md_text(services.sentence(an.seed_noise.describe()))}" if an.seed_noise else ""))
+           + (f" {services.md_text(services.sentence(an.seed_noise.describe()))}" if an.seed_noise else "")
+           + (f" {services.md_text(services.sentence(an.frontier_laws.describe()))}" if an.frontier_laws else ""))
 pf = an.parametric
 st.subheader("Parametric fit  L(N, D) = E + A/N^α + B/D^β")
 if pf is None:

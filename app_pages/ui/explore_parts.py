@@ -46,7 +46,8 @@ def cards(slot, a, sel, tuning, pending: str | None) -> None:
         # the family's values come from the runs, and runs can be imported: its words are escaped
         c3.caption(f"{services.md_text(services.describe_family(sel.family))}; seeds averaged per configuration; "
                    f"learning rate {tuning.label() if sel.lr == services.LR_TUNED else f'×{sel.lr:g} (fixed)'}"
-                   + (f"; excluded {excl}" if excl else ""))
+                   + (f"; excluded {excl}" if excl else "")
+                   + (f". {services.md_text(services.sentence(a.seed_noise.describe()))}" if a.seed_noise else ""))
 
 
 def loss_figure(a, ok_runs):

@@ -572,6 +572,7 @@ def test_fit_lab_states_the_selections_seed_noise(app):
     at.switch_page("app_pages/fit_lab.py").run()
     _ok(at)
     assert any("Seed noise" in c.value and "SD of ln L 0" in c.value for c in at.caption)
+    assert any("lpha\\_C by fitting loss and form" in c.value for c in at.caption)  # the frontier law four ways
 
 
 def test_the_compute_convention_is_a_choice_in_the_sidebar_and_the_link(app):
