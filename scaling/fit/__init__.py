@@ -4,6 +4,7 @@
     tuning.py      whether the learning rate per configuration is really tuned, and what would tune it
     power_law.py   fit_power_law: L(x) = A x^-alpha or E + A x^-alpha
     parametric.py  fit_parametric (Chinchilla's L(N, D)) and fit_kaplan (Kaplan's L(N, D))
+    power_mean.py  L(N, D) with its two terms joined by a power mean instead of a sum
     optim.py       what the law fitters share: input checks, Huber loss, L-BFGS settings, one BLAS thread
     nopt.py        N_opt(C) three ways: nopt_envelope, nopt_isoflop, nopt_parametric; isoflop_profiles
     real_compute.py  the parametric N_opt minimised along the family's own N(width) and C/D(width), budget by budget
