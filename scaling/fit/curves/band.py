@@ -79,7 +79,7 @@ class Band:
         return f"{self.level:.0%} band from {self.answered} of {self.asked} resamples of the residuals{extra}"
 
     def to_dict(self) -> dict:
-        from scaling.fit.curves.results import jsonable
+        from scaling.fit.serialize import jsonable
 
         return jsonable(dict(level=self.level, scheme=self.scheme, asked=self.asked, answered=self.answered,
                              failed=self.failed, x=self.x, lo=self.lo, hi=self.hi))

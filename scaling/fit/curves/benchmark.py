@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from scaling.fit.curves.solve import one_blas_thread
 from scaling.fit.curves.table import fit_table
+from scaling.fit.optim import one_blas_thread
 
 GROUP = ["Domain", "Task", "Model"]
 # The paper's methods as run from its own repository on the language file (mean / median over

@@ -10,19 +10,7 @@ import numpy as np
 
 from scaling.fit.curves.forms import FORMS, limit, log_predict
 from scaling.fit.curves.inputs import check_x
-
-
-def jsonable(v):
-    """JSON-ready: numpy scalars to Python, NaN and infinities to None."""
-    if isinstance(v, dict):
-        return {str(k): jsonable(w) for k, w in v.items()}
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return [jsonable(w) for w in v]
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return float(v) if math.isfinite(v) else None
-    return v
+from scaling.fit.serialize import jsonable
 
 
 @dataclass(frozen=True, eq=False)

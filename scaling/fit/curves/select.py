@@ -14,7 +14,7 @@ from scaling.fit.curves.forms import FORMS, log_predict
 from scaling.fit.curves.inputs import MIN_POINTS, check_curve
 from scaling.fit.curves.power import fit_offset_power, fit_power
 from scaling.fit.curves.results import BacktestRow, CurveResult, FormFit
-from scaling.fit.curves.solve import one_blas_thread
+from scaling.fit.optim import one_blas_thread
 
 FITTERS = {"power": fit_power, "offset_power": fit_offset_power, "m3": fit_m3, "m4": fit_m4,
            "broken": fit_broken}

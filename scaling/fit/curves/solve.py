@@ -3,8 +3,6 @@ on log L (MINPACK's lmder through scipy.optimize.leastsq, the least Python in be
 parameters mapped into their bounds by scaled sigmoids), and BLAS held to one thread."""
 from __future__ import annotations
 
-from functools import cache
-
 import numpy as np
 from scipy.optimize import leastsq
 
@@ -45,24 +43,3 @@ def fit_bounded(fun, p0, lower, upper, max_evals: int = 200, tol: float = 1e-10)
     p = to_p(t)[0]
     r = fun(p)[0]
     return p, float(0.5 * r @ r)
-
-
-@cache
-def _blas():
-    import scipy.linalg  # noqa: F401  (loads scipy's BLAS, so the controller finds it)
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-class one_blas_thread:
-    """These fits call BLAS on vectors of a few dozen numbers; a multi-threaded BLAS then wakes
-    its thread pool on every call, which on a busy 2-core machine makes M4's fit ~30x slower."""
-
-    def __enter__(self):
-        self._limit = _blas().limit(limits=1, user_api="blas")
-        return self
-
-    def __exit__(self, *exc):
-        self._limit.restore_original_limits()
-        return False

@@ -8,8 +8,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from scaling.fit.curves.results import CurveResult, jsonable
+from scaling.fit.curves.results import CurveResult
 from scaling.fit.curves.select import fit_curve
+from scaling.fit.serialize import jsonable
 
 
 def fit_table(df: pd.DataFrame, x_col: str, loss_col: str, group_cols=(), train_col: str | None = None,
