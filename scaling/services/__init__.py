@@ -29,7 +29,7 @@ from scaling.core.fmt import (
     sentence,
 )
 from scaling.fit.time_model import TimeModel, time_model  # what a run costs here: the pages and the CLI ask
-from scaling.services import annotations, curves, studies  # services.studies.preset: the modules
+from scaling.services import annotations, curves, notebook, studies  # services.studies.preset: the modules
 from scaling.services.answers import (
     Coverage,
     analysis,
@@ -105,5 +105,5 @@ __all__ = [
     "point_estimates", "queue_runs", "quick_grid", "select", "shown_nopt", "stale_configs", "start_sweep", "start_worker", "sweep_status",
     "TimeModel", "time_model", "verdict", "wait_sweep", "worker_pid",
     "Shipped", "export_bytes", "import_file", "imported_note", "shipped", "studies", "curves",
-    "annotations", "past_sweeps", "requeue_sweep",
+    "annotations", "notebook", "past_sweeps", "requeue_sweep",
 ]

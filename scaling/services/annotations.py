@@ -10,6 +10,7 @@ import pandas as pd
 
 from scaling.core.fmt import md_text
 from scaling.store import EXCLUDED, Store
+from scaling.store.annotations import MAX_TEXT
 
 
 def exclude(store: Store, run_ids, reason: str) -> int:
@@ -58,5 +59,5 @@ def describe_excluded(runs: pd.DataFrame) -> list[str]:
     return [f"excluded {r.run_id}: {r.excluded}" for r in ex.itertuples()]
 
 
-__all__ = ["EXCLUDED", "describe_excluded", "exclude", "excluded_note", "include", "is_excluded", "note_runs",
+__all__ = ["EXCLUDED", "MAX_TEXT", "describe_excluded", "exclude", "excluded_note", "include", "is_excluded", "note_runs",
            "note_sweep"]
