@@ -108,9 +108,8 @@ def _panel(s: Store, sweep_id: str, label: str, model) -> None:
         left = stt.cancelled + stt.failed
         # a sweep with runs left stays until queued again or dismissed; a complete one goes after a few
         # seconds, by a refresh of this fragment (not of the page)
-        if left and worker.button("Dismiss", key=f"dismiss_{sweep_id}", icon=":material/close:"):
-            st.session_state.setdefault("finished_shown", set()).add(sweep_id)
-            st.rerun(scope="fragment")
+        if left:  # dropped by the rerun the click makes (of the fragment alone, in a browser)
+            worker.button("Dismiss", key=f"dismiss_{sweep_id}", icon=":material/close:", on_click=_dismiss, args=(sweep_id,))
         if left and cancel.button(f"Queue the same grid again ({left} run{'s' * (left != 1)} to train)",
                                   key=f"again_{sweep_id}", icon=":material/replay:", type="primary"):
             st.session_state.setdefault("finished_shown", set()).add(sweep_id)
@@ -118,6 +117,10 @@ def _panel(s: Store, sweep_id: str, label: str, model) -> None:
         ended = st.session_state.setdefault("sweep_ended", {}).setdefault(sweep_id, time.time())
         if not left and time.time() - ended > FINISHED_SHOWN_S:
             st.session_state.setdefault("finished_shown", set()).add(sweep_id)
+
+
+def _dismiss(sweep_id: str) -> None:
+    st.session_state.setdefault("finished_shown", set()).add(sweep_id)
 
 
 def requeue(s: Store, sweep_id: str) -> None:
