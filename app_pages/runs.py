@@ -64,7 +64,7 @@ if stale:
             st.toast(f"queued {n_new} run{'s' * (n_new != 1)} ({n_cached} already cached under protocol {PROTOCOL})")
 if note := services.imported_note(view, "The column *imported from* says which."):
     st.caption(note)
-ui.excluded_caption(view)
+ui.excluded_caption(s, view)  # each excluded run with why, and an Include button
 st.caption(f"{len(view)} of {len(runs)} runs. Select rows (the boxes at the left edge) to delete them. "
            "The CSV holds the rows shown, every column; the export, those of them that finished, with their curves.")
 

@@ -54,9 +54,27 @@ def annotate_runs(s: Store, chosen: pd.DataFrame) -> None:
             st.rerun()
 
 
-def excluded_caption(runs: pd.DataFrame) -> None:
-    if line := services.annotations.excluded_note(runs):
-        st.caption(line)
+SHOWN_EXCLUDED = 20  # runs listed with their own Include button; more are included by selecting them
+
+
+def excluded_caption(s: Store, runs: pd.DataFrame) -> None:
+    """How many of `runs` are excluded and why; each of the first few with its own Include button."""
+    line = services.annotations.excluded_note(runs)
+    if not line:
+        return
+    ex = runs[services.annotations.is_excluded(runs)]
+    with st.expander(line, icon=":material/block:"):
+        for r in ex.head(SHOWN_EXCLUDED).itertuples():
+            c1, c2 = st.columns([3, 1], vertical_alignment="center")  # room for the button's word at 1024 px
+            c1.markdown(f"width {r.width} · {services.frac_label(r.data_fraction)} · seed {r.seed} · dropout "
+                        f"{r.dropout:g}: “{services.md_text(r.excluded)}”", help=f"run {r.run_id}")
+            if c2.button("Include", key=f"include_{r.run_id}", icon=":material/undo:"):
+                guarded(services.annotations.include, s, [r.run_id])
+                _toast_later("1 run counted in fits again")
+                st.rerun()
+        if len(ex) > SHOWN_EXCLUDED:
+            st.caption(f"… and {len(ex) - SHOWN_EXCLUDED} more: filter the table by status *excluded*, select them "
+                       "and include them again.")
 
 
 def shipped_offer(s: Store, key: str) -> None:

@@ -42,7 +42,7 @@ def is_excluded(runs: pd.DataFrame) -> pd.Series:
 
 def excluded_note(runs: pd.DataFrame) -> str:
     """One Markdown line on the excluded runs among `runs` ('' when none): how many, and why (the
-    researcher's words, escaped)."""
+    researcher's words, escaped); the Runs page lists them below it."""
     ex = runs[is_excluded(runs)]
     if ex.empty:
         return ""
@@ -50,7 +50,7 @@ def excluded_note(runs: pd.DataFrame) -> str:
     why = "; ".join(f"“{md_text(k)}” ({v})" for k, v in by.head(4).items()) + ("; …" if len(by) > 4 else "")
     n = len(ex)
     return (f"{n} run{'s' * (n != 1)} {'is' if n == 1 else 'are'} excluded from every fit by hand: {why}. "
-            "The Runs page includes them again in one click.")
+            "Include one again with one click:")
 
 
 def describe_excluded(runs: pd.DataFrame) -> list[str]:

@@ -91,11 +91,12 @@ MIGRATIONS = [
     canonical_ids,
     # 7: what a researcher writes (annotations.py): a run's exclusion from every fit (its reason; NULL:
     # included) and note, a sweep's note; and the configurations a sweep asked for, as JSON (none for
-    # the sweeps queued before: only their cached runs are known)
+    # the sweeps queued before: only their cached runs are known). IF NOT EXISTS: a file whose version
+    # row was set back (an older file rebuilt by the tests) runs it again
     """
-    CREATE TABLE run_notes (run_id VARCHAR PRIMARY KEY, excluded VARCHAR, note VARCHAR, updated_at TIMESTAMP NOT NULL);
-    CREATE TABLE sweep_notes (sweep_id VARCHAR PRIMARY KEY, note VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL);
-    CREATE TABLE sweep_grids (sweep_id VARCHAR PRIMARY KEY, configs VARCHAR NOT NULL);
+    CREATE TABLE IF NOT EXISTS run_notes (run_id VARCHAR PRIMARY KEY, excluded VARCHAR, note VARCHAR, updated_at TIMESTAMP NOT NULL);
+    CREATE TABLE IF NOT EXISTS sweep_notes (sweep_id VARCHAR PRIMARY KEY, note VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL);
+    CREATE TABLE IF NOT EXISTS sweep_grids (sweep_id VARCHAR PRIMARY KEY, configs VARCHAR NOT NULL);
     """,
 ]
 # the tables every version from 1 on has (weights from 5 on): a file without one was damaged by hand

@@ -51,8 +51,11 @@ def test_runs_excludes_selected_runs_with_a_reason_and_includes_them_again_in_on
     assert (rows.status == EXCLUDED).all() and (rows.excluded == "loss spike: bad node").all()
     shown = at.dataframe[0].value.set_index("run_id").loc[ids]
     assert (shown.status == EXCLUDED).all() and (shown.excluded == "loss spike: bad node").all()
-    assert any("excluded from every fit by hand" in c.value for c in at.caption)
-    _button(at, "Include 2 excluded runs again").click().run()
+    assert any("2 runs are excluded from every fit by hand" in e.label for e in at.expander)
+    next(b for b in at.button if b.key == f"include_{ids[0]}").click().run()  # one click includes one
+    _ok(at)
+    assert store.runs(status=None).set_index("run_id").loc[ids].status.tolist() == ["ok", EXCLUDED]
+    _button(at, "Include 1 excluded run again").click().run()  # the selected ones that are excluded
     _ok(at)
     assert (store.runs(status=None).set_index("run_id").loc[ids].status == "ok").all()
     assert store.run_notes().empty
