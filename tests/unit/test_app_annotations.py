@@ -117,7 +117,9 @@ def test_train_lists_past_sweeps_to_queue_again_or_note(grid_app):
 def test_fit_lab_downloads_the_selection_as_a_notebook(grid_app, monkeypatch):
     monkeypatch.setenv("SCALING_APP_BOOT", "0")  # the point estimates alone: the notebook, not the bootstrap, is tested
     at, store = grid_app
-    at.switch_page("app_pages/fit_lab.py").run()
+    at.switch_page("app_pages/fit_lab.py")
+    at.query_params.update({"dropout": "0", "w": "0:3", "f": "1/32:1"})  # a small selection: a quick page
+    at.run()
     _ok(at)
     button = next(e for e in at.get("download_button") if "notebook" in e.proto.label)
     assert button.proto.label == "Download as notebook"
