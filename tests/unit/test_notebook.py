@@ -32,13 +32,13 @@ def test_the_notebook_is_valid_and_its_code_gives_scaling_fits_exponent(grid_db,
     flags = ["--dropout", "0.2", "--bootstrap", "0"]
     out = tmp_path / "nb" / "fit.ipynb"
     out.parent.mkdir()
-    assert main(["notebook", "-o", str(out), "--db", str(grid_db), *flags]) == 0
-    assert out.with_suffix(".parquet").is_file()
+    assert main(["notebook", "-o", str(out), "--db", str(grid_db), *flags, "--embed"]) == 0
+    assert not out.with_suffix(".parquet").exists()  # the runs are inside: one file, as the pages download it
     nb = json.loads(out.read_text())
     assert (nb["nbformat"], nb["nbformat_minor"]) == (4, 5)  # nbformat validates it in the test below
     scope = {}
     here = os.getcwd()
-    os.chdir(out.parent)  # a notebook's kernel starts beside it
+    os.chdir(out.parent)  # where a notebook's kernel starts
     try:
         for src in _code(nb):
             exec(compile(src, "cell", "exec"), scope)  # noqa: S102  (our own generated cells)
@@ -56,16 +56,14 @@ def test_bad_notebook_arguments_fail_in_a_line(grid_db, tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("embed", [False, True])
-def test_scaling_notebook_executed_top_to_bottom_prints_scaling_fits_exponent_and_draws(grid_db, tmp_path, capsys,
-                                                                                      embed):
+def test_scaling_notebook_executed_top_to_bottom_prints_scaling_fits_exponent_and_draws(grid_db, tmp_path, capsys):
     nbclient = pytest.importorskip("nbclient")
     nbformat = pytest.importorskip("nbformat")
     pytest.importorskip("ipykernel")
     flags = ["--dropout", "0", "--bootstrap", "20"]
     out = tmp_path / "fit.ipynb"
-    assert main(["notebook", "-o", str(out), "--db", str(grid_db), *flags, *(["--embed"] if embed else [])]) == 0
-    assert out.with_suffix(".parquet").is_file() != embed
+    assert main(["notebook", "-o", str(out), "--db", str(grid_db), *flags]) == 0
+    assert out.with_suffix(".parquet").is_file()  # the runs beside it
     nb = nbformat.read(out, as_version=4)
     nbformat.validate(nb)
     nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
