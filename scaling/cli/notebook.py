@@ -52,6 +52,6 @@ def notebook(args) -> int:
         write_file(str(out), nb.to_bytes(nb.build(spec, data_file=data.name)))
         where = f"in {data}"
     print(printable(f"wrote {out}: {exported.runs} runs of {services.describe_family({'dataset': args.dataset, **family})} "
-                    f"({where}); run it top to bottom with this interpreter, e.g. "
-                    f"jupyter nbconvert --execute --to notebook {out.name}"), file=sys.stderr)
+                    f"({where}); open it in Jupyter, or run it top to bottom in place with "
+                    f"`jupyter-execute --inplace {out.name}` (nbclient; the dev extra)"), file=sys.stderr)
     return 0
