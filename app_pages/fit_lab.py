@@ -110,4 +110,6 @@ st.subheader("Residuals of the parametric fit")
 res = services.parametric_residuals(an)
 if pf is not None:
     ui.chart(st, charts.residuals(res))
-ui.download(st, "Residuals and points (CSV)", res, "fit_lab_points.csv")
+d1, d2 = st.columns(2)
+ui.download(d1, "Residuals and points (CSV)", res, "fit_lab_points.csv")
+ui.notebook_button(d2, s, runs, sel, ui.BOOT, "Fit lab")  # this fit and these charts, reproduced in Jupyter

@@ -11,6 +11,7 @@ s = ui.store()
 runs = ui.load_runs(s)
 if runs.empty:
     st.info("No runs cached yet: start on **Explore** (quick sweep) or **Train**.")
+    ui.shipped_offer(s, "runs_load_shipped")
     st.stop()
 
 f1, f2, f3, f4 = st.columns(4)
@@ -27,7 +28,7 @@ view = view.reset_index(drop=True)
 
 study = [k for k in services.STUDY_AXES if runs[k].nunique() > 1]  # shown where the cache holds more than one value
 cols = ["width_step", "width", "dropout", *study, "fraction", "seed", "lr_mult", "params", "examples", "flops",
-        "val_loss", "val_acc", "wall_s", "status", "precision", "device", "imported_from", "protocol", "created_at",
+        "val_loss", "val_acc", "wall_s", "status", "excluded", "note", "precision", "device", "imported_from", "protocol", "created_at",
         "error", "run_id"]
 labels = {f: services.frac_label(f) for f in view["data_fraction"].unique()}  # 1/256, as everywhere else
 shown = view.assign(fraction=view["data_fraction"].map(labels))
@@ -46,6 +47,9 @@ event = st.dataframe(
                    "imported_from": st.column_config.TextColumn(
                        "imported from", help="empty: trained here; else the export it was imported from "
                        "(`scaling import`, the shipped grid)"),
+                   "excluded": st.column_config.TextColumn("excluded because", help="why the run is left out of "
+                                                           "every fit (status 'excluded'); empty: it counts"),
+                   "note": st.column_config.TextColumn("note"),
                    "run_id": st.column_config.TextColumn("run id")})
 stale = services.n_stale(runs)
 if stale:
@@ -60,6 +64,7 @@ if stale:
             st.toast(f"queued {n_new} run{'s' * (n_new != 1)} ({n_cached} already cached under protocol {PROTOCOL})")
 if note := services.imported_note(view, "The column *imported from* says which."):
     st.caption(note)
+ui.excluded_caption(s, view)  # each excluded run with why, and an Include button
 st.caption(f"{len(view)} of {len(runs)} runs. Select rows (the boxes at the left edge) to delete them. "
            "The CSV holds the rows shown, every column; the export, those of them that finished, with their curves.")
 
@@ -79,6 +84,7 @@ d2.download_button("Download export (Parquet)", parquet, file_name="runs.parquet
 
 chosen = event.selection.rows if event is not None else []
 if chosen:
+    ui.annotate_runs(s, view.loc[chosen])  # exclude from fits with a reason, include again, a note
     ids = view.loc[chosen, "run_id"].tolist()
     with st.container(border=True):
         st.warning(f"Delete {len(ids)} selected run{'s' * (len(ids) != 1)}? Their results and curves are removed "
@@ -90,3 +96,5 @@ if chosen:
             st.session_state.pop("r_table", None)
             st.toast(f"deleted {n} run{'s' * (n != 1)}")
             st.rerun()
+ui.shipped_offer(s, "runs_load_shipped")  # at any time: what the cache holds already is skipped
+ui.show_toast()

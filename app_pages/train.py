@@ -132,3 +132,6 @@ if msg := st.session_state.pop("t_toast", None):
     st.toast(msg, icon=":material/play_arrow:")
 
 ui.sweeps_section(s, runs, heading="Progress")  # one fragment owns the panels: see app_pages/ui/sweeps.py
+ui.past_sweeps(s)  # any grid, any time: queue a past sweep again, or note it
+ui.shipped_offer(s, "train_load_shipped")
+ui.show_toast()

@@ -10,19 +10,24 @@ them and draws widgets.
     cards.py          an exponent with its interval, a chart, a download
     layout.py         rows of charts and cards that stack where the page is narrow
     sweeps.py         the sweep panels (one fragment owns them), which sweeps to show, whether intervals wait
+    annotations.py    runs excluded from fits or noted, past sweeps queued again or noted, the shipped grid
+    notebook.py       the Download-as-notebook button
     start.py          Explore on an empty cache: the quick sweep and the shipped grid
     explore_parts.py  Explore's cards, charts and offers, drawn into slots the intervals redraw in place
 """
+from .annotations import annotate_runs, excluded_caption, past_sweeps, shipped_offer, show_toast
 from .cards import chart, download, exponent_card, interval_note
 from .fits import BOOT, analysis, backtest, bracketing, cached_analysis, lr_offer, point_estimates, study_answer
 from .layout import card_row, chart_row
+from .notebook import notebook_button
 from .reads import device, guarded, load_curves, load_runs, snapshot, store
 from .routing import through_app
 from .selection import selection_controls, set_estimator, set_selection, write_url
 from .start import first_runs
 from .sweeps import intervals_wait, remember_sweep, running_sweeps, sweep_active, sweeps_section, training_now
 
-__all__ = ["BOOT", "analysis", "backtest", "bracketing", "cached_analysis", "card_row", "chart", "chart_row", "device",
+__all__ = ["annotate_runs", "excluded_caption", "notebook_button", "past_sweeps", "shipped_offer", "show_toast",
+           "BOOT", "analysis", "backtest", "bracketing", "cached_analysis", "card_row", "chart", "chart_row", "device",
            "download", "exponent_card", "first_runs", "guarded", "interval_note", "intervals_wait", "load_curves",
            "load_runs", "lr_offer", "point_estimates", "remember_sweep", "running_sweeps", "selection_controls",
            "set_estimator", "set_selection", "snapshot", "store", "study_answer", "sweep_active", "sweeps_section",

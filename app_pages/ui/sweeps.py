@@ -17,7 +17,7 @@ import streamlit as st
 from scaling import services
 from scaling.store import Store, StoreError
 
-from .reads import device, snapshot
+from .reads import device, guarded, snapshot
 
 POLL_S = 2.0          # the panels refresh this often while a sweep is in flight
 IDLE_POLL_S = 10.0    # and this often while none is (to notice one queued from another tab or the CLI)
@@ -33,6 +33,8 @@ def sweeps_section(s: Store, runs, heading: str = "") -> None:
     """Every sweep in flight, drawn by one fragment into a container that this page emits on every
     run at this place (see the module's note). The time model is refitted when runs land (the file
     changes), not on every refresh."""
+    if msg := st.session_state.pop("ann_toast", None):  # left by a sweep queued again, before its rerun
+        st.toast(msg, icon=":material/replay:")
     active = bool(running_sweeps(s))
     # the device is asked for only with a sweep to time: its first look imports torch (seconds)
     model = _time_model(str(s.path), s.signature(), device().label, runs) if active else None
@@ -99,14 +101,38 @@ def _panel(s: Store, sweep_id: str, label: str, model) -> None:
         final[sweep_id] = stt
         failed = f", {stt.failed} failed (see Runs, status 'failed')" if stt.failed else ""
         if stt.cancelled:
-            stack.info(f"Sweep stopped: {stt.done} of {stt.total} runs done, {stt.cancelled} cancelled{failed}. "
-                       "Queue the same grid again to train the rest.", icon=":material/cancel:")
+            stack.info(f"Sweep stopped: {stt.done} of {stt.total} runs done, {stt.cancelled} cancelled{failed}.",
+                       icon=":material/cancel:")
         else:
             stack.success(f"Sweep finished: all {stt.done} runs done{failed}.", icon=":material/check_circle:")
-        # shown for a few seconds, then a refresh of this fragment (not of the page) drops the panel
-        ended = st.session_state.setdefault("sweep_ended", {}).setdefault(sweep_id, time.time())
-        if time.time() - ended > FINISHED_SHOWN_S:
+        left = stt.cancelled + stt.failed
+        # a sweep with runs left stays until queued again or dismissed; a complete one goes after a few
+        # seconds, by a refresh of this fragment (not of the page)
+        if left:  # dropped by the rerun the click makes (of the fragment alone, in a browser)
+            worker.button("Dismiss", key=f"dismiss_{sweep_id}", icon=":material/close:", on_click=_dismiss, args=(sweep_id,))
+        if left and cancel.button(f"Queue the same grid again ({left} run{'s' * (left != 1)} to train)",
+                                  key=f"again_{sweep_id}", icon=":material/replay:", type="primary"):
             st.session_state.setdefault("finished_shown", set()).add(sweep_id)
+            requeue(s, sweep_id)
+        ended = st.session_state.setdefault("sweep_ended", {}).setdefault(sweep_id, time.time())
+        if not left and time.time() - ended > FINISHED_SHOWN_S:
+            st.session_state.setdefault("finished_shown", set()).add(sweep_id)
+
+
+def _dismiss(sweep_id: str) -> None:
+    st.session_state.setdefault("finished_shown", set()).add(sweep_id)
+
+
+def requeue(s: Store, sweep_id: str) -> None:
+    """Queue a sweep's grid again (what it lacks is trained) and follow it in a panel of its own."""
+    try:
+        sid, n_cached, n_new, label = guarded(services.requeue_sweep, s, sweep_id, device().device)
+    except ValueError as e:
+        st.error(services.md_text(e))
+        return
+    remember_sweep(sid, label)
+    st.session_state["ann_toast"] = f"queued {n_new} run{'s' * (n_new != 1)} ({n_cached} cached)"
+    st.rerun(scope="app")
 
 
 def running_sweeps(s: Store) -> list[tuple[str, str]]:

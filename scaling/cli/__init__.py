@@ -5,6 +5,8 @@
     sweep.py   sweep and worker: queue a grid, train it here or on a Ray cluster
     runs.py    runs, export and import
     fit.py     fit: exponents with intervals, backtests, a study's answer, a CSV's fit
+    notebook.py  notebook: a fit as a Jupyter notebook that reproduces it with the Python API
+    annotate.py  runs exclude|include|note: runs left out of every fit, notes on runs and sweeps
     curve.py   curve: any learning curve from a CSV, fitted and extrapolated
     doctor.py  what this machine trains on and why
     files.py   opening the store for reading, writing an export beside its target, OS errors in a line
@@ -18,6 +20,7 @@ from scaling.cli.curve import curve
 from scaling.cli.doctor import doctor
 from scaling.cli.files import os_error
 from scaling.cli.fit import fit
+from scaling.cli.notebook import notebook
 from scaling.cli.parser import parser
 from scaling.cli.runs import export, import_, runs
 from scaling.cli.sweep import sweep, worker
@@ -41,7 +44,7 @@ def main(argv=None) -> int:
 
     try:
         return {"sweep": sweep, "runs": runs, "export": export, "import": import_, "fit": fit, "worker": worker,
-                "doctor": doctor, "curve": curve}[args.cmd](args)
+                "doctor": doctor, "curve": curve, "notebook": notebook}[args.cmd](args)
     except (grid.GridError, StoreError, DataError, ValueError) as e:
         print(f"scaling {args.cmd}: error: {printable(e)}", file=sys.stderr)
         return 2

@@ -25,33 +25,7 @@ def fit(args) -> int:
         result = services.studies.answer(args.study, all_runs, n_boot=args.bootstrap, seed=args.seed)
         print(json.dumps({"study": args.study, **result.to_dict()}) if args.json else result.format())
         return 0 if result.ok else 1
-    runs_df = services.current(all_runs)
-    runs_df = runs_df[runs_df.dataset == args.dataset]
-    if runs_df.empty:
-        stale = services.n_stale(all_runs)
-        raise ValueError(f"no cached {args.dataset} runs of the current protocol in {store.path}"
-                         + (f" ({stale} stale runs of an older one are never fitted)" if stale else "")
-                         + ": run `scaling sweep` first")
-    family = {}
-    for name, flag in (("dropout", "--dropout"), ("lr_rule", "--lr-rule"), ("epochs", "--epochs"),
-                       ("batch_size", "--batch-size"), ("precision", "--precision"), ("arch", "--arch"),
-                       ("label_noise", "--label-noise"), ("classes", "--classes"),
-                       ("pretrain_classes", "--pretrain-classes"), ("pretrain_fraction", "--pretrain-fraction"),
-                       ("pretrain_epochs", "--pretrain-epochs")):
-        cached = runs_df[name].dropna()
-        value = getattr(args, name)
-        if value is None:  # the most common; a tie goes to the app's default (fp32, 1 epoch, ...)
-            modes = sorted(cached.mode().tolist())
-            default = getattr(services.Selection(), name)
-            if name in services.STUDY_AXES:  # the exercise's setting wherever it is cached: studies are asked for
-                modes = [default] if (cached == default).any() else modes
-            value = default if default in modes else modes[0] if modes else None
-        match = (runs_df[name] - value).abs() < 1e-9 if isinstance(value, float) else runs_df[name] == value
-        if not match.any():
-            raise ValueError(f"{flag} {value}: no cached runs with it here (cached: "
-                             f"{', '.join(map(str, sorted(cached.unique())))})")
-        family[name] = value.item() if hasattr(value, "item") else value
-        runs_df = runs_df[match]
+    runs_df, family = family_runs(args, all_runs, store.path)
     curves = store.curves()
     curves = curves[curves.run_id.isin(runs_df.run_id)]
     lr = "tuned" if args.lr == "tuned" else float(args.lr)
@@ -93,3 +67,36 @@ def _print_bracket(all_runs, family_runs, family: dict, result, args) -> None:
     print(f"  to bracket the optimum: {b.describe()}: {len(b.configs)} runs, {fmt_flops(flops)}, about "
           f"{fmt_s(est_s)} on {device}:\n"
           f"    scaling sweep --bracket {' '.join(flags)}")
+
+
+def family_runs(args, all_runs, path):
+    """The runs of the family the flags name (a flag left out: the most common cached value, the app's
+    default on a tie), every status; and that family as a dict. `scaling notebook` selects as this does."""
+    runs_df = services.current(all_runs)
+    runs_df = runs_df[runs_df.dataset == args.dataset]
+    if runs_df.empty:
+        stale = services.n_stale(all_runs)
+        raise ValueError(f"no cached {args.dataset} runs of the current protocol in {path}"
+                         + (f" ({stale} stale runs of an older one are never fitted)" if stale else "")
+                         + ": run `scaling sweep` first")
+    family = {}
+    for name, flag in (("dropout", "--dropout"), ("lr_rule", "--lr-rule"), ("epochs", "--epochs"),
+                       ("batch_size", "--batch-size"), ("precision", "--precision"), ("arch", "--arch"),
+                       ("label_noise", "--label-noise"), ("classes", "--classes"),
+                       ("pretrain_classes", "--pretrain-classes"), ("pretrain_fraction", "--pretrain-fraction"),
+                       ("pretrain_epochs", "--pretrain-epochs")):
+        cached = runs_df[name].dropna()
+        value = getattr(args, name)
+        if value is None:  # the most common; a tie goes to the app's default (fp32, 1 epoch, ...)
+            modes = sorted(cached.mode().tolist())
+            default = getattr(services.Selection(), name)
+            if name in services.STUDY_AXES:  # the exercise's setting wherever it is cached: studies are asked for
+                modes = [default] if (cached == default).any() else modes
+            value = default if default in modes else modes[0] if modes else None
+        match = (runs_df[name] - value).abs() < 1e-9 if isinstance(value, float) else runs_df[name] == value
+        if not match.any():
+            raise ValueError(f"{flag} {value}: no cached runs with it here (cached: "
+                             f"{', '.join(map(str, sorted(cached.unique())))})")
+        family[name] = value.item() if hasattr(value, "item") else value
+        runs_df = runs_df[match]
+    return runs_df, family

@@ -5,8 +5,10 @@ import argparse
 
 from scaling import services
 from scaling.cli import args as types
+from scaling.cli.annotate import add_parsers as add_annotate
 from scaling.cli.args import add_db as _add_db
 from scaling.cli.args import add_ray as _add_ray
+from scaling.cli.notebook import add_parser as add_notebook
 from scaling.core import grid
 
 
@@ -61,6 +63,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     r.add_argument("--all", action="store_true", help="include diverged, failed and stale (older protocol) runs")
     _add_db(r)
+    add_annotate(r)
 
     e = sub.add_parser("export", help="write cached runs to CSV, or to Parquet with their curves and provenance "
                        "(what `scaling import` reads)")
@@ -110,6 +113,8 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--drop-highest", type=types.count, default=0, help="drop the K highest-loss rows first (--csv)")
     f.add_argument("--json", action="store_true")
     _add_db(f)
+
+    add_notebook(sub, like=f)
 
     c = sub.add_parser("curve", help="fit and extrapolate learning curves from a CSV, one per group, each with the "
                        "form its own backtest picks")

@@ -7,14 +7,19 @@ import sys
 from scaling import services
 from scaling.cli.files import check_not_the_database, read_store, write_file
 from scaling.core.text import printable
-from scaling.store import RUN_COLUMNS, Store
+from scaling.store import EXCLUDED, RUN_COLUMNS, Store
 
-EXPORT_COLUMNS = [c for c in RUN_COLUMNS if c != "created_at"]
+EXPORT_COLUMNS = [c for c in RUN_COLUMNS if c != "created_at"] + ["excluded", "note"]
 
 def _table(args, all_status=True):
-    return read_store(args.db).runs(status=None if all_status else "ok")[EXPORT_COLUMNS]
+    df = read_store(args.db).runs(status=None)[EXPORT_COLUMNS]
+    return df if all_status else df[df["status"].isin(["ok", EXCLUDED])]  # an excluded run is listed, with why
 
 def runs(args) -> int:
+    if getattr(args, "action", None):  # scaling runs exclude|include|note
+        from scaling.cli.annotate import annotate
+
+        return annotate(args)
     df = _table(args, all_status=args.all or args.json)
     if args.json:
         print(df.to_json(orient="records", double_precision=15))
@@ -33,6 +38,8 @@ def runs(args) -> int:
     imported = df["imported_from"].dropna().value_counts()
     for source, n in imported.items():  # a file's label: its escape codes are shown, never obeyed
         print(f"{n} of them imported, not trained here: {printable(source)}")
+    for line in services.annotations.describe_excluded(df):  # the researcher's words, shown, never obeyed
+        print(printable(line))
     if stale:
         from scaling.core.config import PROTOCOL
 
@@ -65,7 +72,7 @@ def import_(args) -> int:
 
     exp = exchange.read(args.file)
     store = Store(args.db)
-    res = store.import_runs(exp.runs, exp.curves, source=exp.source(args.file))
+    res = store.import_runs(exp.runs, exp.curves, source=exp.source(args.file), notes=exp.notes)
     print(printable(f"imported {res.added} runs with {res.curve_points} curve points from {args.file} "
                     f"({exp.processor}; {exp.meta.get('git_commit') or 'commit unknown'}) into {store.path}; "
                     f"{res.duplicates} already cached (duplicates, skipped)"

@@ -8,7 +8,9 @@
     plans.py      what a grid would add here: cached, queued, new, its compute and time (fit.time_model)
     bracket.py    the runs that would bracket the optimum or tune the learning rate
     device.py     the training device of this host
-    sweeps.py     queueing a sweep, its progress, the worker
+    sweeps.py     queueing a sweep, its progress, the worker, a past sweep queued again
+    annotations.py  runs excluded from every fit (with the reason) and included again, notes
+    notebook.py   a selection's fit as a Jupyter notebook that reproduces it with the package's API
     imports.py    the shipped exercise grid, importing an export, which runs were imported
     studies.py    the studies beyond the exercise: what each asks, its preset grid, its answer
     access.py     the optional password of a hosted app, and the signed token that keeps a login
@@ -27,7 +29,7 @@ from scaling.core.fmt import (
     sentence,
 )
 from scaling.fit.time_model import TimeModel, time_model  # what a run costs here: the pages and the CLI ask
-from scaling.services import curves, studies  # services.studies.preset, services.curves.fit_curves: the modules' names
+from scaling.services import annotations, curves, notebook, studies  # services.studies.preset: the modules
 from scaling.services.answers import (
     Coverage,
     analysis,
@@ -83,7 +85,9 @@ from scaling.services.selection import (
 from scaling.services.sweeps import (
     SweepStatus,
     bootstrap_waits,
+    past_sweeps,
     queue_runs,
+    requeue_sweep,
     stale_configs,
     start_sweep,
     start_worker,
@@ -101,4 +105,5 @@ __all__ = [
     "point_estimates", "queue_runs", "quick_grid", "select", "shown_nopt", "stale_configs", "start_sweep", "start_worker", "sweep_status",
     "TimeModel", "time_model", "verdict", "wait_sweep", "worker_pid",
     "Shipped", "export_bytes", "import_file", "imported_note", "shipped", "studies", "curves",
+    "annotations", "notebook", "past_sweeps", "requeue_sweep",
 ]

@@ -69,7 +69,7 @@ def shipped(path: Path = exchange.SHIPPED) -> Shipped | None:
 def import_file(store: Store, path) -> Imported:
     """Check the export at `path` whole, then write its new runs in one transaction (ExportError: nothing written)."""
     exp = exchange.read(path)
-    return store.import_runs(exp.runs, exp.curves, source=exp.source(path))
+    return store.import_runs(exp.runs, exp.curves, source=exp.source(path), notes=exp.notes)
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def export_bytes(store: Store, run_ids=None, label: str = "", command: str = "")
         keep = set(run_ids)
         runs, curves = runs[runs["run_id"].isin(keep)], curves[curves["run_id"].isin(keep)]
     meta = exchange.provenance(runs, sweeps, command=command, label=label)
-    return Exported(exchange.to_parquet(runs, curves, meta), len(runs), len(curves), meta)
+    return Exported(exchange.to_parquet(runs, curves, meta, store.run_notes()), len(runs), len(curves), meta)
 
 
 def imported_note(runs: pd.DataFrame, pointer: str = "The Runs page marks each one.") -> str:

@@ -239,10 +239,13 @@ def follow_growth(sel: Selection, old: Options, new: Options) -> Selection:
 
 
 def data_version(runs: pd.DataFrame) -> tuple:
-    """Cheap fingerprint of the cache: changes when runs land or are deleted."""
+    """Cheap fingerprint of the cache: changes when runs land, are deleted, excluded or included."""
     if runs.empty:
         return (0, None)
-    return (len(runs), str(runs["created_at"].max()), float(runs["flops"].sum()))
+    out = (len(runs), str(runs["created_at"].max()), float(runs["flops"].sum()))
+    if "excluded" in runs.columns:
+        out += (hash(tuple(sorted(runs.loc[runs["excluded"].notna(), "run_id"]))),)
+    return out
 
 
 def select(runs: pd.DataFrame, sel: Selection) -> pd.DataFrame:

@@ -145,6 +145,36 @@ def stale_configs(runs: pd.DataFrame) -> list:
     return list({c.run_id: c for c in map(RunConfig.from_dict, rows)}.values())
 
 
+def past_sweeps(store: Store, limit: int = 50) -> pd.DataFrame:
+    """The newest sweeps, for a list to queue again: sweep_id, label, created_at, runs, done, queued,
+    left (neither done nor waiting: cancelled or failed), note, has_grid."""
+    df = store.past_sweeps(limit)
+    return df.assign(left=(df["runs"] - df["done"] - df["queued"]).clip(lower=0))
+
+
+def requeue_sweep(store: Store, sweep_id: str, device: str = "auto") -> tuple[str, int, int, str]:
+    """Queue a sweep's grid again: what it lacks (cancelled, failed, deleted) is trained, the rest is
+    cached. Returns (new sweep id, cached, newly queued, label). A sweep queued before its grid was
+    recorded gives back the configurations of its runs in the cache (its failed ones are retried)."""
+    from scaling.core.config import RunConfig
+
+    known = store.sweeps().set_index("sweep_id")["label"]
+    if sweep_id not in known.index:
+        raise ValueError(f"no sweep {sweep_id!r} in {store.path}")
+    label = known[sweep_id]
+    configs = store.sweep_configs(sweep_id)
+    if configs is None:
+        ids = set(store.sweep_run_ids(sweep_id))
+        rows = store.runs(status=None)
+        rows = rows[rows["run_id"].isin(ids)]
+        configs = [RunConfig.from_dict({k: v.item() if hasattr(v, "item") else v for k, v in r.items()})
+                   for r in rows.to_dict("records")]
+    label = label or sweep_id
+    again = label if label.endswith("(again)") else f"{label} (again)"
+    sid, n_cached, n_new = queue_runs(store, configs, again, device)
+    return sid, n_cached, n_new, again
+
+
 def bootstrap_waits(device: str) -> bool:
     """Whether a page's bootstrap waits for a sweep training on this device ('cpu' or 'cuda') to end:
     on a CPU the sweep needs every core."""

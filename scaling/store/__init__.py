@@ -4,6 +4,7 @@
     identity.py  one configuration, one row: the migration of older ids to canonical ones (schema 6)
     runs.py      runs and their curves: cached ids, writing results, importing, reading, deleting
     queue.py     the run queue and the sweeps: enqueue, claim, heartbeat, cancel, progress
+    annotations.py  a run excluded from fits with its reason, notes on runs and sweeps, a sweep's grid
     exchange.py  exports as one self-describing Parquet file, and reading them back, checked
     checks.py    an export's values checked: ids, ranges, N, D and C, curve points
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from scaling.store.annotations import EXCLUDED, Annotations
 from scaling.store.db import DEFAULT_DB, MIGRATIONS, SCHEMA_VERSION, Database, StoreError
 from scaling.store.queue import (
     MAX_QUEUE,
@@ -26,7 +28,7 @@ from scaling.store.queue import (
 from scaling.store.runs import RUN_COLUMNS, Conflict, Imported, Runs
 
 
-class Store(Runs, Queue):
+class Store(Runs, Queue, Annotations):
     """A database file of runs, curves, the queue and the sweeps. Holds no connection."""
 
     def snapshot(self) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
@@ -41,5 +43,5 @@ class Store(Runs, Queue):
             return cached, self.queued_ids(run_ids, con) - cached
 
 
-__all__ = ["DEFAULT_DB", "MAX_QUEUE", "MIGRATIONS", "RUN_COLUMNS", "SCHEMA_VERSION", "STALE_S", "Conflict", "Database", "Imported",
+__all__ = ["DEFAULT_DB", "EXCLUDED", "MAX_QUEUE", "MIGRATIONS", "RUN_COLUMNS", "SCHEMA_VERSION", "STALE_S", "Conflict", "Database", "Imported",
            "QueueCounts", "QueueFull", "Store", "StoreError", "SweepRows", "owner_id", "pid_alive", "queue_cap"]

@@ -21,7 +21,7 @@ from scaling.core import settings
 from scaling.core.paths import default_db
 from scaling.store.identity import canonical_ids
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 DEFAULT_DB = default_db()
 
 # Ordered migrations: MIGRATIONS[i] takes the schema from version i to i + 1: SQL, or a function of
@@ -89,6 +89,15 @@ MIGRATIONS = [
     # 6: one row per configuration: the rows an older version stored under a second run_id (-0.0,
     # digits of another script) move to their canonical id, merged with the row there (identity.py)
     canonical_ids,
+    # 7: what a researcher writes (annotations.py): a run's exclusion from every fit (its reason; NULL:
+    # included) and note, a sweep's note; and the configurations a sweep asked for, as JSON (none for
+    # the sweeps queued before: only their cached runs are known). IF NOT EXISTS: a file whose version
+    # row was set back (an older file rebuilt by the tests) runs it again
+    """
+    CREATE TABLE IF NOT EXISTS run_notes (run_id VARCHAR PRIMARY KEY, excluded VARCHAR, note VARCHAR, updated_at TIMESTAMP NOT NULL);
+    CREATE TABLE IF NOT EXISTS sweep_notes (sweep_id VARCHAR PRIMARY KEY, note VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL);
+    CREATE TABLE IF NOT EXISTS sweep_grids (sweep_id VARCHAR PRIMARY KEY, configs VARCHAR NOT NULL);
+    """,
 ]
 # the tables every version from 1 on has (weights from 5 on): a file without one was damaged by hand
 TABLES = ("meta", "runs", "curves", "queue", "sweeps")

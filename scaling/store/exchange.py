@@ -56,6 +56,8 @@ SCHEMA = pa.schema([
     ("host", pa.string()), ("imported_from", pa.string()), ("curve", pa.list_(CURVE)),
 ])
 assert SCHEMA.names[:-1] == RUN_COLUMNS, "the export's columns follow the runs table"
+# optional, after the curve: a run's exclusion from fits (the reason) and its note (annotations.py)
+NOTES = pa.schema([("excluded", pa.string()), ("note", pa.string())])
 CURVE_COLUMNS = ["run_id", "examples", "flops", "val_loss", "val_acc"]
 
 
@@ -76,11 +78,14 @@ class Export:
     meta : dict of str to str
         The file's scaling_lab.* metadata without the prefix: format, protocol, schema, the code
         and machine that wrote it, when, and the sweeps that trained it.
+    notes : pandas.DataFrame
+        The runs it annotates: run_id, excluded (the reason it is left out of fits, or None), note.
     """
 
     runs: pd.DataFrame
     curves: pd.DataFrame
     meta: dict
+    notes: pd.DataFrame = None
 
     @property
     def processor(self) -> str:
@@ -163,14 +168,20 @@ def provenance(runs: pd.DataFrame, sweeps: list[str], command: str, label: str =
     }
 
 
-def to_parquet(runs: pd.DataFrame, curves: pd.DataFrame, meta: dict) -> bytes:
-    """The export of `runs` (RUN_COLUMNS) with their `curves` (CURVE_COLUMNS) as Parquet bytes."""
+def to_parquet(runs: pd.DataFrame, curves: pd.DataFrame, meta: dict, notes: pd.DataFrame | None = None) -> bytes:
+    """The export of `runs` (RUN_COLUMNS) with their `curves` (CURVE_COLUMNS) as Parquet bytes, and
+    their `notes` (run_id, excluded, note) where given."""
     points = {rid: g for rid, g in curves.sort_values(["run_id", "examples"]).groupby("run_id", sort=False)}
     empty = pd.DataFrame(columns=CURVE_COLUMNS)
     curve = [[{"examples": int(e), "flops": float(f), "val_loss": _none(v), "val_acc": _none(a)}
               for e, f, v, a in points.get(rid, empty)[["examples", "flops", "val_loss", "val_acc"]].itertuples(index=False)]
              for rid in runs["run_id"]]
     table = pa.Table.from_pandas(runs[RUN_COLUMNS].assign(curve=curve), schema=SCHEMA, preserve_index=False)
+    if notes is not None and len(notes):
+        by = notes.set_index("run_id")
+        for f in NOTES:
+            col = runs["run_id"].map(by[f.name]) if f.name in by else pd.Series(None, index=runs.index)
+            table = table.append_column(f, pa.array([None if pd.isna(v) else str(v) for v in col], f.type))
     table = table.replace_schema_metadata({f"{KEY}{k}": str(v) for k, v in meta.items()})
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd")
@@ -197,15 +208,17 @@ def read(path) -> Export:
     missing = [c for c in REQUIRED + ["curve"] if c not in schema.names]
     if missing:
         raise ExportError(f"{path}: not a Scaling Lab export: columns missing: {', '.join(missing)}")
-    for f in SCHEMA:
+    for f in [*SCHEMA, *NOTES]:
         if f.name in schema.names and not _compatible(schema.field(f.name).type, f.type):
             raise ExportError(f"{path}: column {f.name} is {schema.field(f.name).type}, expected {f.type}")
     try:
-        table = pf.read(columns=[c for c in SCHEMA.names if c in schema.names])
+        table = pf.read(columns=[c for c in SCHEMA.names + NOTES.names if c in schema.names])
     except (pa.ArrowException, OSError) as e:
         raise ExportError(f"{path}: cannot read it: {str(e).splitlines()[0]}") from None
     curve = table.column("curve")
-    runs = table.drop_columns(["curve"]).to_pandas()
+    noted = [c for c in NOTES.names if c in table.column_names]
+    notes = table.select(["run_id", *noted]).to_pandas()
+    runs = table.drop_columns(["curve", *noted]).to_pandas()
     for f in SCHEMA:  # an optional column the file lacks: its default (a study axis), else unknown throughout
         if f.name in STUDY_DEFAULTS and f.name not in runs:
             runs[f.name] = STUDY_DEFAULTS[f.name]
@@ -223,7 +236,11 @@ def read(path) -> Export:
         raise ExportError(f"{path}: {e}") from None
     if renamed:
         runs, curves = canonical_rows(runs, curves, renamed)
-    return Export(runs=runs, curves=curves, meta=meta)
+        notes["run_id"] = notes["run_id"].map(lambda r: renamed[r][0] if r in renamed else r)
+    for c in NOTES.names:
+        notes[c] = notes[c].astype(object).where(notes[c].notna(), None) if c in notes else None
+    notes = notes[notes["excluded"].notna() | notes["note"].notna()].reset_index(drop=True)
+    return Export(runs=runs, curves=curves, meta=meta, notes=notes)
 
 
 def _open(path) -> pq.ParquetFile:

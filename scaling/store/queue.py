@@ -15,6 +15,7 @@ import pandas as pd
 
 from scaling.core import settings
 from scaling.core.config import RunConfig, with_pretraining
+from scaling.store.annotations import record_grid
 from scaling.store.db import Database, StoreError, insert_rows
 
 MAX_QUEUE = 10_000  # runs waiting at once, all users together; $SCALING_MAX_QUEUE overrides it
@@ -130,6 +131,7 @@ class Queue(Database):
                             "enqueued_at, attempts) VALUES", f"(?, ?, ?, 'queued', NULL, NULL, {when}, 0)",
                             [[c.run_id, json.dumps(c.to_dict()), repr(c.stack_key)] for c in part])
             con.execute("INSERT INTO sweeps VALUES (?, ?, now(), ?)", [sweep, label, ids])
+            record_grid(con, sweep, configs)
             return sweep, len(cached), len(new)
 
         return self.transact(tx)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from scaling.core import config
+from scaling.store.annotations import import_notes, runs_sql
 from scaling.store.db import Database, insert_rows
 
 RUN_COLUMNS = [
@@ -129,13 +130,14 @@ class Runs(Database):
                                [list(run_ids)]).fetchall()
         return {r[0]: bytes(r[1]) for r in rows}
 
-    def import_runs(self, runs: pd.DataFrame, curves: pd.DataFrame, source: str) -> Imported:
+    def import_runs(self, runs: pd.DataFrame, curves: pd.DataFrame, source: str,
+                    notes: pd.DataFrame | None = None) -> Imported:
         """Write another cache's runs (RUN_COLUMNS, checked by scaling.store.exchange) and their curves in one
         transaction. A run_id cached here with the same results is a duplicate, with others a conflict:
         both are skipped (the cached run is kept); a failed run here is replaced. New runs are marked
         `imported_from` (the file's own mark where it has one: where the run was first trained) and
         leave the queue: an imported run counts as cached. Rows of other statuses are not results
-        and are ignored."""
+        and are ignored. The file's `notes` (exclusions, notes) are kept where this cache has none of its own."""
         runs = runs[runs["status"].isin(["ok", "diverged"])]
         ids = runs["run_id"].tolist()
 
@@ -171,6 +173,7 @@ class Runs(Database):
             dequeued = con.execute("SELECT count(*) FROM queue WHERE status = 'queued' AND list_contains(?, run_id)",
                                    [new_ids]).fetchone()[0]
             con.execute("DELETE FROM queue WHERE status = 'queued' AND list_contains(?, run_id)", [new_ids])
+            import_notes(con, notes, ids)
             return Imported(added=len(new), curve_points=len(points), duplicates=duplicates,
                             conflicts=tuple(conflicts), dequeued=dequeued)
 
@@ -191,13 +194,13 @@ class Runs(Database):
         return runs, curves, sweeps
 
     def runs(self, status: str | None = "ok", con=None) -> pd.DataFrame:
-        """Cached runs as a DataFrame (status None: every run), one row each, columns RUN_COLUMNS;
-        on `con` when given (a read that shares its transaction with another)."""
+        """Cached runs as a DataFrame (status None: every run), one row each, columns RUN_COLUMNS and the
+        annotations `excluded` (the reason a run is left out of fits; its status then reads 'excluded')
+        and `note`; on `con` when given (a read that shares its transaction with another)."""
         if con is None:
             with self.connect() as con:
                 return self.runs(status, con)
-        where, args = ("WHERE status = ?", [status]) if status else ("", [])
-        return con.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs {where} ORDER BY flops, run_id", args).df()
+        return con.execute(*runs_sql(RUN_COLUMNS, status)).df()
 
     def curves(self) -> pd.DataFrame:
         with self.connect() as con:
@@ -208,7 +211,7 @@ class Runs(Database):
 
         def tx(con):
             n = con.execute("SELECT count(*) FROM runs WHERE list_contains(?, run_id)", [ids]).fetchone()[0]
-            for table in ("curves", "weights", "runs"):
+            for table in ("curves", "weights", "run_notes", "runs"):
                 con.execute(f"DELETE FROM {table} WHERE list_contains(?, run_id)", [ids])
             return n
 
