@@ -1,4 +1,4 @@
-"""The `scaling` command: sweep, runs, export, import, fit, worker, doctor.
+"""The `scaling` command: sweep, runs, export, import, fit, plan, worker, doctor.
 
     parser.py  every subcommand, its flags and their types
     args.py    the flags' types, checked as they are parsed, and argparse's errors in one line
@@ -6,6 +6,7 @@
     runs.py    runs, export and import
     fit.py     fit: exponents with intervals, backtests, a study's answer, a CSV's fit
     curve.py   curve: any learning curve from a CSV, fitted and extrapolated
+    plan.py    plan: the runs that narrow an answer most for a budget, queued with their predictions
     doctor.py  what this machine trains on and why
     files.py   opening the store for reading, writing an export beside its target, OS errors in a line
 """
@@ -19,6 +20,7 @@ from scaling.cli.doctor import doctor
 from scaling.cli.files import os_error
 from scaling.cli.fit import fit
 from scaling.cli.parser import parser
+from scaling.cli.plan import plan
 from scaling.cli.runs import export, import_, runs
 from scaling.cli.sweep import sweep, worker
 from scaling.core import grid
@@ -41,7 +43,7 @@ def main(argv=None) -> int:
 
     try:
         return {"sweep": sweep, "runs": runs, "export": export, "import": import_, "fit": fit, "worker": worker,
-                "doctor": doctor, "curve": curve}[args.cmd](args)
+                "doctor": doctor, "curve": curve, "plan": plan}[args.cmd](args)
     except (grid.GridError, StoreError, DataError, ValueError) as e:
         print(f"scaling {args.cmd}: error: {printable(e)}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@
     identity.py  one configuration, one row: the migration of older ids to canonical ones (schema 6)
     runs.py      runs and their curves: cached ids, writing results, importing, reading, deleting
     queue.py     the run queue and the sweeps: enqueue, claim, heartbeat, cancel, progress
+    predictions.py  predictions written down before planned runs train, scored as they land
     exchange.py  exports as one self-describing Parquet file, and reading them back, checked
     checks.py    an export's values checked: ids, ranges, N, D and C, curve points
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from scaling.store.db import DEFAULT_DB, MIGRATIONS, SCHEMA_VERSION, Database, StoreError
+from scaling.store.predictions import Predictions
 from scaling.store.queue import (
     MAX_QUEUE,
     STALE_S,
@@ -26,8 +28,8 @@ from scaling.store.queue import (
 from scaling.store.runs import RUN_COLUMNS, Conflict, Imported, Runs
 
 
-class Store(Runs, Queue):
-    """A database file of runs, curves, the queue and the sweeps. Holds no connection."""
+class Store(Runs, Queue, Predictions):
+    """A database file of runs, curves, the queue, the sweeps and the planner's predictions. Holds no connection."""
 
     def snapshot(self) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
         """Every cached run (all statuses) and the sweeps still in flight, in one connection."""

@@ -21,7 +21,7 @@ from scaling.core import settings
 from scaling.core.paths import default_db
 from scaling.store.identity import canonical_ids
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 DEFAULT_DB = default_db()
 
 # Ordered migrations: MIGRATIONS[i] takes the schema from version i to i + 1: SQL, or a function of
@@ -89,6 +89,16 @@ MIGRATIONS = [
     # 6: one row per configuration: the rows an older version stored under a second run_id (-0.0,
     # digits of another script) move to their canonical id, merged with the row there (identity.py)
     canonical_ids,
+    # 7: predictions written down before the runs train (the planner): each planned run's loss with its
+    # interval (quantity 'val_loss'), and the plan's target after the batch (run_id '', quantity its name)
+    """
+    CREATE TABLE predictions (
+        plan_id VARCHAR NOT NULL, run_id VARCHAR NOT NULL, quantity VARCHAR NOT NULL,
+        estimate DOUBLE, lo DOUBLE, hi DOUBLE, level DOUBLE NOT NULL, basis VARCHAR,
+        now_estimate DOUBLE, now_lo DOUBLE, now_hi DOUBLE, created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (plan_id, run_id, quantity)
+    );
+    """,
 ]
 # the tables every version from 1 on has (weights from 5 on): a file without one was damaged by hand
 TABLES = ("meta", "runs", "curves", "queue", "sweeps")
