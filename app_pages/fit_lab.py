@@ -1,4 +1,4 @@
-"""Fit lab: the parametric L(N, D) fit, IsoFLOP curves, the three N_opt estimators, predictions."""
+"""Fit lab: the parametric L(N, D) fit, IsoFLOP curves, the three N_opt estimators, predictions, the planner."""
 import math
 
 import pandas as pd
@@ -111,3 +111,5 @@ res = services.parametric_residuals(an)
 if pf is not None:
     ui.chart(st, charts.residuals(res))
 ui.download(st, "Residuals and points (CSV)", res, "fit_lab_points.csv")
+ui.plan_panel(s, version, sel, runs, curves, an, "fit_lab")  # the next runs; their predictions scored below
+ui.prediction_scores(s)

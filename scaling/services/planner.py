@@ -72,6 +72,13 @@ def plan_json(p: PlanResult) -> dict:
             "n_sim": p.n_sim, "n_surfaces": p.n_surfaces, "seconds": round(p.seconds, 2)}
 
 
+def plan_table(p: PlanResult) -> pd.DataFrame:
+    """The plan's runs as a table: width, fraction, seed, compute, why, and the loss predicted."""
+    j = plan_json(p)["runs"]
+    cols = ["width", "data_fraction", "seed", "lr_mult", "flops", "predicted_loss", "predicted_lo", "predicted_hi", "why"]
+    return pd.DataFrame(j, columns=cols)
+
+
 def describe(p: PlanResult) -> str:
     """The plan in a few lines of plain text (the CLI's)."""
     cost = fmt_s(p.spent) if p.unit == "s" else fmt_flops(p.spent)
@@ -124,6 +131,8 @@ class Scores:
         RMS of ln(observed / predicted) over the landed.
     targets : DataFrame
         One row per plan: its target, the interval then and the one expected after the plan.
+    running : DataFrame
+        The coverage as the runs landed: landed (1, 2, ...) and coverage over the first that many.
     """
     table: pd.DataFrame
     n: int
@@ -131,6 +140,7 @@ class Scores:
     coverage: float
     rms_log_error: float
     targets: pd.DataFrame
+    running: pd.DataFrame
 
     def describe(self) -> str:
         if not self.n:
@@ -150,5 +160,8 @@ def scores(store: Store) -> Scores:
     cov = float(landed["inside"].astype(bool).mean()) if len(landed) else math.nan
     rms = float(np.sqrt(np.mean(landed["log_error"].astype(float) ** 2))) if len(landed) else math.nan
     cols = ["plan_id", "run_id", "estimate", "lo", "hi", "observed", "inside", "log_error", "created_at", "landed_at"]
+    order = landed.sort_values(["landed_at", "run_id"])
+    running = pd.DataFrame({"landed": np.arange(1, len(order) + 1),
+                            "coverage": order["inside"].astype(float).expanding().mean().to_numpy()})
     return Scores(runs[cols], len(runs), len(landed), cov, rms,
-                  targets[["plan_id", "quantity", "now_lo", "now_hi", "lo", "hi", "basis", "created_at"]])
+                  targets[["plan_id", "quantity", "now_lo", "now_hi", "lo", "hi", "basis", "created_at"]], running)

@@ -23,6 +23,7 @@ import pandas as pd
 from scaling.core.config import RECORDED_FAMILY_FIELDS, RunConfig
 from scaling.fit.estimate import point_estimates
 from scaling.fit.optim import one_blas_thread
+from scaling.fit.planner.fisher import EXPONENTS, sd_ratios
 from scaling.fit.planner.moves import FORM_KINDS, moves
 from scaling.fit.planner.target import Reading, Target, reading
 from scaling.fit.planner.world import World, cell_key, world
@@ -30,9 +31,10 @@ from scaling.fit.runs import REQUIRED, STUDY_KEYS, Prepared
 
 N_SIM = 10  # simulated data sets per design: ~3 s of CPU a greedy step on the shipped grid (docs/planner.md)
 FORM_SHARE = 0.25  # of the budget, at most, for the batch that tests the form
-MAX_STEPS = 10  # batches per plan
+MAX_STEPS = 8  # batches per plan
 MAX_REPEAT = 4  # seeds one batch may add to each of its configurations
 MIN_RATE = 0.05
+NO_ANSWER = 1.0  # the width an estimator that (almost) never answers counts as: an exponent's whole range
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,11 @@ class _Sims:
                               "params": c.params, "examples": c.examples, "flops": c.flops, "status": "ok"}
         return self.rows[key]
 
+    def geometry(self, keys) -> tuple:
+        """(N, D) arrays of these runs."""
+        rows = [self._row(k) for k in keys]
+        return (np.array([r["params"] for r in rows], float), np.array([r["examples"] for r in rows], float))
+
     def prepared(self, keys: list) -> tuple[Prepared, list, np.ndarray]:
         """One Prepared over these runs (any losses) and each run's simulated log-loss per simulation."""
         df = pd.DataFrame([{c: self._row(k).get(c) for c in self.cols} for k in keys])
@@ -175,9 +182,24 @@ def plan(an, runs: pd.DataFrame, *, budget: float, cost=None, unit: str = "FLOP"
     design = set(sims.rows)
     worst_w, worst_f = _worst_residuals(an)
     front = list(zip(an.frontier["width_step"], an.frontier["data_fraction"])) if len(an.frontier) else []
-    _, base = _estimate(sims, rd, target, design, [])
-    sd0 = {n: _sd(base[:, j]) for j, n in enumerate(rd.names)}
-    now_w = after = _width(rd, base, sd0)
+    original, sd0 = set(design), {}
+    smooth = len(rd.names) == 1 and rd.names[0] in EXPONENTS and target.name != "loss"
+    if not smooth:
+        _, base = _estimate(sims, rd, target, design, [])
+        sd0 = {n: _sd(base[:, j]) for j, n in enumerate(rd.names)}
+
+    def judge(batches):
+        """The target's expected (estimate, lo, hi) on the design now, and with each batch."""
+        if smooth:
+            added = design - original
+            sets = [added] + [added | set(b) for b in batches]
+            r = sd_ratios(w.fits, rd.names[0], sims.geometry(original), [sims.geometry(x) for x in sets],
+                          math.hypot(w.sd, w.sd_shared))
+            return [_scaled(rd, x) for x in r]
+        vals, base = _estimate(sims, rd, target, design, batches)
+        return [_width(rd, base, sd0)] + [_width(rd, v, sd0) for v in vals]
+
+    now_w = after = judge([])[0]
     steps, left, reserve = [], budget, form_share * budget
     while len(steps) < max_steps:
         kw = dict(worst_width=worst_w, worst_fraction=worst_f, frontier=front)
@@ -194,17 +216,19 @@ def plan(an, runs: pd.DataFrame, *, budget: float, cost=None, unit: str = "FLOP"
                 reserve = 0.0
                 continue
             break
-        vals, base = _estimate(sims, rd, target, design, [m.runs for m, _, _ in cands])
-        cur = _width(rd, base, sd0)
-        gains = [(cur[2] - cur[1]) - (e[2] - e[1]) for e in (_width(rd, v, sd0) for v in vals)]
-        score = [g / max(c, 1e-300) for g, (_, _, c) in zip(gains, cands)]
+        cur, *each = judge([m.runs for m, _, _ in cands])
+        gains = [(cur[2] - cur[1]) - (e[2] - e[1]) for e in each]
+        # the steps are scarce too: a batch cheaper than an even share of what is left counts as that share,
+        # so a large budget is spent on the batches that narrow most, not on the cheapest few
+        share = left / max(max_steps - len(steps), 1)
+        score = [g / max(c, share, 1e-300) for g, (_, _, c) in zip(gains, cands)]
         i = int(np.nanargmax(score)) if np.isfinite(score).any() else -1
         if i < 0 or (not form_turn and not gains[i] > 0):
             break
         m, cs, c = cands[i]
         design |= set(m.runs)
         left -= c
-        after = _width(rd, vals[i], sd0)
+        after = each[i]
         steps.append(Step(m.kind, m.why, tuple(cs), c, float(sum(x.flops for x in cs)), after[2] - after[1]))
         if form_turn:
             reserve = 0.0
@@ -220,6 +244,14 @@ def _repeat(cands: list, left: float, steps_left: int) -> int:
     if not costs or steps_left <= 0:
         return 1
     return int(np.clip(left / (steps_left * float(np.median(costs))), 1, MAX_REPEAT))
+
+
+def _scaled(rd: Reading, ratio: float) -> tuple:
+    """The interval now scaled about its estimate by ratio (one exponent of the parametric fit)."""
+    pt, lo, hi = rd.estimates[rd.names[0]]
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return pt, pt - ratio * NO_ANSWER / 2, pt + ratio * NO_ANSWER / 2
+    return pt, pt - (pt - lo) * ratio, pt + (hi - pt) * ratio
 
 
 def _worst_residuals(an):
@@ -263,23 +295,31 @@ def _estimate(sims: _Sims, rd: Reading, target: Target, design: set, batches: li
 
 
 def _sd(v: np.ndarray) -> float:
+    """The spread of an estimator's simulated values as a normal SD read off their interquartile range:
+    a fit that lands on a bound in one simulation would otherwise decide the plan."""
     v = v[np.isfinite(v)]
-    return float(np.std(v, ddof=1)) if v.size > 2 else math.nan
+    if v.size <= 2:
+        return math.nan
+    q1, q3 = np.quantile(v, [0.25, 0.75])
+    return float((q3 - q1) / 1.349)
 
 
 def _width(rd: Reading, v: np.ndarray, sd0: dict) -> tuple:
     """(estimate, lo, hi) expected for the target from simulated values v (n_sim, names): each name's
     interval now scaled by the ratio of spreads, joined by their hull; divided by the answer rate."""
-    los, his, pts, rates = [], [], [], []
+    los, his, pts = [], [], []
     for j, n in enumerate(rd.names):
         col = v[:, j]
         rate = float(np.isfinite(col).mean())
         sd = _sd(col)
         pt, lo, hi = rd.estimates.get(n, (math.nan,) * 3)
         if not math.isfinite(pt):
-            pt = float(np.nanmean(col)) if np.isfinite(col).any() else math.nan
-        if not math.isfinite(sd) or not math.isfinite(pt):
-            return rd.now[0], -math.inf, math.inf
+            pt = float(np.nanmean(col)) if np.isfinite(col).any() else 0.0
+        if not math.isfinite(sd):  # answers in fewer than 3 simulations: no width to speak of
+            los.append(pt - NO_ANSWER / 2)
+            his.append(pt + NO_ANSWER / 2)
+            pts.append(pt)
+            continue
         ratio = sd / sd0[n] if math.isfinite(sd0.get(n, math.nan)) and sd0[n] > 0 else math.nan
         if math.isfinite(ratio) and math.isfinite(lo):
             lo, hi = pt - (pt - lo) * ratio, pt + (hi - pt) * ratio
@@ -289,7 +329,6 @@ def _width(rd: Reading, v: np.ndarray, sd0: dict) -> tuple:
         los.append(lo - stretch * (hi - lo) / 2)
         his.append(hi + stretch * (hi - lo) / 2)
         pts.append(pt)
-        rates.append(rate)
     est = rd.now[0] if math.isfinite(rd.now[0]) else float(np.mean(pts))
     return est, float(min(los)), float(max(his))
 

@@ -91,6 +91,7 @@ def moves(design: set, lr_mult: float, *, worst_width=None, worst_fraction=None,
         why = (f"{seeds} at width {arch.width(w)}"
                + (", where the form's residuals are largest" if kind == "residual" else ""))
         add(kind, why, [r for f in fracs if cells.get(cell_key(w, f)) for r in more(w, f)])
+    add("seeds", f"{seeds} at every configuration of the grid", [r for w, f in cells for r in more(w, f)])
     front = [(int(w), float(f)) for w, f in frontier if cells.get(cell_key(w, f))]
     if front:
         add("frontier", f"{seeds} on the compute-efficient frontier", [r for w, f in front for r in more(w, f)])
