@@ -184,6 +184,32 @@ def summary(rows: list) -> pd.DataFrame:
     }).reset_index()
 
 
+def figure(rows: list):
+    """Each replicate's interval width for a, by strategy, one panel per law (a Figure: .png(), .svg())."""
+    from scaling.charts.vega import Figure
+
+    c_ex = sum(c.flops for c in configs(EXERCISE))
+    d = pd.DataFrame(rows)
+    d = d[np.isfinite(d["width"])].assign(compute=lambda x: (x["flops"] / c_ex).round(2))
+    d["strategy"] = d["strategy"].map({"exercise": "exercise grid (C_ex)", "planner": "planner (C_ex/2)",
+                                       "bracket": "bracketing + random (C_ex/2)", "random": "random (C_ex/2)"})
+    order = ["exercise grid (C_ex)", "planner (C_ex/2)", "bracketing + random (C_ex/2)", "random (C_ex/2)"]
+    x = {"field": "strategy", "type": "nominal", "sort": order, "title": None, "axis": {"labelAngle": -30}}
+    y = {"field": "width", "type": "quantitative", "title": "width of the verdict's 95% interval for a"}
+    color = {"field": "strategy", "type": "nominal", "sort": order, "legend": None}
+    spec = {"data": {"name": "d"}, "facet": {"column": {"field": "law", "title": "true law"}},
+            "spec": {"width": 220, "height": 260, "layer": [
+                {"mark": {"type": "point", "filled": True, "size": 60, "opacity": 0.6},
+                 "encoding": {"x": x, "y": y, "color": color,
+                              "tooltip": [{"field": "rep"}, {"field": "width"}, {"field": "covers"},
+                                          {"field": "compute"}]}},
+                {"mark": {"type": "tick", "thickness": 3, "size": 30},
+                 "encoding": {"x": x, "y": {**y, "aggregate": "median"}, "color": color}}]},
+            "title": {"text": "Interval width for a reached, per replicate (tick: median)",
+                      "subtitle": "synthetic laws at the shipped grid's seed noise; lower is better"}}
+    return Figure(spec, {"d": d[["law", "strategy", "width", "rep", "covers", "compute"]]})
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=4)
@@ -192,9 +218,15 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--json", help="write every replicate's rows here (as each lands)")
     ap.add_argument("--table", help="print the table of a --json file written before, and exit")
+    ap.add_argument("--png", help="with --table: also draw its chart into this PNG file")
     args = ap.parse_args(argv)
     if args.table:
-        print(summary(json.loads(Path(args.table).read_text())).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        rows = json.loads(Path(args.table).read_text())
+        print(summary(rows).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        if args.png:
+            tmp = Path(args.png).with_suffix(".tmp")
+            tmp.write_bytes(figure(rows).png())
+            tmp.replace(args.png)
         return 0
     own, shared = measured_noise()
     work = [(law, rep, args.boot, own, shared) for law in args.laws.split(",") for rep in range(args.reps)]

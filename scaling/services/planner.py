@@ -94,6 +94,8 @@ def describe(p: PlanResult) -> str:
              f"per design on {p.n_surfaces} surfaces, planned in {p.seconds:.1f} s"]
     for s in p.steps:
         lines.append(f"  {s.kind:<9} {len(s.configs):>3} runs {fmt_flops(s.flops):>10}  {s.why}")
+    if p.spent < 0.9 * p.budget:
+        lines.append("  (the rest of the budget buys no narrowing that the simulations can see)")
     return "\n".join(lines)
 
 

@@ -1,15 +1,19 @@
 """The planner: the batch of new runs expected to narrow a target's 95% interval most per unit of cost.
 
-Each candidate batch (moves.py) is judged by simulation: N_SIM data sets are drawn from plausible
-surfaces (world.py) at the measured seed noise, on the runs held now and on those plus the batch,
-and the estimator the target is read with (target.py: for a, the verdict's) is re-run on each. The
-spread of its estimates shrinks by some ratio when the batch is added; the interval expected is the
-interval now scaled about its estimate by that ratio (a width an estimator answers in only a share r
-of the simulations counts as width / r, so batches that let it answer come first). Greedy: take the
-batch with the largest expected narrowing per unit of cost that fits the budget, repeat. Before that,
-up to FORM_SHARE of the budget goes to the best batch that tests the form (a width or fraction
-beyond the grid, or seeds where the residuals are largest): the simulation assumes the form, so it
-cannot see what such runs are worth.
+Each candidate batch (moves.py) is judged by how much it would shrink the spread of the estimator the
+target is read with (target.py: for a, the verdict's). For an argmin estimator (envelope, IsoFLOP) or
+the frontier's law, by simulation: N_SIM data sets are drawn from plausible surfaces (world.py) at the
+measured seed noise, on the runs held now and on those plus the batch, with the same draws for both,
+and the estimator is re-run on each. For a parametric exponent (a, alpha, beta of L(N, D)), whose fit
+is smooth in the data, from the fit's Fisher information instead (fisher.py: no simulation noise to
+mislead the choice). The interval expected is the interval now scaled about its estimate by the ratio
+of spreads (a width an estimator answers in only a share r of the simulations counts as width / r, so
+batches that let it answer come first). Greedy: take the batch with the largest expected narrowing per
+unit of cost that fits the budget, repeat (MAX_STEPS batches at most; a batch cheaper than an even share
+of what is left counts as that share, so a large budget is not left unspent). Before that, up to
+FORM_SHARE of the budget goes to the best batch that tests the form (a width or fraction beyond the
+grid, or seeds where the residuals are largest): the simulation assumes the form, so it cannot see
+what such runs are worth.
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ from scaling.fit.planner.target import Reading, Target, reading
 from scaling.fit.planner.world import World, cell_key, world
 from scaling.fit.runs import REQUIRED, STUDY_KEYS, Prepared
 
-N_SIM = 10  # simulated data sets per design: ~3 s of CPU a greedy step on the shipped grid (docs/planner.md)
+N_SIM = 10  # simulated data sets per design: ~1.5 s of CPU a greedy step on the shipped grid (docs/planner.md)
 FORM_SHARE = 0.25  # of the budget, at most, for the batch that tests the form
 MAX_STEPS = 8  # batches per plan
 MAX_REPEAT = 4  # seeds one batch may add to each of its configurations
@@ -218,8 +222,7 @@ def plan(an, runs: pd.DataFrame, *, budget: float, cost=None, unit: str = "FLOP"
             break
         cur, *each = judge([m.runs for m, _, _ in cands])
         gains = [(cur[2] - cur[1]) - (e[2] - e[1]) for e in each]
-        # the steps are scarce too: a batch cheaper than an even share of what is left counts as that share,
-        # so a large budget is spent on the batches that narrow most, not on the cheapest few
+        # steps are scarce too: a batch cheaper than an even share of what is left counts as that share
         share = left / max(max_steps - len(steps), 1)
         score = [g / max(c, share, 1e-300) for g, (_, _, c) in zip(gains, cands)]
         i = int(np.nanargmax(score)) if np.isfinite(score).any() else -1
