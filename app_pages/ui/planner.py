@@ -45,7 +45,8 @@ def plan_panel(s: Store, version, sel, runs, curves, an, key: str) -> None:
         if isinstance(p, ValueError):
             st.warning(f"No plan: {services.md_text(p)}")
             return
-        now, exp = services.planner.plan_json(p)["interval_now"], services.planner.plan_json(p)["interval_expected"]
+        j = services.planner.plan_json(p)
+        now, exp = j["interval_now"], j["interval_expected"]
 
         def iv(d):
             return f"[{d['lo']:.3f}, {d['hi']:.3f}] (width {d['width']:.3f})" if d["width"] is not None else "none"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scaling import fit, services
+from scaling import charts, fit, services
 from scaling.core import arch
 from scaling.core.config import PROTOCOL, RunConfig
 from scaling.fit.planner import Target, parse_target, plan
@@ -122,6 +122,7 @@ def test_predictions_are_written_down_then_scored_as_runs_land(tmp_path, small_l
     assert sc.running["coverage"].tolist() in ([1.0, 0.5], [0.0, 0.5])
     assert sc.targets.iloc[0][["now_lo", "now_hi", "lo", "hi"]].tolist() == [0.4, 0.8, 0.5, 0.7]
     assert "2 of 3 predicted runs have landed: 50% inside" in sc.describe()
+    charts.predicted_vs_observed(sc.table).validate()  # what Fit lab draws: valid Vega-Lite
 
 
 def test_scaling_plan_refuses_a_bad_budget_in_one_line(capsys, db):
