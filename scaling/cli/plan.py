@@ -10,6 +10,8 @@ from scaling.cli.files import read_store
 def plan(args) -> int:
     planner = services.planner
     budget = planner.parse_budget(args.budget)  # refused before any file is opened
+    if args.sims < 3:
+        raise ValueError(f"--sims {args.sims}: at least 3 (a spread needs them)")
     store = read_store(args.db, "no cached runs to plan from: ")
     runs = services.current(store.runs(status=None))
     runs = runs[runs.dataset == args.dataset]

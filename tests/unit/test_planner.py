@@ -131,6 +131,8 @@ def test_scaling_plan_refuses_a_bad_budget_in_one_line(capsys, db):
     assert main(["plan", "--budget", "10x"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("scaling plan: error: budget '10x'") and "\n" not in err
+    assert main(["plan", "--budget", "1e12", "--sims", "2"]) == 2
+    assert "--sims 2: at least 3" in capsys.readouterr().err
     assert not db.exists()  # refused before any file is opened
 
 
