@@ -47,6 +47,7 @@ LAWS = {"h100": dict(truth=H100), "shipped": dict(truth=SHIPPED_FIT), "bends": d
 EXERCISE = dict(widths=arch.width_steps(-4, 7), fractions=[2.0 ** -k for k in range(8)], seeds=3)
 SEED = dict(widths=arch.width_steps(-2, 3), fractions=[2.0 ** -k for k in range(4, 8)], seeds=3)
 ROUNDS = 2
+HEDGE = False  # --hedge: plan a parametric answer for the form-free pair too (greedy.plan's hedge)
 STRATEGIES = ("exercise", "planner", "bracket", "random")
 
 
@@ -124,7 +125,7 @@ def _planner(law: Law, runs: pd.DataFrame, left: float, boot: int, rep: int) -> 
     expected, inside = math.nan, []
     for r in range(ROUNDS):
         an = analyze(runs, None, n_boot=boot // 2, seed=rep)
-        p = plan(an, runs, budget=left / (ROUNDS - r), seed=rep * 10 + r)
+        p = plan(an, runs, budget=left / (ROUNDS - r), seed=rep * 10 + r, hedge=HEDGE)
         if not p.configs:
             break
         expected = p.expected[2] - p.expected[1]
@@ -226,11 +227,14 @@ def main(argv=None) -> int:
     ap.add_argument("--laws", default="h100,shipped")
     ap.add_argument("--boot", type=int, default=100)
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--hedge", action="store_true", help="the planner hedges a parametric answer (greedy.plan)")
     ap.add_argument("--strategies", default=",".join(STRATEGIES), help="comma list of: " + ", ".join(STRATEGIES))
     ap.add_argument("--json", help="write every replicate's rows here (as each lands)")
     ap.add_argument("--table", help="print the table of a --json file written before, and exit")
     ap.add_argument("--png", help="with --table: also draw its chart into this PNG file")
     args = ap.parse_args(argv)
+    global HEDGE
+    HEDGE = args.hedge
     if args.table:
         rows = json.loads(Path(args.table).read_text())
         print(summary(rows).to_string(index=False, float_format=lambda x: f"{x:.3f}"))

@@ -29,7 +29,7 @@ from scaling.fit.estimate import point_estimates
 from scaling.fit.optim import one_blas_thread
 from scaling.fit.planner.fisher import EXPONENTS, sd_ratios
 from scaling.fit.planner.moves import FORM_KINDS, moves
-from scaling.fit.planner.target import Reading, Target, reading
+from scaling.fit.planner.target import Reading, Target, form_free, reading
 from scaling.fit.planner.world import World, cell_key, world
 from scaling.fit.runs import REQUIRED, STUDY_KEYS, Prepared
 
@@ -170,7 +170,7 @@ class _Sims:
 @one_blas_thread()
 def plan(an, runs: pd.DataFrame, *, budget: float, cost=None, unit: str = "FLOP", target: Target = Target(),
          lr="tuned", n_sim: int = N_SIM, seed: int = 0, form_share: float = FORM_SHARE,
-         max_steps: int = MAX_STEPS, w: World | None = None) -> PlanResult:
+         max_steps: int = MAX_STEPS, w: World | None = None, hedge: bool = False) -> PlanResult:
     """The plan for analysis `an` of the family's runs `runs` (bootstrapped: its intervals are the
     'now'). cost(list of RunConfig) -> float in `unit` (default: their FLOPs)."""
     t0 = time.perf_counter()
@@ -186,24 +186,37 @@ def plan(an, runs: pd.DataFrame, *, budget: float, cost=None, unit: str = "FLOP"
     design = set(sims.rows)
     worst_w, worst_f = _worst_residuals(an)
     front = list(zip(an.frontier["width_step"], an.frontier["data_fraction"])) if len(an.frontier) else []
-    original, sd0 = set(design), {}
+    original = set(design)
     smooth = len(rd.names) == 1 and rd.names[0] in EXPONENTS and target.name != "loss"
-    if not smooth:
-        _, base = _estimate(sims, rd, target, design, [])
-        sd0 = {n: _sd(base[:, j]) for j, n in enumerate(rd.names)}
+    # hedge: a parametric answer the form-free pair could replace is planned for both, half each
+    free = form_free(an) if hedge and smooth and target.name == "a" else None
+    sim_rd = free if smooth else rd
+    sd0 = {}
+    if sim_rd is not None:
+        _, base = _estimate(sims, sim_rd, target, design, [])
+        sd0 = {n: _sd(base[:, j]) for j, n in enumerate(sim_rd.names)}
 
     def judge(batches):
-        """The target's expected (estimate, lo, hi) on the design now, and with each batch."""
-        if smooth:
-            added = design - original
-            sets = [added] + [added | set(b) for b in batches]
-            r = sd_ratios(w.fits, rd.names[0], sims.geometry(original), [sims.geometry(x) for x in sets],
-                          math.hypot(w.sd, w.sd_shared))
-            return [_scaled(rd, x) for x in r]
-        vals, base = _estimate(sims, rd, target, design, batches)
-        return [_width(rd, base, sd0)] + [_width(rd, v, sd0) for v in vals]
+        """The target's expected (estimate, lo, hi) on the design now and with each batch, and the width
+        the choice weighs (the same, or with a hedge the mean of it and the form-free pair's)."""
+        sims_out = None
+        if sim_rd is not None:
+            vals, base = _estimate(sims, sim_rd, target, design, batches)
+            sims_out = [_width(sim_rd, base, sd0)] + [_width(sim_rd, v, sd0) for v in vals]
+        if not smooth:
+            return sims_out, [t[2] - t[1] for t in sims_out]
+        added = design - original
+        sets = [added] + [added | set(b) for b in batches]
+        r = sd_ratios(w.fits, rd.names[0], sims.geometry(original), [sims.geometry(x) for x in sets],
+                      math.hypot(w.sd, w.sd_shared))
+        out = [_scaled(rd, x) for x in r]
+        widths = [t[2] - t[1] for t in out]
+        if sims_out is not None:
+            widths = [(a + (b[2] - b[1])) / 2 for a, b in zip(widths, sims_out)]
+        return out, widths
 
-    now_w = after = judge([])[0]
+    (now_w,), _ = judge([])
+    after = now_w
     steps, left, reserve = [], budget, form_share * budget
     while len(steps) < max_steps:
         kw = dict(worst_width=worst_w, worst_fraction=worst_f, frontier=front)
@@ -220,8 +233,8 @@ def plan(an, runs: pd.DataFrame, *, budget: float, cost=None, unit: str = "FLOP"
                 reserve = 0.0
                 continue
             break
-        cur, *each = judge([m.runs for m, _, _ in cands])
-        gains = [(cur[2] - cur[1]) - (e[2] - e[1]) for e in each]
+        (_, *each), (cur, *widths) = judge([m.runs for m, _, _ in cands])
+        gains = [cur - e for e in widths]
         # steps are scarce too: a batch cheaper than an even share of what is left counts as that share
         share = left / max(max_steps - len(steps), 1)
         score = [g / max(c, share, 1e-300) for g, (_, _, c) in zip(gains, cands)]

@@ -118,3 +118,15 @@ def reading(an, target: Target) -> Reading:
     band = an.boot.band(np.array([target.at])) if an.boot is not None else None
     now = (pt, float(band[0][0]), float(band[1][0])) if band is not None else (pt, math.nan, math.nan)
     return Reading(("loss",), {"loss": now}, now, "the frontier's law L(C), at that compute", frozenset(every))
+
+
+def form_free(an) -> Reading | None:
+    """The form-free pair as a Reading (the answer the verdict turns to if it comes to see the form
+    misfit), or None when neither answers."""
+    names = tuple(f"a_{m}" for m in FREE if m in an.nopt and an.nopt[m].ok)
+    if not names:
+        return None
+    est = {n: _iv(an.nopt[n[2:]].a, an.nopt[n[2:]].interval) for n in names}
+    every = frozenset(ESTIMATORS) | frozenset(SLICES)
+    return Reading(names, est, (math.nan,) * 3, "the form-free estimates",
+                   frozenset(every - {n[2:] for n in names} | {"loss_vs_compute"}))
