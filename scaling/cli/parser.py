@@ -122,6 +122,8 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("--sims", type=types.count, default=services.planner.N_SIM,
                     help="simulated data sets per design weighed (more: steadier, slower)")
     pl.add_argument("--seed", type=types.seed, default=0)
+    pl.add_argument("--hedge", action="store_true", help="where the verdict believes the parametric form, plan for the "
+                    "form-free pair too (half each): steadier where the form is wrong, half as sharp where it is right")
     pl.add_argument("--queue", action="store_true", help="queue the runs (a worker trains them) after writing down "
                     "each one's predicted loss and the target's expected interval")
     pl.add_argument("--device", default="auto", help="the worker's device with --queue")

@@ -26,7 +26,7 @@ def plan(args) -> int:
     curves = store.curves()
     device = services.device_info().label if budget[1] == "s" else None  # a time budget is priced on this device
     p = planner.plan_runs(runs, curves, sel, budget, args.target, device_label=device, n_boot=args.bootstrap,
-                          n_sim=args.sims, seed=args.seed)
+                          n_sim=args.sims, seed=args.seed, hedge=args.hedge)
     queued = None
     if args.queue and p.configs:
         queued = planner.queue_plan(store, p, sel, args.device)

@@ -34,9 +34,10 @@ def parse_budget(text: str) -> tuple[float, str]:
 
 def plan_runs(runs: pd.DataFrame, curves: pd.DataFrame | None, sel: Selection, budget: str | tuple,
               target: str = "a", *, device_label: str | None = None, n_boot: int = PLAN_BOOT,
-              n_sim: int = N_SIM, seed: int = 0, an=None) -> PlanResult:
+              n_sim: int = N_SIM, seed: int = 0, an=None, hedge: bool = False) -> PlanResult:
     """The plan for a selection: budget as parse_budget reads it (a time needs device_label, whose
-    time model prices each run). an: the selection's bootstrapped analysis, where the caller has one."""
+    time model prices each run). an: the selection's bootstrapped analysis, where the caller has one.
+    hedge: fit.planner.plan's (a parametric answer planned for the form-free pair too)."""
     value, unit = parse_budget(budget) if isinstance(budget, str) else budget
     tgt = parse_target(target)
     if an is None:
@@ -51,7 +52,8 @@ def plan_runs(runs: pd.DataFrame, curves: pd.DataFrame | None, sel: Selection, b
     ok = ok[ok["status"] == "ok"]
     if sel.lr != LR_TUNED:
         ok = ok[np.isclose(ok["lr_mult"].astype(float), float(sel.lr))]
-    return plan(an, ok, budget=value, cost=cost, unit=unit, target=tgt, lr=sel.lr, n_sim=n_sim, seed=seed)
+    return plan(an, ok, budget=value, cost=cost, unit=unit, target=tgt, lr=sel.lr, n_sim=n_sim, seed=seed,
+                hedge=hedge)
 
 
 def _iv(t: tuple) -> dict:
@@ -94,6 +96,8 @@ def describe(p: PlanResult) -> str:
              f"per design on {p.n_surfaces} surfaces, planned in {p.seconds:.1f} s"]
     for s in p.steps:
         lines.append(f"  {s.kind:<9} {len(s.configs):>3} runs {fmt_flops(s.flops):>10}  {s.why}")
+    if p.configs:
+        lines.append("  (--json lists every run with its fields, compute and predicted loss)")
     if p.spent < 0.9 * p.budget:
         lines.append("  (the rest of the budget buys no narrowing that the simulations can see)")
     return "\n".join(lines)

@@ -95,6 +95,8 @@ def test_a_plan_spends_within_its_budget_and_expects_a_narrower_interval(small_l
     for tgt, n_sim in (("alpha_C", 4), ("beta", 4)):
         q = plan(an, runs, budget=budget, target=parse_target(tgt), seed=1, n_sim=n_sim, max_steps=3)
         assert q.flops <= budget and q.expected[2] - q.expected[1] <= q.now[2] - q.now[1]
+    h = plan(an, runs, budget=budget, seed=1, n_sim=4, max_steps=2, hedge=True)  # weighs the form-free pair too
+    assert h.configs and h.flops <= budget and h.estimator == p.estimator
 
 
 def test_a_plan_without_a_measured_noise_says_why(small_law):

@@ -172,7 +172,9 @@ def plan(an, runs: pd.DataFrame, *, budget: float, cost=None, unit: str = "FLOP"
          lr="tuned", n_sim: int = N_SIM, seed: int = 0, form_share: float = FORM_SHARE,
          max_steps: int = MAX_STEPS, w: World | None = None, hedge: bool = False) -> PlanResult:
     """The plan for analysis `an` of the family's runs `runs` (bootstrapped: its intervals are the
-    'now'). cost(list of RunConfig) -> float in `unit` (default: their FLOPs)."""
+    'now'). cost(list of RunConfig) -> float in `unit` (default: their FLOPs). hedge: where a is the
+    parametric estimate, weigh each batch by the mean of its width and the form-free pair's (the answer
+    the verdict turns to if the runs reveal a misfit): docs/planner.md measures what that costs."""
     t0 = time.perf_counter()
     if not (math.isfinite(budget) and budget > 0):
         raise ValueError(f"budget {budget!r}: a positive amount of compute or time")
