@@ -58,6 +58,7 @@ with right2:
 # Asked after every chart is drawn: its plan is timed for the training device, whose first look imports torch.
 brk = ui.guarded(ui.bracketing, s, sel, runs, an, ui.device().label)
 part.bracket_offer(right.container(), s, sel, brk, shown)  # emitted either way: an offer that goes leaves no copy
+ui.plan_panel(s, version, sel, runs, curves, an, "explore")  # the next runs for a budget, queued with predictions
 
 with st.expander("Chart data and downloads"):
     st.caption("Each chart's toolbar (top right, on hover) saves it as PNG and shows its data; the buttons "

@@ -1,4 +1,4 @@
-"""Fit lab: the parametric L(N, D) fit, IsoFLOP curves, the three N_opt estimators, predictions."""
+"""Fit lab: the parametric L(N, D) fit, IsoFLOP curves, the three N_opt estimators, predictions, the planner."""
 import math
 
 import pandas as pd
@@ -113,3 +113,5 @@ if pf is not None:
 d1, d2 = st.columns(2)
 ui.download(d1, "Residuals and points (CSV)", res, "fit_lab_points.csv")
 ui.notebook_button(d2, s, runs, sel, ui.BOOT, "Fit lab")  # this fit and these charts, reproduced in Jupyter
+ui.plan_panel(s, version, sel, runs, curves, an, "fit_lab")  # the next runs; their predictions scored below
+ui.prediction_scores(s)

@@ -14,12 +14,14 @@ them and draws widgets.
     notebook.py       the Download-as-notebook button
     start.py          Explore on an empty cache: the quick sweep and the shipped grid
     explore_parts.py  Explore's cards, charts and offers, drawn into slots the intervals redraw in place
+    planner.py        the planner's panel (budget, runs, Queue these runs) and the scores of its predictions
 """
 from .annotations import annotate_runs, excluded_caption, past_sweeps, shipped_offer, show_toast
 from .cards import chart, download, exponent_card, interval_note
 from .fits import BOOT, analysis, backtest, bracketing, cached_analysis, lr_offer, point_estimates, study_answer
 from .layout import card_row, chart_row
 from .notebook import notebook_button
+from .planner import plan_panel, prediction_scores
 from .reads import device, guarded, load_curves, load_runs, snapshot, store
 from .routing import through_app
 from .selection import selection_controls, set_estimator, set_selection, write_url
@@ -29,6 +31,6 @@ from .sweeps import intervals_wait, remember_sweep, running_sweeps, sweep_active
 __all__ = ["annotate_runs", "excluded_caption", "notebook_button", "past_sweeps", "shipped_offer", "show_toast",
            "BOOT", "analysis", "backtest", "bracketing", "cached_analysis", "card_row", "chart", "chart_row", "device",
            "download", "exponent_card", "first_runs", "guarded", "interval_note", "intervals_wait", "load_curves",
-           "load_runs", "lr_offer", "point_estimates", "remember_sweep", "running_sweeps", "selection_controls",
+           "load_runs", "lr_offer", "plan_panel", "point_estimates", "prediction_scores", "remember_sweep", "running_sweeps", "selection_controls",
            "set_estimator", "set_selection", "snapshot", "store", "study_answer", "sweep_active", "sweeps_section",
            "through_app", "training_now", "write_url"]

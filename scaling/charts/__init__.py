@@ -4,6 +4,7 @@
     figures.py  the charts of Explore, Compare and Fit lab
     studies.py  the charts of the studies beyond the exercise
     curves.py   the chart of Your curves: one learning curve, its fitted form, its band
+    planner.py  the planner's predictions against what the runs gave
 """
 from scaling.charts.curves import curve_fit
 from scaling.charts.figures import (
@@ -18,4 +19,5 @@ from scaling.charts.figures import (
     prediction,
     residuals,
 )
+from scaling.charts.planner import predicted_vs_observed
 from scaling.charts.vega import HEIGHT, Figure, can_export, log_ticks

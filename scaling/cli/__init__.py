@@ -1,4 +1,4 @@
-"""The `scaling` command: sweep, runs, export, import, fit, worker, doctor.
+"""The `scaling` command: sweep, runs, export, import, fit, plan, worker, doctor.
 
     parser.py  every subcommand, its flags and their types
     args.py    the flags' types, checked as they are parsed, and argparse's errors in one line
@@ -8,6 +8,7 @@
     notebook.py  notebook: a fit as a Jupyter notebook that reproduces it with the Python API
     annotate.py  runs exclude|include|note: runs left out of every fit, notes on runs and sweeps
     curve.py   curve: any learning curve from a CSV, fitted and extrapolated
+    plan.py    plan: the runs that narrow an answer most for a budget, queued with their predictions
     doctor.py  what this machine trains on and why
     files.py   opening the store for reading, writing an export beside its target, OS errors in a line
 """
@@ -22,6 +23,7 @@ from scaling.cli.files import os_error
 from scaling.cli.fit import fit
 from scaling.cli.notebook import notebook
 from scaling.cli.parser import parser
+from scaling.cli.plan import plan
 from scaling.cli.runs import export, import_, runs
 from scaling.cli.sweep import sweep, worker
 from scaling.core import grid
@@ -44,7 +46,8 @@ def main(argv=None) -> int:
 
     try:
         return {"sweep": sweep, "runs": runs, "export": export, "import": import_, "fit": fit, "worker": worker,
-                "doctor": doctor, "curve": curve, "notebook": notebook}[args.cmd](args)
+                "doctor": doctor, "curve": curve, "notebook": notebook,
+                "plan": plan}[args.cmd](args)
     except (grid.GridError, StoreError, DataError, ValueError) as e:
         print(f"scaling {args.cmd}: error: {printable(e)}", file=sys.stderr)
         return 2

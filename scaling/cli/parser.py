@@ -115,6 +115,24 @@ def parser() -> argparse.ArgumentParser:
     _add_db(f)
 
     add_notebook(sub, like=f)
+    pl = sub.add_parser("plan", help="the runs that narrow an answer's 95% interval most for a budget (simulated from "
+                        "the fit at the measured seed noise); --queue trains them, predictions written down first")
+    pl.add_argument("--budget", required=True, help="FLOPs (2e13) or time on this device (10m, 90s, 1h: the time model)")
+    pl.add_argument("--target", default="a", help="a (N_opt exponent, as the verdict answers it), alpha_C, alpha, beta, "
+                    "or loss@C (the frontier's loss at C FLOPs)")
+    pl.add_argument("--dataset", default="mnist")
+    pl.add_argument("--dropout", type=float, help="the run family's dropout (default: the lowest most common cached)")
+    pl.add_argument("--bootstrap", type=types.bootstrap, default=60, help="resamples behind the interval now")
+    pl.add_argument("--sims", type=types.count, default=services.planner.N_SIM,
+                    help="simulated data sets per design weighed (more: steadier, slower)")
+    pl.add_argument("--seed", type=types.seed, default=0)
+    pl.add_argument("--hedge", action="store_true", help="where the verdict believes the parametric form, plan for the "
+                    "form-free pair too (half each): steadier where the form is wrong, half as sharp where it is right")
+    pl.add_argument("--queue", action="store_true", help="queue the runs (a worker trains them) after writing down "
+                    "each one's predicted loss and the target's expected interval")
+    pl.add_argument("--device", default="auto", help="the worker's device with --queue")
+    pl.add_argument("--json", action="store_true")
+    _add_db(pl)
 
     c = sub.add_parser("curve", help="fit and extrapolate learning curves from a CSV, one per group, each with the "
                        "form its own backtest picks")

@@ -15,6 +15,7 @@
     studies.py    the studies beyond the exercise: what each asks, its preset grid, its answer
     access.py     the optional password of a hosted app, and the signed token that keeps a login
     curves.py     Your curves: a user's CSV read as data, each curve fitted, extended, banded
+    planner.py    the next runs for a budget, queued with their predictions written down first, scored as they land
 """
 from scaling.core.fmt import (
     compute_note,
@@ -29,7 +30,7 @@ from scaling.core.fmt import (
     sentence,
 )
 from scaling.fit.time_model import TimeModel, time_model  # what a run costs here: the pages and the CLI ask
-from scaling.services import annotations, curves, notebook, studies  # services.studies.preset: the modules
+from scaling.services import annotations, curves, notebook, planner, studies  # services.studies.preset: the modules
 from scaling.services.answers import (
     Coverage,
     analysis,

@@ -5,6 +5,7 @@
     runs.py      runs and their curves: cached ids, writing results, importing, reading, deleting
     queue.py     the run queue and the sweeps: enqueue, claim, heartbeat, cancel, progress
     annotations.py  a run excluded from fits with its reason, notes on runs and sweeps, a sweep's grid
+    predictions.py  predictions written down before planned runs train, scored as they land
     exchange.py  exports as one self-describing Parquet file, and reading them back, checked
     checks.py    an export's values checked: ids, ranges, N, D and C, curve points
 """
@@ -14,6 +15,7 @@ import pandas as pd
 
 from scaling.store.annotations import EXCLUDED, Annotations
 from scaling.store.db import DEFAULT_DB, MIGRATIONS, SCHEMA_VERSION, Database, StoreError
+from scaling.store.predictions import Predictions
 from scaling.store.queue import (
     MAX_QUEUE,
     STALE_S,
@@ -28,8 +30,8 @@ from scaling.store.queue import (
 from scaling.store.runs import RUN_COLUMNS, Conflict, Imported, Runs
 
 
-class Store(Runs, Queue, Annotations):
-    """A database file of runs, curves, the queue and the sweeps. Holds no connection."""
+class Store(Runs, Queue, Annotations, Predictions):
+    """A database file of runs, curves, the queue, the sweeps, annotations and the planner's predictions. Holds no connection."""
 
     def snapshot(self) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
         """Every cached run (all statuses) and the sweeps still in flight, in one connection."""

@@ -21,7 +21,7 @@ from scaling.core import settings
 from scaling.core.paths import default_db
 from scaling.store.identity import canonical_ids
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 DEFAULT_DB = default_db()
 
 # Ordered migrations: MIGRATIONS[i] takes the schema from version i to i + 1: SQL, or a function of
@@ -97,6 +97,16 @@ MIGRATIONS = [
     CREATE TABLE IF NOT EXISTS run_notes (run_id VARCHAR PRIMARY KEY, excluded VARCHAR, note VARCHAR, updated_at TIMESTAMP NOT NULL);
     CREATE TABLE IF NOT EXISTS sweep_notes (sweep_id VARCHAR PRIMARY KEY, note VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL);
     CREATE TABLE IF NOT EXISTS sweep_grids (sweep_id VARCHAR PRIMARY KEY, configs VARCHAR NOT NULL);
+    """,
+    # 8: predictions written down before the runs train (the planner): each planned run's loss with its
+    # interval (quantity 'val_loss'), and the plan's target after the batch (run_id '', quantity its name)
+    """
+    CREATE TABLE IF NOT EXISTS predictions (
+        plan_id VARCHAR NOT NULL, run_id VARCHAR NOT NULL, quantity VARCHAR NOT NULL,
+        estimate DOUBLE, lo DOUBLE, hi DOUBLE, level DOUBLE NOT NULL, basis VARCHAR,
+        now_estimate DOUBLE, now_lo DOUBLE, now_hi DOUBLE, created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (plan_id, run_id, quantity)
+    );
     """,
 ]
 # the tables every version from 1 on has (weights from 5 on): a file without one was damaged by hand
