@@ -12,18 +12,21 @@ them and draws widgets.
     sweeps.py         the sweep panels (one fragment owns them), which sweeps to show, whether intervals wait
     start.py          Explore on an empty cache: the quick sweep and the shipped grid
     explore_parts.py  Explore's cards, charts and offers, drawn into slots the intervals redraw in place
+    run_detail.py     a chart whose points open their runs (a dialog), and the Runs page's overlay of ticked runs
 """
 from .cards import chart, download, exponent_card, interval_note
 from .fits import BOOT, analysis, backtest, bracketing, cached_analysis, lr_offer, point_estimates, study_answer
 from .layout import card_row, chart_row
 from .reads import device, guarded, load_curves, load_runs, snapshot, store
 from .routing import through_app
+from .run_detail import overlay as run_overlay
+from .run_detail import pick_chart
 from .selection import selection_controls, set_estimator, set_selection, write_url
 from .start import first_runs
 from .sweeps import intervals_wait, remember_sweep, running_sweeps, sweep_active, sweeps_section, training_now
 
 __all__ = ["BOOT", "analysis", "backtest", "bracketing", "cached_analysis", "card_row", "chart", "chart_row", "device",
            "download", "exponent_card", "first_runs", "guarded", "interval_note", "intervals_wait", "load_curves",
-           "load_runs", "lr_offer", "point_estimates", "remember_sweep", "running_sweeps", "selection_controls",
+           "load_runs", "lr_offer", "pick_chart", "run_overlay", "point_estimates", "remember_sweep", "running_sweeps", "selection_controls",
            "set_estimator", "set_selection", "snapshot", "store", "study_answer", "sweep_active", "sweeps_section",
            "through_app", "training_now", "write_url"]

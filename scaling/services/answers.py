@@ -60,7 +60,7 @@ def backtest(runs: pd.DataFrame, sel: Selection, octaves: float, n_boot: int = 0
 
 
 RUN_COLUMNS = ["width", "width_step", "params", "data_fraction", "examples", "flops", "seed", "val_loss", "val_acc",
-               "lr_mult"]
+               "lr_mult", "run_id"]  # run_id: a click on a chart's run opens it
 
 
 def chart_runs(runs: pd.DataFrame, sel: Selection) -> pd.DataFrame:
