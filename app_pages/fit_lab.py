@@ -18,6 +18,7 @@ version = services.data_version(runs)
 curves = ui.load_curves(s, version)
 sel = ui.selection_controls(runs, "fit_lab")
 ui.write_url((sel, ""))
+sel_runs = services.select(runs, sel)  # a click on a chart's point opens these runs
 
 an = ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT, slot=st.empty())  # says how far the bootstrap is
 if isinstance(an, services.SelectionError):
@@ -99,8 +100,8 @@ else:
                f"it: their loss, and N_opt at their compute against the N of the configuration there. Bars: 95% "
                f"bands from {bt.n_boot} resamples of the fitted runs.")
     b1, b2 = ui.chart_row(2)
-    ui.chart(b1, charts.prediction(bt.heldout, "loss"))
-    ui.chart(b2, charts.prediction(bt.heldout, "N_opt"))
+    ui.pick_chart(b1, charts.prediction(bt.heldout, "loss"), "fit_lab_pred_loss", sel_runs, curves)
+    ui.pick_chart(b2, charts.prediction(bt.heldout, "N_opt"), "fit_lab_pred_nopt", sel_runs, curves)
     st.dataframe(bt.table.rename(columns={"rms_log_error": "RMS log error", "mape": "mean |error|"})[
                      ["model", "predicts", "RMS log error", "mean |error|", "reason"]], hide_index=True,
                  width="stretch",
@@ -109,5 +110,6 @@ else:
 st.subheader("Residuals of the parametric fit")
 res = services.parametric_residuals(an)
 if pf is not None:
-    ui.chart(st, charts.residuals(res))
+    ui.pick_chart(st, charts.residuals(res), "fit_lab_residuals", sel_runs, curves)
+    st.caption("Click a point to open its configuration's runs.")
 ui.download(st, "Residuals and points (CSV)", res, "fit_lab_points.csv")

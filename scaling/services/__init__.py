@@ -13,6 +13,7 @@
     studies.py    the studies beyond the exercise: what each asks, its preset grid, its answer
     access.py     the optional password of a hosted app, and the signed token that keeps a login
     curves.py     Your curves: a user's CSV read as data, each curve fitted, extended, banded
+    run_detail.py the runs behind a chart's clicked point: configuration, where they trained, their curves
 """
 from scaling.core.fmt import (
     compute_note,
@@ -27,7 +28,11 @@ from scaling.core.fmt import (
     sentence,
 )
 from scaling.fit.time_model import TimeModel, time_model  # what a run costs here: the pages and the CLI ask
-from scaling.services import curves, studies  # services.studies.preset, services.curves.fit_curves: the modules' names
+from scaling.services import (  # services.studies.preset, services.curves.fit_curves: the modules' names
+    curves,
+    run_detail,
+    studies,
+)
 from scaling.services.answers import (
     Coverage,
     analysis,
@@ -100,5 +105,5 @@ __all__ = [
     "isoflop_profiles", "law_band", "law_line", "lr_tuning", "md_text", "n_stale", "next_lr_configs", "nopt_band", "nopt_data_points", "options", "parametric_residuals", "parse_count", "parse_params", "plan",
     "point_estimates", "queue_runs", "quick_grid", "select", "shown_nopt", "stale_configs", "start_sweep", "start_worker", "sweep_status",
     "TimeModel", "time_model", "verdict", "wait_sweep", "worker_pid",
-    "Shipped", "export_bytes", "import_file", "imported_note", "shipped", "studies", "curves",
+    "Shipped", "export_bytes", "import_file", "imported_note", "shipped", "studies", "curves", "run_detail",
 ]

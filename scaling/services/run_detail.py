@@ -48,6 +48,13 @@ def runs_at(candidates: pd.DataFrame, point: dict | None) -> pd.DataFrame:
     return candidates[keep] if matched else candidates.iloc[0:0]
 
 
+def family_runs(runs: pd.DataFrame, family: dict) -> pd.DataFrame:
+    """The ok runs of one run family (a study's `family`: field -> value), the pool its charts' points are."""
+    ok = runs[runs["status"] == "ok"] if "status" in runs else runs
+    pick = {k: v for k, v in (family or {}).items() if k in ok.columns}
+    return runs_at(ok, pick) if pick else ok
+
+
 @dataclass(frozen=True, eq=False)
 class RunDetail:
     """The runs behind one point, for the run view.

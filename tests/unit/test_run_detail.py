@@ -88,3 +88,31 @@ def test_a_click_on_explore_opens_the_run_view(app, cache):
     assert any("host" in f.columns and rid in set(f["run_id"]) for f in frames if isinstance(f, pd.DataFrame))
     assert any("only its final value is stored" in c.value for c in app.caption)
     assert "_run_pick" not in app.session_state  # read once: the next rerun does not open it again
+
+
+def test_runs_page_overlays_ticked_runs_and_a_delete_leaves_no_tick(tmp_path, monkeypatch, grid):
+    """Ticked rows draw their curves together; after a delete no row is ticked (the ticks do not
+    move to the runs that took the deleted rows' places)."""
+    from apptest import APP
+    from streamlit.testing.v1 import AppTest
+
+    from scaling.services import imports
+
+    db = tmp_path / "runs.duckdb"
+    imports.import_file(Store(db), imports.exchange.SHIPPED)
+    monkeypatch.setenv("SCALING_DB", str(db))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/runs.py").run()
+    _ok(at)
+    at.session_state["r_table_0"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
+    at.run()
+    _ok(at)
+    assert any(m.value.startswith("**Curves of the 2 ticked runs") for m in at.markdown)
+    assert len(at.get("vega_lite_chart")) == 1
+    at.checkbox(key="r_confirm").check().run()
+    next(b for b in at.button if b.label == "Delete").click().run()
+    _ok(at)
+    assert len(Store(db).runs(None)) == len(grid[0]) - 2
+    assert not any(m.value.startswith("**Curves of the") for m in at.markdown)  # nothing ticked now
+    assert not any(w.value.startswith("Delete ") for w in at.warning)
