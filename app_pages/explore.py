@@ -54,7 +54,8 @@ ui.pick_chart(left2, charts.accuracy_vs_compute(ok_runs, an.aggregate.points), "
 with right2:
     st.markdown("**The data bottleneck**")
     # only the open tab's chart is drawn: a hidden one still costs the browser every redraw
-    for tab, by in zip(st.tabs(["loss vs N per D", "loss vs D per N"], key="bottleneck_tab", on_change="rerun"),
+    # the open tab is in the URL (?bottleneck=...): a copied link opens the same one
+    for tab, by in zip(st.tabs(["loss vs N per D", "loss vs D per N"], key="bottleneck", bind="query-params"),
                        ("examples", "params")):
         if tab.open:
             ui.chart(tab, charts.bottleneck(an.aggregate.points, by))

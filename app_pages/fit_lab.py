@@ -83,13 +83,18 @@ v = services.verdict(an)
 (c2.success if v.agree else c2.warning)(
     f"**Verdict:** {'believe the ' + services.ESTIMATORS[v.choice] + ' estimate' if v.choice else 'no estimate'}: "
     f"{v.reason}.", icon=":material/gavel:")
+if ff := services.explain_form_free(v.reason):
+    c2.caption(services.md_text(ff))
 for m, nf in an.nopt.items():
     if not nf.ok:
         c2.caption(f"**{services.ESTIMATORS[m]}** cannot answer: {services.explain_nopt(nf)}.")
 
 st.subheader("Backtest: fit below a compute cut-off, predict the frontier above it")
-octaves = st.slider("Hold out the top octaves of compute", 1.0, 4.0, 2.0, 0.5, key="fl_octaves",
-                    help="an octave is a factor of 2: 2 holds out the last factor of 4 of the compute range")
+hold = services.hold_out(runs, sel)
+# the default holds out at least 3 frontier configurations where the grid allows; a new default is a new slider
+octaves = st.slider("Hold out the top octaves of compute", 1.0, 8.0, hold.octaves, 0.5, key=f"fl_octaves_{hold.octaves:g}",
+                    help="an octave is a factor of 2: 2 holds out the last factor of 4 of the compute range; the "
+                         "default is the fewest that hold out 3 frontier configurations")
 with st.spinner("backtesting each law and estimator, with bands…"):
     bt = ui.backtest(s, version, sel, runs, octaves, n_boot=ui.BOOT // 2)
 if isinstance(bt, ValueError):
@@ -99,6 +104,11 @@ else:
                f"{services.fmt_flops(bt.cutoff_flops)}, predicting the {len(bt.heldout)} frontier configurations above "
                f"it: their loss, and N_opt at their compute against the N of the configuration there. Bars: 95% "
                f"bands from {bt.n_boot} resamples of the fitted runs.")
+    if len(bt.heldout) < services.MIN_HELDOUT:
+        st.warning(f"Only {len(bt.heldout)} held-out frontier configuration{'s' * (len(bt.heldout) != 1)}: a score "
+                   f"from fewer than {services.MIN_HELDOUT} says little. "
+                   + (f"{hold.why[0].upper()}{hold.why[1:]}." if hold.why and octaves == hold.octaves else
+                      "Hold out more octaves."), icon=":material/warning:")
     b1, b2 = ui.chart_row(2)
     ui.pick_chart(b1, charts.prediction(bt.heldout, "loss"), "fit_lab_pred_loss", sel_runs, curves)
     ui.pick_chart(b2, charts.prediction(bt.heldout, "N_opt"), "fit_lab_pred_nopt", sel_runs, curves)

@@ -34,14 +34,18 @@ from scaling.services import (  # services.studies.preset, services.curves.fit_c
     studies,
 )
 from scaling.services.answers import (
+    MIN_HELDOUT,
     Coverage,
     analysis,
     backtest,
     chart_runs,
     common_range,
+    common_range_all,
     comparison_table,
     coverage,
+    explain_form_free,
     headline,
+    hold_out,
     isoflop_profiles,
     law_band,
     law_line,
@@ -99,7 +103,7 @@ from scaling.services.sweeps import (
 
 __all__ = [
     "COMPUTE", "ESTIMATORS", "FAMILY", "STUDY_AXES", "study_words", "FORMS", "LR_SCAN", "LR_TUNED", "MIN_POINTS", "PARAM_KEYS", "PRECISIONS", "VERDICT", "QUICK_CPU", "QUICK_GPU", "Bracket", "Coverage", "DeviceInfo", "GridSpec",
-    "Options", "Plan", "Selection", "SelectionError", "SweepStatus", "analysis", "backtest", "bootstrap_waits", "headline", "sentence", "bracket", "chart_runs", "common_range", "coverage", "comparison_table", "compute_note", "current",
+    "Options", "Plan", "Selection", "SelectionError", "SweepStatus", "analysis", "backtest", "bootstrap_waits", "explain_form_free", "headline", "hold_out", "MIN_HELDOUT", "sentence", "bracket", "chart_runs", "common_range", "common_range_all", "coverage", "comparison_table", "compute_note", "current",
     "cluster_line", "contrast_labels", "cpu_path_line", "data_version", "describe", "describe_family", "device_info", "equation", "explain_nopt",
     "fit_to_options", "floor_negligible", "fmt_flops", "fmt_num", "fmt_s", "follow_growth", "frac_label",
     "isoflop_profiles", "law_band", "law_line", "lr_tuning", "md_text", "n_stale", "next_lr_configs", "nopt_band", "nopt_data_points", "options", "parametric_residuals", "parse_count", "parse_params", "plan",
