@@ -49,7 +49,10 @@ for key, study in services.studies.STUDIES.items():
             st.session_state["s_toast"] = f"{study.title}: queued {n_new} runs ({n_cached} cached)"
             st.rerun()  # the plan above now counts them as queued
         r = ui.guarded(ui.study_answer, s, key, runs, ui.BOOT)
-        (st.success if r.ok else st.info)(r.answer, icon=":material/lightbulb:" if r.ok else ":material/hourglass:")
+        # an answer before the preset is all cached can still change as runs land: it says so
+        prov = services.studies.provisional(key, dev.device, runs) if r.ok else ""
+        (st.success if r.ok and not prov else st.info)(f"{prov} {r.answer}" if prov else r.answer,
+                                                       icon=":material/lightbulb:" if r.ok else ":material/hourglass:")
         figs = study_charts.study_charts(r)
         mine = services.run_detail.family_runs(runs, getattr(r, "family", {}))  # a click opens these runs
         for i, (cell, fig) in enumerate(zip(ui.chart_row(len(figs)), figs)):
