@@ -26,7 +26,7 @@ curves = ui.load_curves(s, version)
 
 # how many: from the link's prefixes (?c_dropout=... asks for three), then the widget
 linked = max([i + 1 for i, p in enumerate(PREFIXES) if any(k.startswith(p) for k in st.query_params)] + [2])
-n = st.number_input("Selections to compare", 2, MOST, min(linked, MOST), key="cmp_n",
+n = st.number_input("Selections to compare", 2, MOST, min(linked, MOST), key="cmp_n", width=240,
                     help="up to five, each with its own settings; the first (A) is the one the others are tested against")
 second = 0.2 if any(math.isclose(d, 0.2) for d in opts.dropouts) else opts.dropouts[-1]
 spare = [d for d in opts.dropouts if not any(math.isclose(d, x) for x in (0.0, second))]

@@ -83,9 +83,12 @@ def picked(state) -> dict | None:
         sel = state["selection"]
     else:
         sel = getattr(state, "selection", state)
-    sel = dict(sel or {})
-    for name in sorted(sel):
-        vals = sel[name]
+    # a click updates every layer's param (Vega-Lite's selections are global): each projects the clicked
+    # point on its own fields, empty where the point lacks them; the run_id, else the most fields, wins
+    found = []
+    for name, vals in dict(sel or {}).items():
         if name.startswith(PICK) and isinstance(vals, list) and vals and isinstance(vals[0], dict):
-            return {k: v for k, v in vals[0].items() if not k.startswith("vg")}
-    return None
+            point = {k: v for k, v in vals[0].items() if not k.startswith("vg") and v is not None}
+            if point:
+                found.append(point)
+    return max(found, key=lambda p: ("run_id" in p, len(p))) if found else None

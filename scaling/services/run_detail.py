@@ -128,7 +128,8 @@ def run_detail(runs: pd.DataFrame, curves: pd.DataFrame | None) -> RunDetail:
     finals = runs[["run_id", "examples", "flops", "val_loss", "val_acc"]]
     cv = (pd.concat([cv[finals.columns], finals], ignore_index=True)
           .drop_duplicates(["run_id", "examples"], keep="first").sort_values(["run_id", "examples"]))
-    cv = cv.assign(run=cv["run_id"].map(labels))
+    order = {k: i for i, k in enumerate(labels)}  # by seed, as the table lists them
+    cv = cv.assign(run=cv["run_id"].map(labels), o=cv["run_id"].map(order)).sort_values(["o", "examples"]).drop(columns="o")
     train = runs[["run_id", "examples", "train_loss"]].dropna(subset=["train_loss"])
     train = train.assign(run=train["run_id"].map(labels))
     notes = [TRAIN_NOTE]
@@ -140,5 +141,7 @@ def run_detail(runs: pd.DataFrame, curves: pd.DataFrame | None) -> RunDetail:
                      + ") are listed but have no loss to draw.")
     keep = ["run_id", "seed", "lr_mult", *RESULT_COLUMNS, *WHERE_COLUMNS]
     table = runs[[c for c in keep if c in runs]].reset_index(drop=True)
+    if "host" in table:
+        table["host"] = table["host"].fillna("not recorded")
     return RunDetail(title, pd.DataFrame(cfg), table, cv.reset_index(drop=True), train.reset_index(drop=True),
                      tuple(notes))

@@ -72,6 +72,10 @@ def test_picked_reads_streamlits_selection_state():
     state = {"selection": {"pick_width": [], f"{select.PICK}_1": [{"run_id": "abc", "vgsid_": 3}]}}
     assert select.picked(state) == {"run_id": "abc"}
     assert select.picked({"selection": {f"{select.PICK}_0": []}}) is None
+    # what Chromium sent for a click on a seed mean: the runs layer's param empty, the others the configuration
+    cfg = {"width": 1, "data_fraction": 0.0078125, "params": 476}
+    clicked = {"selection": {f"{select.PICK}_0": [{}], f"{select.PICK}_1": [cfg], f"{select.PICK}_2": [cfg]}}
+    assert select.picked(clicked) == cfg
 
 
 def test_a_click_on_explore_opens_the_run_view(app, cache):
