@@ -84,8 +84,19 @@ class RunDetail:
     notes: tuple
 
 
-def _label(r) -> str:
-    return f"seed {r.seed}" + (f" · lr ×{r.lr_mult:g}" if getattr(r, "lr_mult", 1.0) != 1.0 else "")
+# what tells runs apart in a legend, in this order, and its words
+_APART = {"arch": "", "dropout": "dropout ", "label_noise": "label noise ", "width": "width ", "data_fraction": "fraction ",
+          "epochs": "epochs ", "lr_mult": "lr ×", "seed": "seed "}
+
+
+def _labels(runs: pd.DataFrame) -> dict:
+    """run_id -> the fields in which the runs differ ('dropout 0.2 · seed 2'); the seed alone for one
+    configuration's seeds; the id where nothing else tells two apart."""
+    apart = [k for k in _APART if k in runs and runs[k].astype(str).nunique() > 1] or ["seed"]
+    labels = {r["run_id"]: " · ".join(_APART[k] + _value(k, r[k]) for k in apart) for _, r in runs.iterrows()}
+    if len(set(labels.values())) < len(labels):
+        labels = {k: f"{v} · {k[:6]}" for k, v in labels.items()}
+    return labels
 
 
 def _value(k: str, v) -> str:
@@ -106,9 +117,7 @@ def run_detail(runs: pd.DataFrame, curves: pd.DataFrame | None) -> RunDetail:
     if not len(runs):
         raise ValueError("no cached run at that point")
     runs = runs.head(MAX_RUNS).sort_values(["seed", "lr_mult"] if "lr_mult" in runs else ["seed"])
-    labels = {r.run_id: _label(r) for r in runs.itertuples()}
-    if len(set(labels.values())) < len(labels):  # two runs that differ elsewhere: their ids tell them apart
-        labels = {k: f"{v} · {k[:6]}" for k, v in labels.items()}
+    labels = _labels(runs)
     cfg = []
     for k in CONFIG_COLUMNS:
         if k not in runs:

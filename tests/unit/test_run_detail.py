@@ -120,3 +120,10 @@ def test_runs_page_overlays_ticked_runs_and_a_delete_leaves_no_tick(tmp_path, mo
     assert len(Store(db).runs(None)) == len(grid[0]) - 2
     assert not any(m.value.startswith("**Curves of the") for m in at.markdown)  # nothing ticked now
     assert not any(w.value.startswith("Delete ") for w in at.warning)
+
+
+def test_overlaid_runs_are_labelled_by_what_tells_them_apart(grid):
+    runs, curves = grid
+    two = runs[(runs["width_step"] == 0) & (runs["data_fraction"] == 1 / 16) & (runs["seed"] == 2)]
+    d = rd.run_detail(two, curves)
+    assert set(d.curves["run"]) == {"dropout 0", "dropout 0.2"}  # the seed is the same: not named
