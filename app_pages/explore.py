@@ -58,7 +58,7 @@ with right2:
     for tab, by in zip(st.tabs(["loss vs N per D", "loss vs D per N"], key="bottleneck", bind="query-params"),
                        ("examples", "params")):
         if tab.open:
-            ui.chart(tab, charts.bottleneck(an.aggregate.points, by))
+            ui.pick_chart(tab, charts.bottleneck(an.aggregate.points, by), f"explore_bottleneck_{by}", sel_runs, curves)
 
 # Asked after every chart is drawn: its plan is timed for the training device, whose first look imports torch.
 brk = ui.guarded(ui.bracketing, s, sel, runs, an, ui.device().label)

@@ -25,11 +25,16 @@ def _pointed(m) -> bool:
     return kind in _POINTED or (kind == "line" and isinstance(m, dict) and bool(m.get("point")))
 
 
+SIZE_FIELDS = ("width", "width_step", "params")  # a point names a configuration only where it names a size
+
+
 def _fields(frame) -> list[str]:
+    """The fields that name a point's run or configuration; none where the data cannot (an exponent per
+    setting, a budget's optimum): a click there would stand for every run of a side."""
     cols = set(frame.columns)
     if "run_id" in cols:
         return ["run_id"]
-    return [f for f in CONFIG_FIELDS if f in cols]
+    return [f for f in CONFIG_FIELDS if f in cols] if cols & set(SIZE_FIELDS) else []
 
 
 def pickable(fig: Figure, only: tuple[str, ...] | None = None) -> Figure:

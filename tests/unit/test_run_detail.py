@@ -127,3 +127,12 @@ def test_overlaid_runs_are_labelled_by_what_tells_them_apart(grid):
     two = runs[(runs["width_step"] == 0) & (runs["data_fraction"] == 1 / 16) & (runs["seed"] == 2)]
     d = rd.run_detail(two, curves)
     assert set(d.curves["run"]) == {"dropout 0", "dropout 0.2"}  # the seed is the same: not named
+
+
+def test_points_that_name_no_configuration_are_not_pickable():
+    """An exponent per setting, a budget's optimum: a click would stand for every run of a side."""
+    from scaling.charts import compare as compare_charts
+
+    t = pd.DataFrame({"name": ["α"] * 2, "selection": ["A", "B"], "value": [0.3, 0.4], "lo": 0.2, "hi": 0.5})
+    fig = compare_charts.exponents(t, ["A", "B"])
+    assert select.params(select.pickable(fig)) == []
