@@ -18,12 +18,10 @@ MAX_RUNS = 40  # a point stands for one configuration's seeds; more than this is
 TRAIN_NOTE = ("Training loss: only its final value is stored (the mean over the run's last 20 steps), drawn as a "
               "cross at the end of the run's curve; the validation loss is measured on the whole test set at "
               "points through the epoch.")
-# the fields the view lists, in order: what the run is, then where and how it trained
+# the configuration fields the view lists, in order
 CONFIG_COLUMNS = ["width_step", "width", "dropout", "data_fraction", "seed", "lr_rule", "lr_mult", "epochs",
                   "batch_size", "arch", "label_noise", "classes", "pretrain_classes", "pretrain_fraction",
                   "pretrain_epochs", "params", "examples", "flops"]
-RESULT_COLUMNS = ["val_loss", "val_acc", "train_loss", "status", "error"]
-WHERE_COLUMNS = ["host", "device", "device_type", "precision", "wall_s", "created_at", "imported_from", "protocol"]
 
 
 def runs_at(candidates: pd.DataFrame, point: dict | None) -> pd.DataFrame:
@@ -66,8 +64,9 @@ class RunDetail:
     config : DataFrame
         field, value: the configuration the runs share (varying fields list their values).
     runs : DataFrame
-        One row per run: run_id, seed, the results (RESULT_COLUMNS) and where and how it trained
-        (WHERE_COLUMNS), by seed.
+        One row per run, by seed: run_id, seed, where and how it trained (host, 'not recorded' where
+        it was not; device, precision, wall_s, created_at), its results (val_loss, val_acc, train_loss,
+        status), lr_mult, imported_from, protocol, device_type, error.
     curves : DataFrame
         run_id, run (a label), examples, flops, val_loss, val_acc: each run's stored validation curve,
         its final point included.
@@ -148,7 +147,9 @@ def run_detail(runs: pd.DataFrame, curves: pd.DataFrame | None) -> RunDetail:
     if (runs["status"] != "ok").any():
         notes.append("Runs that did not finish ok (" + ", ".join(sorted(set(runs["status"]) - {"ok"}))
                      + ") are listed but have no loss to draw.")
-    keep = ["run_id", "seed", "lr_mult", *RESULT_COLUMNS, *WHERE_COLUMNS]
+    # where and how first (a narrow window shows them without scrolling), then the results
+    keep = ["run_id", "seed", "host", "device", "precision", "wall_s", "created_at", "val_loss", "val_acc", "train_loss",
+            "status", "lr_mult", "imported_from", "protocol", "device_type", "error"]
     table = runs[[c for c in keep if c in runs]].reset_index(drop=True)
     if "host" in table:
         table["host"] = table["host"].fillna("not recorded")
