@@ -29,6 +29,7 @@ if isinstance(an, services.SelectionError):
     st.stop()
 more = ui.lr_offer(s, version, sel, runs, an)  # cached; the bracketing offer waits for the charts
 ok_runs = services.chart_runs(runs, sel)
+sel_runs = services.select(runs, sel)  # every column: a click on a chart opens these runs
 shown, _ = services.shown_nopt(an, sel)
 
 cards = st.empty()  # the point estimates first; the intervals fill in once the bootstrap is done
@@ -37,23 +38,27 @@ part.lr_offer(st.container(), s, more)  # emitted either way: the elements below
 
 left, right = ui.chart_row(2)  # side by side where each chart has room, else stacked
 loss_slot, nopt_slot = left.empty(), right.empty()
-ui.chart(loss_slot, part.loss_figure(an, ok_runs))
+if done is not None or not boot:  # the last draw: a click on it opens a run (a keyed chart is drawn once a run)
+    ui.pick_chart(loss_slot, part.loss_figure(an, ok_runs), "explore_loss", sel_runs, curves)
+else:
+    ui.chart(loss_slot, part.loss_figure(an, ok_runs))
 part.nopt(nopt_slot, an, sel, offer=done is not None)
 left.caption("Small dots: runs; rings: seed means; black: the compute-efficient frontier; dashed red: the fitted "
-             "law and its 95% band. Click a width in the legend to highlight it (shift-click for more, "
-             "double-click the chart to reset).")
+             "law and its 95% band. Click a point to open its run (a ring: its seeds); click a width in the legend "
+             "to highlight it (shift-click for more, double-click the chart to reset).")
 if note := services.imported_note(services.select(runs, sel)):
     left.caption(note)
 
 left2, right2 = ui.chart_row(2)
-ui.chart(left2, charts.accuracy_vs_compute(ok_runs, an.aggregate.points))
+ui.pick_chart(left2, charts.accuracy_vs_compute(ok_runs, an.aggregate.points), "explore_acc", sel_runs, curves)
 with right2:
     st.markdown("**The data bottleneck**")
     # only the open tab's chart is drawn: a hidden one still costs the browser every redraw
-    for tab, by in zip(st.tabs(["loss vs N per D", "loss vs D per N"], key="bottleneck_tab", on_change="rerun"),
+    # the open tab is in the URL (?bottleneck=...): a copied link opens the same one
+    for tab, by in zip(st.tabs(["loss vs N per D", "loss vs D per N"], key="bottleneck", bind="query-params"),
                        ("examples", "params")):
         if tab.open:
-            ui.chart(tab, charts.bottleneck(an.aggregate.points, by))
+            ui.pick_chart(tab, charts.bottleneck(an.aggregate.points, by), f"explore_bottleneck_{by}", sel_runs, curves)
 
 # Asked after every chart is drawn: its plan is timed for the training device, whose first look imports torch.
 brk = ui.guarded(ui.bracketing, s, sel, runs, an, ui.device().label)
@@ -86,5 +91,5 @@ if wait:
 full = ui.analysis(s, version, sel, runs, curves, n_boot=boot, slot=interval_note) if boot and done is None else None
 if full is not None and not isinstance(full, services.SelectionError):
     part.cards(cards, full, sel, more.tuning, pending=None)
-    ui.chart(loss_slot, part.loss_figure(full, ok_runs))
+    ui.pick_chart(loss_slot, part.loss_figure(full, ok_runs), "explore_loss", sel_runs, curves)
     part.nopt(nopt_slot, full, sel, offer=True)

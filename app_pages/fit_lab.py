@@ -18,6 +18,7 @@ version = services.data_version(runs)
 curves = ui.load_curves(s, version)
 sel = ui.selection_controls(runs, "fit_lab")
 ui.write_url((sel, ""))
+sel_runs = services.select(runs, sel)  # a click on a chart's point opens these runs
 
 an = ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT, slot=st.empty())  # says how far the bootstrap is
 if isinstance(an, services.SelectionError):
@@ -82,13 +83,18 @@ v = services.verdict(an)
 (c2.success if v.agree else c2.warning)(
     f"**Verdict:** {'believe the ' + services.ESTIMATORS[v.choice] + ' estimate' if v.choice else 'no estimate'}: "
     f"{v.reason}.", icon=":material/gavel:")
+if ff := services.explain_form_free(v.reason):
+    c2.caption(services.md_text(ff))
 for m, nf in an.nopt.items():
     if not nf.ok:
         c2.caption(f"**{services.ESTIMATORS[m]}** cannot answer: {services.explain_nopt(nf)}.")
 
 st.subheader("Backtest: fit below a compute cut-off, predict the frontier above it")
-octaves = st.slider("Hold out the top octaves of compute", 1.0, 4.0, 2.0, 0.5, key="fl_octaves",
-                    help="an octave is a factor of 2: 2 holds out the last factor of 4 of the compute range")
+hold = services.hold_out(runs, sel)
+# the default holds out at least 3 frontier configurations where the grid allows; a new default is a new slider
+octaves = st.slider("Hold out the top octaves of compute", 1.0, 8.0, hold.octaves, 0.5, key=f"fl_octaves_{hold.octaves:g}",
+                    help="an octave is a factor of 2: 2 holds out the last factor of 4 of the compute range; the "
+                         "default is the fewest that hold out 3 frontier configurations")
 with st.spinner("backtesting each law and estimator, with bands…"):
     bt = ui.backtest(s, version, sel, runs, octaves, n_boot=ui.BOOT // 2)
 if isinstance(bt, ValueError):
@@ -98,9 +104,14 @@ else:
                f"{services.fmt_flops(bt.cutoff_flops)}, predicting the {len(bt.heldout)} frontier configurations above "
                f"it: their loss, and N_opt at their compute against the N of the configuration there. Bars: 95% "
                f"bands from {bt.n_boot} resamples of the fitted runs.")
+    if len(bt.heldout) < services.MIN_HELDOUT:
+        st.warning(f"Only {len(bt.heldout)} held-out frontier configuration{'s' * (len(bt.heldout) != 1)}: a score "
+                   f"from fewer than {services.MIN_HELDOUT} says little. "
+                   + (f"{hold.why[0].upper()}{hold.why[1:]}." if hold.why and octaves == hold.octaves else
+                      "Hold out more octaves."), icon=":material/warning:")
     b1, b2 = ui.chart_row(2)
-    ui.chart(b1, charts.prediction(bt.heldout, "loss"))
-    ui.chart(b2, charts.prediction(bt.heldout, "N_opt"))
+    ui.pick_chart(b1, charts.prediction(bt.heldout, "loss"), "fit_lab_pred_loss", sel_runs, curves)
+    ui.pick_chart(b2, charts.prediction(bt.heldout, "N_opt"), "fit_lab_pred_nopt", sel_runs, curves)
     st.dataframe(bt.table.rename(columns={"rms_log_error": "RMS log error", "mape": "mean |error|"})[
                      ["model", "predicts", "RMS log error", "mean |error|", "reason"]], hide_index=True,
                  width="stretch",
@@ -109,7 +120,8 @@ else:
 st.subheader("Residuals of the parametric fit")
 res = services.parametric_residuals(an)
 if pf is not None:
-    ui.chart(st, charts.residuals(res))
+    ui.pick_chart(st, charts.residuals(res), "fit_lab_residuals", sel_runs, curves)
+    st.caption("Click a point to open its configuration's runs.")
 d1, d2 = st.columns(2)
 ui.download(d1, "Residuals and points (CSV)", res, "fit_lab_points.csv")
 ui.notebook_button(d2, s, runs, sel, ui.BOOT, "Fit lab")  # this fit and these charts, reproduced in Jupyter

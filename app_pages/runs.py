@@ -33,8 +33,10 @@ cols = ["width_step", "width", "dropout", *study, "fraction", "seed", "lr_mult",
 labels = {f: services.frac_label(f) for f in view["data_fraction"].unique()}  # 1/256, as everywhere else
 shown = view.assign(fraction=view["data_fraction"].map(labels))
 Num = st.column_config.NumberColumn
+# a delete gives the table a new key: the ticks go with the deleted rows instead of moving to the next ones
 event = st.dataframe(
-    shown[cols], key="r_table", on_select="rerun", selection_mode="multi-row", hide_index=True, width="stretch",
+    shown[cols], key=f"r_table_{st.session_state.get('r_table_gen', 0)}", on_select="rerun",
+    selection_mode="multi-row", hide_index=True, width="stretch",
     height=min(460, 38 + 35 * max(len(view), 1)),
     column_config={"width_step": Num("width step", format="%d"), "width": Num("width", format="%d"),
                    "dropout": Num("dropout", format="%g"), "fraction": st.column_config.TextColumn("data fraction"),
@@ -65,10 +67,12 @@ if stale:
 if note := services.imported_note(view, "The column *imported from* says which."):
     st.caption(note)
 ui.excluded_caption(s, view)  # each excluded run with why, and an Include button
-st.caption(f"{len(view)} of {len(runs)} runs. Select rows (the boxes at the left edge) to delete them. "
+st.caption(f"{len(view)} of {len(runs)} runs. Tick rows (the boxes at the left edge) to draw their curves together, "
+           "to exclude them from fits, note them or delete them. "
            "The CSV holds the rows shown, every column; the export, those of them that finished, with their curves.")
 
-d1, d2, _ = st.columns([1, 1, 3])
+# one row of buttons at their own widths: columns of a fixed share cut the export's label at 1440 px
+d1 = d2 = st.container(horizontal=True)
 export = view  # every column, created_at (UTC) included
 ui.download(d1, "Download CSV", export, "runs.csv")
 
@@ -85,6 +89,7 @@ d2.download_button("Download export (Parquet)", parquet, file_name="runs.parquet
 chosen = event.selection.rows if event is not None else []
 if chosen:
     ui.annotate_runs(s, view.loc[chosen])  # exclude from fits with a reason, include again, a note
+    ui.run_overlay(st, view.loc[chosen], ui.load_curves(s, services.data_version(runs)))
     ids = view.loc[chosen, "run_id"].tolist()
     with st.container(border=True):
         st.warning(f"Delete {len(ids)} selected run{'s' * (len(ids) != 1)}? Their results and curves are removed "
@@ -93,7 +98,7 @@ if chosen:
         if st.button("Delete", type="primary", disabled=not ok, icon=":material/delete:"):
             n = ui.guarded(s.delete_runs, ids)
             st.session_state.pop("r_confirm", None)
-            st.session_state.pop("r_table", None)
+            st.session_state["r_table_gen"] = st.session_state.get("r_table_gen", 0) + 1
             st.toast(f"deleted {n} run{'s' * (n != 1)}")
             st.rerun()
 ui.shipped_offer(s, "runs_load_shipped")  # at any time: what the cache holds already is skipped

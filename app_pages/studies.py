@@ -12,6 +12,7 @@ ui.through_app()
 st.title("Studies")
 s = ui.store()
 runs = ui.load_runs(s)
+curves = ui.load_curves(s, services.data_version(runs))
 dev = ui.device()
 st.markdown("Questions the scaling-law papers ask beyond the exercise, each answered on this instrument from the "
             "cached runs, with 95% intervals (seeds resampled). Each card's preset grid is sized for this device; "
@@ -48,10 +49,14 @@ for key, study in services.studies.STUDIES.items():
             st.session_state["s_toast"] = f"{study.title}: queued {n_new} runs ({n_cached} cached)"
             st.rerun()  # the plan above now counts them as queued
         r = ui.guarded(ui.study_answer, s, key, runs, ui.BOOT)
-        (st.success if r.ok else st.info)(r.answer, icon=":material/lightbulb:" if r.ok else ":material/hourglass:")
+        # an answer before the preset is all cached can still change as runs land: it says so
+        prov = services.studies.provisional(key, dev.device, runs) if r.ok else ""
+        (st.success if r.ok and not prov else st.info)(f"{prov} {r.answer}" if prov else r.answer,
+                                                       icon=":material/lightbulb:" if r.ok else ":material/hourglass:")
         figs = study_charts.study_charts(r)
-        for cell, fig in zip(ui.chart_row(len(figs)), figs):
-            ui.chart(cell, fig)
+        mine = services.run_detail.family_runs(runs, getattr(r, "family", {}))  # a click opens these runs
+        for i, (cell, fig) in enumerate(zip(ui.chart_row(len(figs)), figs)):
+            ui.pick_chart(cell, fig, f"study_{key}_chart{i}", mine, curves)
 
 if msg := st.session_state.pop("s_toast", None):
     st.toast(msg, icon=":material/play_arrow:")

@@ -15,6 +15,7 @@ them and draws widgets.
     start.py          Explore on an empty cache: the quick sweep and the shipped grid
     explore_parts.py  Explore's cards, charts and offers, drawn into slots the intervals redraw in place
     planner.py        the planner's panel (budget, runs, Queue these runs) and the scores of its predictions
+    run_detail.py     a chart whose points open their runs (a dialog), and the Runs page's overlay of ticked runs
 """
 from .annotations import annotate_runs, excluded_caption, past_sweeps, shipped_offer, show_toast
 from .cards import chart, download, exponent_card, interval_note
@@ -24,6 +25,8 @@ from .notebook import notebook_button
 from .planner import plan_panel, prediction_scores
 from .reads import device, guarded, load_curves, load_runs, snapshot, store
 from .routing import through_app
+from .run_detail import overlay as run_overlay
+from .run_detail import pick_chart
 from .selection import selection_controls, set_estimator, set_selection, write_url
 from .start import first_runs
 from .sweeps import intervals_wait, remember_sweep, running_sweeps, sweep_active, sweeps_section, training_now
@@ -31,6 +34,6 @@ from .sweeps import intervals_wait, remember_sweep, running_sweeps, sweep_active
 __all__ = ["annotate_runs", "excluded_caption", "notebook_button", "past_sweeps", "shipped_offer", "show_toast",
            "BOOT", "analysis", "backtest", "bracketing", "cached_analysis", "card_row", "chart", "chart_row", "device",
            "download", "exponent_card", "first_runs", "guarded", "interval_note", "intervals_wait", "load_curves",
-           "load_runs", "lr_offer", "plan_panel", "point_estimates", "prediction_scores", "remember_sweep", "running_sweeps", "selection_controls",
+           "load_runs", "lr_offer", "pick_chart", "plan_panel", "point_estimates", "run_overlay", "prediction_scores", "remember_sweep", "running_sweeps", "selection_controls",
            "set_estimator", "set_selection", "snapshot", "store", "study_answer", "sweep_active", "sweeps_section",
            "through_app", "training_now", "write_url"]

@@ -39,8 +39,11 @@ def cards(slot, a, sel, tuning, pending: str | None) -> None:
         verdict = sel.estimator == services.VERDICT
         c2.caption(("Provisional verdict (before the intervals): " if waiting and verdict else "Verdict: " if verdict
                     else "") + why[0].upper() + why[1:] + ".")
-        if (head := services.headline(a, sel)) and not waiting:
+        head = services.headline(a, sel) if not waiting else ""
+        if head:
             c2.caption(f"**Answer:** {services.md_text(head)}")
+        if verdict and (ff := services.explain_form_free(why, head)):
+            c2.caption(services.md_text(ff))  # said where the words first appear
         c3.metric("runs · configurations · frontier", f"{a.n_runs} · {len(a.aggregate.points)} · {len(a.frontier)}")
         excl = services.md_text(", ".join(f"{k}: {v}" for k, v in a.excluded.items()))
         # the family's values come from the runs, and runs can be imported: its words are escaped

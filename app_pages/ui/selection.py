@@ -12,7 +12,7 @@ from scaling.core.arch import width
 
 
 def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default: services.Selection | None = None,
-                       container=None) -> services.Selection:
+                       container=None, notes=None) -> services.Selection:
     """Widgets for a selection. On entering the page they take their values from the URL, else
     from this session's last selection, else defaults; afterwards the URL follows the widgets, so
     a copied link reopens the same view.
@@ -23,22 +23,24 @@ def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default:
     stale, half-deserialised value). When the cached choices change (runs land) the keys stay: a
     widget under a new key is a new element, and the old one would stay on the page, faded, for the
     whole run; the value the selection carries over is written to the key instead (see _carry).
-    Widgets shown only sometimes sit in slots emitted on every run, so that one appearing does not
+    `notes`: where the link's notes go (default: with the widgets); somewhere visible where the widgets
+    sit in a collapsed expander. Widgets shown only sometimes sit in slots emitted on every run, so that one appearing does not
     move the others."""
     ss = st.session_state
     c = container or st.sidebar
     saved_key, gen_key, page_key = f"{prefix}selection", f"{prefix}gen", f"{prefix}page"
     if ss.get(page_key) != page or gen_key not in ss:
         url = st.query_params.to_dict()
-        sel, notes = services.parse_params(url, ss.get(saved_key, default or services.Selection()), prefix)
+        sel, bad = services.parse_params(url, ss.get(saved_key, default or services.Selection()), prefix)
+        said = [f"Link parameter {n}; using the default instead." for n in bad]
         sel, more = services.fit_to_options(sel, services.options(runs, sel.dataset))
         if any(k.startswith(prefix) and k[len(prefix):] in services.PARAM_KEYS for k in url):
-            notes += more  # the link asked for something not cached: say so
-        ss[saved_key], ss[f"{prefix}url_notes"] = sel, notes
+            said += [f"Link parameter not cached here: {n}." for n in more]  # the link asked for it: say so
+        ss[saved_key], ss[f"{prefix}url_notes"] = sel, said
         ss[gen_key] = ss.get(gen_key, 0) + 1
         ss[page_key] = page
-    for n in ss.get(f"{prefix}url_notes", []):
-        c.warning(f"Link parameter {n}; using the default instead.", icon=":material/link_off:")
+    for n in ss.get(f"{prefix}url_notes", []):  # where `notes` says: visible, not in a collapsed expander
+        (notes or c).warning(n, icon=":material/link_off:")
     base, g = ss[saved_key], ss[gen_key]
     last = base  # the selection of this session's last run
 
@@ -166,5 +168,11 @@ def write_url(*sels_with_prefix) -> None:
     params = {}
     for sel, prefix in sels_with_prefix:
         params.update(sel.to_params(prefix))
-    if st.query_params.to_dict() != params:
-        st.query_params.from_dict(params)
+    now = {k: v for k, v in st.query_params.to_dict().items() if k not in BOUND}
+    if now != params:
+        for k in now.keys() - params.keys():
+            del st.query_params[k]
+        st.query_params.update({k: v for k, v in params.items() if now.get(k) != v})
+
+
+BOUND = ("bottleneck",)  # widgets bound to the URL themselves (bind="query-params"): never written here

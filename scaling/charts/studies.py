@@ -62,11 +62,16 @@ def exponents(src, result, title: str = "") -> dict | None:
     if not len(t):
         return None
     data = src("exponents", t)
-    y = enc("setting:N", sort=list(t["setting"]), title=None, axis={"labelLimit": 220})
-    rule = unit(data, mark("rule", strokeWidth=3, color=PAIR[0]),
-                y=y, x=enc("lo:Q", title="exponent (95% interval)", scale={"zero": False}), x2=enc("hi"))
-    dot = unit(data, mark("point", size=90, filled=True, color=PAIR[0]),
-               y=y, x=enc("value:Q"),
+    settings = list(t["setting"])
+    y = enc("setting:N", sort=settings, title=None, axis={"labelLimit": 220})
+    # each side in the colour its own chart gives it (noise: the oranges, by level; else PAIR by order)
+    scale = (_noise_scale(settings) if result.key == "noise" else
+             {"domain": settings, "range": (PAIR + ["#9467bd", "#8c564b", "#e377c2"])[:len(settings)]})
+    color = enc("setting:N", sort=settings, scale=scale, legend=None)
+    rule = unit(data, mark("rule", strokeWidth=3),
+                y=y, x=enc("lo:Q", title="exponent (95% interval)", scale={"zero": False}), x2=enc("hi"), color=color)
+    dot = unit(data, mark("point", size=90, filled=True),
+               y=y, x=enc("value:Q"), color=color,
                tooltip=[enc("setting:N"), enc("value:Q", format=".3f"), enc("lo:Q", format=".3f", title="95% low"),
                         enc("hi:Q", format=".3f", title="95% high"), enc("n_runs:Q", title="runs"),
                         enc("answered:N", title="resamples")])

@@ -12,6 +12,7 @@ from itertools import product
 
 from scaling.core import arch, settings
 from scaling.core.config import DIGITS, RunConfig, ascii_digits
+from scaling.core.fmt import frac_label
 
 MAX_RUNS = 2000  # per request; a bigger grid is refused, not truncated. $SCALING_MAX_RUNS overrides it
 
@@ -93,9 +94,9 @@ def fractions(flag: str, text: str) -> list[float]:
 
 def _check_fraction(flag: str, v: float) -> None:
     if not (0 < v <= 1) or math.isnan(v):
-        raise GridError(f"{flag}: fraction {v:g} must be in (0, 1]")
+        raise GridError(f"{flag}: fraction {frac_label(v)} must be in (0, 1]")
     if int(v * 60_000) < 1:
-        raise GridError(f"{flag}: fraction {v:g} selects no training example (minimum 1/60000)")
+        raise GridError(f"{flag}: fraction {frac_label(v)} selects no training example (minimum 1/60000)")
 
 
 def digits(flag: str, text: str) -> str:

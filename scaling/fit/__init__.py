@@ -37,7 +37,7 @@ raises ValueError; an estimator that cannot answer returns ok=False and a reason
 """
 from scaling.fit import studies  # fit.studies.study(key, runs) and one function per study
 from scaling.fit.analysis import Analysis, BootstrapResult, analyze, bootstrap
-from scaling.fit.backtest import BACKTEST_MODELS, Backtest, backtest
+from scaling.fit.backtest import BACKTEST_MODELS, MIN_HELDOUT, Backtest, HoldOut, backtest, hold_out
 from scaling.fit.compare import COMPARED, Comparison, compare, comparison_table
 from scaling.fit.estimate import ESTIMATORS, NOPT_NAMES, QUANTITIES
 from scaling.fit.intervals import Interval, bootstrap_interval
@@ -64,7 +64,7 @@ __all__ = [
     "Aggregate", "Analysis", "BACKTEST_MODELS", "Backtest", "BootstrapResult", "COMPARED", "CONFIG_KEYS", "Comparison", "ComputeLaw",
     "ESTIMATORS", "Interval", "NOPT_NAMES", "STUDY_KEYS", "TUNE_KEYS",
     "KaplanFit", "NoptFit", "ParametricFit", "PowerLawFit", "QUANTITIES", "ReportingBias", "Tuning", "Verdict",
-    "aggregate", "analyze", "backtest", "bootstrap", "compare", "comparison_table", "fit_kaplan", "fit_parametric",
+    "aggregate", "analyze", "backtest", "hold_out", "HoldOut", "MIN_HELDOUT", "bootstrap", "compare", "comparison_table", "fit_kaplan", "fit_parametric",
     "fit_power_law", "fit_table", "format_analysis", "frontier", "isoflop_profiles", "lr_tuning", "nopt_envelope", "nopt_isoflop",
     "nopt_parametric", "bootstrap_interval", "reporting_bias", "synthetic_sweep", "studies", "verdict",
 ]

@@ -71,6 +71,47 @@ def _config_points(runs: pd.DataFrame, lr) -> tuple[np.ndarray, ...]:
     return p.N[use], p.D[use], p.C[use], mean[use]
 
 
+MIN_HELDOUT = 3  # a score from fewer held-out frontier configurations says little
+OCTAVE_STEPS = tuple(np.arange(1.0, 8.01, 0.5).tolist())  # what the Fit lab's slider offers
+
+
+@dataclass(frozen=True)
+class HoldOut:
+    """How many octaves of compute a backtest holds out by default, and what that leaves.
+
+    Attributes
+    ----------
+    octaves : float
+        The fewest of OCTAVE_STEPS that hold out MIN_HELDOUT frontier configurations and leave 3 to fit;
+        where none does, the one that holds out the most while leaving 3.
+    n_heldout, n_fit : int
+        Frontier configurations held out; configurations fitted.
+    why : str
+        '' when n_heldout reaches MIN_HELDOUT, else why it cannot, in words.
+    """
+    octaves: float
+    n_heldout: int
+    n_fit: int
+    why: str
+
+
+def hold_out(runs: pd.DataFrame, lr="tuned") -> HoldOut:
+    """The default hold-out of a backtest on these runs (HoldOut)."""
+    N, D, C, L = _config_points(runs, lr)
+    front = frontier_mask(C, L)
+    counts = [(o, int((front & (C > C.max() / 2 ** o)).sum()), int((C <= C.max() / 2 ** o).sum())) for o in OCTAVE_STEPS]
+    fits = [c for c in counts if c[2] >= 3]
+    enough = [c for c in fits if c[1] >= MIN_HELDOUT]
+    if enough:
+        return HoldOut(*enough[0], "")
+    if not fits:
+        return HoldOut(OCTAVE_STEPS[0], counts[0][1], counts[0][2],
+                       "every hold-out leaves fewer than 3 configurations to fit: the compute range is too narrow")
+    o, h, f = max(fits, key=lambda c: (c[1], -c[0]))
+    return HoldOut(o, h, f, f"the frontier has {int(front.sum())} configurations, and at most {h} of them lie above a "
+                            f"cut-off that leaves 3 configurations to fit: {MIN_HELDOUT} need a wider compute range")
+
+
 def _predictions(p: Prepared, r: dict, held: pd.DataFrame, init: PowerLawFit | None) -> tuple[dict, PowerLawFit | None]:
     """Each model's prediction at the held-out points from one estimate (_estimate's dict), or its
     reason for not predicting; and the irreducible frontier law it fitted (init warm-starts it)."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from scaling.core.fmt import frac_label
 from scaling.fit.serialize import jsonable
 
 MISFIT = 0.05  # a mean log residual of 5% over a whole width or data fraction: the form bends elsewhere
@@ -93,7 +94,7 @@ def residual_misfit(points: pd.DataFrame, parametric, noise=None) -> str:
         m, n = g.mean(), g.size()
         excess = m.abs() / np.array([_misfit_limit(int(k), col == "data_fraction", noise, seeds) for k in n])
         k = excess.idxmax()
-        worst.append((excess[k], abs(m[k]), f"{name} {k:g}", m[k]))
+        worst.append((excess[k], abs(m[k]), f"{name} {frac_label(k) if col == 'data_fraction' else f'{k:g}'}", m[k]))
     beyond, size, where, signed = max(worst)
     if beyond <= 1:
         return ""

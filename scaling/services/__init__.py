@@ -16,6 +16,7 @@
     access.py     the optional password of a hosted app, and the signed token that keeps a login
     curves.py     Your curves: a user's CSV read as data, each curve fitted, extended, banded
     planner.py    the next runs for a budget, queued with their predictions written down first, scored as they land
+    run_detail.py the runs behind a chart's clicked point: configuration, where they trained, their curves
 """
 from scaling.core.fmt import (
     compute_note,
@@ -30,16 +31,27 @@ from scaling.core.fmt import (
     sentence,
 )
 from scaling.fit.time_model import TimeModel, time_model  # what a run costs here: the pages and the CLI ask
-from scaling.services import annotations, curves, notebook, planner, studies  # services.studies.preset: the modules
+from scaling.services import (  # services.studies.preset: the modules
+    annotations,
+    curves,
+    notebook,
+    planner,
+    run_detail,
+    studies,
+)
 from scaling.services.answers import (
+    MIN_HELDOUT,
     Coverage,
     analysis,
     backtest,
     chart_runs,
     common_range,
+    common_range_all,
     comparison_table,
     coverage,
+    explain_form_free,
     headline,
+    hold_out,
     isoflop_profiles,
     law_band,
     law_line,
@@ -99,12 +111,12 @@ from scaling.services.sweeps import (
 
 __all__ = [
     "COMPUTE", "ESTIMATORS", "FAMILY", "STUDY_AXES", "study_words", "FORMS", "LR_SCAN", "LR_TUNED", "MIN_POINTS", "PARAM_KEYS", "PRECISIONS", "VERDICT", "QUICK_CPU", "QUICK_GPU", "Bracket", "Coverage", "DeviceInfo", "GridSpec",
-    "Options", "Plan", "Selection", "SelectionError", "SweepStatus", "analysis", "backtest", "bootstrap_waits", "headline", "sentence", "bracket", "chart_runs", "common_range", "coverage", "comparison_table", "compute_note", "current",
+    "Options", "Plan", "Selection", "SelectionError", "SweepStatus", "analysis", "backtest", "bootstrap_waits", "explain_form_free", "headline", "hold_out", "MIN_HELDOUT", "sentence", "bracket", "chart_runs", "common_range", "common_range_all", "coverage", "comparison_table", "compute_note", "current",
     "cluster_line", "contrast_labels", "cpu_path_line", "data_version", "describe", "describe_family", "device_info", "equation", "explain_nopt",
     "fit_to_options", "floor_negligible", "fmt_flops", "fmt_num", "fmt_s", "follow_growth", "frac_label",
     "isoflop_profiles", "law_band", "law_line", "lr_tuning", "md_text", "n_stale", "next_lr_configs", "nopt_band", "nopt_data_points", "options", "parametric_residuals", "parse_count", "parse_params", "plan",
     "point_estimates", "queue_runs", "quick_grid", "select", "shown_nopt", "stale_configs", "start_sweep", "start_worker", "sweep_status",
     "TimeModel", "time_model", "verdict", "wait_sweep", "worker_pid",
     "Shipped", "export_bytes", "import_file", "imported_note", "shipped", "studies", "curves",
-    "annotations", "notebook", "past_sweeps", "requeue_sweep",
+    "annotations", "notebook", "past_sweeps", "requeue_sweep", "run_detail",
 ]

@@ -9,7 +9,7 @@ import pandas as pd
 
 from scaling import fit
 from scaling.core.fmt import fmt_flops, frac_label
-from scaling.fit import comparison_table, lr_tuning, verdict  # noqa: F401  (the pages ask here)
+from scaling.fit import MIN_HELDOUT, comparison_table, lr_tuning, verdict  # noqa: F401  (the pages ask here)
 from scaling.services.selection import ESTIMATORS, LR_TUNED, MIN_POINTS, VERDICT, Selection, SelectionError, select
 
 
@@ -59,8 +59,17 @@ def backtest(runs: pd.DataFrame, sel: Selection, octaves: float, n_boot: int = 0
     return fit.backtest(select(runs, sel), octaves=octaves, lr=sel.lr, n_boot=n_boot)
 
 
+def hold_out(runs: pd.DataFrame, sel: Selection) -> fit.HoldOut:
+    """How many octaves a backtest of the selection holds out by default (fit.hold_out), and why fewer
+    than fit.MIN_HELDOUT frontier configurations where it cannot hold out more."""
+    try:
+        return fit.hold_out(select(runs, sel), lr=sel.lr)
+    except ValueError as e:  # the backtest itself says why it cannot run
+        return fit.HoldOut(2.0, 0, 0, str(e))
+
+
 RUN_COLUMNS = ["width", "width_step", "params", "data_fraction", "examples", "flops", "seed", "val_loss", "val_acc",
-               "lr_mult"]
+               "lr_mult", "run_id"]  # run_id: a click on a chart's run opens it
 
 
 def chart_runs(runs: pd.DataFrame, sel: Selection) -> pd.DataFrame:
@@ -175,6 +184,16 @@ def common_range(a: Coverage, b: Coverage) -> tuple[tuple[int, int], tuple[float
     return (w, f) if w[0] <= w[1] and f[0] <= f[1] else None
 
 
+def common_range_all(covs: list[Coverage]) -> tuple[tuple[int, int], tuple[float, float]] | None:
+    """The width steps and fractions every span shares (None when they share none)."""
+    out = (covs[0].width_steps, covs[0].fractions) if covs else None
+    for c in covs[1:]:
+        if out is None:
+            return None
+        out = common_range(Coverage(out[0], out[1], c.flops, 0), c)
+    return out
+
+
 def nopt_data_points(an) -> pd.DataFrame:
     """The per-budget optima the data gives (C, N_opt, source): those of the lower envelope, else of
     the IsoFLOP profiles; empty where neither finds an optimum inside the grid. The parametric
@@ -184,6 +203,15 @@ def nopt_data_points(an) -> pd.DataFrame:
         if nf is not None and nf.ok and len(nf.points):
             return nf.points[["C", "N_opt"]].assign(source=m)
     return pd.DataFrame(columns=["C", "N_opt", "source"])
+
+
+FORM_FREE = ("form-free: the lower-envelope and IsoFLOP estimates, which read each budget's best size off the runs "
+             "themselves, assuming no formula for the loss (the parametric estimate assumes L(N, D) = E + A/N^α + B/D^β)")
+
+
+def explain_form_free(*texts: str) -> str:
+    """FORM_FREE where one of `texts` (a verdict's words on a page) says 'form-free', else ''."""
+    return FORM_FREE[0].upper() + FORM_FREE[1:] + "." if any("form-free" in (t or "") for t in texts) else ""
 
 
 def headline(an: fit.Analysis, sel: Selection) -> str:

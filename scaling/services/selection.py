@@ -199,13 +199,14 @@ def fit_to_options(sel: Selection, opts: Options) -> tuple[Selection, list[str]]
         notes.append(f"no cached {md_text(sel.dataset)} runs: showing {md_text(opts.datasets[0])}")
         sel = replace(sel, dataset=opts.datasets[0])
     if not any(math.isclose(sel.dropout, d) for d in opts.dropouts):
-        notes.append(f"no cached runs with dropout {sel.dropout:g}: showing {opts.dropouts[0]:g}")
+        notes.append(f"no cached runs with dropout {sel.dropout:g}: showing dropout {opts.dropouts[0]:g}")
         sel = replace(sel, dropout=opts.dropouts[0])
     for name, field in _FAMILY_OPTIONS.items():
         have = getattr(opts, field)
         if have and getattr(sel, name) not in have:
             pick = getattr(DEFAULT, name) if getattr(DEFAULT, name) in have else have[0]
-            notes.append(f"no cached runs with {name} {md_text(getattr(sel, name))}: showing {md_text(pick)}")
+            notes.append(f"no cached runs with {name.replace('_', ' ')} {md_text(getattr(sel, name))}: showing "
+                         f"{name.replace('_', ' ')} {md_text(pick)}")
             sel = replace(sel, **{name: pick})
     ws, fs = opts.width_steps, opts.fractions
     # snapped inwards to cached steps: a step that is not an option reads as the first one in a slider
@@ -217,6 +218,7 @@ def fit_to_options(sel: Selection, opts: Options) -> tuple[Selection, list[str]]
     fhi = max((f for f in fs if f <= sel.fractions[1] * (1 + 1e-9)), default=fs[0])
     if fhi < flo:
         flo, fhi = fs[0], fs[-1]
+    notes += _range_notes(sel, opts, (lo, hi), (flo, fhi))
     seeds = tuple(s for s in sel.seeds if s in opts.seeds)
     if sel.seeds and not seeds:
         notes.append("none of the selected seeds is cached: using every seed")
@@ -225,6 +227,24 @@ def fit_to_options(sel: Selection, opts: Options) -> tuple[Selection, list[str]]
         notes.append(f"no cached runs with lr multiplier {lr:g}: using the best cached one per configuration")
         lr = LR_TUNED
     return replace(sel, widths=(lo, hi), fractions=(flo, fhi), seeds=seeds, lr=lr), notes
+
+
+def _range_notes(sel: Selection, opts: Options, widths, fracs) -> list[str]:
+    """The width steps and fractions asked for that are not cached, named with what is shown instead (a
+    fraction off the grid's powers of two, ?f=1/3, is said to be one)."""
+    notes = []  # the default ranges span every grid and are clamped without a word
+    off = [w for w in dict.fromkeys(sel.widths) if w not in opts.width_steps]
+    if off and sel.widths != DEFAULT.widths:
+        notes.append(f"no cached runs at width step {', '.join(map(str, off))}: showing width steps "
+                     f"{widths[0]}–{widths[1]}")
+    off = [f for f in dict.fromkeys(sel.fractions) if not any(math.isclose(f, c, rel_tol=1e-9) for c in opts.fractions)]
+    if off and sel.fractions != DEFAULT.fractions:
+        odd = [f for f in off if not math.log2(f).is_integer()]
+        why = (f" ({', '.join(map(frac_label, odd))} {'is' if len(odd) == 1 else 'are'} not a power of two: the "
+               "grids train 1, 1/2, 1/4, ...)") if odd else ""
+        notes.append(f"no cached runs at fraction {', '.join(map(frac_label, off))}{why}: showing fractions "
+                     f"{frac_label(fracs[0])}–{frac_label(fracs[1])}")
+    return notes
 
 
 def follow_growth(sel: Selection, old: Options, new: Options) -> Selection:
@@ -310,11 +330,12 @@ CONTRAST_ORDER = ("dataset", "dropout", *config.STUDY_DEFAULTS, "lr_rule", "epoc
                   "widths", "fractions", "seeds", "form", "estimator")
 
 
-def contrast_labels(a: Selection, b: Selection, most: int = 2) -> tuple[str, str]:
-    """Labels for two selections that name what differs between them (up to `most` fields, in
+def contrast_labels(a: Selection, *others: Selection, most: int = 2) -> tuple[str, ...]:
+    """Labels for two or more selections that name what differs among them (up to `most` fields, in
     CONTRAST_ORDER): a comparison along any axis reads as that axis, not as dropout."""
-    differ = [k for k in CONTRAST_ORDER if getattr(a, k) != getattr(b, k)][:most] or ["dropout"]
-    return tuple(" · ".join(_field_words(sel, k) for k in differ) for sel in (a, b))
+    sels = (a, *others)
+    differ = [k for k in CONTRAST_ORDER if len({getattr(s, k) for s in sels}) > 1][:most] or ["dropout"]
+    return tuple(" · ".join(_field_words(sel, k) for k in differ) for sel in sels)
 
 
 def describe(sel: Selection) -> str:

@@ -8,11 +8,12 @@ tighter intervals.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
 from scaling.core.config import RunConfig
+from scaling.core.fmt import sentence
 from scaling.fit import studies as fit_studies
 
 FINE_TUNE = "56789"   # the transfer study fine-tunes on digits 5-9 ...
@@ -38,6 +39,10 @@ class Study:
         The run field the study varies (the Compare page's axis for it).
     preset_note : str
         The preset grid in words, for the card.
+    like_with_like : bool
+        Whether its sides (the values of `axis`) are compared on the widths and data fractions every
+        one of them has (answer() restricts the runs so); False where the design gives the sides
+        different ranges on purpose (transfer's scratch runs span more data than its fine-tuned ones).
     """
     key: str
     title: str
@@ -45,6 +50,7 @@ class Study:
     paper: str
     axis: str
     preset_note: str
+    like_with_like: bool = True
 
 
 STUDIES = {s.key: s for s in (
@@ -65,14 +71,15 @@ STUDIES = {s.key: s for s in (
           "Hernandez et al. 2021, \"Scaling laws for transfer\"",
           "pretrain_classes",
           "from scratch on digits 5-9 at fractions 1/64 to 1, and fine-tuned on 5-9 at 1/256 to 1/16 after one epoch "
-          "on all of 0-4 (the pre-trained weights are runs of their own, trained once per width and seed)"),
+          "on all of 0-4 (the pre-trained weights are runs of their own, trained once per width and seed)",
+          like_with_like=False),
     Study("bottleneck", "The data bottleneck",
           "With the data fixed and several epochs, growing N plateaus and then overfits: where does the plateau start, "
           "as a function of D?",
           "Kaplan et al. 2020, \"Scaling laws for neural language models\", section 4",
           "epochs",
           f"{BOTTLENECK_EPOCHS} epochs over fractions 1/256 to 1/16, widths 1 to 16 (to 64 on a GPU), 5 seeds; "
-          "the answer reads Kaplan's L(N, D) fitted to them"),
+          "the answer reads Kaplan's L(N, D) fitted to them", like_with_like=False),
 )}
 
 
@@ -123,4 +130,20 @@ def answer(key: str, runs: pd.DataFrame, n_boot: int = fit_studies.N_BOOT, seed:
     scaling.fit.studies with ok, answer (one sentence), exponents and the tables its charts draw."""
     if key not in STUDIES:
         raise ValueError(f"unknown study {key!r} (one of {', '.join(STUDIES)})")
-    return fit_studies.study(key, runs, n_boot=n_boot, seed=seed)
+    note = ""
+    if STUDIES[key].like_with_like:
+        runs, note = fit_studies.common_range(runs, STUDIES[key].axis)
+    r = fit_studies.study(key, runs, n_boot=n_boot, seed=seed)
+    return replace(r, answer=f"{sentence(note)} {r.answer}") if note and r.ok else r
+
+
+def provisional(key: str, device: str, runs: pd.DataFrame) -> str:
+    """'' once every run of the study's preset for this device is cached (finished ok or diverged), else
+    why its answer is provisional: it can still change as the rest land."""
+    want = {c.run_id for c in preset(key, device)}
+    done = set(runs.loc[runs["status"].isin(["ok", "diverged"]), "run_id"]) if len(runs) else set()
+    have = len(want & done)
+    if have == len(want):
+        return ""
+    return (f"Provisional: {have} of {len(want)} runs of this study's preset are cached; the answer may change as the "
+            "rest land.")

@@ -182,7 +182,7 @@ def test_a_shared_link_opens_its_page_on_a_fresh_server(tmp_path_factory, tmp_pa
     db = build_small_cache(tmp_path_factory)
     with _streamlit(db, tmp_path_factory.mktemp("fresh_server")) as url, _browser(tmp_path) as page:
         page.goto(url + "/compare?a_dropout=0&a_w=1:3&b_dropout=0.2")
-        expect(page.get_by_role("heading", name="Compare two selections")).to_be_visible(timeout=90_000)
+        expect(page.get_by_role("heading", name="Compare selections")).to_be_visible(timeout=90_000)
         nav = page.locator('[data-testid="stSidebarNav"]')
         expect(nav).to_contain_text("Explore")
         expect(nav).to_contain_text("Fit lab")

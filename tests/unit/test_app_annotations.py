@@ -40,7 +40,7 @@ def test_runs_excludes_selected_runs_with_a_reason_and_includes_them_again_in_on
     _ok(at)
     table = at.dataframe[0].value
     assert {"excluded", "note"} <= set(table.columns)
-    _select_rows(at, "r_table", [0, 1])
+    _select_rows(at, "r_table_0", [0, 1])
     _ok(at)
     assert _button(at, "Exclude from fits").disabled  # no reason yet
     at.text_input(key="ann_reason").input("loss spike: bad node").run()
@@ -65,7 +65,7 @@ def test_runs_notes_selected_runs(grid_app):
     at, store = grid_app
     at.switch_page("app_pages/runs.py").run()
     rid = at.dataframe[0].value["run_id"].iloc[3]
-    _select_rows(at, "r_table", [3])
+    _select_rows(at, "r_table_0", [3])
     note = next(t for t in at.text_input if t.label == "Note")
     note.input("the *first* width-45 run").run()
     _button(at, "Save the note").click().run()

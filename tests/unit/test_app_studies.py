@@ -63,9 +63,13 @@ def test_cached_runs_answer_their_studies(tmp_path, monkeypatch):
             for a in ("cnn", "mlp") for k in (0, 1, 2, 3) for f in FRACTIONS[2:] for s in range(2)]
     store.add_results([_result(c, 5 * (c.flops / (3.0 if c.arch == "mlp" else 1.0)) ** -0.3) for c in arch])
     at = _page(monkeypatch, db)
-    answers = [x.value for x in at.success]
+    # neither preset is all cached (noise: no 40% level; arch: 2 of 3 seeds): each answer is given,
+    # marked provisional, not as a success
+    assert not at.success
+    answers = [x.value for x in at.info if x.value.startswith("Provisional: ")]
     assert any("data exponent moves from 0.50" in a and "do not overlap" in a for a in answers), answers
-    assert any("changes the constant, not the exponent" in a for a in answers), answers
+    arch_answer = next(a for a in answers if "compute exponent α_C" in a)
+    assert "No measurable difference in the exponent" in arch_answer
     assert sum("Needs" in i.value for i in at.info) == 2  # transfer and the bottleneck: nothing cached for them
     # the runs written are part of the noise and architecture presets (on a CPU: all 54 noise runs, and
     # the 48 at widths 4 and 8 up to fraction 1/2): the plans count them as cached

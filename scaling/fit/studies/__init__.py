@@ -19,7 +19,8 @@ Not enough data is an answer too, not an exception: `ok` is False and `answer` n
 are missing ("needs runs at 3 or more data fractions at width 23 with 20% label noise").
 
     __init__.py    study(key, runs), STUDIES and every public name below
-    common.py      cached runs cleaned to one family, seed means per cell (_Cells), seed resamples (_resample)
+    common.py      cached runs cleaned to one family, seed means per cell (_Cells), seed resamples per side
+                   (_resample), the range every side has (common_range)
     prose.py       whether two intervals overlap, in the answers' words (numbers: scaling.core.fmt)
     result.py      the results' shared to_dict/format and the rows of their exponents table
     noise.py       study_noise, NoiseStudy
@@ -40,7 +41,7 @@ from scaling.fit.studies.bottleneck import (
     plateau_start,
     study_bottleneck,
 )
-from scaling.fit.studies.common import FAMILY, LEVEL, MIN_FRACTIONS, N_BOOT
+from scaling.fit.studies.common import FAMILY, LEVEL, MIN_FRACTIONS, N_BOOT, common_range
 from scaling.fit.studies.noise import NoiseStudy, study_noise
 from scaling.fit.studies.result import EXP_COLUMNS
 from scaling.fit.studies.transfer import TransferStudy, study_transfer
@@ -57,6 +58,6 @@ def study(key: str, runs: pd.DataFrame, **kw):
 
 __all__ = [
     "ArchStudy", "BottleneckStudy", "EXP_COLUMNS", "FAMILY", "KAPLAN_BOUND", "LEVEL", "MIN_FRACTIONS", "MIN_WIDTHS",
-    "N_BOOT", "NoiseStudy", "PLATEAU_TOL", "STUDIES", "TransferStudy", "plateau_start", "study", "study_arch",
+    "N_BOOT", "NoiseStudy", "common_range", "PLATEAU_TOL", "STUDIES", "TransferStudy", "plateau_start", "study", "study_arch",
     "study_bottleneck", "study_noise", "study_transfer",
 ]

@@ -11,7 +11,7 @@ from scaling.core.config import STUDY_DEFAULTS
 from scaling.core.fmt import fmt_count_estimate, fmt_estimate
 from scaling.fit.runs import frontier_mask
 from scaling.fit.studies.common import MIN_FRACTIONS, N_BOOT, _Cells, _defaults, _law, _one_family, _resample, _usable
-from scaling.fit.studies.prose import _as_iv, _overlap, _overlap_words
+from scaling.fit.studies.prose import _as_iv, _includes, _overlap, _overlap_words
 from scaling.fit.studies.result import EXP_COLUMNS, _exp_row, _Result
 
 
@@ -111,10 +111,11 @@ def study_arch(runs: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = 0, lr="t
             out[("C", a)] = (f.A / target) ** (1 / f.alpha) if f is not None else math.nan
         for a in archs[1:]:
             out[("ratio", a)] = out[("C", a)] / out[("C", archs[0])]
+            out[("dalpha", a)] = out[("alpha", a)] - out[("alpha", archs[0])]  # the effect on the exponent
         return out
 
     point = estimate(m0)
-    iv, _ = _resample(cells, estimate, point, n_boot, seed)
+    iv, _ = _resample(cells, estimate, point, n_boot, seed, side="arch")  # each architecture as Compare resamples it
     rows, lines, comp = [], [], []
     for a in archs:
         sel = arch_of == a
@@ -132,17 +133,31 @@ def study_arch(runs: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = 0, lr="t
 
 
 def _arch_answer(archs, exps, compute, iv, target) -> str:
+    """The exponents, then the effects: the difference of exponents and the compute ratio, each read off
+    its own interval; one that includes no effect (0, 1) is 'no measurable difference'."""
     base = archs[0]
-    parts, moved = [], False
+    parts, moved, same = [], False, True
     for a in archs[1:]:
         o = _overlap(iv.get(("alpha", base)), iv.get(("alpha", a)))
-        moved |= o is False
+        d = _includes(iv.get(("dalpha", a)), 0.0)
+        moved |= d is False
+        same &= d is True
         parts.append(f"{fmt_estimate(exps.set_index('arch').loc[a, 'value'], iv.get(('alpha', a)))} for the {a.upper()} "
                      f"({_overlap_words(o)})")
     head = (f"The compute exponent α_C is {fmt_estimate(exps.iloc[0]['value'], iv.get(('alpha', base)))} for the "
             f"{base.upper()} and " + "; ".join(parts) + ".")
-    what = "The architecture changes the exponent" if moved else \
-        "On these runs the architecture changes the constant, not the exponent"
-    cmp = "; ".join(f"to reach loss {target:.3g} the {r.arch.upper()} needs {fmt_count_estimate(r.ratio, _as_iv(r))}× the {base.upper()}'s "
-                    "compute" for r in compute.iloc[1:].itertuples())
-    return f"{head} {what}; {cmp}."
+    if moved:
+        what = "The architecture changes the exponent"
+    elif same:
+        what = "No measurable difference in the exponent (the difference's 95% interval includes 0)"
+    else:
+        what = "No interval for the difference in the exponent yet"
+    cmp = []
+    for r in compute.iloc[1:].itertuples():
+        ratio = f"{fmt_count_estimate(r.ratio, _as_iv(r))}×"
+        if _includes(_as_iv(r), 1.0):
+            cmp.append(f"no measurable difference in the compute to reach loss {target:.3g} ({r.arch.upper()} / "
+                       f"{base.upper()}: {ratio}, an interval that includes 1)")
+        else:
+            cmp.append(f"to reach loss {target:.3g} the {r.arch.upper()} needs {ratio} the {base.upper()}'s compute")
+    return f"{head} {what}; " + "; ".join(cmp) + "."

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from scaling.core.config import FAMILY_FIELDS, RECORDED_FAMILY_FIELDS, STUDY_DEFAULTS
+from scaling.core.fmt import frac_label
 from scaling.fit.intervals import Interval, bootstrap_interval
 from scaling.fit.optim import one_blas_thread
 from scaling.fit.power_law import fit_power_law
@@ -121,27 +122,88 @@ class _Cells:
         return self._means(w)[0]
 
 
+class _SideDraws:
+    """One resample of a study whose sides (the values of its axis) are each resampled on their own, as
+    fit.analysis resamples one selection (Compare's path): a Resampler per side, each from its own
+    generator seeded alike. Sides with the same seeds and data fractions (the common range) draw the
+    same seeds, so they are compared on paired draws; a side's draws, and so its interval, are those
+    Compare gives that side's runs alone."""
+
+    def __init__(self, runs: pd.DataFrame, side: str | None, seed: int):
+        values = list(dict.fromkeys(runs[side])) if side else [None]
+        self.rows = {v: (np.flatnonzero((runs[side] == v).to_numpy()) if side else np.arange(len(runs))) for v in values}
+        self.draws = {v: Resampler(SimpleNamespace(runs=runs.iloc[i].reset_index(drop=True)))
+                      for v, i in self.rows.items()}
+        self.rngs = {v: np.random.default_rng(seed) for v in values}
+        self.n = len(runs)
+
+    def weights(self) -> np.ndarray:
+        w = np.zeros(self.n)
+        for v, i in self.rows.items():
+            w[i] = self.draws[v].weights(self.rngs[v])
+        return w
+
+    def of(self, name) -> Resampler:
+        """The draw an estimate's interval is read with: its side's (a name ending in a side's value),
+        else the one that widens least (an estimate of several sides: a ratio, a difference)."""
+        if isinstance(name, tuple) and len(name) > 1 and any(_same(name[-1], v) for v in self.draws):
+            return next(d for v, d in self.draws.items() if _same(name[-1], v))
+        return min(self.draws.values(), key=lambda d: d.inflate)
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
 @one_blas_thread()
-def _resample(cells: _Cells, estimate, point: dict, n_boot: int, seed: int) -> tuple[dict, dict]:
+def _resample(cells: _Cells, estimate, point: dict, n_boot: int, seed: int, side: str | None = None) -> tuple[dict, dict]:
     """Intervals (name -> Interval) and samples of every finite scalar of `point`, re-estimated on
-    n_boot seed resamples; a resample whose estimate refuses (ValueError) or lacks a name is NaN there."""
+    n_boot seed resamples; a resample whose estimate refuses (ValueError) or lacks a name is NaN there.
+    `side`: the study's axis, each of whose values is resampled on its own (_SideDraws)."""
     names = [k for k, v in point.items() if isinstance(v, (int, float)) and math.isfinite(v)]
     samples = {k: np.full(n_boot, np.nan) for k in names}
     if n_boot <= 0 or not names or len(cells.runs) == 0:
         return {}, samples
-    draw = Resampler(SimpleNamespace(runs=cells.runs))
-    rng = np.random.default_rng(seed)
+    draws = _SideDraws(cells.runs, side, seed)
     for i in range(n_boot):
         try:
-            r = estimate(cells.means(draw.weights(rng)))
+            r = estimate(cells.means(draws.weights()))
         except ValueError:
             continue
         for k in names:
             samples[k][i] = r.get(k, np.nan)
-    intervals = {k: _scale_interval(samples[k], point[k], draw) if _is_scale(k) else
-                 bootstrap_interval(samples[k], point[k], LEVEL, "percentile", draw.scheme, draw.inflate)
-                 for k in names}
+    intervals = {}
+    for k in names:
+        draw = draws.of(k)
+        intervals[k] = (_scale_interval(samples[k], point[k], draw) if _is_scale(k) else
+                        bootstrap_interval(samples[k], point[k], LEVEL, "percentile", draw.scheme, draw.inflate))
     return intervals, samples
+
+
+def common_range(runs: pd.DataFrame, axis: str) -> tuple[pd.DataFrame, str]:
+    """The runs inside the width steps and data fractions that every value of `axis` has (in the family
+    a study of that axis picks: _one_family), so that a study compares like with like; and what was
+    left out, in words ('' when nothing was)."""
+    use, _ = _one_family(_defaults(_usable(runs), axis), ("epochs",), axis=axis)
+    if axis not in use.columns or use[axis].nunique() < 2:
+        return runs, ""
+    g = use.groupby(use[axis].astype(str))
+    w = (int(g["width_step"].min().max()), int(g["width_step"].max().min()))
+    f = (float(g["data_fraction"].min().max()), float(g["data_fraction"].max().min()))
+    if w[0] > w[1] or f[0] > f[1]:
+        return runs, "its sides share no range of widths and data fractions: each is fitted on its own runs"
+    ws = pd.to_numeric(runs["width_step"], errors="coerce")
+    fr = pd.to_numeric(runs["data_fraction"], errors="coerce")
+    inside = ws.between(*w) & fr.between(f[0] * (1 - 1e-9), f[1] * (1 + 1e-9))
+    out = use[~(use["width_step"].between(*w) & use["data_fraction"].between(f[0] * (1 - 1e-9), f[1] * (1 + 1e-9)))]
+    if not len(out):
+        return runs, ""
+    return runs[inside.to_numpy()], (f"compared on the range every side has, width steps {w[0]}–{w[1]} and data "
+                                     f"fractions {frac_label(f[0])}–{frac_label(f[1])} ({len(out)} runs outside it "
+                                     "left out)")
 
 
 def _is_scale(name) -> bool:

@@ -10,7 +10,7 @@ import pandas as pd
 from scaling.core.fmt import fmt_estimate, fmt_pct
 from scaling.fit.intervals import Interval
 from scaling.fit.studies.common import MIN_FRACTIONS, N_BOOT, _Cells, _defaults, _law, _one_family, _resample, _usable
-from scaling.fit.studies.prose import _as_iv, _overlap, _overlap_words
+from scaling.fit.studies.prose import _as_iv, _includes, _overlap, _overlap_words
 from scaling.fit.studies.result import EXP_COLUMNS, _exp_row, _Result
 
 
@@ -95,6 +95,8 @@ def study_noise(runs: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = 0, lr="
         for x in levels:
             f = _law(D[lv == x], m[lv == x])
             out[("alpha", x)] = f.alpha if f is not None else math.nan
+        for x in levels[1:]:
+            out[("dalpha", x)] = out[("alpha", x)] - out[("alpha", 0.0)]  # the effect on the exponent
         for where, d in ends:
             base = m[(lv == 0.0) & (D == d)][0]
             for x in levels[1:]:
@@ -103,7 +105,7 @@ def study_noise(runs: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = 0, lr="
 
     m0 = c["val_loss"].to_numpy(float)
     point = estimate(m0)
-    iv, _ = _resample(cells, estimate, point, n_boot, seed)
+    iv, _ = _resample(cells, estimate, point, n_boot, seed, side="label_noise")  # each level as Compare resamples it
     lines, rows = [], []
     for x in levels:
         f = _law(D[lv == x], m0[lv == x])
@@ -127,8 +129,10 @@ def _gap_text(r) -> str:
     """'0.12 [0.10, 0.14] higher' (or lower: a gap below zero, its interval mirrored)."""
     sign = 1 if r["gap"] >= 0 else -1
     iv = _as_iv(r)
+    if _includes(iv, 0.0):
+        return f"shows no measurable difference ({fmt_estimate(r['gap'], iv, 3)}, an interval that includes 0)"
     iv = iv if sign > 0 or iv is None else Interval(-iv.hi, -iv.lo, 1)
-    return f"{fmt_estimate(sign * r['gap'], iv, 3)} {'higher' if sign > 0 else 'lower'}"
+    return f"is {fmt_estimate(sign * r['gap'], iv, 3)} {'higher' if sign > 0 else 'lower'}"
 
 
 def _noise_answer(exps: pd.DataFrame, gaps: pd.DataFrame, iv: dict, width: int) -> str:
@@ -142,16 +146,18 @@ def _noise_answer(exps: pd.DataFrame, gaps: pd.DataFrame, iv: dict, width: int) 
             parts.append(f"at {fmt_pct(r.label_noise)} label noise no law could be fitted")
             continue
         o = _overlap(b_iv, iv.get(("alpha", r.label_noise)))
-        moved |= o is False
+        moved |= _includes(iv.get(("dalpha", r.label_noise)), 0.0) is False  # the difference's own interval
         parts.append(f"{fmt_estimate(r.value, iv.get(('alpha', r.label_noise)))} at {fmt_pct(r.label_noise)} label noise "
                      f"({_overlap_words(o)})")
     head = (f"At width {width}, the data exponent moves from {fmt_estimate(base['value'], b_iv)} without label noise "
             f"to " + "; ".join(parts) + ".")
+    same = all(_includes(iv.get(("dalpha", x)), 0.0) for x in exps["label_noise"].iloc[1:])
     verdict = ("Label noise changes the data exponent" if moved else
-               "The exponent does not move beyond its intervals: label noise shifts the loss")
+               "No measurable difference in the exponent (each difference's 95% interval includes 0): label noise "
+               "shifts the loss" if same else "The exponent does not move beyond its intervals: label noise shifts the loss")
     if len(gaps):
         g = gaps[gaps["label_noise"] == gaps["label_noise"].max()].set_index("where")
-        verdict += (f"; with {fmt_pct(g['label_noise'].iloc[0])} noise the loss is {_gap_text(g.loc['smallest'])} at the "
+        verdict += (f"; with {fmt_pct(g['label_noise'].iloc[0])} noise the loss {_gap_text(g.loc['smallest'])} at the "
                     f"smallest D ({g.loc['smallest', 'examples']:,.0f}) and {_gap_text(g.loc['largest'])} at the "
                     f"largest ({g.loc['largest', 'examples']:,.0f})")
     return head + " " + verdict + "."

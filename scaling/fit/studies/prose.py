@@ -23,3 +23,11 @@ def _as_iv(r) -> Interval | None:
     """A table row's lo and hi (a row, a record or a named tuple) as an Interval, None where there is none."""
     lo, hi = (r["lo"], r["hi"]) if isinstance(r, (dict, pd.Series)) else (r.lo, r.hi)
     return Interval(lo, hi, 1) if math.isfinite(lo) else None
+
+
+def _includes(iv: Interval | None, null: float) -> bool | None:
+    """Whether an effect's interval includes no effect (`null`: 0 for a difference, 1 for a ratio); None
+    without an interval."""
+    if iv is None or not (math.isfinite(iv.lo) and math.isfinite(iv.hi)):
+        return None
+    return bool(iv.lo <= null <= iv.hi)
