@@ -36,9 +36,9 @@ part.cards(cards, an, sel, more.tuning, pending=None if done is not None else pa
 part.lr_offer(st.container(), s, more)  # emitted either way: the elements below keep their places
 
 left, right = ui.chart_row(2)  # side by side where each chart has room, else stacked
-loss_slot, nopt_slot = left.empty(), right.empty()
-ui.chart(loss_slot, part.loss_figure(an, ok_runs))
-part.nopt(nopt_slot, an, sel, offer=done is not None)
+loss_slot, loss_note, nopt_slot, nopt_note = left.empty(), left.empty(), right.empty(), right.empty()
+part.figure(loss_slot, loss_note, part.loss_figure(an, ok_runs))
+part.nopt(nopt_slot, nopt_note, an, sel, offer=done is not None)
 left.caption("Small dots: runs; rings: seed means; black: the compute-efficient frontier; dashed red: the fitted "
              "law and its 95% band. Click a width in the legend to highlight it (shift-click for more, "
              "double-click the chart to reset).")
@@ -85,5 +85,5 @@ if wait:
 full = ui.analysis(s, version, sel, runs, curves, n_boot=boot, slot=interval_note) if boot and done is None else None
 if full is not None and not isinstance(full, services.SelectionError):
     part.cards(cards, full, sel, more.tuning, pending=None)
-    ui.chart(loss_slot, part.loss_figure(full, ok_runs))
-    part.nopt(nopt_slot, full, sel, offer=True)
+    part.figure(loss_slot, loss_note, part.loss_figure(full, ok_runs))
+    part.nopt(nopt_slot, nopt_note, full, sel, offer=True)

@@ -58,12 +58,23 @@ def loss_figure(a, ok_runs):
                                   services.law_band(a), eq)
 
 
-def nopt(slot, a, sel, offer: bool = False) -> None:
-    """N_opt against compute; where the shown estimator cannot answer, why, and (`offer`) those that can."""
+def figure(slot, note, fig) -> None:
+    """A chart into `slot` and its caption (the words that change with the numbers) into `note`."""
+    chart(slot, fig)
+    if fig.caption:
+        note.caption(services.md_text(fig.caption))
+    else:
+        note.empty()
+
+
+def nopt(slot, note, a, sel, offer: bool = False) -> None:
+    """N_opt against compute (its law in `note`); where the shown estimator cannot answer, why, and
+    (`offer`) those that can."""
     nf = a.nopt[services.shown_nopt(a, sel)[0]]
     if nf.ok:
-        chart(slot, charts.nopt_vs_compute(nf, services.nopt_band(nf), data=services.nopt_data_points(a)))
+        figure(slot, note, charts.nopt_vs_compute(nf, services.nopt_band(nf), data=services.nopt_data_points(a)))
         return
+    note.empty()
     with slot.container():
         st.info(f"**Compute-optimal model size ({services.ESTIMATORS[nf.method]})** cannot be estimated on this "
                 f"selection: {services.explain_nopt(nf)}.", icon=":material/info:")
