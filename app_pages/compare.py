@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import ui
+from app_pages.ui import compare_parts as part
 from scaling import charts, services
 
 ui.through_app()
@@ -46,11 +47,7 @@ la, lb = (f"{k}: {words}" for k, words in zip("AB", services.contrast_labels(A, 
 if la[3:] == lb[3:]:
     lb += " "  # two legend entries even when the selections match
 
-
-def md_label(lab: str) -> str:  # for Markdown: "A: " is ours, the words after it name values of (imported) runs
-    return lab[:3] + services.md_text(lab[3:])
-
-
+md_label = part.md_label
 an_a = ui.analysis(s, version, A, runs, curves, n_boot=0)
 an_b = ui.analysis(s, version, B, runs, curves, n_boot=0)
 bad = [(lab, a) for lab, a in ((la, an_a), (lb, an_b)) if isinstance(a, services.SelectionError)]
@@ -62,47 +59,13 @@ if bad:
 lines = {lab: services.law_line(a.loss_vs_compute) for lab, a in ((la, an_a), (lb, an_b)) if a.loss_vs_compute}
 ui.chart(st, charts.compare_frontiers({la: an_a.frontier, lb: an_b.frontier}, lines))
 
-progress = st.empty()  # the bootstraps say how far they are; a change meanwhile stops them there
-full_a = ui.analysis(s, version, A, runs, curves, n_boot=ui.BOOT, slot=progress)
-full_b = ui.analysis(s, version, B, runs, curves, n_boot=ui.BOOT, slot=progress)
-# each side's shown N_opt estimator (the verdict's, by default), and the parametric one, which
-# answers on the smallest grids
-shown = dict.fromkeys([services.shown_nopt(full_a, A)[0], services.shown_nopt(full_b, B)[0], "parametric"])
-names = {"alpha_C": "α_C (loss vs compute)",
-         **{f"a_{m}": f"a (N_opt, {services.ESTIMATORS[m]})" for m in shown},
-         "alpha_N": "α_N slice (L(N) at the largest D only)", "alpha_D": "α_D slice (L(D) at the largest N only)"}
-t_all = services.comparison_table(full_a, full_b, names)
-# an exponent neither selection can estimate is a column of dashes: name it once instead
-missing = t_all[~(t_all["first"].map(math.isfinite) | t_all["second"].map(math.isfinite))]
-t = t_all.drop(missing.index).reset_index(drop=True)
-
-cols = ui.card_row(max(len(t), 1))
-for col, r in zip(cols, t.itertuples()):
-    col.markdown(f"**{r.what}**")
-    col.metric(md_label(la), f"{r.first:.3f}" if math.isfinite(r.first) else "—")
-    col.caption(f"95% [{r.first_lo:.3f}, {r.first_hi:.3f}] · {r.n_runs_first} runs · {r.first_answered}"
-                + ("" if r.first_reliable else " · :orange[unreliable]") if math.isfinite(r.first_lo)
-                else f"{r.n_runs_first} runs" + (f" · {full_a.no_interval}" if full_a.no_interval else ""))
-    col.metric(md_label(lb), f"{r.second:.3f}" if math.isfinite(r.second) else "—")
-    col.caption(f"95% [{r.second_lo:.3f}, {r.second_hi:.3f}] · {r.n_runs_second} runs · {r.second_answered}"
-                + ("" if r.second_reliable else " · :orange[unreliable]") if math.isfinite(r.second_lo)
-                else f"{r.n_runs_second} runs" + (f" · {full_b.no_interval}" if full_b.no_interval else ""))
-    p = r.p_first_greater
-    col.metric("P(A > B)", "—" if not math.isfinite(p) else f"< {r.p_floor:.2g}" if p < r.p_floor
-               else f"> {1 - r.p_floor:.2g}" if p > 1 - r.p_floor else f"{p:.2f}",
-               help="share of paired bootstrap resamples where A's exponent exceeds B's; near 0 or 1 the "
-                    "selections differ, near 0.5 they cannot be told apart")
-    if math.isfinite(p):
-        verdict = "differ" if r.p_two_sided < 0.05 else "cannot be told apart"
-        p_txt = f"p < {r.p_floor:.2g}" if r.p_two_sided < r.p_floor else f"p = {r.p_two_sided:.2f}"
-        col.caption(f"two-sided {p_txt}: {verdict} at 5%")
-if len(missing):
-    st.caption("Not estimable on either selection: " + ", ".join(missing["what"]) + ".")
-
-side = pd.concat([t.assign(selection=la, value=t["first"], lo=t["first_lo"], hi=t["first_hi"]),
-                  t.assign(selection=lb, value=t["second"], lo=t["second_lo"], hi=t["second_hi"])])[
-    ["what", "selection", "value", "lo", "hi"]].rename(columns={"what": "name"})
-ui.chart(st, charts.exponents_side_by_side(side))
+progress, cards, side_chart = st.empty(), st.empty(), st.empty()  # drawn from the point estimates, then with intervals
+done = [ui.cached_analysis(s, version, X, ui.BOOT) for X in (A, B)]
+if None in done:  # the charts first; the bootstraps (seconds) after them, stopped by the next move
+    part.exponents(cards, side_chart, an_a, an_b, A, B, la, lb, pending=True)
+full_a, full_b = (d if d is not None else ui.analysis(s, version, X, runs, curves, n_boot=ui.BOOT, slot=progress)
+                  for d, X in zip(done, (A, B)))
+t_all = part.exponents(cards, side_chart, full_a, full_b, A, B, la, lb, pending=False)
 st.caption("Intervals: 95% bias-corrected bootstrap intervals (seeds resampled with all their runs where a selection "
            "has at least 5 seeds, else each configuration's runs within it; everything refitted; an interval from "
            "under 80% answering resamples is unreliable). Two-sided bootstrap p-value for 'no difference' = "

@@ -19,7 +19,11 @@ curves = ui.load_curves(s, version)
 sel = ui.selection_controls(runs, "fit_lab")
 ui.write_url((sel, ""))
 
-an = ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT, slot=st.empty())  # says how far the bootstrap is
+progress = st.empty()  # says how far the bootstrap is
+# A move draws every chart from the point estimates (shared with Explore) and a backtest without bands; the
+# intervals and bands are computed after it, and a rerun then draws them in the same places.
+done = ui.cached_analysis(s, version, sel, ui.BOOT)
+an = done if done is not None else ui.point_estimates(s, version, sel, runs, curves)
 if isinstance(an, services.SelectionError):
     st.warning(f"Nothing to fit: {services.md_text(an)}")
     st.stop()
@@ -56,8 +60,9 @@ else:
             cols[5].caption(f":orange[{off[0].upper()}{off[1:]}.]")
     comp = getattr(an, "compute", None)
     gamma = f"{comp.gamma:.3f}" if comp is not None else "γ"
-    st.caption(f"Summed Huber loss (δ = {pf.delta:g}) on log L over {pf.n_points} configurations, L-BFGS from a "
-               f"grid of starts. {services.compute_note(an)} Minimising L at fixed C gives N_opt ∝ C^a with "
+    st.caption(f"Summed Huber loss (δ = {pf.delta:g}) on log L over {pf.n_points} configurations: a search over "
+               f"(α, β) by variable projection, then L-BFGS. {services.compute_note(an)} Minimising L at fixed C "
+               f"gives N_opt ∝ C^a with "
                f"a = β/(α + γβ), γ = {gamma}; β/(α+β) = {pf.a:.3f} would be the exponent if C were ∝ N·D.")
 
 st.subheader("Compute-optimal model size, three ways")
@@ -89,15 +94,16 @@ for m, nf in an.nopt.items():
 st.subheader("Backtest: fit below a compute cut-off, predict the frontier above it")
 octaves = st.slider("Hold out the top octaves of compute", 1.0, 4.0, 2.0, 0.5, key="fl_octaves",
                     help="an octave is a factor of 2: 2 holds out the last factor of 4 of the compute range")
-with st.spinner("backtesting each law and estimator, with bands…"):
-    bt = ui.backtest(s, version, sel, runs, octaves, n_boot=ui.BOOT // 2)
+bt_done = ui.cached_backtest(s, version, sel, octaves, ui.BOOT // 2)
+bt = bt_done if bt_done is not None else ui.backtest(s, version, sel, runs, octaves, n_boot=0)
 if isinstance(bt, ValueError):
     st.warning(f"Cannot backtest this selection: {services.md_text(bt)}")
 else:
     st.caption(f"Fitted on the {int(bt.table['n_fit'].iloc[0])} configurations with C ≤ "
                f"{services.fmt_flops(bt.cutoff_flops)}, predicting the {len(bt.heldout)} frontier configurations above "
-               f"it: their loss, and N_opt at their compute against the N of the configuration there. Bars: 95% "
-               f"bands from {bt.n_boot} resamples of the fitted runs.")
+               f"it: their loss, and N_opt at their compute against the N of the configuration there. "
+               + (f"Bars: 95% bands from {bt.n_boot} resamples of the fitted runs." if bt.n_boot else
+                  "Bands: computing…"))
     b1, b2 = ui.chart_row(2)
     ui.chart(b1, charts.prediction(bt.heldout, "loss"))
     ui.chart(b2, charts.prediction(bt.heldout, "N_opt"))
@@ -111,3 +117,12 @@ res = services.parametric_residuals(an)
 if pf is not None:
     ui.chart(st, charts.residuals(res))
 ui.download(st, "Residuals and points (CSV)", res, "fit_lab_points.csv")
+
+if done is None or bt_done is None:  # the intervals and bands, then a rerun that draws them
+    if done is None:
+        ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT, slot=progress)
+    with progress, st.spinner("backtesting each law and estimator, with bands…"):
+        ui.backtest(s, version, sel, runs, octaves, n_boot=ui.BOOT // 2)
+    if ui.cached_analysis(s, version, sel, ui.BOOT) is not None and (
+            ui.cached_backtest(s, version, sel, octaves, ui.BOOT // 2) is not None or isinstance(bt, ValueError)):
+        st.rerun()

@@ -12,9 +12,20 @@ them and draws widgets.
     sweeps.py         the sweep panels (one fragment owns them), which sweeps to show, whether intervals wait
     start.py          Explore on an empty cache: the quick sweep and the shipped grid
     explore_parts.py  Explore's cards, charts and offers, drawn into slots the intervals redraw in place
+    compare_parts.py  Compare's exponent cards and chart, drawn from the point estimates, then with intervals
 """
 from .cards import chart, download, exponent_card, interval_note
-from .fits import BOOT, analysis, backtest, bracketing, cached_analysis, lr_offer, point_estimates, study_answer
+from .fits import (
+           BOOT,
+           analysis,
+           backtest,
+           bracketing,
+           cached_analysis,
+           cached_backtest,
+           lr_offer,
+           point_estimates,
+           study_answer,
+)
 from .layout import card_row, chart_row
 from .reads import device, guarded, load_curves, load_runs, snapshot, store
 from .routing import through_app
@@ -22,7 +33,7 @@ from .selection import selection_controls, set_estimator, set_selection, write_u
 from .start import first_runs
 from .sweeps import intervals_wait, remember_sweep, running_sweeps, sweep_active, sweeps_section, training_now
 
-__all__ = ["BOOT", "analysis", "backtest", "bracketing", "cached_analysis", "card_row", "chart", "chart_row", "device",
+__all__ = ["BOOT", "analysis", "backtest", "bracketing", "cached_analysis", "cached_backtest", "card_row", "chart", "chart_row", "device",
            "download", "exponent_card", "first_runs", "guarded", "interval_note", "intervals_wait", "load_curves",
            "load_runs", "lr_offer", "point_estimates", "remember_sweep", "running_sweeps", "selection_controls",
            "set_estimator", "set_selection", "snapshot", "store", "study_answer", "sweep_active", "sweeps_section",
