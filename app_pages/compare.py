@@ -30,16 +30,17 @@ cb.caption(f"**B**: {services.md_text(services.describe(B))}")
 cov_a, cov_b = services.coverage(runs, A), services.coverage(runs, B)
 for col, cov in ((ca, cov_a), (cb, cov_b)):
     col.caption(f"Runs fitted: {cov.describe()}." if cov else "No runs fitted.")
+ranges = st.container()  # emitted either way: a warning that comes or goes leaves the charts below in place
 if cov_a and cov_b and (cov_a.width_steps, cov_a.fractions) != (cov_b.width_steps, cov_b.fractions):
     common = services.common_range(cov_a, cov_b)
-    st.warning("**The two selections cover different ranges** (A: " + cov_a.describe() + "; B: " + cov_b.describe()
+    ranges.warning("**The two selections cover different ranges** (A: " + cov_a.describe() + "; B: " + cov_b.describe()
                + "): their exponents are fitted over different compute, so a difference may be the range, not the "
                  "setting.", icon=":material/warning:")
     if common is not None:
         def restrict(w=common[0], f=common[1]):
             for prefix in ("a_", "b_"):
                 ui.set_selection(prefix, widths=w, fractions=f)
-        st.button(f"Restrict both to the common range (width steps {common[0][0]}–{common[0][1]}, fractions "
+        ranges.button(f"Restrict both to the common range (width steps {common[0][0]}–{common[0][1]}, fractions "
                   f"{services.frac_label(common[1][0])}–{services.frac_label(common[1][1])})", on_click=restrict,
                   icon=":material/compare_arrows:")
 ui.write_url((A, "a_"), (B, "b_"))

@@ -121,10 +121,11 @@ def log_enc(field: str, title, values, label_expr: str | None = None, fmt: str =
 # data in place instead of compiling, parsing and drawing the chart anew (docs/performance.md). So
 # the live charts' log axes carry no domain and no tick list computed from the data: Vega fits the
 # domain to the data, with `padding` pixels each side so no point sits on the frame, and the ticks
-# come from an expression on that domain: the densest mantissa set for its span, from which Vega
-# keeps the values inside the domain and halves them while there are more than the axis has room for.
-_SPANS = [(0.4, _MANTISSAS[0]), (1.0, _MANTISSAS[2]), (2.0, _MANTISSAS[4]), (3.5, _MANTISSAS[5]),
-          (float("inf"), _MANTISSAS[6])]
+# come from an expression on that domain: the densest mantissa set that gives ~8 of them over its
+# span, of which Vega keeps those inside the domain (and every other one while over MAX_TICKS).
+_SPANS = [(0.5, _MANTISSAS[0]), (1.0, _MANTISSAS[2]), (1.4, (1, 1.5, 2, 3, 5, 7)), (2.7, _MANTISSAS[4]),
+          (4.0, _MANTISSAS[5]), (float("inf"), _MANTISSAS[6])]  # (most decades spanned, mantissas): ~8 ticks
+MAX_TICKS = 9  # beyond it, Vega keeps every other tick (many decades of powers of ten)
 LOSS_DECADES = (-4, 2)     # a loss, an accuracy, a residual
 COUNT_DECADES = (0, 24)    # parameters, examples, FLOPs
 
@@ -145,7 +146,7 @@ def log_axis(field: str, title, channel: str, decades: tuple[int, int] = COUNT_D
              label_expr: str | None = None, fmt: str = "~g", pad_px: int = 12, **kw) -> dict:
     """An x or y channel on a log scale whose spec depends on nothing in the data: Vega fits its domain
     (padded by pad_px) and its ticks (tick_expr) to whatever data the chart holds now."""
-    axis = {"values": tick_expr(channel, decades), "grid": True}
+    axis = {"values": tick_expr(channel, decades), "tickCount": MAX_TICKS, "grid": True}
     axis.update({"format": fmt} if label_expr is None else {"labelExpr": label_expr})
     return enc(field, scale={**LOG, "padding": pad_px}, axis=axis, title=title, **kw)
 
