@@ -49,8 +49,8 @@ if la[3:] == lb[3:]:
     lb += " "  # two legend entries even when the selections match
 
 md_label = part.md_label
-an_a = ui.analysis(s, version, A, runs, curves, n_boot=0)
-an_b = ui.analysis(s, version, B, runs, curves, n_boot=0)
+an_a = ui.point_estimates(s, version, A, runs, curves)  # shared with Explore; the slices come with the intervals
+an_b = ui.point_estimates(s, version, B, runs, curves)
 bad = [(lab, a) for lab, a in ((la, an_a), (lb, an_b)) if isinstance(a, services.SelectionError)]
 for lab, e in bad:
     st.warning(f"{md_label(lab)}: nothing to fit: {services.md_text(e)}")
@@ -60,13 +60,12 @@ if bad:
 lines = {lab: services.law_line(a.loss_vs_compute) for lab, a in ((la, an_a), (lb, an_b)) if a.loss_vs_compute}
 ui.chart(st, charts.compare_frontiers({la: an_a.frontier, lb: an_b.frontier}, lines))
 
-progress, cards, side_chart = st.empty(), st.empty(), st.empty()  # drawn from the point estimates, then with intervals
+# The exponents from the point estimates first; the bootstraps (seconds) after every chart, stopped by the next
+# move, then a rerun that finds them cached draws the intervals in the same places.
+progress = st.empty()
 done = [ui.cached_analysis(s, version, X, ui.BOOT) for X in (A, B)]
-if None in done:  # the charts first; the bootstraps (seconds) after them, stopped by the next move
-    part.exponents(cards, side_chart, an_a, an_b, A, B, la, lb, pending=True)
-full_a, full_b = (d if d is not None else ui.analysis(s, version, X, runs, curves, n_boot=ui.BOOT, slot=progress)
-                  for d, X in zip(done, (A, B)))
-t_all = part.exponents(cards, side_chart, full_a, full_b, A, B, la, lb, pending=False)
+full_a, full_b = (d if d is not None else a for d, a in zip(done, (an_a, an_b)))
+t_all = part.exponents(st.container(), st, full_a, full_b, A, B, la, lb, pending=None in done)
 st.caption("Intervals: 95% bias-corrected bootstrap intervals (seeds resampled with all their runs where a selection "
            "has at least 5 seeds, else each configuration's runs within it; everything refitted; an interval from "
            "under 80% answering resamples is unreliable). Two-sided bootstrap p-value for 'no difference' = "
@@ -75,3 +74,9 @@ d1, d2 = st.columns(2)
 ui.download(d1, "Exponents (CSV)", t_all, "compare_exponents.csv")
 ui.download(d2, "Both frontiers (CSV)", pd.concat([an_a.frontier.assign(selection=la), an_b.frontier.assign(selection=lb)]),
             "compare_frontiers.csv")
+if None in done:
+    for d, X in zip(done, (A, B)):
+        if d is None:
+            ui.analysis(s, version, X, runs, curves, n_boot=ui.BOOT, slot=progress)
+    if None not in [ui.cached_analysis(s, version, X, ui.BOOT) for X in (A, B)]:
+        st.rerun()

@@ -31,14 +31,14 @@ more = ui.lr_offer(s, version, sel, runs, an)  # cached; the bracketing offer wa
 ok_runs = services.chart_runs(runs, sel)
 shown, _ = services.shown_nopt(an, sel)
 
-cards = st.empty()  # the point estimates first; the intervals fill in once the bootstrap is done
-part.cards(cards, an, sel, more.tuning, pending=None if done is not None else part.pending_words(wait))
+# The point estimates first; the intervals once the bootstrap is done, by a rerun that finds them cached and
+# draws every element in the same place (a chart written twice in one run is drawn anew; a rerun updates it).
+part.cards(st.container(), an, sel, more.tuning, pending=None if done is not None else part.pending_words(wait))
 part.lr_offer(st.container(), s, more)  # emitted either way: the elements below keep their places
 
 left, right = ui.chart_row(2)  # side by side where each chart has room, else stacked
-loss_slot, loss_note, nopt_slot, nopt_note = left.empty(), left.empty(), right.empty(), right.empty()
-part.figure(loss_slot, loss_note, part.loss_figure(an, ok_runs))
-part.nopt(nopt_slot, nopt_note, an, sel, offer=done is not None)
+part.figure(left, left, part.loss_figure(an, ok_runs))
+part.nopt(right, right, an, sel, offer=done is not None)
 left.caption("Small dots: runs; rings: seed means; black: the compute-efficient frontier; dashed red: the fitted "
              "law and its 95% band. Click a width in the legend to highlight it (shift-click for more, "
              "double-click the chart to reset).")
@@ -82,8 +82,7 @@ with st.expander("Chart data and downloads"):
 interval_note = st.empty()  # emitted either way (see the lr offer)
 if wait:
     interval_note.caption("95% intervals are computed when the training in progress finishes (it needs the CPU).")
-full = ui.analysis(s, version, sel, runs, curves, n_boot=boot, slot=interval_note) if boot and done is None else None
-if full is not None and not isinstance(full, services.SelectionError):
-    part.cards(cards, full, sel, more.tuning, pending=None)
-    part.figure(loss_slot, loss_note, part.loss_figure(full, ok_runs))
-    part.nopt(nopt_slot, nopt_note, full, sel, offer=True)
+if boot and done is None:
+    ui.analysis(s, version, sel, runs, curves, n_boot=boot, slot=interval_note)
+    if ui.cached_analysis(s, version, sel, boot) is not None:
+        st.rerun()

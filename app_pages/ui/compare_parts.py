@@ -1,5 +1,5 @@
-"""Compare's exponents (cards and chart), drawn into slots: first from the point estimates, then again
-with the bootstrap's intervals, so that a move redraws both charts before the bootstrap runs."""
+"""Compare's exponents (cards and chart): from the point estimates on a move, so that it redraws both
+charts before the bootstraps run, and with their intervals once they are cached."""
 from __future__ import annotations
 
 import math
@@ -18,7 +18,7 @@ def md_label(lab: str) -> str:
     return lab[:3] + services.md_text(lab[3:])
 
 
-def exponents(cards_slot, chart_slot, an_a, an_b, A, B, la: str, lb: str, pending: bool) -> pd.DataFrame:
+def exponents(cards_box, chart_slot, an_a, an_b, A, B, la: str, lb: str, pending: bool) -> pd.DataFrame:
     """The cards and the side-by-side chart of each exponent (`pending`: the intervals are still being
     computed); returns the whole table (for its CSV)."""
     # each side's shown N_opt estimator (the verdict's, by default), and the parametric one, which
@@ -29,9 +29,10 @@ def exponents(cards_slot, chart_slot, an_a, an_b, A, B, la: str, lb: str, pendin
              "alpha_N": "α_N slice (L(N) at the largest D only)", "alpha_D": "α_D slice (L(D) at the largest N only)"}
     t_all = services.comparison_table(an_a, an_b, names)
     # an exponent neither selection can estimate is a column of dashes: name it once instead
-    missing = t_all[~(t_all["first"].map(math.isfinite) | t_all["second"].map(math.isfinite))]
+    missing = t_all[~(t_all["first"].map(math.isfinite) | t_all["second"].map(math.isfinite))] if not pending \
+        else t_all.iloc[:0]  # the point estimates leave out the slices: they come with the intervals
     t = t_all.drop(missing.index).reset_index(drop=True)
-    with cards_slot.container():
+    with cards_box:
         _cards(t, an_a, an_b, la, lb, pending)
         if len(missing):
             st.caption("Not estimable on either selection: " + ", ".join(missing["what"]) + ".")

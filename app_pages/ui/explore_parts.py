@@ -1,4 +1,4 @@
-"""Explore's parts, each drawn into a slot of the page, so that the intervals redraw the cards and charts in place."""
+"""Explore's parts: the cards, the charts with their captions, the offers."""
 from __future__ import annotations
 
 import math
@@ -20,9 +20,9 @@ def pending_words(wait: bool) -> str:
     return "waits for the training in progress to finish (it needs the CPU)" if wait else "computing…"
 
 
-def cards(slot, a, sel, tuning, pending: str | None) -> None:
+def cards(box, a, sel, tuning, pending: str | None) -> None:
     """α_C, a and the counts; `pending` (what the intervals are doing) until they are in, then None."""
-    with slot.container():
+    with box:
         c1, c2, c3 = card_row(3)
         law = a.loss_vs_compute
         m, why = services.shown_nopt(a, sel)
@@ -59,12 +59,10 @@ def loss_figure(a, ok_runs):
 
 
 def figure(slot, note, fig) -> None:
-    """A chart into `slot` and its caption (the words that change with the numbers) into `note`."""
+    """A chart into `slot` and its caption (the words that change with the numbers) into `note`, emitted
+    either way (an empty one without words), so that the elements below keep their places."""
     chart(slot, fig)
-    if fig.caption:
-        note.caption(services.md_text(fig.caption))
-    else:
-        note.empty()
+    note.caption(services.md_text(fig.caption)) if fig.caption else note.empty()
 
 
 def nopt(slot, note, a, sel, offer: bool = False) -> None:
@@ -74,7 +72,6 @@ def nopt(slot, note, a, sel, offer: bool = False) -> None:
     if nf.ok:
         figure(slot, note, charts.nopt_vs_compute(nf, services.nopt_band(nf), data=services.nopt_data_points(a)))
         return
-    note.empty()
     with slot.container():
         st.info(f"**Compute-optimal model size ({services.ESTIMATORS[nf.method]})** cannot be estimated on this "
                 f"selection: {services.explain_nopt(nf)}.", icon=":material/info:")
@@ -83,6 +80,7 @@ def nopt(slot, note, a, sel, offer: bool = False) -> None:
                 iv = f" [{o.interval.lo:.3f}, {o.interval.hi:.3f}]" if o.interval is not None and math.isfinite(o.interval.lo) else ""
                 st.button(f"Show {services.ESTIMATORS[m]} instead (a = {o.a:.3f}{iv})", key=f"use_{m}",
                           on_click=set_estimator, args=(m,), icon=":material/swap_horiz:")
+    note.empty()
 
 
 def lr_offer(box, s, more) -> None:

@@ -159,7 +159,9 @@ def nopt_vs_compute(src, nopt, band: pd.DataFrame | None = None, title: str | No
     derived = nopt.method == "parametric"
     pts = (data if data is not None else pd.DataFrame(columns=["C", "N_opt", "source"])) if derived \
         else nopt.points.assign(source=nopt.method)
-    pts = _frame(pts, "C", "N_opt", "source")
+    # rings where the dots are not the estimator's own (drawn from the data, not the spec: the spec
+    # is the same whichever estimator is shown)
+    pts = _frame(pts, "C", "N_opt", "source").assign(fill=0.0 if derived else 1.0)
     band = _frame(band, "C", "N_opt", "lo", "hi")
     band_line = band
     if len(band) and "lo" in band:
@@ -172,9 +174,10 @@ def nopt_vs_compute(src, nopt, band: pd.DataFrame | None = None, title: str | No
     layers = [unit(src("band", band), mark("area", color=FIT_COLOR, opacity=0.15),
                    x=x, y=enc("lo:Q", scale=y["scale"]), y2=enc("hi")),
               unit(src("line", band_line), mark("line", color=FIT_COLOR, strokeDash=[6, 4], strokeWidth=2.5), x=x, y=y),
-              unit(src("pts", pts), mark("point", size=70, filled=not derived, color=FRONTIER_COLOR),
-                   x=x, y=y, tooltip=[enc("C:Q", format=".3s", title="C (FLOPs)"), enc("N_opt:Q", format=",.0f"),
-                                      enc("source:N", title="optimum found by")])]
+              unit(src("pts", pts), mark("point", size=70, filled=False, color=FRONTIER_COLOR, fill=FRONTIER_COLOR),
+                   x=x, y=y, fillOpacity=enc("fill:Q", scale=None, legend=None),
+                   tooltip=[enc("C:Q", format=".3s", title="C (FLOPs)"), enc("N_opt:Q", format=",.0f"),
+                            enc("source:N", title="optimum found by")])]
     iv = nopt.interval
     sub = f"N_opt = {fmt_num(nopt.k)} · C^{nopt.a:.3f}" if nopt.ok else nopt.reason
     if nopt.ok and iv is not None and math.isfinite(iv.lo):
@@ -184,8 +187,9 @@ def nopt_vs_compute(src, nopt, band: pd.DataFrame | None = None, title: str | No
                 if len(pts) else "no budget has its optimum inside the grid: the line is the fit alone")
     else:
         note = "dots: the per-budget optima found in the data; dashed: the estimator's fit"
-    head = _title(title or f"Compute-optimal model size ({NOPT_NAMES.get(nopt.method, nopt.method)})")
-    return layered(*layers, height=HEIGHT, title=head), f"{sub}. {note[0].upper()}{note[1:]}."
+    head = _title(title or "Compute-optimal model size N_opt")
+    by = f"By the {NOPT_NAMES.get(nopt.method, nopt.method)} estimator: "
+    return layered(*layers, height=HEIGHT, title=head), f"{by}{sub}. {note[0].upper()}{note[1:]}."
 
 
 @_figure

@@ -70,3 +70,13 @@ def test_a_spec_is_the_same_across_selections_that_differ_in_numbers(runs):
 def test_log_axes_carry_no_numbers_of_the_data(runs):
     spec = str(shape(page(runs, (0, 6), 0)["loss"]))
     assert "domain('y')" in spec and "'domain': [" not in spec  # ticks from an expression on Vega's own domain
+
+
+def test_the_nopt_chart_is_the_same_whichever_estimator_it_shows(runs):
+    sel = services.Selection(dropout=0.0)
+    an = services.analysis(runs, None, sel, n_boot=0)
+    figs = [charts.nopt_vs_compute(an.nopt[m], services.nopt_band(an.nopt[m]), data=services.nopt_data_points(an))
+            for m in ("envelope", "parametric")]
+    assert shape(figs[0]) == shape(figs[1])
+    assert "envelope" in figs[0].caption and "parametric" in figs[1].caption
+    assert set(figs[0].data["pts"]["fill"]) <= {1.0} and set(figs[1].data["pts"]["fill"]) <= {0.0}  # dots, rings
