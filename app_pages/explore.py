@@ -46,14 +46,9 @@ if note := services.imported_note(services.select(runs, sel)):
     left.caption(note)
 
 left2, right2 = ui.chart_row(2)
-ui.chart(left2, charts.accuracy_vs_compute(ok_runs, an.aggregate.points))
+ui.chart(left2, charts.accuracy_vs_compute(an.aggregate.points))
 with right2:
-    st.markdown("**The data bottleneck**")
-    # only the open tab's chart is drawn: a hidden one still costs the browser every redraw
-    for tab, by in zip(st.tabs(["loss vs N per D", "loss vs D per N"], key="bottleneck_tab", on_change="rerun"),
-                       ("examples", "params")):
-        if tab.open:
-            ui.chart(tab, charts.bottleneck(an.aggregate.points, by))
+    part.bottleneck(an.aggregate.points)  # a fragment: switching its tab reruns it alone
 
 # Asked after every chart is drawn: its plan is timed for the training device, whose first look imports torch.
 brk = ui.guarded(ui.bracketing, s, sel, runs, an, ui.device().label)

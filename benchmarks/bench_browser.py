@@ -194,7 +194,8 @@ def main() -> None:
                     help="the floor's variants, measured side by side: svg, canvas, no-runs (comma-separated)")
     ap.add_argument("--before", type=Path, default=None,
                     help="an older checkout of the app, measured beside this one move for move")
-    ap.add_argument("--pages", default="explore,compare,fit_lab", help="the pages whose moves are timed")
+    ap.add_argument("--pages", default="explore,compare,fit_lab",
+                    help="the pages whose moves are timed (none: only the floor)")
     args = ap.parse_args()
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench_browser_"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -225,8 +226,10 @@ def run(tmp: Path, args) -> None:
     store = Store(db)
     print(f"processor: {processor()}; {load()}")
     print(f"database: {fill(store)} synthetic runs ({db})")
-    pages = [p for p in args.pages.split(",") if p]
+    pages = [p for p in args.pages.split(",") if p and p != "none"]
     results, paints = {}, {}
+    if not pages:  # --pages none: the floor alone
+        return floor(db, tmp, args.moves, args.floor_variants.split(","))
     with servers(db, tmp, args.before) as ((url, up_s), old):
         print(f"server healthy after {up_s:.1f} s" + (f"; before's after {old[1]:.1f} s" if old else ""))
         apps = [("after", url)] + ([("before", old[0])] if old else [])

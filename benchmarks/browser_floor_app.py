@@ -4,7 +4,7 @@ move costs here is Streamlit, the websocket and Vega in the browser: the least E
 The charts are Explore's own builders, so their specs stay put and a move updates them in place.
 
 FLOOR_VARIANT (bench_browser.py --floor-variants) measures what drawing costs: "svg" (Vega's default
-here), "canvas" (Vega draws on a canvas instead), "no-runs" (the every-run point layers left empty:
+here), "canvas" (Vega draws on a canvas instead), "no-runs" (the loss chart's every-run points left empty:
 the seed means, frontier and lines alone).
 
 Run by bench_browser.py --floor (SCALING_DB names the database)."""
@@ -54,5 +54,5 @@ a, b = st.columns(2)
 draw(a, charts.loss_vs_compute(every_run, pts, front))
 draw(b, charts.bottleneck(pts, "params"))
 c, d = st.columns(2)
-draw(c, charts.accuracy_vs_compute(every_run, pts))
+draw(c, charts.accuracy_vs_compute(pts))
 draw(d, charts.bottleneck(pts, "examples"))

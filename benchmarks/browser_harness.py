@@ -47,6 +47,19 @@ PROBE = """
       });
     }
   };
+  // Vega drawing on a canvas changes no DOM: its clears and fills mark the chart as drawn instead
+  const drawn = (canvas) => {
+    const chart = canvas && canvas.closest && canvas.closest('[data-testid="stVegaLiteChart"]');
+    if (!chart) return;
+    const t = performance.now();
+    if (b.firstChart === null) b.firstChart = t;
+    const k = id(chart);
+    if (b.key !== null && !(k in b.since)) b.since[k] = t;
+  };
+  for (const name of ['clearRect', 'fillRect']) {
+    const orig = CanvasRenderingContext2D.prototype[name];
+    CanvasRenderingContext2D.prototype[name] = function (...a) { drawn(this.canvas); return orig.apply(this, a); };
+  }
   new MutationObserver((muts) => {
     const t = performance.now();
     for (const m of muts) {

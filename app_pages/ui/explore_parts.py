@@ -65,6 +65,17 @@ def figure(slot, note, fig) -> None:
     note.caption(services.md_text(fig.caption)) if fig.caption else note.empty()
 
 
+@st.fragment
+def bottleneck(points) -> None:
+    """The data bottleneck in two tabs; only the open tab's chart is drawn (a hidden one still costs the
+    browser every redraw). A fragment: switching the tab reruns it alone, not the page."""
+    st.markdown("**The data bottleneck**")
+    for tab, by in zip(st.tabs(["loss vs N per D", "loss vs D per N"], key="bottleneck_tab", on_change="rerun"),
+                       ("examples", "params")):
+        if tab.open:
+            chart(tab, charts.bottleneck(points, by))
+
+
 def nopt(slot, note, a, sel, offer: bool = False) -> None:
     """N_opt against compute (its law in `note`); where the shown estimator cannot answer, why, and
     (`offer`) those that can."""

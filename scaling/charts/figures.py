@@ -131,18 +131,17 @@ def loss_vs_compute(src, runs: pd.DataFrame, points: pd.DataFrame, frontier: pd.
 
 
 @_figure
-def accuracy_vs_compute(src, runs: pd.DataFrame, points: pd.DataFrame) -> dict:
-    runs, points = _with_labels(runs), _with_labels(points)
-    x = _cx()
+def accuracy_vs_compute(src, points: pd.DataFrame) -> dict:
+    """Seed-mean accuracy against compute. Not every run: the loss chart beside it shows the seeds' spread,
+    and a point per run costs a move ~25 ms per chart to draw (docs/performance.md)."""
+    points = _with_labels(points)
     # error rate on a log axis would straighten it, but accuracy is what people read
     yy = enc("val_acc:Q", title="validation accuracy", scale={"zero": False}, axis={"format": "%"})
-    color, shape = _width_colour(symbolType="circle"), _fraction_shape()
     tip = _tooltip() + [enc("n_seeds:Q", title="seeds"), enc("val_acc:Q", format=".2%", title="mean accuracy")]
     return layered(
-        unit(src("runs", runs), mark("point", size=22, filled=True), [_width_param()],
-             x=x, y=yy, color=color, shape=shape, opacity=when(PICK, 0.45, 0.05)),
-        unit(src("points", points), mark("point", size=90, filled=False, strokeWidth=2),
-             x=x, y=yy, color=color, shape=shape, opacity=when(PICK, 0.9, 0.08), tooltip=tip),
+        unit(src("points", points), mark("point", size=60, filled=True, strokeWidth=1.5), [_width_param()],
+             x=_cx(), y=yy, color=_width_colour(symbolType="circle"), shape=_fraction_shape(),
+             opacity=when(PICK, 0.85, 0.08), tooltip=tip),
         title=_title("Validation accuracy against training compute"), height=HEIGHT)
 
 

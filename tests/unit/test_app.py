@@ -436,7 +436,7 @@ def test_charts_are_valid_vega_lite(small_cache):
     figs = [charts.loss_vs_compute(services.select(runs, services.Selection()), pts, an.frontier, an.loss_vs_compute,
                                    services.law_line(an.loss_vs_compute),
                                    services.law_band(an), "eq"),
-            charts.accuracy_vs_compute(services.select(runs, services.Selection()), pts),
+            charts.accuracy_vs_compute(pts),
             charts.bottleneck(pts, "examples"), charts.bottleneck(pts, "params"),
             charts.nopt_vs_compute(an.nopt["envelope"], services.nopt_band(an.nopt["envelope"])),
             charts.compare_frontiers({"a": an.frontier, "b": an.frontier}, {"a": services.law_line(an.loss_vs_compute)}),

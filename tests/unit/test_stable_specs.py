@@ -41,7 +41,7 @@ def page(runs, widths, n_boot):
     figs = {
         "loss": charts.loss_vs_compute(ok, pts, an.frontier, law, services.law_line(law), services.law_band(an),
                                        services.equation(law)),
-        "accuracy": charts.accuracy_vs_compute(ok, pts),
+        "accuracy": charts.accuracy_vs_compute(pts),
         "bottleneck D": charts.bottleneck(pts, "examples"), "bottleneck N": charts.bottleneck(pts, "params"),
         "nopt": charts.nopt_vs_compute(an.nopt["parametric"], services.nopt_band(an.nopt["parametric"]),
                                        data=services.nopt_data_points(an)),
