@@ -151,7 +151,8 @@ def measure_moves(sessions: list[Session], n: int, still_training=lambda: True) 
     n_charts = {id(x): visible_charts(x.page) for x in sessions}
     for thumb, key in moves(n):
         for x in sessions:
-            settle(x.page)
+            for y in sessions:  # idle means every app measured here is idle, not only the one that moves
+                settle(y.page)
             if x.moves and x.moves[-1] is not None:
                 x.moves[-1].kept, x.moves[-1].drawn = kept(x.page)
             if not still_training():

@@ -167,8 +167,10 @@ def visible_charts(page) -> int:
         .filter(c => c.offsetParent !== null && c.getBoundingClientRect().width > 0).length""")
 
 
-def settle(page, quiet_ms: int = 1500, timeout_s: float = 60) -> None:
-    """Wait until no chart has changed for quiet_ms (the intervals' redraw included)."""
+def settle(page, quiet_ms: int = 1500, timeout_s: float = 180) -> None:
+    """Wait until the page's script run is over (the intervals' bootstrap included: a move measured
+    while it runs would time its interruption) and no chart has changed for quiet_ms."""
+    page.wait_for_selector('.stApp[data-test-script-state="notRunning"]', timeout=timeout_s * 1e3)
     page.evaluate("window.__bench.key = performance.now(); window.__bench.since = {}")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
