@@ -32,17 +32,14 @@ ok_runs = services.chart_runs(runs, sel)
 sel_runs = services.select(runs, sel)  # every column: a click on a chart opens these runs
 shown, _ = services.shown_nopt(an, sel)
 
-cards = st.empty()  # the point estimates first; the intervals fill in once the bootstrap is done
-part.cards(cards, an, sel, more.tuning, pending=None if done is not None else part.pending_words(wait))
+# The point estimates first; the intervals once the bootstrap is done, by a rerun that finds them cached and
+# draws every element in the same place (a chart written twice in one run is drawn anew; a rerun updates it).
+part.cards(st.container(), an, sel, more.tuning, pending=None if done is not None else part.pending_words(wait))
 part.lr_offer(st.container(), s, more)  # emitted either way: the elements below keep their places
 
 left, right = ui.chart_row(2)  # side by side where each chart has room, else stacked
-loss_slot, nopt_slot = left.empty(), right.empty()
-if done is not None or not boot:  # the last draw: a click on it opens a run (a keyed chart is drawn once a run)
-    ui.pick_chart(loss_slot, part.loss_figure(an, ok_runs), "explore_loss", sel_runs, curves)
-else:
-    ui.chart(loss_slot, part.loss_figure(an, ok_runs))
-part.nopt(nopt_slot, an, sel, offer=done is not None)
+part.figure(left, left, part.loss_figure(an, ok_runs), pick=("explore_loss", sel_runs, curves))
+part.nopt(right, right, an, sel, offer=done is not None)
 left.caption("Small dots: runs; rings: seed means; black: the compute-efficient frontier; dashed red: the fitted "
              "law and its 95% band. Click a point to open its run (a ring: its seeds); click a width in the legend "
              "to highlight it (shift-click for more, double-click the chart to reset).")
@@ -50,15 +47,9 @@ if note := services.imported_note(services.select(runs, sel)):
     left.caption(note)
 
 left2, right2 = ui.chart_row(2)
-ui.pick_chart(left2, charts.accuracy_vs_compute(ok_runs, an.aggregate.points), "explore_acc", sel_runs, curves)
+ui.pick_chart(left2, charts.accuracy_vs_compute(an.aggregate.points), "explore_acc", sel_runs, curves)
 with right2:
-    st.markdown("**The data bottleneck**")
-    # only the open tab's chart is drawn: a hidden one still costs the browser every redraw
-    # the open tab is in the URL (?bottleneck=...): a copied link opens the same one
-    for tab, by in zip(st.tabs(["loss vs N per D", "loss vs D per N"], key="bottleneck", bind="query-params"),
-                       ("examples", "params")):
-        if tab.open:
-            ui.pick_chart(tab, charts.bottleneck(an.aggregate.points, by), f"explore_bottleneck_{by}", sel_runs, curves)
+    part.bottleneck(an.aggregate.points, sel_runs, curves)  # a fragment: switching its tab reruns it alone
 
 # Asked after every chart is drawn: its plan is timed for the training device, whose first look imports torch.
 brk = ui.guarded(ui.bracketing, s, sel, runs, an, ui.device().label)
@@ -88,8 +79,7 @@ with st.expander("Chart data and downloads"):
 interval_note = st.empty()  # emitted either way (see the lr offer)
 if wait:
     interval_note.caption("95% intervals are computed when the training in progress finishes (it needs the CPU).")
-full = ui.analysis(s, version, sel, runs, curves, n_boot=boot, slot=interval_note) if boot and done is None else None
-if full is not None and not isinstance(full, services.SelectionError):
-    part.cards(cards, full, sel, more.tuning, pending=None)
-    ui.pick_chart(loss_slot, part.loss_figure(full, ok_runs), "explore_loss", sel_runs, curves)
-    part.nopt(nopt_slot, full, sel, offer=True)
+if boot and done is None:
+    ui.analysis(s, version, sel, runs, curves, n_boot=boot, slot=interval_note)
+    if ui.cached_analysis(s, version, sel, boot) is not None:
+        st.rerun()

@@ -20,7 +20,11 @@ sel = ui.selection_controls(runs, "fit_lab")
 ui.write_url((sel, ""))
 sel_runs = services.select(runs, sel)  # a click on a chart's point opens these runs
 
-an = ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT, slot=st.empty())  # says how far the bootstrap is
+progress = st.empty()  # says how far the bootstrap is
+# A move draws every chart from the point estimates (shared with Explore) and a backtest without bands; the
+# intervals and bands are computed after it, and a rerun then draws them in the same places.
+done = ui.cached_analysis(s, version, sel, ui.BOOT)
+an = done if done is not None else ui.point_estimates(s, version, sel, runs, curves)
 if isinstance(an, services.SelectionError):
     st.warning(f"Nothing to fit: {services.md_text(an)}")
     st.stop()
@@ -57,8 +61,9 @@ else:
             cols[5].caption(f":orange[{off[0].upper()}{off[1:]}.]")
     comp = getattr(an, "compute", None)
     gamma = f"{comp.gamma:.3f}" if comp is not None else "γ"
-    st.caption(f"Summed Huber loss (δ = {pf.delta:g}) on log L over {pf.n_points} configurations, L-BFGS from a "
-               f"grid of starts. {services.compute_note(an)} Minimising L at fixed C gives N_opt ∝ C^a with "
+    st.caption(f"Summed Huber loss (δ = {pf.delta:g}) on log L over {pf.n_points} configurations: a search over "
+               f"(α, β) by variable projection, then L-BFGS. {services.compute_note(an)} Minimising L at fixed C "
+               f"gives N_opt ∝ C^a with "
                f"a = β/(α + γβ), γ = {gamma}; β/(α+β) = {pf.a:.3f} would be the exponent if C were ∝ N·D.")
 
 st.subheader("Compute-optimal model size, three ways")
@@ -95,15 +100,16 @@ hold = services.hold_out(runs, sel)
 octaves = st.slider("Hold out the top octaves of compute", 1.0, 8.0, hold.octaves, 0.5, key=f"fl_octaves_{hold.octaves:g}",
                     help="an octave is a factor of 2: 2 holds out the last factor of 4 of the compute range; the "
                          "default is the fewest that hold out 3 frontier configurations")
-with st.spinner("backtesting each law and estimator, with bands…"):
-    bt = ui.backtest(s, version, sel, runs, octaves, n_boot=ui.BOOT // 2)
+bt_done = ui.cached_backtest(s, version, sel, octaves, ui.BOOT // 2)
+bt = bt_done if bt_done is not None else ui.backtest(s, version, sel, runs, octaves, n_boot=0)
 if isinstance(bt, ValueError):
     st.warning(f"Cannot backtest this selection: {services.md_text(bt)}")
 else:
     st.caption(f"Fitted on the {int(bt.table['n_fit'].iloc[0])} configurations with C ≤ "
                f"{services.fmt_flops(bt.cutoff_flops)}, predicting the {len(bt.heldout)} frontier configurations above "
-               f"it: their loss, and N_opt at their compute against the N of the configuration there. Bars: 95% "
-               f"bands from {bt.n_boot} resamples of the fitted runs.")
+               f"it: their loss, and N_opt at their compute against the N of the configuration there. "
+               + (f"Bars: 95% bands from {bt.n_boot} resamples of the fitted runs." if bt.n_boot else
+                  "Bands: computing…"))
     if len(bt.heldout) < services.MIN_HELDOUT:
         st.warning(f"Only {len(bt.heldout)} held-out frontier configuration{'s' * (len(bt.heldout) != 1)}: a score "
                    f"from fewer than {services.MIN_HELDOUT} says little. "
@@ -127,3 +133,12 @@ ui.download(d1, "Residuals and points (CSV)", res, "fit_lab_points.csv")
 ui.notebook_button(d2, s, runs, sel, ui.BOOT, "Fit lab")  # this fit and these charts, reproduced in Jupyter
 ui.plan_panel(s, version, sel, runs, curves, an, "fit_lab")  # the next runs; their predictions scored below
 ui.prediction_scores(s)
+
+if done is None or bt_done is None:  # the intervals and bands, then a rerun that draws them
+    if done is None:
+        ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT, slot=progress)
+    with progress, st.spinner("backtesting each law and estimator, with bands…"):
+        ui.backtest(s, version, sel, runs, octaves, n_boot=ui.BOOT // 2)
+    if ui.cached_analysis(s, version, sel, ui.BOOT) is not None and (
+            ui.cached_backtest(s, version, sel, octaves, ui.BOOT // 2) is not None or isinstance(bt, ValueError)):
+        st.rerun()

@@ -17,10 +17,21 @@ Database: bench_app.fill's 1,000 synthetic runs (10 widths x 10 fractions x 5 se
 and 0.2). The sweep trained meanwhile is dropout 0.1 (not cached), so the moves measured while it
 trains compete with real training.
 
+  split         each move in two: server (the key -> the first websocket message that carries a chart,
+                i.e. the script run up to its first chart) and browser (the last chart message before
+                the charts were drawn -> drawn); `script` is the key -> that last chart message.
+  kept          after each move has settled, how many of the charts' drawing elements (Vega's <svg> or
+                <canvas>) are the ones drawn before it: a chart whose spec stays put is updated in place.
+  Compare, Fit lab  the same moves on their width slider (Compare: selection A's), every chart redrawn.
+
 --floor adds the same measures on benchmarks/browser_floor_app.py: one slider and the same four
 charts drawn from the same rows with no fit, the cost of Streamlit and Vega alone on this machine.
+--before DIR measures the app in DIR (e.g. a worktree of an older commit) beside this one, move for
+move on the same database, alternating between the two, so the ratio holds on a loaded machine.
 
-Run: .venv/bin/python benchmarks/bench_browser.py [--moves N] [--no-training] [--floor] [--keep DIR]
+Run: .venv/bin/python benchmarks/bench_browser.py [--moves N] [--no-training] [--floor [--floor-variants svg,canvas,no-runs]]
+     [--before DIR]
+     [--pages explore,compare,fit_lab] [--keep DIR]
 Needs Debian's chromium and the python playwright package (the `[browser]` extra).
 """
 from __future__ import annotations
@@ -28,156 +39,103 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from bench_app import fill  # noqa: E402
+from browser_harness import (  # noqa: E402
+    alpha_locator,
+    browser,
+    first_paint,
+    load,
+    processor,
+    settle,
+    streamlit_server,
+    visible_charts,
+)
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"]
 # the sweep trained during the second half: dropout 0.1 is not in the synthetic cache
 TRAINING_SWEEP = dict(widths="0:6", fractions="1/64:1/2", seeds="0:3", dropouts="0.1")
 
-# Installed before any page script: records, in page time (ms from navigation start), when the
-# first chart appears, and per chart the first DOM change inside its drawing after the last key
-# press (charts are numbered in page order as they are seen).
-PROBE = """
-(() => {
-  const b = window.__bench = {firstChart: null, key: null, since: {}, ids: new WeakMap(), n: 0};
-  const id = (el) => { if (!b.ids.has(el)) b.ids.set(el, ++b.n); return b.ids.get(el); };
-  document.addEventListener('keydown', () => { b.key = performance.now(); b.since = {}; }, true);
-  new MutationObserver((muts) => {
-    const t = performance.now();
-    for (const m of muts) {
-      const el = m.target.nodeType === 1 ? m.target : m.target.parentElement;
-      const chart = el && el.closest && el.closest('[data-testid="stVegaLiteChart"]');
-      if (!chart || !(el.closest('svg') || el.querySelector('svg, canvas') || el.tagName === 'CANVAS')) continue;
-      if (b.firstChart === null) b.firstChart = t;
-      const k = id(chart);
-      if (b.key !== null && !(k in b.since)) b.since[k] = t;
-    }
-  }).observe(document, {childList: true, subtree: true, attributes: true, characterData: true});
-})();
-"""
+@dataclass
+class Move:
+    """One slider move, in seconds from the key press: every chart drawn again (`total`), the first and
+    the last websocket message carrying a chart before that, and (after the move settled) how many of
+    the charts' drawing elements were kept of how many."""
+    total: float
+    first_msg: float
+    last_msg: float
+    kept: int = 0
+    drawn: int = 0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@dataclass
+class Session:
+    """A page in a browser, and the slider it moves: `slider(thumb)` is the locator of the thumb."""
+    label: str
+    page: object
+    slider: object
+    check: object = None  # a locator whose text should change with a move (Explore's α_C)
+    moves: list = field(default_factory=list)
 
 
-@contextmanager
-def streamlit_server(db: Path, log: Path, root: Path = ROOT, script: str = "streamlit_app.py"):
-    """`streamlit run` headless against `db` (the app in `root`, its config too); yields (base URL,
-    seconds until healthy)."""
-    port = free_port()
-    env = dict(os.environ, SCALING_DB=str(db))
-    t0 = time.perf_counter()
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(root / script), "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.perf_counter() - t0 > 90:
-                raise RuntimeError(f"streamlit did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield url, time.perf_counter() - t0
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:  # a script run stuck in C code (a fit, an import) ignores SIGTERM
-            proc.kill()
-            proc.wait(10)
+PAGES = {  # URL, and how to reach the width range's thumbs
+    "explore": ("/?dropout=0", lambda page, thumb: page.get_by_role("slider", name=f"Width steps — {thumb}")),
+    "compare": ("/compare", lambda page, thumb: page.get_by_role("slider", name=f"Width steps — {thumb}").first),
+    "fit_lab": ("/fit_lab?dropout=0", lambda page, thumb: page.get_by_role("slider", name=f"Width steps — {thumb}")),
+}
 
 
-@contextmanager
-def browser(profile: Path, width: int = 1440, height: int = 1000):
-    from playwright.sync_api import sync_playwright
-
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        raise SystemExit("no chromium found: apt-get install chromium")
-    with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(str(profile), executable_path=exe, args=CHROMIUM_ARGS,
-                                                   headless=True, viewport={"width": width, "height": height})
-        try:
-            ctx.add_init_script(PROBE)
-            page = ctx.new_page()
-            page.set_default_timeout(120_000)
-            yield page
-        finally:
-            ctx.close()
-
-
-def alpha_locator(page):
-    return page.locator('[data-testid="stMetric"]').filter(has_text="α_C").locator('[data-testid="stMetricValue"]')
-
-
-def first_paint(page, url: str) -> dict:
-    """Navigate; the page's own clock gives navigation -> first chart drawn and -> α_C shown."""
+def open_page(page, url: str, name: str, label: str) -> Session:
     from playwright.sync_api import expect
 
-    page.goto(url, wait_until="commit")
-    page.wait_for_function("window.__bench && window.__bench.firstChart !== null", timeout=120_000, polling=50)
-    first = page.evaluate("window.__bench.firstChart")
-    expect(alpha_locator(page)).to_have_text(__import__("re").compile(r"^\d\.\d{3}$"), timeout=120_000)
-    cards = page.evaluate("performance.now()")  # an upper bound: polled
-    return {"first_chart_s": first / 1e3, "alpha_shown_by_s": cards / 1e3}
+    path, thumb = PAGES[name]
+    page.goto(url + path, wait_until="commit")
+    page.wait_for_selector('[data-testid="stVegaLiteChart"] .marks', timeout=120_000)
+    page.wait_for_selector('.stApp[data-test-script-state="notRunning"]', timeout=180_000)
+    if name == "compare":  # selection A's widgets are in a closed expander
+        page.get_by_text("Selection A", exact=True).click()
+        expect(thumb(page, "end")).to_be_visible()
+    settle(page)
+    return Session(label, page, lambda t: thumb(page, t), alpha_locator(page) if name == "explore" else None)
 
 
-def visible_charts(page) -> int:
-    return page.evaluate("""[...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
-        .filter(c => c.offsetParent !== null && c.getBoundingClientRect().width > 0).length""")
-
-
-def settle(page, quiet_ms: int = 1500, timeout_s: float = 60) -> None:
-    """Wait until no chart has changed for quiet_ms (the intervals' redraw included)."""
-    page.evaluate("window.__bench.key = performance.now(); window.__bench.since = {}")
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        page.wait_for_timeout(quiet_ms)
-        if not page.evaluate("Object.keys(window.__bench.since).length"):
-            return
-        page.evaluate("window.__bench.key = performance.now(); window.__bench.since = {}")
-
-
-def slider_move(page, thumb: str, key: str, n_charts: int, timeout_s: float = 60) -> float | None:
-    """Press `key` on a width-range thumb; seconds until all n_charts charts have changed."""
-    before = alpha_locator(page).inner_text()
-    page.get_by_role("slider", name=f"Width steps — {thumb}").focus()
+def slider_move(sess: Session, thumb: str, key: str, n_charts: int, timeout_s: float = 90) -> Move | None:
+    """Press `key` on a width-range thumb; the time until all n_charts charts have changed, split."""
+    page = sess.page
+    before = sess.check.inner_text() if sess.check is not None else None
+    sess.slider(thumb).focus()
     page.keyboard.press(key)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        since = page.evaluate("[window.__bench.key, Object.values(window.__bench.since)]")
-        if len(since[1]) >= n_charts:
-            dt = (max(since[1]) - since[0]) / 1e3
-            if alpha_locator(page).inner_text() == before:
-                print(f"    (alpha unchanged after {thumb} {key}: {before})")
-            return dt
+        key_t, since, msgs = page.evaluate("[window.__bench.key, Object.values(window.__bench.since), window.__bench.msgs]")
+        if len(since) >= n_charts:
+            done = max(since)
+            msgs = [m for m in msgs if m <= done] or [done]
+            if sess.check is not None and sess.check.inner_text() == before:
+                print(f"    (α_C unchanged after {thumb} {key}: {before})")
+            return Move((done - key_t) / 1e3, (msgs[0] - key_t) / 1e3, (msgs[-1] - key_t) / 1e3)
         page.wait_for_timeout(20)
-    print(f"    move {thumb} {key}: only {len(page.evaluate('Object.keys(window.__bench.since)'))} of "
-          f"{n_charts} charts redrawn in {timeout_s:g} s")
+    print(f"    {sess.label}: move {thumb} {key}: only {len(page.evaluate('Object.keys(window.__bench.since)'))} "
+          f"of {n_charts} charts redrawn in {timeout_s:g} s")
     return None
+
+
+def kept(page) -> tuple[int, int]:
+    """(drawing elements seen at the last key still in the page, how many there were); says which were not."""
+    flags = page.evaluate("window.__bench.els.map(e => e.isConnected)")
+    if not all(flags):
+        print(f"    drawn anew: chart{'s' if flags.count(False) > 1 else ''} "
+              f"{', '.join(str(i + 1) for i, f in enumerate(flags) if not f)} of {len(flags)} (in page order)")
+    return sum(flags), len(flags)
 
 
 def moves(n: int) -> list[tuple[str, str]]:
@@ -188,38 +146,42 @@ def moves(n: int) -> list[tuple[str, str]]:
     return (seq * (n // len(seq) + 1))[:n]
 
 
-def measure_moves(page, n: int, label: str, still_training=lambda: True) -> list[float]:
-    n_charts = visible_charts(page)
-    times = []
+def measure_moves(sessions: list[Session], n: int, still_training=lambda: True) -> None:
+    """n moves on each session, alternating between them move for move (the same load for each)."""
+    n_charts = {id(x): visible_charts(x.page) for x in sessions}
     for thumb, key in moves(n):
-        settle(page)
-        if not still_training():
-            print(f"  {label}: the sweep finished: stopping after {len(times)} moves")
-            break
-        dt = slider_move(page, thumb, key, n_charts)
-        if dt is not None:
-            times.append(dt)
-            print(f"  {label}: {thumb} {key}: {1e3 * dt:.0f} ms")
-    return times
+        for x in sessions:
+            for y in sessions:  # idle means every app measured here is idle, not only the one that moves
+                settle(y.page)
+            if x.moves and x.moves[-1] is not None:
+                x.moves[-1].kept, x.moves[-1].drawn = kept(x.page)
+            if not still_training():
+                print(f"  {x.label}: the sweep finished: stopping after {len(x.moves)} moves")
+                return
+            m = slider_move(x, thumb, key, n_charts[id(x)])
+            x.moves.append(m)
+            if m is not None:
+                print(f"  {x.label}: {thumb} {key}: {1e3 * m.total:.0f} ms (server {1e3 * m.first_msg:.0f}, "
+                      f"script {1e3 * m.last_msg:.0f}, browser {1e3 * (m.total - m.last_msg):.0f})")
+    for x in sessions:
+        settle(x.page)
+        if x.moves and x.moves[-1] is not None:
+            x.moves[-1].kept, x.moves[-1].drawn = kept(x.page)
 
 
-def summary(times: list[float]) -> str:
-    if not times:
+def _med(v) -> str:
+    return f"{1e3 * statistics.median(v):.0f}"
+
+
+def summary(ms: list) -> str:
+    ms = [m for m in ms if m is not None]
+    if not ms:
         return "no moves measured"
-    ms = sorted(1e3 * t for t in times)
-    return (f"median {statistics.median(ms):.0f} ms, min {ms[0]:.0f}, max {ms[-1]:.0f} ms over {len(ms)} moves")
-
-
-def processor() -> str:
-    name, flags = "unknown", set()
-    with open("/proc/cpuinfo") as f:
-        for ln in f:
-            if ln.startswith("model name"):
-                name = ln.split(":", 1)[1].strip()
-            elif ln.startswith("flags"):
-                flags = set(ln.split(":", 1)[1].split())
-    isa = "AVX-512" if "avx512f" in flags else "AVX2, no AVX-512" if "avx2" in flags else "no AVX2"
-    return f"{name} ({isa}), {os.cpu_count()} cores"
+    tot = sorted(m.total for m in ms)
+    return (f"median {_med(tot)} ms, min {1e3 * tot[0]:.0f}, max {1e3 * tot[-1]:.0f} ms over {len(ms)} moves; "
+            f"server (key -> first chart message) {_med([m.first_msg for m in ms])} ms, script (-> last chart "
+            f"message) {_med([m.last_msg for m in ms])} ms, browser (-> drawn) {_med([m.total - m.last_msg for m in ms])} "
+            f"ms; drawing elements kept {sum(m.kept for m in ms)} of {sum(m.drawn for m in ms)}")
 
 
 def main() -> None:
@@ -229,6 +191,12 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="keep the database and logs in this folder")
     ap.add_argument("--floor", action="store_true",
                     help="also time benchmarks/browser_floor_app.py: the same four charts and rows, no fit")
+    ap.add_argument("--floor-variants", default="svg",
+                    help="the floor's variants, measured side by side: svg, canvas, no-runs (comma-separated)")
+    ap.add_argument("--before", type=Path, default=None,
+                    help="an older checkout of the app, measured beside this one move for move")
+    ap.add_argument("--pages", default="explore,compare,fit_lab",
+                    help="the pages whose moves are timed (none: only the floor)")
     args = ap.parse_args()
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench_browser_"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -239,6 +207,17 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextmanager
+def servers(db: Path, tmp: Path, before: Path | None):
+    """This app's server, and the older checkout's beside it (or None)."""
+    with streamlit_server(db, tmp / "server.log") as (url, up_s):
+        if before is None:
+            yield (url, up_s), None
+            return
+        with streamlit_server(db, tmp / "server_before.log", root=before) as (url_b, up_b):
+            yield (url, up_s), (url_b, up_b)
+
+
 def run(tmp: Path, args) -> None:
     from scaling import services
     from scaling.store import Store
@@ -246,63 +225,92 @@ def run(tmp: Path, args) -> None:
 
     db = tmp / "runs.duckdb"
     store = Store(db)
-    print(f"processor: {processor()}")
+    print(f"processor: {processor()}; {load()}")
     print(f"database: {fill(store)} synthetic runs ({db})")
-    url_explore = "/?dropout=0"
-    with streamlit_server(db, tmp / "server.log") as (url, up_s):
-        print(f"server healthy after {up_s:.1f} s")
-        with browser(tmp / "profile1") as page:
-            fp = first_paint(page, url + url_explore)
-            print(f"first paint, fresh server: first chart at {fp['first_chart_s']:.2f} s, "
-                  f"α_C shown by {fp['alpha_shown_by_s']:.2f} s (from navigation start)")
-            settle(page)
-            idle = measure_moves(page, args.moves, "idle")
-        with browser(tmp / "profile2") as page:
-            fp2 = first_paint(page, url + url_explore)
-            print(f"first paint, second session: first chart at {fp2['first_chart_s']:.2f} s, "
-                  f"α_C shown by {fp2['alpha_shown_by_s']:.2f} s")
+    pages = [p for p in args.pages.split(",") if p and p != "none"]
+    results, paints = {}, {}
+    if not pages:  # --pages none: the floor alone
+        return floor(db, tmp, args.moves, args.floor_variants.split(","))
+    with servers(db, tmp, args.before) as ((url, up_s), old):
+        print(f"server healthy after {up_s:.1f} s" + (f"; before's after {old[1]:.1f} s" if old else ""))
+        apps = [("after", url)] + ([("before", old[0])] if old else [])
+        for label, u in apps:  # fresh servers: each one's first paint
+            with browser(tmp / f"paint1_{label}") as page:
+                paints[label] = [first_paint(page, u + PAGES["explore"][0])]
+            print(f"first paint, fresh server ({label}): first chart at {paints[label][0]['first_chart_s']:.2f} s, "
+                  f"α_C shown by {paints[label][0]['alpha_shown_by_s']:.2f} s (from navigation start)")
+        for label, u in apps:
+            with browser(tmp / f"paint2_{label}") as page:
+                paints[label].append(first_paint(page, u + PAGES["explore"][0]))
+            print(f"first paint, second session ({label}): first chart at {paints[label][1]['first_chart_s']:.2f} s")
+        for name in pages:
+            with ExitStack() as stack:
+                sessions = []
+                for label, u in apps:
+                    page = stack.enter_context(browser(tmp / f"{name}_{label}"))
+                    sessions.append(open_page(page, u, name, f"{name} {label}"))
+                measure_moves(sessions, args.moves)
+                for x in sessions:
+                    results[x.label] = x.moves
+                    x.page.screenshot(path=str(tmp / f"{x.label.replace(' ', '_')}.png"), full_page=True)
         busy, trained = [], None
         if not args.no_training:
             with browser(tmp / "profile3") as page:
                 # another family than the idle moves' (dropout 0.2): nothing of it is cached yet
                 first_paint(page, url + "/?dropout=0.2")
                 settle(page)
+                sess = Session("training", page, lambda t: page.get_by_role("slider", name=f"Width steps — {t}"),
+                               alpha_locator(page))
                 sid, _, n_new = services.start_sweep(store, services.GridSpec(**TRAINING_SWEEP), "cpu")
                 t_start = time.monotonic()
                 while services.sweep_status(store, sid).running == 0:  # the worker has claimed its first stack
                     time.sleep(0.2)
                 print(f"training: {n_new} runs queued (dropout 0.1), worker pid {jobs.worker_alive(store)}, "
                       f"training after {time.monotonic() - t_start:.1f} s")
-                busy = measure_moves(page, args.moves, "training", lambda: services.sweep_status(store, sid).active)
+                measure_moves([sess], args.moves, lambda: services.sweep_status(store, sid).active)
+                busy = sess.moves
                 st = services.sweep_status(store, sid)
                 trained = (st.done, time.monotonic() - t_start)
                 store.cancel(store.sweep_run_ids(sid))
                 page.screenshot(path=str(tmp / "explore_training.png"))
             wait_for_worker_exit(store)
     print()
-    print(f"processor: {processor()}")
-    print(f"first paint (navigation -> first chart): fresh server {fp['first_chart_s']:.2f} s; "
-          f"second session {fp2['first_chart_s']:.2f} s")
-    print(f"slider move -> charts redrawn, idle: {summary(idle)}")
+    print(f"processor: {processor()}; {load()} at the end")
+    for label, (fp, fp2) in paints.items():
+        print(f"first paint ({label}; navigation -> first chart): fresh server {fp['first_chart_s']:.2f} s; "
+              f"second session {fp2['first_chart_s']:.2f} s")
+    for label, ms in results.items():
+        print(f"slider move -> charts redrawn, {label}, idle: {summary(ms)}")
     if not args.no_training:
-        print(f"slider move -> charts redrawn, while training: {summary(busy)}"
+        print(f"slider move -> charts redrawn, explore, while training: {summary(busy)}"
               f" ({trained[0]} runs landed in {trained[1]:.0f} s meanwhile)")
     if args.floor:
-        floor(db, tmp, args.moves)
+        floor(db, tmp, args.moves, args.floor_variants.split(","))
 
 
-def floor(db: Path, tmp: Path, n_moves: int) -> None:
+def floor(db: Path, tmp: Path, n_moves: int, variants: list[str]) -> None:
     """The same measures on a page with one slider and Explore's four charts from the same rows,
-    fitted by nothing: what Streamlit and Vega cost on this machine, the least Explore could."""
-    with streamlit_server(db, tmp / "floor.log", script="benchmarks/browser_floor_app.py") as (url, _):
-        with browser(tmp / "floor1") as page:
-            fp = first_paint(page, url)
+    fitted by nothing: what Streamlit and Vega cost on this machine, the least Explore could; each
+    variant (browser_floor_app.py: svg, canvas, no-runs) beside the others, move for move."""
+    with ExitStack() as stack:
+        sessions, paints = [], {}
+        for v in variants:
+            url, _ = stack.enter_context(streamlit_server(db, tmp / f"floor_{v}.log", script="benchmarks/browser_floor_app.py",
+                                                          FLOOR_VARIANT=v))
+            with browser(tmp / f"floor1_{v}") as page:
+                paints[v] = [first_paint(page, url)]
+            with browser(tmp / f"floor2_{v}") as page:
+                paints[v].append(first_paint(page, url))
+            page = stack.enter_context(browser(tmp / f"floor3_{v}"))
+            page.goto(url, wait_until="commit")
+            page.wait_for_selector('[data-testid="stVegaLiteChart"] .marks', timeout=120_000)
             settle(page)
-            idle = measure_moves(page, n_moves, "floor")
-        with browser(tmp / "floor2") as page:
-            fp2 = first_paint(page, url)
-    print(f"floor (benchmarks/browser_floor_app.py, the same four charts, no fit): first paint fresh server "
-          f"{fp['first_chart_s']:.2f} s, second session {fp2['first_chart_s']:.2f} s; slider move: {summary(idle)}")
+            sessions.append(Session(f"floor {v}", page, lambda t, p=page: p.get_by_role("slider", name=f"Width steps — {t}")))
+        measure_moves(sessions, n_moves)
+    for x, v in zip(sessions, variants):
+        print(f"floor ({v}; benchmarks/browser_floor_app.py, the same four charts, no fit): first paint fresh server "
+              f"{paints[v][0]['first_chart_s']:.2f} s, second session {paints[v][1]['first_chart_s']:.2f} s; "
+              f"slider move: {summary(x.moves)}")
 
 
 def wait_for_worker_exit(store, timeout_s: float = 120) -> None:

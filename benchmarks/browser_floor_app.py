@@ -1,6 +1,11 @@
 """The floor for benchmarks/bench_browser.py: a page with one slider and Explore's four charts drawn from
 the same rows, with no fit at all (seed means and a running-minimum frontier in pandas). What a slider
 move costs here is Streamlit, the websocket and Vega in the browser: the least Explore could cost.
+The charts are Explore's own builders, so their specs stay put and a move updates them in place.
+
+FLOOR_VARIANT (bench_browser.py --floor-variants) measures what drawing costs: "svg" (Vega's default
+here), "canvas" (Vega draws on a canvas instead), "no-runs" (the loss chart's every-run points left empty:
+the seed means, frontier and lines alone).
 
 Run by bench_browser.py --floor (SCALING_DB names the database)."""
 import os
@@ -34,9 +39,20 @@ pts = sub.groupby(keys, as_index=False).agg(width=("width", "first"), params=("p
 front = pts.sort_values("flops").assign(best=lambda d: d["val_loss"].cummin())
 front = front[front["val_loss"] == front["best"]]
 st.metric("α_C", f"{0.1 + lo / 100 + hi / 1000:.3f}")
+variant = os.environ.get("FLOOR_VARIANT", "svg")
+every_run = sub.iloc[:0] if variant == "no-runs" else sub
+
+
+def draw(col, fig):
+    spec = fig.spec()
+    if variant == "canvas":
+        spec["usermeta"] = {"embedOptions": {"renderer": "canvas"}}
+    col.vega_lite_chart(spec, width="stretch")
+
+
 a, b = st.columns(2)
-a.vega_lite_chart(charts.loss_vs_compute(sub, pts, front).spec(), width="stretch")
-b.vega_lite_chart(charts.bottleneck(pts, "params").spec(), width="stretch")
+draw(a, charts.loss_vs_compute(every_run, pts, front))
+draw(b, charts.bottleneck(pts, "params"))
 c, d = st.columns(2)
-c.vega_lite_chart(charts.accuracy_vs_compute(sub, pts).spec(), width="stretch")
-d.vega_lite_chart(charts.bottleneck(pts, "examples").spec(), width="stretch")
+draw(c, charts.accuracy_vs_compute(pts))
+draw(d, charts.bottleneck(pts, "examples"))

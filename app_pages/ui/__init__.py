@@ -16,10 +16,21 @@ them and draws widgets.
     explore_parts.py  Explore's cards, charts and offers, drawn into slots the intervals redraw in place
     planner.py        the planner's panel (budget, runs, Queue these runs) and the scores of its predictions
     run_detail.py     a chart whose points open their runs (a dialog), and the Runs page's overlay of ticked runs
+    compare_parts.py  Compare's exponent cards and chart, drawn from the point estimates, then with intervals
 """
 from .annotations import annotate_runs, excluded_caption, past_sweeps, shipped_offer, show_toast
 from .cards import chart, download, exponent_card, interval_note
-from .fits import BOOT, analysis, backtest, bracketing, cached_analysis, lr_offer, point_estimates, study_answer
+from .fits import (
+           BOOT,
+           analysis,
+           backtest,
+           bracketing,
+           cached_analysis,
+           cached_backtest,
+           lr_offer,
+           point_estimates,
+           study_answer,
+)
 from .layout import card_row, chart_row
 from .notebook import notebook_button
 from .planner import plan_panel, prediction_scores
@@ -32,7 +43,7 @@ from .start import first_runs
 from .sweeps import intervals_wait, remember_sweep, running_sweeps, sweep_active, sweeps_section, training_now
 
 __all__ = ["annotate_runs", "excluded_caption", "notebook_button", "past_sweeps", "shipped_offer", "show_toast",
-           "BOOT", "analysis", "backtest", "bracketing", "cached_analysis", "card_row", "chart", "chart_row", "device",
+           "BOOT", "analysis", "backtest", "bracketing", "cached_analysis", "cached_backtest", "card_row", "chart", "chart_row", "device",
            "download", "exponent_card", "first_runs", "guarded", "interval_note", "intervals_wait", "load_curves",
            "load_runs", "lr_offer", "pick_chart", "plan_panel", "point_estimates", "run_overlay", "prediction_scores", "remember_sweep", "running_sweeps", "selection_controls",
            "set_estimator", "set_selection", "snapshot", "store", "study_answer", "sweep_active", "sweeps_section",

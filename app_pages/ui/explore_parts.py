@@ -1,4 +1,4 @@
-"""Explore's parts, each drawn into a slot of the page, so that the intervals redraw the cards and charts in place."""
+"""Explore's parts: the cards, the charts with their captions, the offers."""
 from __future__ import annotations
 
 import math
@@ -11,6 +11,7 @@ from .cards import chart, exponent_card
 from .fits import cached_analysis
 from .layout import card_row
 from .reads import device, guarded
+from .run_detail import pick_chart
 from .selection import set_estimator
 from .sweeps import remember_sweep
 
@@ -20,9 +21,9 @@ def pending_words(wait: bool) -> str:
     return "waits for the training in progress to finish (it needs the CPU)" if wait else "computing…"
 
 
-def cards(slot, a, sel, tuning, pending: str | None) -> None:
+def cards(box, a, sel, tuning, pending: str | None) -> None:
     """α_C, a and the counts; `pending` (what the intervals are doing) until they are in, then None."""
-    with slot.container():
+    with box:
         c1, c2, c3 = card_row(3)
         law = a.loss_vs_compute
         m, why = services.shown_nopt(a, sel)
@@ -61,11 +62,32 @@ def loss_figure(a, ok_runs):
                                   services.law_band(a), eq)
 
 
-def nopt(slot, a, sel, offer: bool = False) -> None:
-    """N_opt against compute; where the shown estimator cannot answer, why, and (`offer`) those that can."""
+def figure(slot, note, fig, pick: tuple | None = None) -> None:
+    """A chart into `slot` and its caption (the words that change with the numbers) into `note`, emitted
+    either way (an empty one without words), so that the elements below keep their places. `pick`:
+    (key, runs, curves) where a click on a point opens its run (the chart is drawn once a script run)."""
+    pick_chart(slot, fig, *pick) if pick else chart(slot, fig)
+    note.caption(services.md_text(fig.caption)) if fig.caption else note.empty()
+
+
+@st.fragment
+def bottleneck(points, runs, curves) -> None:
+    """The data bottleneck in two tabs; only the open tab's chart is drawn (a hidden one still costs the
+    browser every redraw). A fragment: switching the tab reruns it alone, not the page. The open tab
+    is in the URL (?bottleneck=...): a copied link opens the same one."""
+    st.markdown("**The data bottleneck**")
+    for tab, by in zip(st.tabs(["loss vs N per D", "loss vs D per N"], key="bottleneck", on_change="rerun",
+                               bind="query-params"), ("examples", "params")):
+        if tab.open:
+            pick_chart(tab, charts.bottleneck(points, by), f"explore_bottleneck_{by}", runs, curves)
+
+
+def nopt(slot, note, a, sel, offer: bool = False) -> None:
+    """N_opt against compute (its law in `note`); where the shown estimator cannot answer, why, and
+    (`offer`) those that can."""
     nf = a.nopt[services.shown_nopt(a, sel)[0]]
     if nf.ok:
-        chart(slot, charts.nopt_vs_compute(nf, services.nopt_band(nf), data=services.nopt_data_points(a)))
+        figure(slot, note, charts.nopt_vs_compute(nf, services.nopt_band(nf), data=services.nopt_data_points(a)))
         return
     with slot.container():
         st.info(f"**Compute-optimal model size ({services.ESTIMATORS[nf.method]})** cannot be estimated on this "
@@ -75,6 +97,7 @@ def nopt(slot, a, sel, offer: bool = False) -> None:
                 iv = f" [{o.interval.lo:.3f}, {o.interval.hi:.3f}]" if o.interval is not None and math.isfinite(o.interval.lo) else ""
                 st.button(f"Show {services.ESTIMATORS[m]} instead (a = {o.a:.3f}{iv})", key=f"use_{m}",
                           on_click=set_estimator, args=(m,), icon=":material/swap_horiz:")
+    note.empty()
 
 
 def lr_offer(box, s, more) -> None:

@@ -149,12 +149,22 @@ def backtest(s: Store, version, sel, runs, octaves: float, n_boot: int = 0):
     return _backtest(str(s.path), version, sel, octaves, n_boot, runs)
 
 
+def cached_backtest(s: Store, version, sel, octaves: float, n_boot: int):
+    """backtest() already computed for these arguments and still cached, else None (never computes)."""
+    return _BACKTESTS.get((str(s.path), version, sel, octaves, n_boot))
+
+
+_BACKTESTS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # as _FINISHED
+
+
 @st.cache_resource(max_entries=32, show_spinner=False)
 def _backtest(path: str, version: tuple, sel: services.Selection, octaves: float, n_boot: int, _runs):
     try:
-        return services.backtest(_runs, sel, octaves, n_boot)
+        result = services.backtest(_runs, sel, octaves, n_boot)
     except ValueError as e:
         return e
+    _BACKTESTS[(path, version, sel, octaves, n_boot)] = result
+    return result
 
 
 def study_answer(s: Store, key: str, runs, n_boot: int):

@@ -13,24 +13,24 @@ import numpy as np
 import pandas as pd
 
 from scaling.charts.vega import (
+    COUNT_DECADES,
     FACET_WIDTH,
     FIT_COLOR,
     FRONTIER_COLOR,
     HEIGHT,
-    LOG,
+    LOSS_DECADES,
     PAIR,
     SCI,
     SI,
     WIDTH_SCHEME,
     _figure,
-    _legend,
     _title,
     _vals,
+    clip_to,
     enc,
     layered,
-    log_domain,
+    log_axis,
     log_enc,
-    log_ticks,
     mark,
     unit,
     when,
@@ -47,8 +47,32 @@ def _with_labels(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _fraction_sort(df: pd.DataFrame) -> list[str]:
-    return [frac_label(f) for f in sorted(df["data_fraction"].unique())] if "data_fraction" in df else []
+# The live charts' specs depend on the page and the kind of selection, never on its numbers (see
+# vega.log_axis): categories sorted by a field of the data, not by a list of the values; legends of
+# a fixed shape; every layer present, empty where there is nothing to draw.
+BY_FRACTION = {"field": "data_fraction", "op": "min"}
+LEGEND = {"orient": "right", "columns": 2}  # ten widths and ten fractions fit the plot's height in two columns
+
+
+def _cx(field: str = "flops:Q") -> dict:
+    return log_axis(field, "training compute C (FLOPs)", "x", label_expr=SCI)
+
+
+def _ly(field: str = "val_loss:Q", title: str = "validation loss") -> dict:
+    return log_axis(field, title, "y", LOSS_DECADES)
+
+
+def _fraction_shape() -> dict:
+    return enc("fraction:N", sort=BY_FRACTION, title="data fraction", legend=LEGEND)
+
+
+def _width_colour(**legend) -> dict:
+    return enc("width:O", scale={"scheme": WIDTH_SCHEME}, title="width", legend={**LEGEND, **legend})
+
+
+def _frame(df, *cols: str) -> pd.DataFrame:
+    """df, or an empty frame with its columns: a layer that is always in the spec, drawn when it has rows."""
+    return df if df is not None and len(df) else pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
 
 
 PICK = "pick_width"
@@ -64,112 +88,107 @@ def _tooltip() -> list[dict]:
             enc("flops:Q", title="C (FLOPs)", format=".3s")]
 
 
-def _compute_x(values, field: str = "flops:Q") -> dict:
-    return log_enc(field, "training compute C (FLOPs)", values, label_expr=SCI)
-
-
 def _loss_y(values, field: str = "val_loss:Q", title: str = "validation loss") -> dict:
+    """A loss axis with its domain and ticks from `values` (the studies' charts, which no slider moves)."""
     return log_enc(field, title, values)
-
-
-def _width_color(n: int, **legend) -> dict:
-    return enc("width:O", scale={"scheme": WIDTH_SCHEME}, title="width", legend=_legend(n, **legend))
 
 
 @_figure
 def loss_vs_compute(src, runs: pd.DataFrame, points: pd.DataFrame, frontier: pd.DataFrame, law=None,
                     line: pd.DataFrame | None = None, band: pd.DataFrame | None = None,
-                    equation: str = "", y: str = "val_loss", y_title: str = "validation loss") -> dict:
+                    equation: str = "", y: str = "val_loss", y_title: str = "validation loss"):
     """Every run a small point, seed means a larger one, the frontier a black line through its
-    configurations, the fitted law a dashed red line with its band (when given)."""
+    configurations, the fitted law a dashed red line with its band (when given). The equation is
+    the caption (Figure.caption), not the title: the spec stays the same from one selection to the next."""
     runs, points, frontier = _with_labels(runs), _with_labels(points), _with_labels(frontier)
-    fsort = _fraction_sort(points)
-    # the axes span the runs (and the fitted line); a wide band is clipped, not allowed to squash them
-    x = _compute_x(_vals(runs["flops"], points["flops"]))
-    yy = _loss_y(_vals(runs[y], points[y], line["fit"] if line is not None and len(line) else None), f"{y}:Q", y_title)
-    color = _width_color(runs["width"].nunique(), symbolType="circle")
-    shape = enc("fraction:N", sort=fsort, title="data fraction", legend=_legend(len(fsort)))
+    x, yy = _cx(), _ly(f"{y}:Q", y_title)
+    color, shape = _width_colour(symbolType="circle"), _fraction_shape()
     tip = _tooltip() + [enc("seed:Q"), enc("val_loss:Q", title="val loss", format=".4f"),
                         enc("val_acc:Q", title="val accuracy", format=".2%")]
-    layers = []
-    if band is not None and len(band):
-        layers.append(unit(src("band", band), mark("area", color=FIT_COLOR, opacity=0.15, clip=True),
-                           x=x, y=enc("lo:Q", scale=yy["scale"]), y2=enc("hi")))
-    layers.append(unit(src("runs", runs), mark("point", size=22, filled=True), [_width_param()],
-                       x=x, y=yy, color=color, shape=shape, opacity=when(PICK, 0.45, 0.05), tooltip=tip))
+    # the axes span the runs (and the fitted line): a wide band is clipped to them, not allowed to squash them
+    ys = _vals(runs[y], points[y], line["fit"] if line is not None and len(line) else None)
+    lo, hi = (float(ys.min()) / 1.12, float(ys.max()) * 1.12) if len(ys) else (np.nan, np.nan)
+    band = clip_to(_frame(band, "flops", "lo", "hi"), lo, hi, "lo", "hi")
+    layers = [unit(src("band", band), mark("area", color=FIT_COLOR, opacity=0.15),
+                   x=x, y=enc("lo:Q", scale=yy["scale"]), y2=enc("hi")),
+              unit(src("runs", runs), mark("point", size=22, filled=True), [_width_param()],
+                   x=x, y=yy, color=color, shape=shape, opacity=when(PICK, 0.45, 0.05), tooltip=tip)]
     mean_tip = _tooltip() + [enc("n_seeds:Q", title="seeds"), enc(f"{y}:Q", title=f"mean {y_title}", format=".4f")]
     layers.append(unit(src("points", points), mark("point", size=90, filled=False, strokeWidth=2),
                        x=x, y=yy, color=color, shape=shape, opacity=when(PICK, 0.9, 0.08), tooltip=mean_tip))
-    if y == "val_loss" and len(frontier):
+    if y == "val_loss":
         fr = src("frontier", frontier)
         layers.append(unit(fr, mark("line", color=FRONTIER_COLOR, strokeWidth=1.5, opacity=0.7),
                            x=x, y=yy, order=enc("flops:Q")))
         layers.append(unit(fr, mark("point", size=160, color=FRONTIER_COLOR, filled=False, strokeWidth=1.5),
                            x=x, y=yy, tooltip=mean_tip))
-    if line is not None and len(line):
-        layers.append(unit(src("line", line), mark("line", color=FIT_COLOR, strokeDash=[6, 4], strokeWidth=2.5, clip=True),
-                           x=x, y=enc("fit:Q", scale=yy["scale"]),
-                           tooltip=[enc("flops:Q", format=".3s", title="C"), enc("fit:Q", format=".4f", title="fit")]))
-    title = _title(f"{y_title.capitalize()} against training compute", equation, subtitleColor=FIT_COLOR,
-                   subtitleFontSize=13)
-    return layered(*layers, resolve={"scale": {"shape": "shared"}}, title=title, height=HEIGHT)
+    layers.append(unit(src("line", _frame(line, "flops", "fit")),
+                       mark("line", color=FIT_COLOR, strokeDash=[6, 4], strokeWidth=2.5),
+                       x=x, y=enc("fit:Q", scale=yy["scale"]),
+                       tooltip=[enc("flops:Q", format=".3s", title="C"), enc("fit:Q", format=".4f", title="fit")]))
+    title = _title(f"{y_title.capitalize()} against training compute")
+    return layered(*layers, resolve={"scale": {"shape": "shared"}}, title=title, height=HEIGHT), equation
 
 
 @_figure
-def accuracy_vs_compute(src, runs: pd.DataFrame, points: pd.DataFrame) -> dict:
-    runs, points = _with_labels(runs), _with_labels(points)
-    x = _compute_x(_vals(runs["flops"], points["flops"]))
+def accuracy_vs_compute(src, points: pd.DataFrame) -> dict:
+    """Seed-mean accuracy against compute. Not every run: the loss chart beside it shows the seeds' spread,
+    and a point per run costs a move ~25 ms per chart to draw (docs/performance.md)."""
+    points = _with_labels(points)
     # error rate on a log axis would straighten it, but accuracy is what people read
     yy = enc("val_acc:Q", title="validation accuracy", scale={"zero": False}, axis={"format": "%"})
-    color = _width_color(runs["width"].nunique(), symbolType="circle")
-    fsort = _fraction_sort(points)
-    shape = enc("fraction:N", sort=fsort, title="data fraction", legend=_legend(len(fsort)))
     tip = _tooltip() + [enc("n_seeds:Q", title="seeds"), enc("val_acc:Q", format=".2%", title="mean accuracy")]
     return layered(
-        unit(src("runs", runs), mark("point", size=22, filled=True), [_width_param()],
-             x=x, y=yy, color=color, shape=shape, opacity=when(PICK, 0.45, 0.05)),
-        unit(src("points", points), mark("point", size=90, filled=False, strokeWidth=2),
-             x=x, y=yy, color=color, shape=shape, opacity=when(PICK, 0.9, 0.08), tooltip=tip),
+        unit(src("points", points), mark("point", size=60, filled=True, strokeWidth=1.5), [_width_param()],
+             x=_cx(), y=yy, color=_width_colour(symbolType="circle"), shape=_fraction_shape(),
+             opacity=when(PICK, 0.85, 0.08), tooltip=tip),
         title=_title("Validation accuracy against training compute"), height=HEIGHT)
+
+
+NOPT_NAMES = {"envelope": "lower envelope", "isoflop": "IsoFLOP profiles", "parametric": "parametric L(N, D)"}
 
 
 @_figure
 def nopt_vs_compute(src, nopt, band: pd.DataFrame | None = None, title: str | None = None,
-                    data: pd.DataFrame | None = None) -> dict:
+                    data: pd.DataFrame | None = None):
     """The fitted N_opt = k C^a with its exponent's band, and dots for what the data says: the
     estimator's own per-budget optima, or for the parametric estimator (whose per-budget points
     are read off its fitted surface, not measured) the form-free optima in `data` (C, N_opt,
-    source), where some estimator finds them."""
+    source), where some estimator finds them. The fitted law and what the dots are: the caption."""
     derived = nopt.method == "parametric"
     pts = (data if data is not None else pd.DataFrame(columns=["C", "N_opt", "source"])) if derived \
         else nopt.points.assign(source=nopt.method)
-    have_band = band is not None and "lo" in band and len(band)
-    x = _compute_x(_vals(pts["C"], band["C"] if band is not None and len(band) else None), "C:Q")
-    y = log_enc("N_opt:Q", "compute-optimal parameters N_opt",
-                _vals(pts["N_opt"], band["N_opt"] if band is not None and len(band) else None), label_expr=SI)
-    layers = []
-    if have_band:
-        layers.append(unit(src("band", band), mark("area", color=FIT_COLOR, opacity=0.15, clip=True),
-                           x=x, y=enc("lo:Q", scale=y["scale"]), y2=enc("hi")))
-    if band is not None and len(band):
-        layers.append(unit(src("band", band), mark("line", color=FIT_COLOR, strokeDash=[6, 4], strokeWidth=2.5), x=x, y=y))
-    if len(pts):
-        layers.append(unit(src("pts", pts), mark("point", size=70, filled=not derived, color=FRONTIER_COLOR),
-                           x=x, y=y, tooltip=[enc("C:Q", format=".3s", title="C (FLOPs)"), enc("N_opt:Q", format=",.0f"),
-                                              enc("source:N", title="optimum found by")]))
+    # rings where the dots are not the estimator's own (drawn from the data, not the spec: the spec
+    # is the same whichever estimator is shown)
+    pts = _frame(pts, "C", "N_opt", "source").assign(fill=0.0 if derived else 1.0)
+    band = _frame(band, "C", "N_opt", "lo", "hi")
+    band_line = band
+    if len(band) and "lo" in band:
+        yv = _vals(pts["N_opt"], band["N_opt"])
+        band = clip_to(band, float(yv.min()) / 1.12, float(yv.max()) * 1.12, "lo", "hi")
+    else:
+        band = _frame(None, "C", "lo", "hi")
+    x = log_axis("C:Q", "training compute C (FLOPs)", "x", label_expr=SCI)
+    y = log_axis("N_opt:Q", "compute-optimal parameters N_opt", "y", label_expr=SI)
+    layers = [unit(src("band", band), mark("area", color=FIT_COLOR, opacity=0.15),
+                   x=x, y=enc("lo:Q", scale=y["scale"]), y2=enc("hi")),
+              unit(src("line", band_line), mark("line", color=FIT_COLOR, strokeDash=[6, 4], strokeWidth=2.5), x=x, y=y),
+              unit(src("pts", pts), mark("point", size=70, filled=False, color=FRONTIER_COLOR, fill=FRONTIER_COLOR),
+                   x=x, y=y, fillOpacity=enc("fill:Q", scale=None, legend=None),
+                   tooltip=[enc("C:Q", format=".3s", title="C (FLOPs)"), enc("N_opt:Q", format=",.0f"),
+                            enc("source:N", title="optimum found by")])]
     iv = nopt.interval
     sub = f"N_opt = {fmt_num(nopt.k)} · C^{nopt.a:.3f}" if nopt.ok else nopt.reason
     if nopt.ok and iv is not None and math.isfinite(iv.lo):
         sub += f", a ∈ [{iv.lo:.3f}, {iv.hi:.3f}] (95%)"
-    names = {"envelope": "lower envelope", "isoflop": "IsoFLOP profiles", "parametric": "parametric L(N, D)"}
     if derived:
-        note = (f"rings: per-budget optima in the data ({names.get(pts['source'].iloc[0], '')}); dashed: the fit"
+        note = (f"rings: per-budget optima in the data ({NOPT_NAMES.get(pts['source'].iloc[0], '')}); dashed: the fit"
                 if len(pts) else "no budget has its optimum inside the grid: the line is the fit alone")
     else:
         note = "dots: the per-budget optima found in the data; dashed: the estimator's fit"
-    return layered(*layers, height=HEIGHT,
-                   title=_title(title or f"Compute-optimal model size ({names.get(nopt.method, nopt.method)})", sub, note,
-                                subtitleColor=FIT_COLOR if nopt.ok else "gray", subtitleFontSize=13))
+    head = _title(title or "Compute-optimal model size N_opt")
+    by = f"By the {NOPT_NAMES.get(nopt.method, nopt.method)} estimator: "
+    return layered(*layers, height=HEIGHT, title=head), f"{by}{sub}. {note[0].upper()}{note[1:]}."
 
 
 @_figure
@@ -178,16 +197,15 @@ def bottleneck(src, points: pd.DataFrame, by: str) -> dict:
     (by='params'). With D fixed, growing N plateaus."""
     points = _with_labels(points)
     if by == "examples":
-        x = log_enc("params:Q", "parameters N", points["params"], label_expr=SI)
-        fsort = _fraction_sort(points)
-        color = enc("fraction:N", sort=fsort, title="data fraction", scale={"scheme": "plasma"}, legend=_legend(len(fsort)))
+        x = log_axis("params:Q", "parameters N", "x", label_expr=SI)
+        color = enc("fraction:N", sort=BY_FRACTION, title="data fraction", scale={"scheme": "plasma"}, legend=LEGEND)
         detail, title = enc("fraction:N"), "Loss against N, one line per data size D"
     else:
-        x = log_enc("examples:Q", "training examples D", points["examples"], label_expr=SI)
-        color = enc("width:O", scale={"scheme": WIDTH_SCHEME}, title="width", legend=_legend(points["width"].nunique()))
+        x = log_axis("examples:Q", "training examples D", "x", label_expr=SI)
+        color = enc("width:O", scale={"scheme": WIDTH_SCHEME}, title="width", legend=LEGEND)
         detail, title = enc("width:O"), "Loss against D, one line per width N"
     tip = _tooltip() + [enc("val_loss:Q", format=".4f", title="mean val loss")]
-    return {**unit(src("points", points), mark("line", point=True), x=x, y=_loss_y(points["val_loss"]), color=color,
+    return {**unit(src("points", points), mark("line", point=True), x=x, y=_ly(), color=color,
                    detail=detail, tooltip=tip), "title": _title(title), "height": 280}
 
 
@@ -196,16 +214,15 @@ def compare_frontiers(src, frames: dict[str, pd.DataFrame], lines: dict[str, pd.
     """Both selections' frontiers and fitted laws on one chart, one colour each."""
     fr = pd.concat([f.assign(selection=k) for k, f in frames.items()], ignore_index=True)
     fr = _with_labels(fr)
-    ln = pd.concat([f.assign(selection=k) for k, f in lines.items()], ignore_index=True) if lines else pd.DataFrame()
-    x = _compute_x(fr["flops"])
-    y = _loss_y(_vals(fr["val_loss"], ln["fit"] if len(ln) else None), title="validation loss (frontier)")
+    ln = pd.concat([f.assign(selection=k) for k, f in lines.items()], ignore_index=True) if lines else None
+    ln = _frame(ln, "flops", "fit", "selection")
+    x, y = _cx(), _ly(title="validation loss (frontier)")
     color = enc("selection:N", title="selection", scale={"range": PAIR[:2]}, legend={"orient": "top", "labelLimit": 400})
     layers = [unit(src("fr", fr), mark("line", point=True), x=x, y=y, color=color,
                    tooltip=[enc("selection:N"), enc("width:O"), enc("fraction:N", title="data fraction"),
-                            enc("flops:Q", format=".3s", title="C (FLOPs)"), enc("val_loss:Q", format=".4f")])]
-    if len(ln):
-        layers.append(unit(src("ln", ln), mark("line", strokeDash=[6, 4], strokeWidth=2, clip=True),
-                           x=x, y=enc("fit:Q", scale=y["scale"]), color=color))
+                            enc("flops:Q", format=".3s", title="C (FLOPs)"), enc("val_loss:Q", format=".4f")]),
+              unit(src("ln", ln), mark("line", strokeDash=[6, 4], strokeWidth=2),
+                   x=x, y=enc("fit:Q", scale=y["scale"]), color=color)]
     return layered(*layers, title=_title("Compute-efficient frontiers (solid)", "dashed: their fitted laws"),
                    height=HEIGHT)
 
@@ -234,29 +251,27 @@ def exponents_side_by_side(src, table: pd.DataFrame) -> dict:
 @_figure
 def isoflop_curves(src, profiles: pd.DataFrame, nopt=None) -> dict:
     """Loss against N at fixed compute budgets (one curve per budget), with each budget's optimum."""
-    order = sorted(profiles["budget"].unique())
-    labels = [profiles.loc[profiles["budget"] == b, "budget_label"].iloc[0] for b in order]
-    color = enc("budget_label:N", sort=labels, title="compute budget", scale={"scheme": "turbo"}, legend=_legend(len(labels)))
-    x = log_enc("params:Q", "parameters N", profiles["params"], label_expr=SI)
+    color = enc("budget_label:N", sort={"field": "budget", "op": "min"}, title="compute budget",
+                scale={"scheme": "turbo"}, legend=LEGEND)
+    x = log_axis("params:Q", "parameters N", "x", label_expr=SI)
+    ok = nopt is not None and nopt.ok and len(nopt.points)
     layers = [unit(src("profiles", profiles), mark("line", point=True),
-                   x=x, y=_loss_y(profiles["val_loss"], title="validation loss (interpolated at the budget)"), color=color,
+                   x=x, y=_ly(title="validation loss (interpolated at the budget)"), color=color,
                    tooltip=[enc("budget_label:N", title="budget"), enc("width:O"), enc("params:Q", format=","),
-                            enc("val_loss:Q", format=".4f")])]
-    sub = []
-    if nopt is not None and nopt.ok and len(nopt.points):
-        layers.append(unit(src("nopt_points", nopt.points), mark("rule", color="gray", strokeDash=[2, 2]),
-                           x=enc("N_opt:Q", scale=x["scale"]),
-                           tooltip=[enc("C:Q", format=".3s"), enc("N_opt:Q", format=",.0f")]))
-        sub = ["dotted: the IsoFLOP estimator's N_opt at each budget"]
-    elif nopt is not None and not nopt.ok:
-        sub = ["no budget has its minimum inside the widths: the IsoFLOP estimator cannot answer"]
+                            enc("val_loss:Q", format=".4f")]),
+              unit(src("nopt_points", _frame(nopt.points if ok else None, "C", "N_opt")),
+                   mark("rule", color="gray", strokeDash=[2, 2]), x=enc("N_opt:Q", scale=x["scale"]),
+                   tooltip=[enc("C:Q", format=".3s"), enc("N_opt:Q", format=",.0f")])]
+    sub = ["dotted: the IsoFLOP estimator's N_opt at each budget" if nopt is None or nopt.ok else
+           "no budget has its minimum inside the widths: the IsoFLOP estimator cannot answer"]
     return layered(*layers, title=_title("IsoFLOP profiles: loss against N at fixed compute", *sub, subtitleColor="gray"),
                    height=HEIGHT)
 
 
 @_figure
 def nopt_estimators(src, nopts: dict) -> dict | None:
-    """The three N_opt estimators on one chart: their budget points and fitted lines."""
+    """The three N_opt estimators on one chart: their budget points and fitted lines (each estimator's
+    exponent in its legend entry: data, not spec)."""
     pts, lines = [], []
     for m, nf in nopts.items():
         if not nf.ok or nf.points.empty:
@@ -269,8 +284,8 @@ def nopt_estimators(src, nopts: dict) -> dict | None:
     if not pts:
         return None
     P, L = pd.concat(pts), pd.concat(lines)
-    x = _compute_x(_vals(P["C"], L["C"]), "C:Q")
-    y = log_enc("N_opt:Q", "compute-optimal parameters N_opt", _vals(P["N_opt"], L["N_opt"]), label_expr=SI)
+    x = log_axis("C:Q", "training compute C (FLOPs)", "x", label_expr=SCI)
+    y = log_axis("N_opt:Q", "compute-optimal parameters N_opt", "y", label_expr=SI)
     color = enc("estimator:N", title="estimator", scale={"range": PAIR},
                 legend={"orient": "bottom", "direction": "vertical", "labelLimit": 500})
     return layered(unit(src("P", P), mark("point", size=50), x=x, y=y, color=color,
@@ -283,7 +298,8 @@ def nopt_estimators(src, nopts: dict) -> dict | None:
 def prediction(src, heldout: pd.DataFrame, quantity: str = "loss") -> dict:
     """Predicted against observed values at the held-out frontier points (fit.Backtest.heldout):
     the loss, or N_opt at each point's compute against the N of the configuration there. Bars:
-    the prediction's 95% band where the backtest was resampled. The diagonal is perfect."""
+    the prediction's 95% band where the backtest was resampled. The diagonal is perfect: it spans
+    every value, so Vega fits both axes to the same range."""
     obs = "val_loss" if quantity == "loss" else "params"
     rows = []
     for key, (name, what) in BACKTEST_MODELS.items():
@@ -298,25 +314,24 @@ def prediction(src, heldout: pd.DataFrame, quantity: str = "loss") -> dict:
     lo = float(np.nanmin(vals)) if len(d) else 0.1
     hi = float(np.nanmax(vals)) if len(d) else 1.0
     diag = pd.DataFrame({"v": [lo / 1.05, hi * 1.05]})
-    dom = log_domain([lo, hi], 1.05)
-    sc = {**LOG, "domain": dom}
-    ax = {"values": log_ticks(dom), "format": "~g" if quantity == "loss" else "~s"}
+    decades = LOSS_DECADES if quantity == "loss" else COUNT_DECADES
+    fmt = "~g" if quantity == "loss" else "~s"
     label = "validation loss" if quantity == "loss" else "parameters (N_opt)"
-    x = enc("obs:Q", scale=sc, axis=ax, title=f"observed {label}" if quantity == "loss"
-            else "N of the held-out frontier configuration")
+    x = log_axis("obs:Q", f"observed {label}" if quantity == "loss" else "N of the held-out frontier configuration",
+                 "x", decades, fmt=fmt, pad_px=0)
+    y = log_axis("pred:Q", "predicted from the smaller runs", "y", decades, fmt=fmt, pad_px=0)
     color = enc("model:N", title="fit", scale={"range": PAIR},
                 legend={"orient": "bottom", "direction": "vertical", "labelLimit": 500})
+    bars = clip_to(d.dropna(subset=["lo"]), lo / 1.05, hi * 1.05, "lo", "hi")
     layers = [unit(src("diag", diag), mark("line", color="gray", strokeDash=[3, 3]),
-                   x=enc("v:Q", scale=sc), y=enc("v:Q", scale=sc))]
-    if d["lo"].notna().any():
-        layers.append(unit(src("bars", d.dropna(subset=["lo"])), mark("rule", strokeWidth=2, opacity=0.5, clip=True),
-                           x=x, y=enc("lo:Q", scale=sc), y2=enc("hi"), color=color))
-    layers.append(unit(src("d", d), mark("point", size=70, filled=True),
-                       x=x, y=enc("pred:Q", scale=sc, axis=ax, title="predicted from the smaller runs"), color=color,
-                       tooltip=[enc("model:N"), enc("params:Q", format=","), enc("examples:Q", format=","),
-                                enc("flops:Q", format=".3s"), enc("obs:Q", format=".4~g", title="observed"),
-                                enc("pred:Q", format=".4~g", title="predicted"),
-                                enc("lo:Q", format=".4~g", title="95% low"), enc("hi:Q", format=".4~g", title="95% high")]))
+                   x=enc("v:Q", scale=x["scale"]), y=enc("v:Q", scale=y["scale"])),
+              unit(src("bars", bars), mark("rule", strokeWidth=2, opacity=0.5),
+                   x=x, y=enc("lo:Q", scale=y["scale"]), y2=enc("hi"), color=color),
+              unit(src("d", d), mark("point", size=70, filled=True), x=x, y=y, color=color,
+                   tooltip=[enc("model:N"), enc("params:Q", format=","), enc("examples:Q", format=","),
+                            enc("flops:Q", format=".3s"), enc("obs:Q", format=".4~g", title="observed"),
+                            enc("pred:Q", format=".4~g", title="predicted"),
+                            enc("lo:Q", format=".4~g", title="95% low"), enc("hi:Q", format=".4~g", title="95% high")])]
     title = "frontier loss" if quantity == "loss" else "N_opt"
     return layered(*layers, height=HEIGHT, title=_title(f"Held-out {title}: predicted against observed",
                                                        "on the diagonal: perfect; bars: 95% bands", subtitleColor="gray"))
@@ -328,10 +343,10 @@ def residuals(src, points: pd.DataFrame) -> dict:
     d = _with_labels(points)
     zero = unit(src("zero", pd.DataFrame({"r": [0.0]})), mark("rule", color="gray", strokeDash=[3, 3]), y=enc("r:Q"))
     pts = unit(src("d", d), mark("point", size=50, filled=True),
-               x=log_enc("params:Q", "parameters N", d["params"], label_expr=SI),
+               x=log_axis("params:Q", "parameters N", "x", label_expr=SI),
                y=enc("residual:Q", title="log L − log L̂ (parametric fit)"),
-               color=enc("fraction:N", sort=_fraction_sort(d), title="data fraction", scale={"scheme": "plasma"},
-                         legend=_legend(d["fraction"].nunique())),
+               color=enc("fraction:N", sort=BY_FRACTION, title="data fraction", scale={"scheme": "plasma"},
+                         legend=LEGEND),
                tooltip=[enc("width:O"), enc("fraction:N"), enc("val_loss:Q", format=".4f"),
                         enc("residual:Q", format="+.4f")])
     return layered(zero, pts, title=_title("Residuals of the parametric fit"), height=280)

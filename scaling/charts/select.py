@@ -9,6 +9,7 @@ scaling.services.run_detail.runs_at maps back to runs. A page reads a click as
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 from scaling.charts.vega import Figure
 
@@ -62,7 +63,7 @@ def pickable(fig: Figure, only: tuple[str, ...] | None = None) -> Figure:
                     visit(c, data_name)
 
     visit(chart, None)
-    return Figure(chart, fig.data) if names else fig
+    return dataclasses.replace(fig, chart=chart) if names else fig  # the caption kept
 
 
 def params(fig: Figure) -> list[str]:

@@ -117,6 +117,47 @@ def log_enc(field: str, title, values, label_expr: str | None = None, fmt: str =
     return enc(field, scale={**LOG, "domain": dom} if dom else LOG, axis=axis, title=title, **kw)
 
 
+# A chart whose spec stays put while its numbers change: Streamlit then updates the drawn view's
+# data in place instead of compiling, parsing and drawing the chart anew (docs/performance.md). So
+# the live charts' log axes carry no domain and no tick list computed from the data: Vega fits the
+# domain to the data, with `padding` pixels each side so no point sits on the frame, and the ticks
+# come from an expression on that domain: the densest mantissa set that gives ~8 of them over its
+# span, of which Vega keeps those inside the domain (and every other one while over MAX_TICKS).
+_SPANS = [(0.5, _MANTISSAS[0]), (1.0, _MANTISSAS[2]), (1.4, (1, 1.5, 2, 3, 5, 7)), (2.7, _MANTISSAS[4]),
+          (4.0, _MANTISSAS[5]), (float("inf"), _MANTISSAS[6])]  # (most decades spanned, mantissas): ~8 ticks
+MAX_TICKS = 9  # beyond it, Vega keeps every other tick (many decades of powers of ten)
+LOSS_DECADES = (-4, 2)     # a loss, an accuracy, a residual
+COUNT_DECADES = (0, 24)    # parameters, examples, FLOPs
+
+
+def tick_expr(channel: str, decades: tuple[int, int]) -> dict:
+    """Axis values as an expression on the `channel` scale's domain (see _SPANS)."""
+    d = f"domain('{channel}')"
+    span = f"log(peek({d}) / {d}[0]) / LN10"
+    expr = ""
+    for limit, mset in _SPANS:
+        ticks = [float(f"{m * 10.0 ** e:.6g}") for e in range(decades[0], decades[1] + 1) for m in mset]
+        lst = "[" + ",".join(f"{t:g}" for t in ticks) + "]"
+        expr += lst if limit == float("inf") else f"{span} < {limit} ? {lst} : "
+    return {"expr": expr}
+
+
+def log_axis(field: str, title, channel: str, decades: tuple[int, int] = COUNT_DECADES,
+             label_expr: str | None = None, fmt: str = "~g", pad_px: int = 12, **kw) -> dict:
+    """An x or y channel on a log scale whose spec depends on nothing in the data: Vega fits its domain
+    (padded by pad_px) and its ticks (tick_expr) to whatever data the chart holds now."""
+    axis = {"values": tick_expr(channel, decades), "tickCount": MAX_TICKS, "grid": True}
+    axis.update({"format": fmt} if label_expr is None else {"labelExpr": label_expr})
+    return enc(field, scale={**LOG, "padding": pad_px}, axis=axis, title=title, **kw)
+
+
+def clip_to(df: pd.DataFrame, lo: float, hi: float, *cols: str) -> pd.DataFrame:
+    """`cols` clipped to [lo, hi]: a band or a line that must not stretch an axis Vega fits to the data."""
+    if not len(df) or not (np.isfinite(lo) and np.isfinite(hi)):
+        return df
+    return df.assign(**{c: df[c].clip(lo, hi) for c in cols if c in df})
+
+
 # Titles and subtitles as lists of short lines: Vega cuts a line longer than the chart with "…",
 # and a chart can be 420 px wide (app_pages/ui/layout.py): ~56 characters of 13 px text.
 LINE_CHARS = 56
@@ -189,10 +230,14 @@ class Figure:
         their data ({"name": ...}).
     data : dict of str to pandas.DataFrame
         The data sets by the names the spec uses.
+    caption : str
+        The words that change with the numbers (an equation, an interval): drawn by the page under
+        the chart, outside the spec, so that the spec stays the same while they change.
     """
 
     chart: dict
     data: dict
+    caption: str = ""
 
     def spec(self) -> dict:
         d = {**self.chart, "config": _CONFIG}
@@ -280,10 +325,12 @@ class _Data:
 
 
 def _figure(builder):
-    """The builder gets a `src` to name its frames with; the result is a Figure (spec + named data sets)."""
+    """The builder gets a `src` to name its frames with; the result is a Figure (spec + named data sets).
+    A builder may return (spec, caption)."""
     @functools.wraps(builder)
     def wrapped(*args, **kw):
         src = _Data()
         chart = builder(src, *args, **kw)
-        return None if chart is None else Figure(chart, src.frames)
+        chart, caption = chart if isinstance(chart, tuple) else (chart, "")
+        return None if chart is None else Figure(chart, src.frames, caption)
     return wrapped
