@@ -47,6 +47,7 @@ LAWS = {"h100": dict(truth=H100), "shipped": dict(truth=SHIPPED_FIT), "bends": d
 EXERCISE = dict(widths=arch.width_steps(-4, 7), fractions=[2.0 ** -k for k in range(8)], seeds=3)
 SEED = dict(widths=arch.width_steps(-2, 3), fractions=[2.0 ** -k for k in range(4, 8)], seeds=3)
 ROUNDS = 2
+P_MISFIT = []  # each round's chance that its plan reveals a misfit (greedy.PlanResult.p_misfit)
 HEDGE = False  # --hedge: plan a parametric answer for the form-free pair too (greedy.plan's hedge)
 STRATEGIES = ("exercise", "planner", "bracket", "random")
 
@@ -123,12 +124,15 @@ def _planner(law: Law, runs: pd.DataFrame, left: float, boot: int, rep: int) -> 
     """The runs after ROUNDS rounds of planning, the width the last plan expected, and whether each planned
     run's loss fell inside the 95% interval predicted for it."""
     expected, inside = math.nan, []
+    global P_MISFIT
+    P_MISFIT = []
     for r in range(ROUNDS):
         an = analyze(runs, None, n_boot=boot // 2, seed=rep)
         p = plan(an, runs, budget=left / (ROUNDS - r), seed=rep * 10 + r, hedge=HEDGE)
         if not p.configs:
             break
         expected = p.expected[2] - p.expected[1]
+        P_MISFIT.append(round(p.p_misfit, 3))
         left -= p.flops
         new = law.runs(p.configs)
         inside += ((new["val_loss"] >= p.predictions["lo"]) & (new["val_loss"] <= p.predictions["hi"])).tolist()
@@ -168,6 +172,7 @@ def replicate(job) -> list:
                 runs = _random_fill(law, runs, left, rng)
         out.append(dict(law=law_name, rep=rep, strategy=name, **_score(runs, case, boot, rep), expected=expected,
                         predicted_inside=float(np.mean(inside)) if inside else math.nan,
+                        p_misfit=list(P_MISFIT) if name == "planner" else [],
                         seconds=round(time.perf_counter() - t0, 1)))
     print(f"  {law_name} replicate {rep}: " + ", ".join(f"{r['strategy']} {r['width']:.3f}" for r in out),
           file=sys.stderr, flush=True)
@@ -177,6 +182,7 @@ def replicate(job) -> list:
 def summary(rows: list) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     g = df.groupby(["law", "strategy"], sort=False)
+    ci = g["covers"].apply(lambda s: _binomial(int(s.dropna().astype(bool).sum()), int(s.notna().sum())))
     return pd.DataFrame({
         "replicates": g.size(),
         "compute (x C_ex)": g["flops"].mean() / sum(c.flops for c in configs(EXERCISE)),
@@ -185,9 +191,20 @@ def summary(rows: list) -> pd.DataFrame:
         "runs in predicted 95%": g["predicted_inside"].mean() if "predicted_inside" in df else math.nan,
         "answered": g["covers"].apply(lambda s: int(s.notna().sum())),
         "coverage": g["covers"].apply(lambda s: float(s.dropna().astype(bool).mean()) if s.notna().any() else math.nan),
+        "coverage 95% CI": ci.map(lambda t: f"{t[0]:.2f}-{t[1]:.2f}"),
         "runs": g["runs"].mean().round(0),
         "seconds": g["seconds"].mean().round(1),
     }).dropna(axis=1, how="all").reset_index()
+
+
+def _binomial(k: int, n: int) -> tuple:
+    """The exact (Clopper-Pearson) 95% interval of a proportion k/n."""
+    from scipy.stats import beta
+
+    if n == 0:
+        return math.nan, math.nan
+    return (float(beta.ppf(0.025, k, n - k + 1)) if k > 0 else 0.0,
+            float(beta.ppf(0.975, k + 1, n - k)) if k < n else 1.0)
 
 
 def figure(rows: list):
@@ -224,19 +241,20 @@ def figure(rows: list):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=4)
+    ap.add_argument("--first-rep", type=int, default=0, help="replicates first-rep .. first-rep + reps - 1")
     ap.add_argument("--laws", default="h100,shipped")
     ap.add_argument("--boot", type=int, default=100)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--hedge", action="store_true", help="the planner hedges a parametric answer (greedy.plan)")
     ap.add_argument("--strategies", default=",".join(STRATEGIES), help="comma list of: " + ", ".join(STRATEGIES))
     ap.add_argument("--json", help="write every replicate's rows here (as each lands)")
-    ap.add_argument("--table", help="print the table of a --json file written before, and exit")
+    ap.add_argument("--table", help="print the table of the --json files (comma list) written before, and exit")
     ap.add_argument("--png", help="with --table: also draw its chart into this PNG file")
     args = ap.parse_args(argv)
     global HEDGE
     HEDGE = args.hedge
     if args.table:
-        rows = json.loads(Path(args.table).read_text())
+        rows = [r for f in args.table.split(",") for r in json.loads(Path(f).read_text())]
         print(summary(rows).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
         if args.png:
             tmp = Path(args.png).with_suffix(".tmp")
@@ -244,8 +262,9 @@ def main(argv=None) -> int:
             tmp.replace(args.png)
         return 0
     own, shared = measured_noise()
-    work = [(law, rep, args.boot, own, shared, args.strategies.split(",")) for law in args.laws.split(",")
-            for rep in range(args.reps)]
+    # replicate-major: an interrupted run has every law at (nearly) the same number of replicates
+    work = [(law, rep, args.boot, own, shared, args.strategies.split(","))
+            for rep in range(args.first_rep, args.first_rep + args.reps) for law in args.laws.split(",")]
     t0 = time.perf_counter()
     rows = []
 

@@ -71,7 +71,8 @@ def plan_json(p: PlanResult) -> dict:
             for c, r in zip(p.configs, p.predictions.itertuples())]
     return {"target": p.target.label, "estimator": p.estimator, "budget": p.budget, "unit": p.unit, "spent": p.spent,
             "flops": p.flops, "runs": runs, "interval_now": _iv(p.now), "interval_expected": _iv(p.expected),
-            "n_sim": p.n_sim, "n_surfaces": p.n_surfaces, "seconds": round(p.seconds, 2)}
+            "n_sim": p.n_sim, "n_surfaces": p.n_surfaces, "seconds": round(p.seconds, 2),
+            "p_misfit": p.p_misfit if math.isfinite(p.p_misfit) else None}
 
 
 def plan_table(p: PlanResult) -> pd.DataFrame:
@@ -92,6 +93,8 @@ def describe(p: PlanResult) -> str:
 
     lines = [f"target {p.target.label}, read with {p.estimator}",
              f"  95% interval now:      {iv(now)}", f"  expected after these:  {iv(exp)}",
+             *([f"  chance that these runs show the form misfit (the verdict then turns to the form-free "
+                f"pair): {p.p_misfit:.0%}"] if math.isfinite(p.p_misfit) else []),
              f"{len(p.configs)} runs, {fmt_flops(p.flops)} ({cost} of the budget {budget}); {p.n_sim} simulations "
              f"per design on {p.n_surfaces} surfaces, planned in {p.seconds:.1f} s"]
     for s in p.steps:

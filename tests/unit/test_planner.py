@@ -97,6 +97,9 @@ def test_a_plan_spends_within_its_budget_and_expects_a_narrower_interval(small_l
         assert q.flops <= budget and q.expected[2] - q.expected[1] <= q.now[2] - q.now[1]
     h = plan(an, runs, budget=budget, seed=1, n_sim=4, max_steps=2, hedge=True)  # weighs the form-free pair too
     assert h.configs and h.flops <= budget and h.estimator == p.estimator
+    # the chance that the plan's runs show a misfit: stated where the form-free pair could take over
+    assert math.isnan(p.p_misfit) or 0 <= p.p_misfit <= 1
+    assert ("chance that these runs show the form misfit" in services.planner.describe(p)) == math.isfinite(p.p_misfit)
 
 
 def test_a_plan_without_a_measured_noise_says_why(small_law):
@@ -154,3 +157,40 @@ def test_scaling_plan_on_the_shipped_grid_proposes_runs_within_the_budget(capsys
     assert not {r["run_id"] for r in out["runs"]} & have
     assert out["interval_expected"]["width"] < out["interval_now"]["width"]
     assert "verdict" in out["estimator"]
+
+
+def _keys(runs):
+    return {(int(r.width_step), float(r.data_fraction), int(r.seed), float(r.lr_mult)) for r in runs.itertuples()}
+
+
+def test_more_seeds_make_a_misfit_the_verdict_cannot_see_yet_likely_to_show():
+    from scaling.fit.planner.misfit import MisfitOdds
+
+    cfgs = [RunConfig(width_step=w, data_fraction=2.0 ** -k, seed=s) for w in arch.width_steps(-2, 3)
+            for k in range(3, 7) for s in range(3)]
+    runs = _law_runs(cfgs, np.random.default_rng(3), noise=0.1)
+    # 10% off the form, one sign on even widths at large fractions and odd widths at small ones
+    sign = np.where(runs["width_step"] % 2 == 0, 1, -1) * np.where(runs["data_fraction"] > 0.05, 1, -1)
+    bent = runs.assign(val_loss=runs["val_loss"] * np.exp(0.1 * sign))
+    more = {(w, f, s + 3, m) for (w, f, s, m) in _keys(runs) for s in (s, s + 1, s + 2, s + 3) if s < 3}
+    odds = {}
+    for name, r in (("right", runs), ("bent", bent)):
+        an = fit.analyze(r, None, n_boot=0)
+        o = MisfitOdds(an)
+        assert not fit.verdict(an).misfit and o(_keys(r)) == 0.0  # the verdict sees no misfit now
+        odds[name] = o(_keys(r) | more)
+    assert odds["right"] < 0.05 and odds["bent"] > 0.5  # four more seeds of each: likely to show it
+
+
+def test_a_run_the_form_expects_above_chance_is_expected_at_chance(small_law):
+    from scaling.fit.planner.world import world
+
+    runs, an = small_law
+    w = world(an, runs, n_surfaces=2)
+    c = RunConfig(width_step=-2, data_fraction=1 / 64, seed=9)
+    free = w.predict([c.width_step], [c.data_fraction], [c.params], [c.examples]).iloc[0]
+    capped = w.predict([c.width_step], [c.data_fraction], [c.params], [c.examples], chance=free["loss"] / 2).iloc[0]
+    assert capped["loss"] == pytest.approx(free["loss"] / 2)  # chance, not the form
+    assert capped["lo"] == pytest.approx(free["lo"] / 2) and capped["hi"] == pytest.approx(free["hi"])  # either
+    same = w.predict([c.width_step], [c.data_fraction], [c.params], [c.examples], chance=free["loss"] * 2).iloc[0]
+    assert same["loss"] == pytest.approx(free["loss"]) and same["hi"] == pytest.approx(free["hi"])

@@ -28,6 +28,7 @@ from scaling.core.config import RECORDED_FAMILY_FIELDS, RunConfig
 from scaling.fit.estimate import point_estimates
 from scaling.fit.optim import one_blas_thread
 from scaling.fit.planner.fisher import EXPONENTS, sd_ratios
+from scaling.fit.planner.misfit import MisfitOdds
 from scaling.fit.planner.moves import FORM_KINDS, moves
 from scaling.fit.planner.target import Reading, Target, form_free, reading
 from scaling.fit.planner.world import World, cell_key, world
@@ -93,6 +94,10 @@ class PlanResult:
         Loss surfaces they are drawn from.
     seconds : float
         Wall time of the planning.
+    p_misfit : float
+        Where a is the parametric estimate: the chance that the verdict sees the form misfit once the
+        plan's runs land (misfit.py), which the plan states but does not act on (docs/planner.md);
+        NaN otherwise.
     """
     target: Target
     estimator: str
@@ -106,6 +111,7 @@ class PlanResult:
     n_sim: int
     n_surfaces: int
     seconds: float
+    p_misfit: float = math.nan
 
     @property
     def configs(self) -> list:
@@ -174,7 +180,8 @@ def plan(an, runs: pd.DataFrame, *, budget: float, cost=None, unit: str = "FLOP"
     """The plan for analysis `an` of the family's runs `runs` (bootstrapped: its intervals are the
     'now'). cost(list of RunConfig) -> float in `unit` (default: their FLOPs). hedge: where a is the
     parametric estimate, weigh each batch by the mean of its width and the form-free pair's (the answer
-    the verdict turns to if the runs reveal a misfit): docs/planner.md measures what that costs."""
+    the verdict turns to if the runs reveal a misfit): docs/planner.md measures what that costs, and why
+    weighing by each batch's own chance of revealing a misfit (misfit.py) is not the default."""
     t0 = time.perf_counter()
     if not (math.isfinite(budget) and budget > 0):
         raise ValueError(f"budget {budget!r}: a positive amount of compute or time")
@@ -190,9 +197,10 @@ def plan(an, runs: pd.DataFrame, *, budget: float, cost=None, unit: str = "FLOP"
     front = list(zip(an.frontier["width_step"], an.frontier["data_fraction"])) if len(an.frontier) else []
     original = set(design)
     smooth = len(rd.names) == 1 and rd.names[0] in EXPONENTS and target.name != "loss"
-    # hedge: a parametric answer the form-free pair could replace is planned for both, half each
-    free = form_free(an) if hedge and smooth and target.name == "a" else None
-    sim_rd = free if smooth else rd
+    # a parametric answer that the form-free pair replaces if the runs reveal a misfit
+    free = form_free(an) if smooth and rd.names[0] == "a_parametric" else None
+    # hedge: planned for both, half each
+    sim_rd = (free if hedge else None) if smooth else rd
     sd0 = {}
     if sim_rd is not None:
         _, base = _estimate(sims, sim_rd, target, design, [])
@@ -253,7 +261,8 @@ def plan(an, runs: pd.DataFrame, *, budget: float, cost=None, unit: str = "FLOP"
     planned = [c for s in steps for c in s.configs]
     return PlanResult(target, rd.estimator, tuple(steps), float(budget), float(budget - left), unit,
                       rd.now if math.isfinite(rd.now[1]) else now_w, after, _predictions(w, sims, planned),
-                      n_sim, len(w.fits), time.perf_counter() - t0)
+                      n_sim, len(w.fits), time.perf_counter() - t0,
+                      MisfitOdds(an)(design) if free is not None else math.nan)
 
 
 def _repeat(cands: list, left: float, steps_left: int) -> int:
@@ -361,8 +370,9 @@ def _predictions(w: World, sims: _Sims, configs: list) -> pd.DataFrame:
         seen[cell_key(k[0], k[1])] = seen.get(cell_key(k[0], k[1]), 0) + 1
     ws = [c.width_step for c in configs]
     fs = [c.data_fraction for c in configs]
+    chance = math.log(len(configs[0].classes or "0123456789"))  # a uniform guess over the digits
     pr = w.predict(ws, fs, [c.params for c in configs], [c.examples for c in configs],
-                   n_seen=[seen.get(cell_key(a, b), 0) for a, b in zip(ws, fs)])
+                   n_seen=[seen.get(cell_key(a, b), 0) for a, b in zip(ws, fs)], chance=chance)
     return pd.DataFrame({"run_id": [c.run_id for c in configs], "width_step": ws, "data_fraction": fs,
                          "seed": [c.seed for c in configs], "lr_mult": [c.lr_mult for c in configs],
                          "flops": [c.flops for c in configs], **{k: pr[k].to_numpy() for k in ("loss", "lo", "hi")}})

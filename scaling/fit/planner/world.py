@@ -78,10 +78,14 @@ class World:
             out[i] = self.sd_shared * u + self.sd * e
         return out
 
-    def predict(self, width_step, fraction, N, D, n_seen=None) -> pd.DataFrame:
+    def predict(self, width_step, fraction, N, D, n_seen=None, chance: float = math.inf) -> pd.DataFrame:
         """Each run's loss expected (the data's fit, with the offsets) and its 95% interval: the seed
         noise of one run, the spread of the surfaces, and for a cached configuration the error of its
-        observed mean (n_seen seeds behind it)."""
+        observed mean (n_seen seeds behind it). `chance`: the loss of a uniform guess (ln of the number of
+        classes). Where the form extrapolates above it, the run is expected at chance (a network that
+        learns nothing; the real grid's smallest runs land there), and its interval runs from as far
+        below chance as the form's reaches below the form to the form's own upper end: which of the
+        two holds so far outside the grid, no run has shown."""
         mu = np.array([self.log_mu(k, width_step, fraction, N, D) for k in range(len(self.fits))])
         spread = mu.std(axis=0) if len(self.fits) > 1 else np.zeros(mu.shape[1])
         var = self.sd ** 2 + self.sd_shared ** 2 + spread ** 2
@@ -89,7 +93,8 @@ class World:
             seen = np.asarray(n_seen, float)
             var = var + np.where(seen > 0, (self.sd ** 2 + self.sd_shared ** 2) / np.maximum(seen, 1), 0.0)
         half = 1.959964 * np.sqrt(var)
-        return pd.DataFrame({"loss": np.exp(mu[0]), "lo": np.exp(mu[0] - half), "hi": np.exp(mu[0] + half)})
+        centre = np.minimum(mu[0], math.log(chance))
+        return pd.DataFrame({"loss": np.exp(centre), "lo": np.exp(centre - half), "hi": np.exp(mu[0] + half)})
 
 
 def _mean_residual(keys: np.ndarray, r: np.ndarray) -> dict:
