@@ -26,7 +26,10 @@ LR_CONSTANT = 1e-3  # the "constant" rule: the same Adam lr for every layer, tim
 # The study axes (label noise, architecture, class subsets, transfer). A field at its default is
 # left out of the identity, so every run written before these axes existed keeps its run_id.
 STUDY_DEFAULTS = {"label_noise": 0.0, "arch": "cnn", "classes": "", "pretrain_classes": "",
-                  "pretrain_fraction": 1.0, "pretrain_epochs": 1}
+                  "pretrain_fraction": 1.0, "pretrain_epochs": 1, "lr_schedule": "constant"}
+# How the lr moves over a run's own steps: "constant" (every run before the axis), or "cosine": from
+# the rule's lr at the first step down to zero after the last (Hoffmann et al. 2022's protocol), no warm-up.
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class RunConfig:
         That run's data fraction (of the pre-training digits' examples).
     pretrain_epochs : int
         And its epochs.
+    lr_schedule : str
+        "constant" or "cosine" (LR_SCHEDULES; lr_factor): how the lr moves over the run's steps.
     """
 
     width_step: int
@@ -84,6 +89,7 @@ class RunConfig:
     pretrain_classes: str = ""
     pretrain_fraction: float = 1.0
     pretrain_epochs: int = 1
+    lr_schedule: str = "constant"
 
     def __post_init__(self):
         for name in _FIELDS:  # one spelling per value before anything is checked or hashed
@@ -99,6 +105,7 @@ class RunConfig:
         check(_finite(self.dropout) and 0 <= self.dropout < 1, "dropout", "in [0, 1)", self.dropout)
         check(_finite(self.lr_mult) and self.lr_mult > 0, "lr_mult", "a positive number", self.lr_mult)
         check(self.lr_rule in LR_RULES, "lr_rule", f"one of {', '.join(LR_RULES)}", self.lr_rule)
+        check(self.lr_schedule in LR_SCHEDULES, "lr_schedule", f"one of {', '.join(LR_SCHEDULES)}", self.lr_schedule)
         check(self.dataset in datasets.DATASETS, "dataset", f"one of {', '.join(datasets.DATASETS)}", self.dataset)
         check(isinstance(self.epochs, int) and 1 <= self.epochs <= 100, "epochs", "an integer in 1..100", self.epochs)
         check(isinstance(self.batch_size, int) and 1 <= self.batch_size <= 4096, "batch_size", "an integer in 1..4096", self.batch_size)
@@ -145,13 +152,13 @@ class RunConfig:
     @property
     def pretraining(self) -> "RunConfig | None":
         """The run whose final weights this one starts from: a cached run of its own, on the
-        pre-training digits, with this run's model, seed, dropout, learning rate and batch size."""
+        pre-training digits, with this run's model, seed, dropout, learning rate (and schedule) and batch size."""
         if not self.pretrain_classes:
             return None
         return RunConfig(width_step=self.width_step, data_fraction=self.pretrain_fraction, seed=self.seed,
                          dropout=self.dropout, lr_mult=self.lr_mult, lr_rule=self.lr_rule, dataset=self.dataset,
                          epochs=self.pretrain_epochs, batch_size=self.batch_size, arch=self.arch,
-                         classes=self.pretrain_classes)
+                         classes=self.pretrain_classes, lr_schedule=self.lr_schedule)
 
     @property
     def keeps_weights(self) -> bool:
@@ -258,3 +265,12 @@ def lr_per_layer(cfg: RunConfig, name: str) -> float:
     if cfg.lr_rule == "constant":
         return LR_CONSTANT * cfg.lr_mult
     return LR_BASE / math.sqrt(arch.fan_in(name, cfg.width, cfg.arch)) * cfg.lr_mult
+
+
+def lr_factor(schedule: str, step: int, steps: int) -> float:
+    """The schedule's multiplier on the lr at `step` (1-based) of a run of `steps` steps: 1 for
+    "constant"; for "cosine", (1 + cos(pi (step - 1) / steps)) / 2, 1 at the first step, near 0 at the last
+    (training/train.py computes the same on the device, one step at a time)."""
+    if schedule == "constant":
+        return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * (step - 1) / steps))

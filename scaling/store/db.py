@@ -21,7 +21,7 @@ from scaling.core import settings
 from scaling.core.paths import default_db
 from scaling.store.identity import canonical_ids
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 DEFAULT_DB = default_db()
 
 # Ordered migrations: MIGRATIONS[i] takes the schema from version i to i + 1: SQL, or a function of
@@ -89,6 +89,8 @@ MIGRATIONS = [
     # 6: one row per configuration: the rows an older version stored under a second run_id (-0.0,
     # digits of another script) move to their canonical id, merged with the row there (identity.py)
     canonical_ids,
+    # 7: the lr schedule, a study axis (config.LR_SCHEDULES): every run written before was 'constant'
+    "ALTER TABLE runs ADD COLUMN lr_schedule VARCHAR NOT NULL DEFAULT 'constant';",
 ]
 # the tables every version from 1 on has (weights from 5 on): a file without one was damaged by hand
 TABLES = ("meta", "runs", "curves", "queue", "sweeps")

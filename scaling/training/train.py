@@ -113,7 +113,8 @@ def plan_stacks(configs: list[RunConfig], max_models: int) -> list[list[RunConfi
     """Split configs into stacks of at most `max_models`, biggest compute first (so an ETA built
     from the first stacks errs on the long side). Within a width, the longest runs come first, so
     a stack split for size keeps runs of similar length together."""
-    configs = sorted(configs, key=lambda c: (c.stack_key, -c.examples, c.seed, c.dropout, c.lr_mult, c.lr_rule))
+    configs = sorted(configs, key=lambda c: (c.stack_key, -c.examples, c.seed, c.dropout, c.lr_mult, c.lr_rule,
+                                            c.lr_schedule))
     stacks = []
     for _, group in groupby(configs, key=lambda c: c.stack_key):
         group = list(group)
@@ -141,6 +142,13 @@ def _schedule(cfgs: list[RunConfig], bs: int, device) -> tuple[torch.Tensor, tor
 def _curve_steps(n_steps: int) -> set[int]:
     """Steps after which to evaluate: log-spaced from the first step to the last."""
     return {round(s) for s in torch.logspace(0, math.log10(n_steps), CURVE_POINTS).tolist()} | {n_steps}
+
+
+def lr_factors(done: torch.Tensor, n_steps: torch.Tensor, cosine: torch.Tensor) -> torch.Tensor:
+    """Each model's schedule factor at step `done` (1-based, a 0-dim tensor on the device) of its
+    `n_steps`: config.lr_factor, as tensor ops (cosine where `cosine`, else 1)."""
+    t = (done.float() - 1) / n_steps
+    return torch.where(cosine, 0.5 * (1 + torch.cos(math.pi * t)), 1.0)
 
 
 def max_fit(width: int, batch_size: int, device) -> int:
@@ -193,6 +201,11 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
     params = list(p.values())
     lr = [torch.tensor([lr_per_layer(cfg, name) for cfg in ranked], device=device).view(-1, *[1] * (t.dim() - 1)).expand_as(t)
           .contiguous() for name, t in p.items()]  # full shape: the foreach ops' fast path wants equal shapes
+    # the lr schedule: a factor per model, computed on the device from the step count each step (so a
+    # captured CUDA graph replays it without a capture per lr); none where every model is constant
+    cosine = torch.tensor([cfg.lr_schedule == "cosine" for cfg in ranked], device=device)
+    scheduled = bool(cosine.any())
+    n_steps = torch.tensor(steps, dtype=torch.float32, device=device)
     exp_avg = [torch.zeros_like(t) for t in params]
     exp_avg_sq = [torch.zeros_like(t) for t in params]
     keep = torch.tensor([1 - cfg.dropout for cfg in ranked], device=device)
@@ -215,6 +228,7 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
         """One training step of the first k models (views into the whole stack's tensors)."""
         pk = {name: t[:k].detach().requires_grad_() for name, t in p.items()}
         opt = [[t[:k] for t in ts] for ts in (exp_avg, exp_avg_sq, lr)]
+        kcos, kn = cosine[:k], n_steps[:k]
         kk, kkeys, kbatch, kw, kbad = keep[:k], keys[:k], batches[:k], weights[:k], bad[:k]
         klabels = labels[:k] if labels is not None else None
         ktail_from, ktail_sum, ktail_n = tail_from[:k], tail_sum[:k], tail_n[:k]
@@ -235,7 +249,11 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
             in_tail = done > ktail_from
             ktail_sum.add_(torch.where(in_tail, losses, 0.0))
             ktail_n.add_(in_tail)
-            adam(list(pk.values()), grads, *opt, done, b1, b2, fast_adam)
+            klr = opt[2]
+            if scheduled:
+                f = lr_factors(done, kn, kcos)
+                klr = torch._foreach_mul(klr, [f.view(-1, *[1] * (t.dim() - 1)) for t in klr])
+            adam(list(pk.values()), grads, opt[0], opt[1], klr, done, b1, b2, fast_adam)
 
         return step
 
