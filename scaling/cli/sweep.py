@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from itertools import product
 
 from scaling import services
 from scaling.core import grid, settings
@@ -117,9 +118,12 @@ def _bracket(store: Store, args, precision: str, limit: int) -> list:
     """The bracketing runs of each dropout's family (see services.bracket), printed with the reasons."""
     runs, curves = store.runs(status=None), store.curves()
     configs = []
-    for d in grid.floats("--dropout", args.dropout, 0, 1, hi_open=True):
+    from scaling.core.config import LR_SCHEDULES
+
+    for d, sched in product(grid.floats("--dropout", args.dropout, 0, 1, hi_open=True),
+                            grid.strings("--lr-schedule", args.lr_schedule, LR_SCHEDULES)):
         sel = services.Selection(dataset=args.dataset, dropout=d, lr_rule=args.lr_rule, epochs=args.epochs,
-                              batch_size=args.batch_size, precision=precision)
+                              batch_size=args.batch_size, precision=precision, lr_schedule=sched)
         try:
             an = services.analysis(runs, curves, sel)
         except services.SelectionError as e:

@@ -230,7 +230,7 @@ def test_the_schedule_chart_is_valid_vega_lite():
 
 
 @pytest.mark.slow
-def test_the_study_answers_on_a_fresh_database(db, monkeypatch):
+def test_the_study_answers_on_a_fresh_database(db, monkeypatch, capsys):
     """A tiny preset (its two arms only: constant at x1, cosine at x1/2, x1, x2), trained here end to
     end: the CPU preset is the same with both arms tuned, at more widths and fractions."""
     tiny = [RunConfig(w, f, seed=s, lr_schedule=sc, lr_mult=m)
@@ -243,3 +243,8 @@ def test_the_study_answers_on_a_fresh_database(db, monkeypatch):
     assert set(r.points["arm"]) == {studies.schedule.BASE, "cosine/untuned", studies.schedule.TUNED}
     assert r.n_runs == 18 + 18 + 54  # x1 of cosine is in both of its arms
     assert "From constant/untuned" in r.answer
+    capsys.readouterr()
+    assert main(["fit", "--study", "schedule", "--bootstrap", "0", "--db", str(db)]) == 0
+    assert "From constant/untuned" in capsys.readouterr().out
+    assert main(["fit", "--lr-schedule", "cosine", "--bootstrap", "0", "--db", str(db)]) == 0
+    assert "cosine lr" in capsys.readouterr().out.splitlines()[0]  # the family line names the schedule
