@@ -62,9 +62,9 @@ def chart(rows, path: Path) -> None:
                 axis=alt.Axis(values=sorted(df["width"].unique().tolist()))),
         y=alt.Y("best_mult:Q", scale=alt.Scale(type="log", domain=[0.25, 4]),
                 axis=alt.Axis(values=[0.25, 0.5, 1, 2, 4]), title="best multiplier of 0.1/√fan_in (seed mean)"),
-        color=alt.Color("fraction:N", title="data fraction"),
-        strokeDash=alt.StrokeDash("lr_schedule:N", title="lr schedule")).properties(
-        width=520, height=260, title="The learning-rate rule's best multiplier per width (Adam, one epoch)")
+        color=alt.Color("fraction:N", title="data fraction")).properties(width=380, height=240).facet(
+        column=alt.Column("lr_schedule:N", title="lr schedule")).properties(
+        title="The learning-rate rule's best multiplier per width (Adam, one epoch)")
     path.write_bytes(vlc.vegalite_to_png(c.to_json(), scale=2))
 
 

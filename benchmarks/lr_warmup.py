@@ -1,10 +1,10 @@
 """Does a short linear warm-up help the cosine schedule? Cosine runs trained with and without one.
 
-The cosine schedule (config.lr_factor) starts at the rule's full lr. Here the same runs are trained
-again with the factor ramped linearly over the first WARMUP of each run's steps (at least one step),
-in this process (train.lr_factors replaced; nothing is written to a database), and the seed-mean
-validation losses are compared per width, fraction and multiplier. The schedule takes a warm-up only
-if this shows one helping beyond the seeds' noise.
+The cosine schedule without a warm-up starts at the rule's full lr. Here the same runs are trained
+with the factor ramped linearly over the first WARMUP of each run's steps (at least one step) and
+without, in this process (train.lr_factors replaced; nothing is written to a database), and the
+seed-mean validation losses are compared per width, fraction and multiplier, and at each side's best
+multiplier. The schedule took its warm-up (config.WARMUP) from this comparison.
 
     python benchmarks/lr_warmup.py [--widths 0,4,7] [--fractions 1/64,1/16] [--seeds 0:3] [--mults 0.5,1,2] [--json]
 """
@@ -22,30 +22,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from scaling.core import grid  # noqa: E402
+from scaling.core import config, grid  # noqa: E402
 from scaling.training import devices, train  # noqa: E402
 from scaling.workers.stacks import CPU_MAX_MODELS  # noqa: E402
 
-WARMUP = 0.1  # of a run's steps
+WARMUP = config.WARMUP  # of a run's steps
+WARM = train.lr_factors  # the schedule as it trains, warm-up included
 
 
-def _warm(done, n_steps, cosine):
+def _plain(done, n_steps, cosine):
+    """The cosine factor without the warm-up: WARM divided by its ramp."""
     ramp = torch.clamp(done.float() / torch.clamp(torch.ceil(WARMUP * n_steps), min=1.0), max=1.0)
-    return PLAIN(done, n_steps, cosine) * torch.where(cosine, ramp, 1.0)
-
-
-PLAIN = train.lr_factors
+    return WARM(done, n_steps, cosine) / torch.where(cosine, ramp, 1.0)
 
 
 def run(configs, warm: bool) -> list:
-    train.lr_factors = _warm if warm else PLAIN
+    train.lr_factors = WARM if warm else _plain
     try:
         out = []
         for stack in train.plan_stacks(configs, CPU_MAX_MODELS):
             out += train.train_stack(stack)
         return out
     finally:
-        train.lr_factors = PLAIN
+        train.lr_factors = WARM
 
 
 def main(argv=None) -> int:

@@ -27,9 +27,11 @@ LR_CONSTANT = 1e-3  # the "constant" rule: the same Adam lr for every layer, tim
 # left out of the identity, so every run written before these axes existed keeps its run_id.
 STUDY_DEFAULTS = {"label_noise": 0.0, "arch": "cnn", "classes": "", "pretrain_classes": "",
                   "pretrain_fraction": 1.0, "pretrain_epochs": 1, "lr_schedule": "constant"}
-# How the lr moves over a run's own steps: "constant" (every run before the axis), or "cosine": from
-# the rule's lr at the first step down to zero after the last (Hoffmann et al. 2022's protocol), no warm-up.
+# How the lr moves over a run's own steps: "constant" (every run before the axis), or "cosine": down to
+# zero after the last step (Hoffmann et al. 2022's protocol), ramped up linearly over its first
+# WARMUP of steps (benchmarks/lr_warmup.py: at each side's best multiplier, 17-27% lower loss in 5 of 6 cells).
 LR_SCHEDULES = ("constant", "cosine")
+WARMUP = 0.1  # of a cosine run's steps, rounded up: 1 step (none) up to 10 steps
 
 
 @dataclass(frozen=True)
@@ -269,8 +271,9 @@ def lr_per_layer(cfg: RunConfig, name: str) -> float:
 
 def lr_factor(schedule: str, step: int, steps: int) -> float:
     """The schedule's multiplier on the lr at `step` (1-based) of a run of `steps` steps: 1 for
-    "constant"; for "cosine", (1 + cos(pi (step - 1) / steps)) / 2, 1 at the first step, near 0 at the last
-    (training/train.py computes the same on the device, one step at a time)."""
+    "constant"; for "cosine", min(1, step / W) (1 + cos(pi (step - 1) / steps)) / 2 with W =
+    ceil(WARMUP steps): a linear ramp over the first W steps, near 0 at the last (training/train.py
+    computes the same on the device, one step at a time)."""
     if schedule == "constant":
         return 1.0
-    return 0.5 * (1.0 + math.cos(math.pi * (step - 1) / steps))
+    return min(1.0, step / max(1, math.ceil(WARMUP * steps))) * 0.5 * (1.0 + math.cos(math.pi * (step - 1) / steps))

@@ -24,7 +24,7 @@ from itertools import groupby
 import torch
 import torch.nn.functional as F
 
-from scaling.core.config import CURVE_POINTS, RunConfig, lr_per_layer
+from scaling.core.config import CURVE_POINTS, WARMUP, RunConfig, lr_per_layer
 from scaling.training import cpu_timing, data, model, native
 from scaling.training.devices import (
     autocast,
@@ -147,8 +147,9 @@ def _curve_steps(n_steps: int) -> set[int]:
 def lr_factors(done: torch.Tensor, n_steps: torch.Tensor, cosine: torch.Tensor) -> torch.Tensor:
     """Each model's schedule factor at step `done` (1-based, a 0-dim tensor on the device) of its
     `n_steps`: config.lr_factor, as tensor ops (cosine where `cosine`, else 1)."""
-    t = (done.float() - 1) / n_steps
-    return torch.where(cosine, 0.5 * (1 + torch.cos(math.pi * t)), 1.0)
+    t = done.float()
+    ramp = torch.clamp(t / torch.clamp(torch.ceil(WARMUP * n_steps), min=1.0), max=1.0)
+    return torch.where(cosine, ramp * 0.5 * (1 + torch.cos(math.pi * (t - 1) / n_steps)), 1.0)
 
 
 def max_fit(width: int, batch_size: int, device) -> int:

@@ -65,14 +65,19 @@ def test_the_cosine_lr_at_each_step_is_the_formula(monkeypatch):
             assert got.tolist() == pytest.approx(want, rel=1e-6), (t, name)
     assert config.lr_factor("cosine", 1, 4) == 1.0 and config.lr_factor("cosine", 3, 4) == pytest.approx(0.5)
     assert config.lr_factor("constant", 3, 4) == 1.0
+    # the warm-up: ceil(0.1 T) steps ramped linearly, then the cosine alone
+    assert config.WARMUP == 0.1
+    assert [config.lr_factor("cosine", t, 59) for t in (1, 3, 6, 7)] == pytest.approx(
+        [1 / 6, 3 / 6 * 0.5 * (1 + math.cos(math.pi * 2 / 59)), 0.5 * (1 + math.cos(math.pi * 5 / 59)),
+         0.5 * (1 + math.cos(math.pi * 6 / 59))])
 
 
 def test_lr_factors_on_the_device_match_the_formula():
-    n = torch.tensor([4.0, 10.0, 7.0])
+    n = torch.tensor([4.0, 59.0, 7.0])
     cos = torch.tensor([True, True, False])
     for t in range(1, 5):
         got = train.lr_factors(torch.tensor(t), n, cos).tolist()
-        assert got == pytest.approx([config.lr_factor("cosine", t, 4), config.lr_factor("cosine", t, 10), 1.0])
+        assert got == pytest.approx([config.lr_factor("cosine", t, 4), config.lr_factor("cosine", t, 59), 1.0])
 
 
 @pytest.mark.cuda
