@@ -1,7 +1,7 @@
 """Training: one epoch (or a few) of many models of one width at once, with Adam.
 
 Models that share a width, epochs and batch size train as one stack (see model.forward_stack and
-train_stack), whatever their data fraction, seed, dropout or learning rate: each keeps its own
+train_stack), whatever their data fraction, seed, dropout, learning rate or lr schedule: each keeps its own
 seed-determined init, data order and dropout masks, so its result does not depend on which models
 it was batched with (beyond float rounding, which kernels that differ by stack size introduce and
 one epoch of Adam amplifies: tests compare over few steps). Everything lives on the device and a
@@ -253,7 +253,7 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
             klr = opt[2]
             if scheduled:
                 f = lr_factors(done, kn, kcos)
-                klr = torch._foreach_mul(klr, [f.view(-1, *[1] * (t.dim() - 1)) for t in klr])
+                klr = [r * f.view(-1, *[1] * (r.dim() - 1)) for r in klr]  # one small op per tensor; replayed in a graph
             adam(list(pk.values()), grads, opt[0], opt[1], klr, done, b1, b2, fast_adam)
 
         return step

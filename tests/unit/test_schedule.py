@@ -253,3 +253,30 @@ def test_the_study_answers_on_a_fresh_database(db, monkeypatch, capsys):
     assert "From constant/untuned" in capsys.readouterr().out
     assert main(["fit", "--lr-schedule", "cosine", "--bootstrap", "0", "--db", str(db)]) == 0
     assert "cosine lr" in capsys.readouterr().out.splitlines()[0]  # the family line names the schedule
+
+
+def test_explore_offers_the_schedule_and_reads_it_from_the_link(tmp_path, monkeypatch):
+    """Made-up runs of both schedules (written through the store): Explore's sidebar offers the
+    schedule, never averages the two, and ?sched=cosine opens the cosine family."""
+    from streamlit.testing.v1 import AppTest
+
+    from apptest import APP, _ok, _w
+
+    db = tmp_path / "runs.duckdb"
+    cfgs = [RunConfig(w, f, seed=s, lr_schedule=sc) for sc in config.LR_SCHEDULES for w in (0, 1, 2)
+            for f in (1 / 256, 1 / 128, 1 / 64) for s in (0, 1)]
+    Store(db).add_results([train.RunResult(c, (2.0 if c.lr_schedule == "cosine" else 1.0) * c.flops ** -0.1 * (1 + 0.01 * c.seed),
+                                           0.9, 0.5, 0.1, "cpu (2 threads)", "ok") for c in cfgs])
+    monkeypatch.setenv("SCALING_DB", str(db))
+    monkeypatch.setenv("SCALING_APP_BOOT", "0")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["sched"] = "cosine"
+    at.run()
+    _ok(at)
+    box = _w(at.selectbox, "Learning-rate schedule")
+    assert list(box.options) == ["constant", "cosine to zero"] and box.value == "cosine"
+    assert at.query_params["sched"] == "cosine"
+    assert "18 runs" in " ".join(c.value for c in at.caption)  # one schedule's runs, not both
+    box.set_value("constant").run()
+    _ok(at)
+    assert "sched" not in at.query_params  # the default leaves the link as it was
