@@ -258,9 +258,8 @@ def test_the_study_answers_on_a_fresh_database(db, monkeypatch, capsys):
 def test_explore_offers_the_schedule_and_reads_it_from_the_link(tmp_path, monkeypatch):
     """Made-up runs of both schedules (written through the store): Explore's sidebar offers the
     schedule, never averages the two, and ?sched=cosine opens the cosine family."""
-    from streamlit.testing.v1 import AppTest
-
     from apptest import APP, _ok, _w
+    from streamlit.testing.v1 import AppTest
 
     db = tmp_path / "runs.duckdb"
     cfgs = [RunConfig(w, f, seed=s, lr_schedule=sc) for sc in config.LR_SCHEDULES for w in (0, 1, 2)
