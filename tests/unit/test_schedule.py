@@ -35,6 +35,8 @@ def test_the_default_schedule_keeps_every_shipped_run_id():
     cos = RunConfig(0, 1 / 64, lr_schedule="cosine")
     assert cos.run_id != RunConfig(0, 1 / 64).run_id == RunConfig(0, 1 / 64, lr_schedule="constant").run_id
     assert "lr_schedule" in config.FAMILY_FIELDS  # never averaged with another schedule
+    # the rule's constant is the schedule's (the lr scan: cosine's best is x2 of constant's)
+    assert config.lr_per_layer(cos, "fc1.weight") == pytest.approx(2 * config.lr_per_layer(RunConfig(0, 1 / 64), "fc1.weight"))
     with pytest.raises(ValueError, match="lr_schedule must be one of constant, cosine"):
         RunConfig(0, 1 / 64, lr_schedule="linear")
 
