@@ -1,4 +1,4 @@
-"""Studies: four questions beyond the exercise, one card each: the question and its paper, the
+"""Studies: five questions beyond the exercise, one card each: the question and its paper, the
 preset grid that answers it here (its plan and one button), the charts, and the answer in one
 sentence. Every number comes from scaling.services.studies (and scaling.fit.studies behind it)."""
 import streamlit as st

@@ -126,9 +126,9 @@ def plot_loss(an: fit.Analysis, data: RunSet) -> Chart:
                                         services.law_line(law) if law else None, services.law_band(an), eq))
 
 
-def plot_accuracy(an: fit.Analysis, data: RunSet) -> Chart:
-    """Explore's validation accuracy against compute."""
-    return Chart(charts.accuracy_vs_compute(_ok(data), an.aggregate.points))
+def plot_accuracy(an: fit.Analysis) -> Chart:
+    """Explore's validation accuracy against compute (the seed means)."""
+    return Chart(charts.accuracy_vs_compute(an.aggregate.points))
 
 
 def plot_nopt(an: fit.Analysis, estimator: str | None = None) -> Chart | None:

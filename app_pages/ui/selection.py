@@ -102,6 +102,7 @@ def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default:
 
 FAMILY_WIDGETS = [
     ("lr_rule", "lr_rules", "Learning-rate rule", lambda r: {"fan_in": "0.1/√fan_in per layer", "constant": "constant 1e-3"}.get(r, r)),
+    ("lr_schedule", "lr_schedules", "Learning-rate schedule", lambda r: {"cosine": "cosine to zero"}.get(r, r)),
     ("epochs", "epochs", "Epochs", str),
     ("batch_size", "batch_sizes", "Batch size", str),
     ("precision", "precisions", "Precision", lambda p: {"bf16": "bf16 autocast (CUDA)", "fp32": "fp32"}.get(p, p)),

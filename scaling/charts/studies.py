@@ -7,6 +7,7 @@ colours).
     arch        loss against compute per architecture: every cell, the frontier, its fitted law
     transfer    D_T against D_F per width, with the fitted D_T = k D_F^alpha N^beta
     bottleneck  loss against N per data size with the plateau's start; N_p against D with its law
+    schedule    loss against compute per schedule and tuning: every cell, each frontier, its fitted law
 """
 from __future__ import annotations
 
@@ -243,7 +244,40 @@ def plateau(src, result) -> dict | None:
                                                         subtitleColor="gray"))
 
 
-CHARTS = {"noise": (noise,), "arch": (arch,), "transfer": (transfer,), "bottleneck": (bottleneck, plateau)}
+# constant arms blue, cosine arms orange; untuned paler than tuned
+ARM_COLORS = {"constant/untuned": "#9ecae1", "constant/tuned": "#1f77b4", "cosine/untuned": "#fdae6b",
+              "cosine/tuned": "#e6550d"}
+
+
+@_figure
+def schedule(src, result) -> dict | None:
+    """Each arm's frontier (seed means at its chosen lr) against compute, its fitted law dashed."""
+    p = result.points
+    if not len(p):
+        return None
+    order = [a for a in ARM_COLORS if a in set(p["arm"])]
+    x = log_enc("flops:Q", "training compute C (FLOPs)", p["flops"], label_expr=SCI)
+    y = _loss_y(_vals(p["val_loss"], result.lines["fit"] if len(result.lines) else None))
+    color = enc("arm:N", sort=order, title="schedule / lr", legend=_legend(len(order), symbolOpacity=1),
+                scale={"domain": order, "range": [ARM_COLORS[a] for a in order]})
+    tip = [enc("arm:N", title="schedule / lr"), enc("width:O"), enc("examples:Q", format=",", title="D"),
+           enc("flops:Q", format=".3s", title="C"), enc("lr_mult:Q", format="g", title="lr ×"),
+           enc("val_loss:Q", format=".4f", title="mean val loss"), enc("n_seeds:Q", title="seeds")]
+    front = p[p["frontier"]].sort_values("flops")
+    layers = [unit(src("cells", p), mark("point", size=30, opacity=0.3), x=x, y=y, color=color, tooltip=tip),
+              unit(src("frontier", front), mark("line", point=True, strokeWidth=2),
+                   x=x, y=y, color=color, order=enc("flops:Q"), tooltip=tip)]
+    if len(result.lines):
+        layers.append(unit(src("lines", result.lines), mark("line", strokeDash=[6, 4], strokeWidth=2, clip=True),
+                           x=x, y=enc("fit:Q", scale=y["scale"]), color=color))
+    return layered(*layers, height=HEIGHT,
+                   title=_title("Compute-efficient frontiers per lr schedule and tuning",
+                                "solid: frontier, dashed: L = A·C^−α_C; tuned: the best of lr ×½, ×1, ×2 per configuration",
+                                subtitleColor="gray"))
+
+
+CHARTS = {"noise": (noise,), "arch": (arch,), "transfer": (transfer,), "bottleneck": (bottleneck, plateau),
+          "schedule": (schedule,)}
 
 
 def study_charts(result) -> list:

@@ -39,7 +39,7 @@ def fit(args) -> int:
         others = len(services.current(all_runs).drop_duplicates(services.FAMILY)) - 1
         print(f"family: {services.describe_family(family)}"
               + (f" ({others} other families cached: choose with --dropout, --lr-rule, --epochs, --batch-size, "
-                 "--precision, --arch, --label-noise, --classes, --pretrain-*)" if others > 0 else ""))
+                 "--precision, --arch, --label-noise, --classes, --pretrain-*, --lr-schedule)" if others > 0 else ""))
         print(fitting.format_analysis(result))
         if not (result.nopt["envelope"].ok and result.nopt["isoflop"].ok):
             _print_bracket(all_runs, runs_df, family, result, args)
@@ -84,7 +84,7 @@ def family_runs(args, all_runs, path):
                        ("batch_size", "--batch-size"), ("precision", "--precision"), ("arch", "--arch"),
                        ("label_noise", "--label-noise"), ("classes", "--classes"),
                        ("pretrain_classes", "--pretrain-classes"), ("pretrain_fraction", "--pretrain-fraction"),
-                       ("pretrain_epochs", "--pretrain-epochs")):
+                       ("pretrain_epochs", "--pretrain-epochs"), ("lr_schedule", "--lr-schedule")):
         cached = runs_df[name].dropna()
         value = getattr(args, name)
         if value is None:  # the most common; a tie goes to the app's default (fp32, 1 epoch, ...)

@@ -10,7 +10,7 @@ from scaling.core.text import printable
 
 # the flags of `scaling fit` that choose the runs and the fit; shared with it, so the two cannot drift
 SELECTION = ("dataset", "dropout", "lr_rule", "epochs", "batch_size", "precision", "arch", "label_noise", "classes",
-             "pretrain_classes", "pretrain_fraction", "pretrain_epochs", "lr", "compute", "irreducible", "bootstrap",
+             "pretrain_classes", "pretrain_fraction", "pretrain_epochs", "lr_schedule", "lr", "compute", "irreducible", "bootstrap",
              "seed", "db")
 
 

@@ -32,6 +32,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--lr-scan", action="store_true",
                    help="the multipliers a tuned learning rate needs: 0.5,1,2 (instead of --lr-mult)")
     s.add_argument("--lr-rule", default="fan_in", choices=["fan_in", "constant"])
+    s.add_argument("--lr-schedule", default="constant", help="lr schedules, a list: constant, cosine (decays to zero "
+                   "over each run's own steps); each is a run family of its own")
     s.add_argument("--dataset", default="mnist")
     s.add_argument("--epochs", type=int, default=1)
     s.add_argument("--batch-size", type=int, default=64)
@@ -54,7 +56,7 @@ def parser() -> argparse.ArgumentParser:
                         "cached (smaller or larger widths, more data fractions), for the family of --dataset, "
                         "--dropout, --lr-rule, --epochs, --batch-size on this device")
     s.add_argument("--study", choices=list(services.studies.STUDIES), help="instead of a grid: the preset that answers one study "
-                   "on this device (noise, arch, transfer, bottleneck; the Studies page's), baselines included")
+                   "on this device (noise, arch, transfer, bottleneck, schedule; the Studies page's), baselines included")
     s.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     _add_ray(s)
     _add_db(s)
@@ -83,6 +85,8 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--dropout", type=float, help="the run family's dropout (default, as for each of the next "
                    "four: the most common value among the cached runs)")
     f.add_argument("--lr-rule", choices=["fan_in", "constant"], help="the family's learning-rate rule")
+    f.add_argument("--lr-schedule", choices=["constant", "cosine"], help="the family's lr schedule (default: constant "
+                   "where cached)")
     f.add_argument("--epochs", type=int, help="the family's number of epochs")
     f.add_argument("--batch-size", type=int, help="the family's batch size")
     f.add_argument("--precision", choices=["fp32", "bf16"], help="the family's precision (bf16: CUDA autocast)")
@@ -107,7 +111,8 @@ def parser() -> argparse.ArgumentParser:
                         "prediction of the held-out frontier (RMS log error, mean absolute error)")
     f.add_argument("--study", choices=list(services.studies.STUDIES), help="answer one study instead (noise: the data exponent "
                    "per label noise; arch: the frontier per architecture; transfer: D_T = k D_F^alpha N^beta; "
-                   "bottleneck: where N stops helping per D), on every cached run it needs")
+                   "bottleneck: where N stops helping per D; schedule: a, alpha_C and the seed noise, constant/untuned against "
+                   "cosine/tuned), on every cached run it needs")
     f.add_argument("--csv", help="fit this table instead of the cache")
     f.add_argument("--n-col"), f.add_argument("--d-col"), f.add_argument("--c-col"), f.add_argument("--loss-col")
     f.add_argument("--drop-highest", type=types.count, default=0, help="drop the K highest-loss rows first (--csv)")

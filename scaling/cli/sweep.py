@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from itertools import product
 
 from scaling import services
 from scaling.core import grid, settings
@@ -91,7 +92,7 @@ def sweep(args) -> int:
 
 def _grid(args, lr_mults: str, limit: int) -> list:
     from scaling.core.arch import ARCHS
-    from scaling.core.config import with_pretraining
+    from scaling.core.config import LR_SCHEDULES, with_pretraining
 
     pre = grid.digits("--pretrain-classes", args.pretrain_classes)
     pre_fraction = grid.fractions("--pretrain-fraction", args.pretrain_fraction)
@@ -106,7 +107,8 @@ def _grid(args, lr_mults: str, limit: int) -> list:
         grid.floats("--dropout", args.dropout, 0, 1, hi_open=True),
         grid.floats("--lr-mult", lr_mults, 1e-6, 1e6),
         max_runs=limit, label_noises=grid.floats("--label-noise", args.label_noise, 0, 1, hi_open=True),
-        archs=grid.strings("--arch", args.arch, ARCHS), lr_rule=args.lr_rule, dataset=args.dataset,
+        archs=grid.strings("--arch", args.arch, ARCHS), lr_schedules=grid.strings("--lr-schedule", args.lr_schedule,
+                                                                              LR_SCHEDULES), lr_rule=args.lr_rule, dataset=args.dataset,
         epochs=args.epochs, batch_size=args.batch_size, classes=grid.digits("--classes", args.classes),
         pretrain_classes=pre, pretrain_fraction=pre_fraction[0], pretrain_epochs=args.pretrain_epochs,
     )
@@ -116,9 +118,12 @@ def _bracket(store: Store, args, precision: str, limit: int) -> list:
     """The bracketing runs of each dropout's family (see services.bracket), printed with the reasons."""
     runs, curves = store.runs(status=None), store.curves()
     configs = []
-    for d in grid.floats("--dropout", args.dropout, 0, 1, hi_open=True):
+    from scaling.core.config import LR_SCHEDULES
+
+    for d, sched in product(grid.floats("--dropout", args.dropout, 0, 1, hi_open=True),
+                            grid.strings("--lr-schedule", args.lr_schedule, LR_SCHEDULES)):
         sel = services.Selection(dataset=args.dataset, dropout=d, lr_rule=args.lr_rule, epochs=args.epochs,
-                              batch_size=args.batch_size, precision=precision)
+                              batch_size=args.batch_size, precision=precision, lr_schedule=sched)
         try:
             an = services.analysis(runs, curves, sel)
         except services.SelectionError as e:

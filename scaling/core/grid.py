@@ -133,16 +133,19 @@ def floats(flag: str, text: str, lo: float, hi: float, hi_open: bool = False) ->
 
 
 def expand(widths, fractions_, seeds, dropouts, lr_mults=(1.0,), max_runs: int | None = None, label_noises=(0.0,),
-           archs=("cnn",), **fixed) -> list[RunConfig]:
+           archs=("cnn",), lr_schedules=("constant",), **fixed) -> list[RunConfig]:
     """Every combination, as configs. Refuses (never truncates) a grid over `max_runs` (default run_limit())."""
     max_runs = run_limit() if max_runs is None else max_runs
-    n = len(widths) * len(fractions_) * len(seeds) * len(dropouts) * len(lr_mults) * len(label_noises) * len(archs)
+    n = (len(widths) * len(fractions_) * len(seeds) * len(dropouts) * len(lr_mults) * len(label_noises) * len(archs)
+         * len(lr_schedules))
     if n > max_runs:
         raise GridError(f"the grid has {n} runs, over the limit of {max_runs} per request: narrow a range")
     try:
         return [
-            RunConfig(width_step=w, data_fraction=f, seed=s, dropout=d, lr_mult=lr, label_noise=q, arch=a, **fixed)
-            for a, w, f, s, d, lr, q in product(archs, widths, fractions_, seeds, dropouts, lr_mults, label_noises)
+            RunConfig(width_step=w, data_fraction=f, seed=s, dropout=d, lr_mult=lr, label_noise=q, arch=a,
+                      lr_schedule=sc, **fixed)
+            for sc, a, w, f, s, d, lr, q in product(lr_schedules, archs, widths, fractions_, seeds, dropouts, lr_mults,
+                                                    label_noises)
         ]
     except ValueError as e:
         raise GridError(str(e)) from None

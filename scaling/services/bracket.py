@@ -95,7 +95,7 @@ def bracket(runs: pd.DataFrame, sel, nopts: dict) -> Bracket:
     lrs = sorted(float(m) for m in ok["lr_mult"].unique()) if sel.lr == LR_TUNED else [float(sel.lr)]
     widths, fractions = sorted(set(have_w + add_w)), sorted(set(have_f + add_f))
     family = dict(dataset=sel.dataset, dropout=sel.dropout, lr_rule=sel.lr_rule, epochs=sel.epochs,
-                  batch_size=sel.batch_size)
+                  batch_size=sel.batch_size, lr_schedule=sel.lr_schedule)
     configs = [RunConfig(width_step=k, data_fraction=f, seed=s, lr_mult=m, **family)
                for k in widths for f in fractions for s in seeds for m in lrs
                if k in add_w or f in add_f]

@@ -93,6 +93,6 @@ def parse_params(params: dict, default: Selection, prefix: str = "") -> tuple[Se
                        ("bs", positive_int("batch_size", 4096)), ("prec", choice("precision", PRECISIONS)),
                        ("noise", noise), ("arch", choice("arch", arch.ARCHS)), ("digits", digits("classes")),
                        ("pre", digits("pretrain_classes")), ("pref", pre_fraction),
-                       ("pree", positive_int("pretrain_epochs", 100))]:
+                       ("pree", positive_int("pretrain_epochs", 100)), ("sched", choice("lr_schedule", config.LR_SCHEDULES))]:
         take(key, parse)
     return sel, notes

@@ -115,7 +115,7 @@ def build(spec: NotebookSpec, data_file: str | None = None, data: bytes | None =
               "{m: round(nf.a, 4) for m, nf in an.nopt.items() if nf.ok}"),
         _md("## Explore's charts\n\nLoss against compute (runs, seed means, the frontier, the law and its band), "
             "accuracy, and N_opt against compute by the estimator the verdict supports."),
-        _code("plot_loss(an, data)"), _code("plot_accuracy(an, data)"), _code("plot_nopt(an)"),
+        _code("plot_loss(an, data)"), _code("plot_accuracy(an)"), _code("plot_nopt(an)"),
         _md("## Fit lab's charts\n\nIsoFLOP profiles, the three N_opt estimators, the residuals of the parametric "
             "L(N, D)."),
         _code("plot_isoflop(an)"), _code("plot_estimators(an)"), _code("plot_residuals(an)"),

@@ -52,7 +52,7 @@ class Selection:
     compute : str
         How training compute is counted (a key of COMPUTE): "3fd", this project's 3 x forward FLOPs
         x D, or "6nd", Kaplan's and Chinchilla's 6 N D.
-    label_noise, arch, classes, pretrain_classes, pretrain_fraction, pretrain_epochs
+    label_noise, arch, classes, pretrain_classes, pretrain_fraction, pretrain_epochs, lr_schedule
         The study axes (config.STUDY_DEFAULTS), last: a field named `arch` would hide the module above them.
     """
     dataset: str = "mnist"
@@ -74,6 +74,7 @@ class Selection:
     pretrain_classes: str = ""
     pretrain_fraction: float = 1.0
     pretrain_epochs: int = 1
+    lr_schedule: str = "constant"
 
     @property
     def irreducible(self) -> bool:
@@ -109,7 +110,7 @@ class Selection:
 FAMILY = tuple(k for k in (*config.FAMILY_FIELDS, *config.RECORDED_FAMILY_FIELDS) if k != "protocol")
 FAMILY_PARAMS = {"rule": "lr_rule", "ep": "epochs", "bs": "batch_size", "prec": "precision", "noise": "label_noise",
                  "arch": "arch", "digits": "classes", "pre": "pretrain_classes", "pref": "pretrain_fraction",
-                 "pree": "pretrain_epochs"}
+                 "pree": "pretrain_epochs", "sched": "lr_schedule"}
 PRECISIONS = ("fp32", "bf16")
 STUDY_AXES = tuple(config.STUDY_DEFAULTS)
 DEFAULT = Selection()
@@ -126,7 +127,7 @@ class Options:
         The cached values of each axis a selection ranges over, sorted.
     lr_rules, epochs, batch_sizes, precisions : tuple
         The cached values of the rest of the run family.
-    label_noises, archs, classes, pretrain_classes, pretrain_fractions, pretrain_epochs : tuple
+    label_noises, archs, classes, pretrain_classes, pretrain_fractions, pretrain_epochs, lr_schedules : tuple
         The cached values of the study axes.
     """
     datasets: tuple[str, ...]
@@ -145,6 +146,7 @@ class Options:
     pretrain_classes: tuple[str, ...] = ()
     pretrain_fractions: tuple[float, ...] = ()
     pretrain_epochs: tuple[int, ...] = ()
+    lr_schedules: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -155,7 +157,7 @@ class Options:
 _FAMILY_OPTIONS = {"lr_rule": "lr_rules", "epochs": "epochs", "batch_size": "batch_sizes", "precision": "precisions",
                    "label_noise": "label_noises", "arch": "archs", "classes": "classes",
                    "pretrain_classes": "pretrain_classes", "pretrain_fraction": "pretrain_fractions",
-                   "pretrain_epochs": "pretrain_epochs"}
+                   "pretrain_epochs": "pretrain_epochs", "lr_schedule": "lr_schedules"}
 
 
 def current(runs: pd.DataFrame) -> pd.DataFrame:
@@ -186,7 +188,7 @@ def options(runs: pd.DataFrame, dataset: str | None = None) -> Options:
                    vals("seed", int), vals("lr_mult", float), vals("lr_rule", str), vals("epochs", int),
                    vals("batch_size", int), vals("precision", str), vals("label_noise", float), vals("arch", str),
                    vals("classes", str), vals("pretrain_classes", str), vals("pretrain_fraction", float),
-                   vals("pretrain_epochs", int))
+                   vals("pretrain_epochs", int), vals("lr_schedule", str))
 
 
 def fit_to_options(sel: Selection, opts: Options) -> tuple[Selection, list[str]]:
@@ -297,12 +299,13 @@ def describe_family(family: dict) -> str:
 
 
 def study_words(name: str, v) -> str:
-    """A study axis's value in words: "20% label noise", "MLP", "digits 56789", "pre-trained on 01234"."""
+    """A study axis's value in words: "20% label noise", "MLP", "digits 56789", "pre-trained on 01234", "cosine lr"."""
     return {"label_noise": lambda: f"{v:.0%} label noise", "arch": lambda: v.upper(),
             "classes": lambda: f"digits {v}" if v else "all digits",
             "pretrain_classes": lambda: f"pre-trained on {v}" if v else "from scratch",
             "pretrain_fraction": lambda: f"pre-training on {frac_label(v)}",
-            "pretrain_epochs": lambda: f"{v} pre-training epoch{'s' * (v != 1)}"}[name]()
+            "pretrain_epochs": lambda: f"{v} pre-training epoch{'s' * (v != 1)}",
+            "lr_schedule": lambda: f"{v} lr"}[name]()
 
 
 def _field_words(sel: Selection, name: str) -> str:

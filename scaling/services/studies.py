@@ -12,9 +12,10 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from scaling.core.config import RunConfig
+from scaling.core.config import LR_SCHEDULES, RunConfig
 from scaling.core.fmt import sentence
 from scaling.fit import studies as fit_studies
+from scaling.fit.studies.schedule import TUNE_MULTS
 
 FINE_TUNE = "56789"   # the transfer study fine-tunes on digits 5-9 ...
 PRE_TRAIN = "01234"   # ... after pre-training on 0-4 (Hernandez et al. pre-train on text, fine-tune on code)
@@ -80,6 +81,16 @@ STUDIES = {s.key: s for s in (
           "epochs",
           f"{BOTTLENECK_EPOCHS} epochs over fractions 1/256 to 1/16, widths 1 to 16 (to 64 on a GPU), 5 seeds; "
           "the answer reads Kaplan's L(N, D) fitted to them", like_with_like=False),
+    Study("schedule", "The lr schedule",
+          "How much do a cosine lr schedule and a learning rate tuned per configuration move the compute-optimal "
+          "exponent a, the frontier's α_C and the seed noise, against a constant lr at the rule alone?",
+          "Hoffmann et al. 2022 (\"Chinchilla\"), who decayed a cosine over each run and tuned it per budget, "
+          "against Kaplan et al. 2020; the exercise: \"the importance of hyperparameter tuning for measuring scaling "
+          "law exponents\"",
+          "lr_schedule",
+          "constant and cosine schedules, each at lr ×½, ×1 and ×2 of the rule (tuned: the best per configuration), "
+          "widths 1 to 16 and fractions 1/256 to 1/8 with 3 seeds on a CPU (widths 1 to 45, fractions 1/128 to 1, "
+          "5 seeds on a GPU)"),
 )}
 
 
@@ -117,6 +128,12 @@ def preset(key: str, device: str) -> list[RunConfig]:
         widths = (-4, -2, -1, 0, 1, 2, 3, 4) if cpu else (-4, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8)
         # 5 seeds: at a few hundred examples one seed's loss wanders too far to read a plateau from
         return _grid(widths, _fractions(8, 4), 5, epochs=BOTTLENECK_EPOCHS)
+    if key == "schedule":
+        # on a CPU, widths 23-45 and fractions above 1/8 are left out: their steps are most of the time
+        widths, fracs, seeds = ((-4, -2, 0, 2, 4), _fractions(8, 3), 3) if cpu else \
+            ((-4, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7), _fractions(7, 0), 5)
+        return [c for sched in LR_SCHEDULES for m in TUNE_MULTS
+                for c in _grid(widths, fracs, seeds, lr_schedule=sched, lr_mult=m)]
     raise ValueError(f"unknown study {key!r} (one of {', '.join(STUDIES)})")
 
 

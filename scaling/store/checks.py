@@ -77,7 +77,7 @@ def check_runs(runs: pd.DataFrame) -> dict[str, tuple[str, RunConfig]]:
                             batch_size=int(rec["batch_size"]), label_noise=float(rec["label_noise"]),
                             arch=rec["arch"], classes=rec["classes"], pretrain_classes=rec["pretrain_classes"],
                             pretrain_fraction=float(rec["pretrain_fraction"]),
-                            pretrain_epochs=int(rec["pretrain_epochs"]))
+                            pretrain_epochs=int(rec["pretrain_epochs"]), lr_schedule=rec["lr_schedule"])
         except ValueError as e:
             raise ValueError(f"{where}: {e}") from None
         for col, want in (("width", cfg.width), ("params", cfg.params), ("examples", cfg.examples)):

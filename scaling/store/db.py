@@ -21,7 +21,16 @@ from scaling.core import settings
 from scaling.core.paths import default_db
 from scaling.store.identity import canonical_ids
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
+
+
+def add_lr_schedule(con) -> None:
+    """Migration 9's column, added only where missing: DuckDB has no ADD COLUMN IF NOT EXISTS for a NOT
+    NULL column, and a file whose version row was set back runs the migration again."""
+    cols = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'").fetchall()}
+    if "lr_schedule" not in cols:
+        con.execute("ALTER TABLE runs ADD COLUMN lr_schedule VARCHAR NOT NULL DEFAULT 'constant'")
+
 DEFAULT_DB = default_db()
 
 # Ordered migrations: MIGRATIONS[i] takes the schema from version i to i + 1: SQL, or a function of
@@ -108,6 +117,8 @@ MIGRATIONS = [
         PRIMARY KEY (plan_id, run_id, quantity)
     );
     """,
+    # 9: the lr schedule, a study axis (config.LR_SCHEDULES): every run written before was 'constant'
+    add_lr_schedule,
 ]
 # the tables every version from 1 on has (weights from 5 on): a file without one was damaged by hand
 TABLES = ("meta", "runs", "curves", "queue", "sweeps")

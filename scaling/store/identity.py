@@ -35,11 +35,14 @@ def _key(rec: dict) -> str:
 
 
 def _merge_runs(con) -> dict[str, str]:
-    cols = ["run_id", "protocol", "status", *FIELDS]
+    # a study axis added by a later migration is not a column yet: its default, as every row then had
+    have = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'").fetchall()}
+    stored = [k for k in FIELDS if k in have]
+    cols = ["run_id", "protocol", "status", *stored]
     rows = con.execute(f"SELECT {', '.join(cols)} FROM runs ORDER BY created_at, run_id").fetchall()
     groups = defaultdict(list)
     for row in rows:
-        rec = dict(zip(cols, row))
+        rec = {**STUDY_DEFAULTS, **dict(zip(cols, row))}
         groups[_key(rec)].append(rec)
     renamed = {}
     for cid, recs in groups.items():
@@ -54,8 +57,8 @@ def _merge_runs(con) -> dict[str, str]:
                     con.execute(f"DELETE FROM {table} WHERE run_id = ?", [rec["run_id"]])
                 renamed[rec["run_id"]] = cid
         if keep["run_id"] != cid:
-            values = [canonical_value(k, keep[k]) for k in FIELDS]
-            con.execute(f"UPDATE runs SET run_id = ?, {', '.join(f'{k} = ?' for k in FIELDS)} WHERE run_id = ?",
+            values = [canonical_value(k, keep[k]) for k in stored]
+            con.execute(f"UPDATE runs SET run_id = ?, {', '.join(f'{k} = ?' for k in stored)} WHERE run_id = ?",
                         [cid, *values, keep["run_id"]])
             for table in ("curves", "weights"):
                 con.execute(f"UPDATE {table} SET run_id = ? WHERE run_id = ?", [cid, keep["run_id"]])

@@ -1,7 +1,7 @@
 """Training: one epoch (or a few) of many models of one width at once, with Adam.
 
 Models that share a width, epochs and batch size train as one stack (see model.forward_stack and
-train_stack), whatever their data fraction, seed, dropout or learning rate: each keeps its own
+train_stack), whatever their data fraction, seed, dropout, learning rate or lr schedule: each keeps its own
 seed-determined init, data order and dropout masks, so its result does not depend on which models
 it was batched with (beyond float rounding, which kernels that differ by stack size introduce and
 one epoch of Adam amplifies: tests compare over few steps). Everything lives on the device and a
@@ -24,7 +24,7 @@ from itertools import groupby
 import torch
 import torch.nn.functional as F
 
-from scaling.core.config import CURVE_POINTS, RunConfig, lr_per_layer
+from scaling.core.config import CURVE_POINTS, WARMUP, RunConfig, lr_per_layer
 from scaling.training import cpu_timing, data, model, native
 from scaling.training.devices import (
     autocast,
@@ -113,7 +113,8 @@ def plan_stacks(configs: list[RunConfig], max_models: int) -> list[list[RunConfi
     """Split configs into stacks of at most `max_models`, biggest compute first (so an ETA built
     from the first stacks errs on the long side). Within a width, the longest runs come first, so
     a stack split for size keeps runs of similar length together."""
-    configs = sorted(configs, key=lambda c: (c.stack_key, -c.examples, c.seed, c.dropout, c.lr_mult, c.lr_rule))
+    configs = sorted(configs, key=lambda c: (c.stack_key, -c.examples, c.seed, c.dropout, c.lr_mult, c.lr_rule,
+                                            c.lr_schedule))
     stacks = []
     for _, group in groupby(configs, key=lambda c: c.stack_key):
         group = list(group)
@@ -141,6 +142,14 @@ def _schedule(cfgs: list[RunConfig], bs: int, device) -> tuple[torch.Tensor, tor
 def _curve_steps(n_steps: int) -> set[int]:
     """Steps after which to evaluate: log-spaced from the first step to the last."""
     return {round(s) for s in torch.logspace(0, math.log10(n_steps), CURVE_POINTS).tolist()} | {n_steps}
+
+
+def lr_factors(done: torch.Tensor, n_steps: torch.Tensor, cosine: torch.Tensor) -> torch.Tensor:
+    """Each model's schedule factor at step `done` (1-based, a 0-dim tensor on the device) of its
+    `n_steps`: config.lr_factor, as tensor ops (cosine where `cosine`, else 1)."""
+    t = done.float()
+    ramp = torch.clamp(t / torch.clamp(torch.ceil(WARMUP * n_steps), min=1.0), max=1.0)
+    return torch.where(cosine, ramp * 0.5 * (1 + torch.cos(math.pi * (t - 1) / n_steps)), 1.0)
 
 
 def max_fit(width: int, batch_size: int, device) -> int:
@@ -193,6 +202,11 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
     params = list(p.values())
     lr = [torch.tensor([lr_per_layer(cfg, name) for cfg in ranked], device=device).view(-1, *[1] * (t.dim() - 1)).expand_as(t)
           .contiguous() for name, t in p.items()]  # full shape: the foreach ops' fast path wants equal shapes
+    # the lr schedule: a factor per model, computed on the device from the step count each step (so a
+    # captured CUDA graph replays it without a capture per lr); none where every model is constant
+    cosine = torch.tensor([cfg.lr_schedule == "cosine" for cfg in ranked], device=device)
+    scheduled = bool(cosine.any())
+    n_steps = torch.tensor(steps, dtype=torch.float32, device=device)
     exp_avg = [torch.zeros_like(t) for t in params]
     exp_avg_sq = [torch.zeros_like(t) for t in params]
     keep = torch.tensor([1 - cfg.dropout for cfg in ranked], device=device)
@@ -215,6 +229,7 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
         """One training step of the first k models (views into the whole stack's tensors)."""
         pk = {name: t[:k].detach().requires_grad_() for name, t in p.items()}
         opt = [[t[:k] for t in ts] for ts in (exp_avg, exp_avg_sq, lr)]
+        kcos, kn = cosine[:k], n_steps[:k]
         kk, kkeys, kbatch, kw, kbad = keep[:k], keys[:k], batches[:k], weights[:k], bad[:k]
         klabels = labels[:k] if labels is not None else None
         ktail_from, ktail_sum, ktail_n = tail_from[:k], tail_sum[:k], tail_n[:k]
@@ -235,7 +250,11 @@ def train_stack(cfgs: list[RunConfig], device: str = "cpu", curve: bool | None =
             in_tail = done > ktail_from
             ktail_sum.add_(torch.where(in_tail, losses, 0.0))
             ktail_n.add_(in_tail)
-            adam(list(pk.values()), grads, *opt, done, b1, b2, fast_adam)
+            klr = opt[2]
+            if scheduled:
+                f = lr_factors(done, kn, kcos)
+                klr = [r * f.view(-1, *[1] * (r.dim() - 1)) for r in klr]  # one small op per tensor; replayed in a graph
+            adam(list(pk.values()), grads, opt[0], opt[1], klr, done, b1, b2, fast_adam)
 
         return step
 

@@ -45,10 +45,11 @@ def _result(c: RunConfig, loss: float) -> train.RunResult:
 
 def test_empty_cache_shows_every_study_with_its_plan(tmp_path, monkeypatch):
     at = _page(monkeypatch, tmp_path / "empty.duckdb")
-    assert [h.value for h in at.subheader][:4] == ["Label noise", "Architecture", "Transfer", "The data bottleneck"]
+    assert [h.value for h in at.subheader][:5] == ["Label noise", "Architecture", "Transfer", "The data bottleneck",
+                                                   "The lr schedule"]
     queue = [b for b in at.button if b.label.startswith("Queue ")]
-    assert len(queue) == 4 and not any(b.disabled for b in queue)
-    assert sum("Needs" in i.value for i in at.info) == 4  # each answer says what is missing
+    assert len(queue) == 5 and not any(b.disabled for b in queue)
+    assert sum("Needs" in i.value for i in at.info) == 5  # each answer says what is missing
     assert any(m.label == "estimated time" and m.value != "—" for m in at.metric)
 
 
@@ -70,10 +71,11 @@ def test_cached_runs_answer_their_studies(tmp_path, monkeypatch):
     assert any("data exponent moves from 0.50" in a and "do not overlap" in a for a in answers), answers
     arch_answer = next(a for a in answers if "compute exponent α_C" in a)
     assert "No measurable difference in the exponent" in arch_answer
-    assert sum("Needs" in i.value for i in at.info) == 2  # transfer and the bottleneck: nothing cached for them
+    assert sum("Needs" in i.value for i in at.info) == 3  # transfer, the bottleneck, the schedule: nothing cached
     # the runs written are part of the noise and architecture presets (on a CPU: all 54 noise runs, and
     # the 48 at widths 4 and 8 up to fraction 1/2): the plans count them as cached
     cached = [int(m.value) for m in at.metric if m.label == "cached"]
-    assert cached[0] > 0 and cached[1] > 0 and cached[2:] == [0, 0]
+    # the schedule's preset shares its constant x1 runs with the exercise's grid (the CNN's here)
+    assert cached[0] > 0 and cached[1] > 0 and cached[2:4] == [0, 0] and cached[4] > 0
     charts = [e for e in _walk(at.main) if getattr(e, "type", "") in ("arrow_vega_lite_chart", "vega_lite_chart")]
     assert len(charts) == 4, sorted({getattr(e, "type", "") for e in _walk(at.main)})  # noise: L(D) and exponents; arch: frontiers and exponents

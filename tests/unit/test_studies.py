@@ -219,7 +219,7 @@ def test_failed_and_stale_runs_are_left_out():
 
 
 def test_study_dispatch():
-    assert set(studies.STUDIES) == {"noise", "arch", "transfer", "bottleneck"}
+    assert set(studies.STUDIES) == {"noise", "arch", "transfer", "bottleneck", "schedule"}
     with pytest.raises(ValueError, match="unknown study"):
         studies.study("cubic", pd.DataFrame())
     for key in studies.STUDIES:

@@ -5,6 +5,8 @@
     study_transfer    how much data does pre-training on other digits buy? (Hernandez et al. 2021)
     study_bottleneck  with D fixed and several epochs, where does growing N stop helping, and does
                       it overfit past there? (Kaplan et al. 2020, section 4)
+    study_schedule    how much do a cosine lr schedule and a tuned lr move a, alpha_C and the seed
+                      noise? (Hoffmann et al. 2022 against Kaplan et al. 2020)
 
 Each takes every cached run (any status, any axis), keeps what its question needs (status ok, the
 newest protocol, one family: the most common dataset, dropout, lr rule, batch size and precision),
@@ -27,6 +29,7 @@ are missing ("needs runs at 3 or more data fractions at width 23 with 20% label 
     arch.py        study_arch, ArchStudy
     transfer.py    study_transfer, TransferStudy
     bottleneck.py  study_bottleneck, BottleneckStudy, plateau_start
+    schedule.py    study_schedule, ScheduleStudy
 """
 from __future__ import annotations
 
@@ -44,9 +47,11 @@ from scaling.fit.studies.bottleneck import (
 from scaling.fit.studies.common import FAMILY, LEVEL, MIN_FRACTIONS, N_BOOT, common_range
 from scaling.fit.studies.noise import NoiseStudy, study_noise
 from scaling.fit.studies.result import EXP_COLUMNS
+from scaling.fit.studies.schedule import ScheduleStudy, study_schedule
 from scaling.fit.studies.transfer import TransferStudy, study_transfer
 
-STUDIES = {"noise": study_noise, "arch": study_arch, "transfer": study_transfer, "bottleneck": study_bottleneck}
+STUDIES = {"noise": study_noise, "arch": study_arch, "transfer": study_transfer, "bottleneck": study_bottleneck,
+           "schedule": study_schedule}
 
 
 def study(key: str, runs: pd.DataFrame, **kw):
@@ -58,6 +63,6 @@ def study(key: str, runs: pd.DataFrame, **kw):
 
 __all__ = [
     "ArchStudy", "BottleneckStudy", "EXP_COLUMNS", "FAMILY", "KAPLAN_BOUND", "LEVEL", "MIN_FRACTIONS", "MIN_WIDTHS",
-    "N_BOOT", "NoiseStudy", "common_range", "PLATEAU_TOL", "STUDIES", "TransferStudy", "plateau_start", "study", "study_arch",
-    "study_bottleneck", "study_noise", "study_transfer",
+    "N_BOOT", "NoiseStudy", "common_range", "PLATEAU_TOL", "STUDIES", "ScheduleStudy", "TransferStudy", "plateau_start",
+    "study", "study_arch", "study_bottleneck", "study_noise", "study_schedule", "study_transfer",
 ]
