@@ -106,7 +106,7 @@ ui.chart(st, charts.exponents_side_by_side(side))
 st.caption("Intervals: 95% bias-corrected bootstrap intervals (seeds resampled with all their runs where a selection "
            "has at least 5 seeds, else each configuration's runs within it; everything refitted; an interval from "
            "under 80% answering resamples is unreliable). Two-sided bootstrap p-value for 'no difference' = "
-           "2·min(P, 1−P). α_C is fitted " + "; ".join(f"{md_label(lab)}: {services.md_text(a.law_choice)}"
+           "2·min(P, 1−P). α_C's law: " + "; ".join(f"{md_label(lab)}: {services.md_text(a.law_choice)}"
                                                   for lab, a in ((la, full_a), (lb, full_b))) + ".")
 d1, d2 = st.columns(2)
 ui.download(d1, "Exponents (CSV)", t_all, "compare_exponents.csv")

@@ -188,8 +188,8 @@ class Analysis:
         alpha_C under each fitting loss and form, the one a backtest favours, and the frontier's local
         slopes (None where the frontier is empty).
     law_choice : str
-        How loss_vs_compute was fitted: 'pure' or 'irreducible', 'huber' or 'least squares', and
-        whether that is the backtest's choice (the default) or was asked for.
+        How loss_vs_compute was fitted: "the backtest's choice: irreducible form, Huber" (the
+        default) or "asked for: pure form, Huber" (or irreducible).
     seed_noise : SeedNoise or None
         The seed noise of the selection's runs, measured from their seeds (shown with every answer:
         the intervals and the verdict's misfit threshold are only as good as it).
@@ -228,7 +228,7 @@ class Analysis:
     def accounted(self) -> list[str]:
         """What the answers account for, a line each: how alpha_C's law was chosen, the form's
         uncertainty in the parametric interval, the form-free estimators' bias."""
-        out = [f"alpha_C is fitted {self.law_choice}"] if self.law_choice else []
+        out = [f"alpha_C's law is {self.law_choice}"] if self.law_choice else []
         if self.form is not None:
             out.append(self.form.describe())
         if self.bias is not None:
@@ -296,9 +296,9 @@ def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned
     laws = frontier_laws(front) if len(front) else None
     if irreducible is None:
         irreducible, delta = laws.choice if laws is not None else (False, 1e-2)
-        law_choice = f"{_law_words(irreducible, delta)} (the backtest's choice)"
+        law_choice = f"the backtest's choice: {_law_words(irreducible, delta)}"
     else:
-        delta, law_choice = 1e-2, f"{_law_words(irreducible, 1e-2)} (asked for)"
+        delta, law_choice = 1e-2, f"asked for: {_law_words(irreducible, 1e-2)}"
     with one_blas_thread():
         point = point_estimates(p, np.ones(len(p.runs)), irreducible=irreducible, skip=skip, law_delta=delta)
         use, mean = point["use"], point["mean"]
@@ -340,7 +340,7 @@ def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned
 
 
 def _law_words(irreducible: bool, delta: float) -> str:
-    return f"{'irreducible' if irreducible else 'pure'}, {'least squares' if delta > 1 else 'huber'}"
+    return f"{'irreducible' if irreducible else 'pure'} form, {'least squares' if delta > 1 else 'Huber'}"
 
 
 def _debiased(an: Analysis, n_sim: int, seed: int) -> Analysis:

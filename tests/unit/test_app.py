@@ -576,7 +576,7 @@ def test_fit_lab_states_the_selections_seed_noise(app):
     # alpha_C's law is the backtest's choice by default, and Fit lab says so; the form's and the bias' lines
     assert _w(at.radio, "Fit form").value == "backtest"
     plain = [c.value.replace("\\", "") for c in at.caption]  # Markdown escapes off
-    assert any("(the backtest's choice)" in c for c in plain)
+    assert any("lpha_C's law is the backtest's choice: " in c for c in plain)
     assert any("power mean of the two terms fits with q = " in c for c in plain)
 
 
