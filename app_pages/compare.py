@@ -135,7 +135,8 @@ ui.chart(st, compare_charts.exponents(side, labels))
 st.caption("Intervals: 95% bootstrap percentile intervals, widened for few seeds (seeds resampled with all their runs where a selection "
            "has at least 5 seeds, else each configuration's runs within it; everything refitted; an interval from "
            "under 80% answering resamples is unreliable). Two-sided bootstrap p-value for 'no difference' = "
-           "2·min(P, 1−P)" + (", each selection against A." if n > 2 else "."))
+           "2·min(P, 1−P)" + (", each selection against A" if n > 2 else "") + ". α_C's law: "
+           + "; ".join(f"{md_label(lab)}: {services.md_text(a.law_choice)}" for lab, a in zip(labels, full)) + ".")
 d1, d2 = st.columns(2)
 ui.download(d1, "Exponents (CSV)", pd.concat([t.assign(first_selection=labels[0], second_selection=lab)
                                               for lab, t in zip(labels[1:], tables)]), "compare_exponents.csv")

@@ -32,7 +32,8 @@ if isinstance(an, services.SelectionError):
 st.caption(f"Run family: {services.md_text(services.describe_family(sel.family))}; {an.n_runs} runs."
            + (f" {an.no_interval[0].upper()}{an.no_interval[1:]}." if an.no_interval else "")
            + (f" {services.md_text(services.sentence(an.seed_noise.describe()))}" if an.seed_noise else "")
-           + (f" {services.md_text(services.sentence(an.frontier_laws.describe()))}" if an.frontier_laws else ""))
+           + (f" {services.md_text(services.sentence(an.frontier_laws.describe()))}" if an.frontier_laws else "")
+           + (f" {services.md_text(services.sentence(an.accounted()[0]))}" if an.law_choice else ""))
 pf = an.parametric
 st.subheader("Parametric fit  L(N, D) = E + A/N^α + B/D^β")
 if pf is None:
@@ -93,6 +94,8 @@ if ff := services.explain_form_free(v.reason):
 for m, nf in an.nopt.items():
     if not nf.ok:
         c2.caption(f"**{services.ESTIMATORS[m]}** cannot answer: {services.explain_nopt(nf)}.")
+for line in an.accounted()[1 if an.law_choice else 0:]:  # the form's uncertainty, the estimators' bias
+    c2.caption(services.md_text(services.sentence(line)))
 
 st.subheader("Backtest: fit below a compute cut-off, predict the frontier above it")
 hold = services.hold_out(runs, sel)

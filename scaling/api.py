@@ -66,9 +66,10 @@ def select(data: RunSet, **choices) -> RunSet:
     return RunSet(runs, data.curves[data.curves["run_id"].isin(runs["run_id"])].reset_index(drop=True))
 
 
-def analyze(data: RunSet, *, lr="tuned", irreducible: bool = False, n_boot: int = 200, seed: int = 0,
+def analyze(data: RunSet, *, lr="tuned", irreducible: bool | None = None, n_boot: int = 200, seed: int = 0,
             compute: str = "3fd") -> fit.Analysis:
-    """scaling.fit.analyze on these runs: what `scaling fit` and the pages compute (fit.Analysis)."""
+    """scaling.fit.analyze on these runs: what `scaling fit` and the pages compute (fit.Analysis).
+    `irreducible`: the frontier's law, E + A C^-alpha (True), A C^-alpha (False), the backtest's (None)."""
     return fit.analyze(data.runs, data.curves, lr=lr, irreducible=irreducible, n_boot=n_boot, seed=seed,
                        compute=compute)
 

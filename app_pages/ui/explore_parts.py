@@ -31,7 +31,8 @@ def cards(box, a, sel, tuning, pending: str | None) -> None:
         waiting = pending is not None
         exponent_card(c1, "α_C  (loss ∝ C^-α_C on the frontier)", law.alpha if law else math.nan,
                       None if waiting else (law.alpha_interval if law else None), a.n_runs, pending=pending or pending_words(False),
-                      help="exponent of the fitted loss-vs-compute law on the compute-efficient frontier",
+                      help="exponent of the fitted loss-vs-compute law on the compute-efficient frontier"
+                           + (f"; {a.law_choice}" if a.law_choice else ""),
                       none=a.no_interval, off=a.off_interval("alpha_C"))
         exponent_card(c2, f"a  (N_opt ∝ C^a, {services.ESTIMATORS[m]})", nf.a if nf.ok else math.nan,
                       None if waiting else nf.interval, nf.n_runs, pending=pending or pending_words(False),

@@ -29,7 +29,8 @@ def fit(args) -> int:
     curves = store.curves()
     curves = curves[curves.run_id.isin(runs_df.run_id)]
     lr = "tuned" if args.lr == "tuned" else float(args.lr)
-    result = fitting.analyze(runs_df, curves, lr=lr, irreducible=args.irreducible, n_boot=args.bootstrap,
+    law = True if args.irreducible else False if args.pure else None  # None: the backtest's choice
+    result = fitting.analyze(runs_df, curves, lr=lr, irreducible=law, n_boot=args.bootstrap,
                              seed=args.seed, compute=args.compute)
     family = {"dataset": args.dataset, **family}
     bt = fitting.backtest(runs_df, octaves=args.backtest, lr=lr) if args.backtest is not None else None

@@ -10,7 +10,7 @@ from scaling.core.text import printable
 
 # the flags of `scaling fit` that choose the runs and the fit; shared with it, so the two cannot drift
 SELECTION = ("dataset", "dropout", "lr_rule", "epochs", "batch_size", "precision", "arch", "label_noise", "classes",
-             "pretrain_classes", "pretrain_fraction", "pretrain_epochs", "lr_schedule", "lr", "compute", "irreducible", "bootstrap",
+             "pretrain_classes", "pretrain_fraction", "pretrain_epochs", "lr_schedule", "lr", "compute", "irreducible", "pure", "bootstrap",
              "seed", "db")
 
 
@@ -39,7 +39,7 @@ def notebook(args) -> int:
     check_not_the_database(str(out), store.path)
     runs, family = family_runs(args, store.runs(status=None), store.path)
     spec = nb.NotebookSpec(choices={"dataset": args.dataset, **family},
-                           lr="tuned" if args.lr == "tuned" else float(args.lr), irreducible=args.irreducible,
+                           lr="tuned" if args.lr == "tuned" else float(args.lr), irreducible=True if args.irreducible else False if args.pure else None,
                            n_boot=args.bootstrap, seed=args.seed, compute=args.compute, origin=f"`{args.command}`")
     exported = services.export_bytes(store, runs["run_id"], label=f"the runs of {out.name}", command=args.command)
     if args.embed:

@@ -102,7 +102,10 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--compute", choices=["3fd", "6nd"], default="3fd",
                    help="how training compute is counted: 3fd, 3 x forward FLOPs x D (this project's); 6nd, 6 N D "
                         "(Kaplan's and Chinchilla's)")
-    f.add_argument("--irreducible", action="store_true", help="fit L(C) = E + A C^-alpha instead of A C^-alpha")
+    law = f.add_mutually_exclusive_group()
+    law.add_argument("--irreducible", action="store_true",
+                     help="fit L(C) = E + A C^-alpha (default: the form and fitting loss the backtest favours)")
+    law.add_argument("--pure", action="store_true", help="fit L(C) = A C^-alpha (default: the backtest's choice)")
     f.add_argument("--bootstrap", type=types.bootstrap, default=200,
                    help=f"bootstrap resamples for the intervals (0: none; at most {types.MAX_BOOTSTRAP})")
     f.add_argument("--seed", type=types.seed, default=0, help="bootstrap seed")

@@ -17,6 +17,7 @@ from scaling.fit.convention import DEFAULT as DEFAULT_COMPUTE
 from scaling.fit.convention import recount
 from scaling.fit.debias import Bias, estimator_bias
 from scaling.fit.estimate import ESTIMATORS, SLICES, point_estimates, quantities, try_fit
+from scaling.fit.form_uncertainty import FormUncertainty, form_uncertainty
 from scaling.fit.frontier_law import FrontierLaws, frontier_laws
 from scaling.fit.intervals import bootstrap_interval
 from scaling.fit.nopt import NoptFit
@@ -94,11 +95,14 @@ class BootstrapResult:
 PROGRESS_EVERY = 5  # resamples between two calls of analyze's progress callback
 # Percentile intervals widened by Resampler.inflate: chosen by benchmarks/calibration.py (README)
 INTERVAL_METHOD = "percentile"
+# Sweeps simulated to read the form-free estimators' bias, by default with every interval (fit.debias;
+# the coverage it buys is in docs/intervals.md)
+DEBIAS_SIMS = 30
 
 
 @one_blas_thread()
 def _bootstrap(p: Prepared, point: dict, *, irreducible, n_boot, seed, level, scheme=None,
-               progress=None) -> BootstrapResult:
+               progress=None, law_delta: float = 1e-2) -> BootstrapResult:
     rng = np.random.default_rng(seed)
     draw = Resampler(p, scheme)
     if why := resample.no_interval(draw):  # every resample would be the data itself: a point, not an interval
@@ -113,7 +117,8 @@ def _bootstrap(p: Prepared, point: dict, *, irreducible, n_boot, seed, level, sc
         if progress is not None and i % PROGRESS_EVERY == 0:
             progress(i, n_boot)  # a page's yield point: a slider moved meanwhile stops this run here
         try:
-            r = point_estimates(p, draw.weights(rng), irreducible=irreducible, init=point, skip=skip)
+            r = point_estimates(p, draw.weights(rng), irreducible=irreducible, init=point, skip=skip,
+                                law_delta=law_delta)
         except ValueError:
             continue
         vals = quantities(r)
@@ -181,7 +186,10 @@ class Analysis:
         then nopt's estimates and intervals are shifted by it); None when not asked for.
     frontier_laws : FrontierLaws or None
         alpha_C under each fitting loss and form, the one a backtest favours, and the frontier's local
-        slopes (None with extras=False).
+        slopes (None where the frontier is empty).
+    law_choice : str
+        How loss_vs_compute was fitted: "the backtest's choice: irreducible form, Huber" (the
+        default) or "asked for: pure form, Huber" (or irreducible).
     seed_noise : SeedNoise or None
         The seed noise of the selection's runs, measured from their seeds (shown with every answer:
         the intervals and the verdict's misfit threshold are only as good as it).
@@ -204,6 +212,8 @@ class Analysis:
     convention: str = DEFAULT_COMPUTE
     frontier_laws: FrontierLaws | None = None
     bias: Bias | None = None
+    form: FormUncertainty | None = None
+    law_choice: str = ""
 
     def scalars(self) -> dict:
         """Every exponent by its QUANTITIES name (NaN where it could not be estimated)."""
@@ -215,6 +225,19 @@ class Analysis:
         """'' or why this selection has no intervals though they were asked for (one seed, ...)."""
         return self.boot.reason if self.boot is not None else ""
 
+    def accounted(self) -> list[str]:
+        """What the answers account for, a line each: how alpha_C's law was chosen, the form's
+        uncertainty in the parametric interval, the form-free estimators' bias."""
+        out = [f"alpha_C's law is {self.law_choice}"] if self.law_choice else []
+        if self.form is not None:
+            out.append(self.form.describe())
+        if self.bias is not None:
+            b = self.bias.bias
+            out.append(f"bias at the measured noise ({self.bias.n_sim} sweeps simulated from the {self.bias.surface} "
+                       f"fit): envelope {b.get('a_envelope', math.nan):+.3f}, IsoFLOP {b.get('a_isoflop', math.nan):+.3f}, "
+                       "taken off their estimates and intervals")
+        return out
+
     def off_interval(self, name: str) -> str:
         """'' or why the estimate `name` (a QUANTITIES name) lies at an end of its interval or outside it."""
         return resample.off_interval(self.scalars().get(name, math.nan), self.intervals.get(name),
@@ -223,7 +246,7 @@ class Analysis:
     def to_dict(self) -> dict:
         return jsonable(dict(
             n_runs=self.n_runs, excluded=self.excluded, lr=self.aggregate.lr,
-            compute=self.compute, convention=self.convention,
+            compute=self.compute, convention=self.convention, law_choice=self.law_choice,
             points=self.aggregate.points, frontier=self.frontier,
             loss_vs_compute=self.loss_vs_compute,
             loss_vs_params=self.loss_vs_params, loss_vs_data=self.loss_vs_data,
@@ -236,14 +259,15 @@ class Analysis:
             lr_choice=self.aggregate.lr_choice, lr_tuning=lr_tuning(self.aggregate), verdict=verdict(self),
             seed_noise=self.seed_noise.to_dict() if self.seed_noise is not None else None,
             frontier_laws=self.frontier_laws.to_dict() if self.frontier_laws is not None else None,
+            form=self.form.to_dict() if self.form is not None else None,
             bias=dataclasses.asdict(self.bias) if self.bias is not None else None))
 
 
 def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned",
-            irreducible: bool = False, n_boot: int = 200, seed: int = 0,
+            irreducible: bool | None = None, n_boot: int = 200, seed: int = 0,
             level: float = 0.95, estimators: tuple = ESTIMATORS, extras: bool = True,
             scheme: str | None = None, progress=None, compute: str = DEFAULT_COMPUTE,
-            debias: int = 0) -> Analysis:
+            debias: int | None = None) -> Analysis:
     """The whole answer for one selection (one sweep: a dataset, a dropout, ...).
 
     n_boot=0 gives the point estimates alone, fast enough to draw at once; intervals can be
@@ -252,9 +276,13 @@ def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned
     show: the parametric fit is most of the time of a point estimate. progress(i, n_boot), if
     given, is called every PROGRESS_EVERY resamples. compute ('3fd' or '6nd': convention.CONVENTIONS)
     says how C is counted; it is applied to the runs first, so the frontier, every law and N_opt use it.
-    debias > 0 simulates that many sweeps from the parametric fit at the measured seed noise and
-    shifts each N_opt estimate and its interval by the estimator's bias there (fit.debias; opt-in:
-    docs/intervals.md has what it does to coverage).
+    irreducible: the loss-vs-compute law's form, True (E + A C^-alpha) or False (A C^-alpha), fitted
+    with Huber; None (the default) takes the form and the fitting loss the backtest favours
+    (fit.frontier_law), and the L(N) and L(D) slices take the same form.
+    debias: simulate that many sweeps from the fitted surface at the measured seed noise and shift
+    the envelope and IsoFLOP estimates and intervals by their bias there (fit.debias); None (the
+    default) does so with DEBIAS_SIMS whenever intervals are asked for (docs/intervals.md has
+    what it does to coverage), 0 never.
     """
     unknown = set(estimators) - set(ESTIMATORS)
     if unknown:
@@ -263,19 +291,32 @@ def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned
     skip = frozenset(set(ESTIMATORS) - set(estimators)) | (frozenset() if extras else frozenset(SLICES))
     p = Prepared(*recount(runs, curves, compute), lr)
     p.check_single_family()
+    agg = _aggregate_prepared(p)
+    front = frontier(agg.points)
+    laws = frontier_laws(front) if len(front) else None
+    if irreducible is None:
+        irreducible, delta = laws.choice if laws is not None else (False, 1e-2)
+        law_choice = f"the backtest's choice: {_law_words(irreducible, delta)}"
+    else:
+        delta, law_choice = 1e-2, f"asked for: {_law_words(irreducible, 1e-2)}"
     with one_blas_thread():
-        point = point_estimates(p, np.ones(len(p.runs)), irreducible=irreducible, skip=skip)
+        point = point_estimates(p, np.ones(len(p.runs)), irreducible=irreducible, skip=skip, law_delta=delta)
         use, mean = point["use"], point["mean"]
         kaplan, kaplan_why = (try_fit(fit_kaplan, p.N[use], p.D[use], mean[use]) if extras
                               else (None, "skipped"))
     boot = (_bootstrap(p, point, irreducible=irreducible, n_boot=n_boot, seed=seed, level=level, scheme=scheme,
-                       progress=progress) if n_boot > 0 else None)
+                       progress=progress, law_delta=delta) if n_boot > 0 else None)
     iv = boot.intervals if boot else {}
-    agg = _aggregate_prepared(p)
 
     def with_iv(fit, name):
         return dataclasses.replace(fit, alpha_interval=iv.get(name)) if fit else fit
 
+    form = None
+    if "parametric" in estimators and point["parametric"].ok and (n_boot > 0 or extras):
+        form = form_uncertainty(p.N[use], p.D[use], p.C[use], mean[use], point["compute_path"],
+                                point["parametric"].a, start=point["parametric_fit"])
+    if form is not None and "a_parametric" in iv:  # the interval covers the answer of either form
+        iv = {**iv, "a_parametric": form.widen(iv["a_parametric"])}
     nopt = {m: dataclasses.replace(point[m], interval=iv.get(f"a_{m}")) for m in estimators}
     pfit = point.get("parametric_fit")
     if pfit is not None and nopt["parametric"].ok and iv:
@@ -285,7 +326,6 @@ def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned
              if point[k] is None and k not in skip]
     notes += [f"{m}: {nopt[m].reason}" for m in estimators if not nopt[m].ok]
     notes += [f"kaplan: {kaplan_why}"] if kaplan is None and extras else []
-    front = frontier(agg.points)
     an = Analysis(aggregate=agg, frontier=front,
                     loss_vs_compute=with_iv(point["loss_vs_compute"], "alpha_C"),
                     loss_vs_params=with_iv(point["loss_vs_params"], "alpha_N"),
@@ -294,8 +334,13 @@ def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned
                     n_runs=point["n_runs"],
                     excluded=dict(p.excluded), intervals=iv, notes=tuple(notes), boot=boot,
                     seed_noise=selection_noise(p), convention=compute,
-                    frontier_laws=frontier_laws(front) if extras and len(front) else None)
-    return _debiased(an, debias, seed) if debias > 0 else an
+                    frontier_laws=laws, form=form, law_choice=law_choice)
+    n_sim = (DEBIAS_SIMS if n_boot > 0 else 0) if debias is None else debias
+    return _debiased(an, n_sim, seed) if n_sim > 0 else an
+
+
+def _law_words(irreducible: bool, delta: float) -> str:
+    return f"{'irreducible' if irreducible else 'pure'} form, {'least squares' if delta > 1 else 'Huber'}"
 
 
 def _debiased(an: Analysis, n_sim: int, seed: int) -> Analysis:

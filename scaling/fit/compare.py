@@ -37,7 +37,7 @@ class Comparison:
 
 def compare(runs_a: pd.DataFrame, runs_b: pd.DataFrame, curves_a: pd.DataFrame | None = None,
             curves_b: pd.DataFrame | None = None, *, labels=("dropout 0", "dropout 0.2"),
-            lr="tuned", irreducible: bool = False, n_boot: int = 200, seed: int = 0) -> Comparison:
+            lr="tuned", irreducible: bool | None = None, n_boot: int = 200, seed: int = 0) -> Comparison:
     """Two selections' exponents side by side; P(first > second) from independent bootstraps."""
     sa, sb = np.random.SeedSequence(seed).spawn(2)
     A = analyze(runs_a, curves_a, lr=lr, irreducible=irreducible, n_boot=n_boot,

@@ -45,8 +45,9 @@ def try_fit(fn, *args, **kw):
 
 
 def point_estimates(p: Prepared, w: np.ndarray, *, irreducible: bool, init: dict | None = None,
-                    skip: frozenset = frozenset()) -> dict:
-    """Every point estimate for one resample (w = times each run is drawn).
+                    skip: frozenset = frozenset(), law_delta: float = 1e-2) -> dict:
+    """Every point estimate for one resample (w = times each run is drawn). law_delta: the Huber
+    scale of the loss-vs-compute law's fit (1e3 is least squares; fit.frontier_law).
 
     With init (the full-data estimates) the fits start from it instead of a grid, and the
     chart tables are skipped: what makes refitting everything in every resample affordable.
@@ -63,6 +64,8 @@ def point_estimates(p: Prepared, w: np.ndarray, *, irreducible: bool, init: dict
         if key in skip:
             return None, "skipped"
         kw = dict(n_starts=0, init=init[key]) if warm and init[key] is not None else {}
+        if key == "loss_vs_compute":
+            kw["delta"] = law_delta
         return try_fit(fit_power_law, x, y, irreducible, **kw)
 
     r = dict(n_runs=int(cnt[use].sum()), use=use, mean=mean, frontier=fm)

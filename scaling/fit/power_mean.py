@@ -68,15 +68,16 @@ def _objective(p, u, v, lnL, delta):
     return float(huber(r, delta).sum() / delta)
 
 
-def fit_power_mean(N, D, L, delta: float = 1e-3) -> PowerMeanFit:
-    """The power-mean form's fit (ValueError, in one line, when the points cannot identify it)."""
+def fit_power_mean(N, D, L, delta: float = 1e-3, start=None) -> PowerMeanFit:
+    """The power-mean form's fit (ValueError, in one line, when the points cannot identify it).
+    start: the sum form's fit of the same points, where one is at hand (else it is fitted here)."""
     N, D, L = positive_array("N", N), positive_array("D", D), positive_array("L", L)
     n = check_points(7, "the power-mean L(N, D) (6 parameters)", N=N, D=D, L=L)
     check_distinct("N", N, 3, "L(N, D)")
     check_distinct("D", D, 3, "L(N, D)")
     mN, mD = np.log(N).mean(), np.log(D).mean()
     u, v, lnL = np.log(N) - mN, np.log(D) - mD, np.log(L)
-    s = fit_parametric(N, D, L, delta)  # q = 1: the sum's optimum is a start the power mean contains
+    s = start if start is not None else fit_parametric(N, D, L, delta)  # q = 1: the sum's optimum is a start the power mean contains
     base = [np.log(s.A) - s.alpha * mN, np.log(s.B) - s.beta * mD, np.log(s.E), s.alpha, s.beta]
     bounds = [(None, None)] * 3 + [(1e-4, 5.0)] * 2 + [tuple(np.log(Q_BOUNDS))]
     best = None

@@ -43,8 +43,9 @@ def format_analysis(an: Analysis) -> str:
     else:
         form = "E + A C^-alpha" if f.irreducible else "A C^-alpha"
         e = f", E = {f.E:.4g}" if f.irreducible else ""
-        lines.append(f"loss vs compute: L = {form}, alpha_C = {f.alpha:.4f}{_fmt_iv(f.alpha_interval, an.off_interval('alpha_C'))}"
-                     f"{e}, {f.n_points} frontier points")
+        how = f" ({an.law_choice})" if an.law_choice else ""
+        lines.append(f"loss vs compute: L = {form}{how}, alpha_C = {f.alpha:.4f}"
+                     f"{_fmt_iv(f.alpha_interval, an.off_interval('alpha_C'))}{e}, {f.n_points} frontier points")
     if an.frontier_laws is not None:
         lines.append(an.frontier_laws.describe())
     for name, g, what in [("slice L(N) at the largest D only", an.loss_vs_params, "alpha_N"),
@@ -59,6 +60,7 @@ def format_analysis(an: Analysis) -> str:
                          f"{len(r.points)} budgets, {r.n_runs} runs")
         else:
             lines.append(f"  {m:<10} cannot answer: {r.reason}")
+    lines += [f"  {line}" for line in an.accounted()[1 if an.law_choice else 0:]]
     v = verdict(an)
     lines.append(f"  verdict: {'believe ' + v.choice if v.choice else 'nothing to believe'}: {v.reason}")
     if v.headline:

@@ -32,8 +32,8 @@ class NotebookSpec:
         widths and fractions as (low, high), seeds).
     lr : str or float
         'tuned' or one multiplier.
-    irreducible : bool
-        The law E + A C^-alpha instead of A C^-alpha.
+    irreducible : bool or None
+        The frontier's law: E + A C^-alpha (True), A C^-alpha (False), the backtest's choice (None).
     n_boot, seed : int
         Bootstrap resamples and their seed.
     compute : str
@@ -43,7 +43,7 @@ class NotebookSpec:
     """
     choices: dict = field(default_factory=dict)
     lr: object = LR_TUNED
-    irreducible: bool = False
+    irreducible: bool | None = None
     n_boot: int = 200
     seed: int = 0
     compute: str = "3fd"

@@ -12,7 +12,8 @@ from scaling.core.fmt import frac_label, md_text
 from scaling.fit import ESTIMATORS as FIT_ESTIMATORS
 
 LR_TUNED = "tuned"
-FORMS = {"power": "pure power law  L = A·C^-α", "irreducible": "with irreducible loss  L = E + A·C^-α"}
+FORMS = {"backtest": "the backtest's choice (pure or with E; Huber or least squares)",
+         "power": "pure power law  L = A·C^-α", "irreducible": "with irreducible loss  L = E + A·C^-α"}
 VERDICT = "verdict"  # the estimator the verdict supports (fit.verdict), chosen per selection
 ESTIMATORS = {VERDICT: "the verdict's choice", **FIT_ESTIMATORS}
 COMPUTE = {"3fd": "3 × forward FLOPs × D (this project's)", "6nd": "6 N D (Kaplan's, Chinchilla's)"}
@@ -45,7 +46,8 @@ class Selection:
     lr : str or float
         A learning-rate multiplier, or LR_TUNED: the best cached one per configuration.
     form : str
-        The loss-vs-compute law: "power" or "irreducible" (a key of FORMS).
+        The loss-vs-compute law: "backtest" (the form and fitting loss a backtest favours,
+        fit.frontier_law), "power" or "irreducible" (a key of FORMS).
     estimator : str
         The N_opt estimator shown (a key of ESTIMATORS); by default the verdict's choice, the estimate
         it supports, never simply the one that answers.
@@ -65,7 +67,7 @@ class Selection:
     fractions: tuple[float, float] = (2.0**-15, 1.0)  # 1/32768 ≥ 1/60000: every fraction with an example
     seeds: tuple[int, ...] = ()
     lr: str | float = LR_TUNED
-    form: str = "power"
+    form: str = "backtest"
     estimator: str = VERDICT
     compute: str = "3fd"
     label_noise: float = 0.0
@@ -77,8 +79,9 @@ class Selection:
     lr_schedule: str = "constant"
 
     @property
-    def irreducible(self) -> bool:
-        return self.form == "irreducible"
+    def irreducible(self) -> bool | None:
+        """True or False where a form is chosen; None for the backtest's choice (fit.analyze)."""
+        return None if self.form == "backtest" else self.form == "irreducible"
 
     def to_params(self, prefix: str = "") -> dict[str, str]:
         """URL query parameters, in the grid syntax of the CLI (a:b excludes b for widths)."""
@@ -319,7 +322,7 @@ def _field_words(sel: Selection, name: str) -> str:
     if name == "lr":
         return "lr tuned per size" if v == LR_TUNED else f"lr ×{v:g}"
     if name == "form":
-        return "E + A·C^-α" if sel.irreducible else "A·C^-α"
+        return _form_words(sel)
     if name == "estimator":
         return f"N_opt by {ESTIMATORS[v]}"
     if name == "epochs":
@@ -350,4 +353,8 @@ def describe(sel: Selection) -> str:
     family += [study_words(k, getattr(sel, k)) for k in config.STUDY_DEFAULTS if getattr(sel, k) != getattr(DEFAULT, k)]
     return (f"{sel.dataset} · dropout {sel.dropout:g} · {' · '.join([*family, sel.precision])} · width steps {sel.widths[0]}–{sel.widths[1]} · "
             f"fractions {frac_label(sel.fractions[0])}–{frac_label(sel.fractions[1])} · {seeds} · {lr} · "
-            f"{'E + A·C^-α' if sel.irreducible else 'A·C^-α'} · N_opt by {ESTIMATORS[sel.estimator]}")
+            f"{_form_words(sel)} · N_opt by {ESTIMATORS[sel.estimator]}")
+
+
+def _form_words(sel: Selection) -> str:
+    return {None: "L(C) by the backtest", True: "E + A·C^-α", False: "A·C^-α"}[sel.irreducible]

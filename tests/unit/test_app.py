@@ -572,6 +572,11 @@ def test_fit_lab_states_the_selections_seed_noise(app):
     _ok(at)
     assert any("Seed noise" in c.value and "SD of ln L 0" in c.value for c in at.caption)
     assert any("lpha\\_C by fitting loss and form" in c.value for c in at.caption)  # the frontier law four ways
+    # alpha_C's law is the backtest's choice by default, and Fit lab says so; the form's and the bias' lines
+    assert _w(at.radio, "Fit form").value == "backtest"
+    plain = [c.value.replace("\\", "") for c in at.caption]  # Markdown escapes off
+    assert any("lpha_C's law is the backtest's choice: " in c for c in plain)
+    assert any("power mean of the two terms fits with q = " in c for c in plain)
 
 
 def test_the_compute_convention_is_a_choice_in_the_sidebar_and_the_link(app):

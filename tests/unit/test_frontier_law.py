@@ -27,3 +27,12 @@ def test_the_shipped_grid_states_how_far_alpha_c_moves_with_the_choice():
     assert len(t) == 4 and t["alpha_C"].max() - t["alpha_C"].min() > 0.1
     assert an.frontier_laws.best and "alpha_C by fitting loss and form" in format_analysis(an)
     assert an.to_dict()["frontier_laws"]["best"] == an.frontier_laws.best
+    # the default alpha_C is the backtest's form, fitted with Huber, and every output says so
+    form = an.frontier_laws.chosen.split(", ")[0]
+    assert an.frontier_laws.chosen.endswith(", huber") and an.law_choice == f"the backtest's choice: {form} form, Huber"
+    assert an.loss_vs_compute.alpha == pytest.approx(t.set_index(["form", "loss"]).loc[(form, "huber"), "alpha_C"])
+    assert an.loss_vs_compute.irreducible == (form == "irreducible")
+    assert an.to_dict()["law_choice"] == an.law_choice and an.law_choice in format_analysis(an)
+    pure = analyze(runs, ex.curves[ex.curves["run_id"].isin(runs["run_id"])], n_boot=0, irreducible=False,
+                   estimators=(), extras=False)
+    assert pure.law_choice == "asked for: pure form, Huber" and not pure.loss_vs_compute.irreducible
