@@ -43,7 +43,12 @@ def test_labels_name_what_differs_among_all_and_colours_are_one_per_selection():
     color = spec["spec"]["layer"][0]["encoding"]["color"]
     assert color["field"] == "side" and color["scale"]["domain"] == list("ABCDE")  # the letter's colour, not the words'
     assert len(set(color["scale"]["range"])) == 5 and set(spec["datasets"]["t"]["side"]) == {"A", "B", "C"}
-    fr = compare_charts.frontiers({lab: pd.DataFrame({"flops": [1e9], "val_loss": [0.5]}) for lab in t["selection"]}, {})
+    fr = compare_charts.frontiers({lab: pd.DataFrame({"flops": [1e9], "val_loss": [0.5], "width": [8],
+                                                      "data_fraction": [0.5]}) for lab in t["selection"]}, {})
+    from scaling.charts import select
+
+    pick = select.pickable(fr).chart["layer"][0]["params"][0]["select"]["fields"]
+    assert "selection" in pick and "width" in pick  # a click names the selection and its configuration
     assert fr.spec()["layer"][0]["encoding"]["color"]["scale"]["range"] == color["scale"]["range"]
     assert "A: x" not in str({k: v for k, v in fr.spec().items() if k != "datasets"})  # the words are data
 
