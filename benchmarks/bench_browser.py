@@ -22,7 +22,8 @@ trains compete with real training.
                 the charts were drawn -> drawn); `script` is the key -> that last chart message.
   kept          after each move has settled, how many of the charts' drawing elements (Vega's <svg> or
                 <canvas>) are the ones drawn before it: a chart whose spec stays put is updated in place.
-  Compare, Fit lab  the same moves on their width slider (Compare: selection A's), every chart redrawn.
+  Compare, Fit lab  the same moves on their width slider (Compare: selection A's), every chart redrawn;
+                compare3: Compare with three selections.
 
 --floor adds the same measures on benchmarks/browser_floor_app.py: one slider and the same four
 charts drawn from the same rows with no fit, the cost of Streamlit and Vega alone on this machine.
@@ -90,6 +91,9 @@ class Session:
 PAGES = {  # URL, and how to reach the width range's thumbs
     "explore": ("/?dropout=0", lambda page, thumb: page.get_by_role("slider", name=f"Width steps — {thumb}")),
     "compare": ("/compare", lambda page, thumb: page.get_by_role("slider", name=f"Width steps — {thumb}").first),
+    # three selections (C: dropout 0 over width steps 2-7), each move refits A and tests B and C against it
+    "compare3": ("/compare?c_dropout=0&c_w=2:8",
+                 lambda page, thumb: page.get_by_role("slider", name=f"Width steps — {thumb}").first),
     "fit_lab": ("/fit_lab?dropout=0", lambda page, thumb: page.get_by_role("slider", name=f"Width steps — {thumb}")),
 }
 
@@ -101,7 +105,7 @@ def open_page(page, url: str, name: str, label: str) -> Session:
     page.goto(url + path, wait_until="commit")
     page.wait_for_selector('[data-testid="stVegaLiteChart"] .marks', timeout=120_000)
     page.wait_for_selector('.stApp[data-test-script-state="notRunning"]', timeout=180_000)
-    if name == "compare":  # selection A's widgets are in a closed expander
+    if name.startswith("compare"):  # selection A's widgets are in a closed expander
         page.get_by_text("Selection A", exact=True).click()
         expect(thumb(page, "end")).to_be_visible()
     settle(page)

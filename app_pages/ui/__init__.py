@@ -16,7 +16,7 @@ them and draws widgets.
     explore_parts.py  Explore's cards, charts and offers, drawn into slots the intervals redraw in place
     planner.py        the planner's panel (budget, runs, Queue these runs) and the scores of its predictions
     run_detail.py     a chart whose points open their runs (a dialog), and the Runs page's overlay of ticked runs
-    compare_parts.py  Compare's exponent cards and chart, drawn from the point estimates, then with intervals
+    compare_parts.py  Compare's exponent cards and chart (2 to 5 selections), from the point estimates, then with intervals
 """
 from .annotations import annotate_runs, excluded_caption, past_sweeps, shipped_offer, show_toast
 from .cards import chart, download, exponent_card, interval_note

@@ -1,7 +1,8 @@
 """Charts: results in, Vega-Lite out, with no Streamlit and no fitting.
 
     vega.py     Vega-Lite in a few words (encodings, marks, layers, log axes) and Figure
-    figures.py  the charts of Explore, Compare and Fit lab
+    figures.py  the charts of Explore and Fit lab
+    compare.py  the charts of Compare: two to five selections, one colour each
     studies.py  the charts of the studies beyond the exercise
     curves.py   the chart of Your curves: one learning curve, its fitted form, its band
     planner.py  the planner's predictions against what the runs gave
@@ -10,8 +11,6 @@ from scaling.charts.curves import curve_fit
 from scaling.charts.figures import (
     accuracy_vs_compute,
     bottleneck,
-    compare_frontiers,
-    exponents_side_by_side,
     isoflop_curves,
     loss_vs_compute,
     nopt_estimators,

@@ -1,4 +1,4 @@
-"""The charts of Explore, Compare and Fit lab: DataFrames and fit results in, a Figure out (no
+"""The charts of Explore and Fit lab: DataFrames and fit results in, a Figure out (no
 Streamlit, no fitting).
 
 Conventions: compute and loss on log axes (a power law is a straight line there); colour is the
@@ -14,7 +14,6 @@ import pandas as pd
 
 from scaling.charts.vega import (
     COUNT_DECADES,
-    FACET_WIDTH,
     FIT_COLOR,
     FRONTIER_COLOR,
     HEIGHT,
@@ -207,45 +206,6 @@ def bottleneck(src, points: pd.DataFrame, by: str) -> dict:
     tip = _tooltip() + [enc("val_loss:Q", format=".4f", title="mean val loss")]
     return {**unit(src("points", points), mark("line", point=True), x=x, y=_ly(), color=color,
                    detail=detail, tooltip=tip), "title": _title(title), "height": 280}
-
-
-@_figure
-def compare_frontiers(src, frames: dict[str, pd.DataFrame], lines: dict[str, pd.DataFrame]) -> dict:
-    """Both selections' frontiers and fitted laws on one chart, one colour each."""
-    fr = pd.concat([f.assign(selection=k) for k, f in frames.items()], ignore_index=True)
-    fr = _with_labels(fr)
-    ln = pd.concat([f.assign(selection=k) for k, f in lines.items()], ignore_index=True) if lines else None
-    ln = _frame(ln, "flops", "fit", "selection")
-    x, y = _cx(), _ly(title="validation loss (frontier)")
-    color = enc("selection:N", title="selection", scale={"range": PAIR[:2]}, legend={"orient": "top", "labelLimit": 400})
-    layers = [unit(src("fr", fr), mark("line", point=True), x=x, y=y, color=color,
-                   tooltip=[enc("selection:N"), enc("width:O"), enc("fraction:N", title="data fraction"),
-                            enc("flops:Q", format=".3s", title="C (FLOPs)"), enc("val_loss:Q", format=".4f")]),
-              unit(src("ln", ln), mark("line", strokeDash=[6, 4], strokeWidth=2),
-                   x=x, y=enc("fit:Q", scale=y["scale"]), color=color)]
-    return layered(*layers, title=_title("Compute-efficient frontiers (solid)", "dashed: their fitted laws"),
-                   height=HEIGHT)
-
-
-@_figure
-def exponents_side_by_side(src, table: pd.DataFrame) -> dict:
-    """Each exponent of two selections with its 95% interval (table: name, selection, value, lo, hi)."""
-    t = table.dropna(subset=["value"])
-    y = enc("selection:N", title=None)
-    color = enc("selection:N", legend=None, scale={"range": PAIR[:2]})
-    rule = {"mark": mark("rule", strokeWidth=3), "encoding": dict(
-        y=y, color=color, x=enc("lo:Q", title="value (95% interval)", scale={"zero": False}), x2=enc("hi"))}
-    dot = {"mark": mark("point", size=80, filled=True), "encoding": dict(
-        y=y, color=color, x=enc("value:Q"),
-        tooltip=[enc("name:N"), enc("selection:N"), enc("value:Q", format=".3f"), enc("lo:Q", format=".3f"),
-                 enc("hi:Q", format=".3f")])}
-    # a facet cannot fit its width to the page: each exponent's name goes above its plot, not beside
-    # it, and the plot is narrow enough for a 1024 px window with the sidebar open (~560 px of page)
-    header = {"labelAngle": 0, "labelOrient": "top", "labelAnchor": "start", "labelLimit": FACET_WIDTH + 100,
-              "labelFontSize": 12}
-    return {"data": src("t", t), "facet": {"row": enc("name:N", title=None, header=header)},
-            "spec": {"layer": [rule, dot], "width": FACET_WIDTH}, "resolve": {"scale": {"x": "independent"}},
-            "title": _title("Exponents side by side", "dot: estimate, bar: 95% interval")}
 
 
 @_figure

@@ -428,6 +428,7 @@ def test_a_login_is_kept_in_a_signed_cookie(small_cache, monkeypatch):
 def test_charts_are_valid_vega_lite(small_cache):
     """The app draws unvalidated specs for speed (scaling.charts.Figure): validate them here."""
     from scaling import charts
+    from scaling.charts import compare as compare_charts
 
     store = Store(small_cache)
     runs = store.runs(status=None)
@@ -439,7 +440,8 @@ def test_charts_are_valid_vega_lite(small_cache):
             charts.accuracy_vs_compute(pts),
             charts.bottleneck(pts, "examples"), charts.bottleneck(pts, "params"),
             charts.nopt_vs_compute(an.nopt["envelope"], services.nopt_band(an.nopt["envelope"])),
-            charts.compare_frontiers({"a": an.frontier, "b": an.frontier}, {"a": services.law_line(an.loss_vs_compute)}),
+            compare_charts.frontiers({"A: a": an.frontier, "B: b": an.frontier},
+                                     {"A: a": services.law_line(an.loss_vs_compute)}),
             charts.isoflop_curves(services.isoflop_profiles(pts), an.nopt["isoflop"]),
             charts.residuals(services.parametric_residuals(an)),
             charts.nopt_vs_compute(an.nopt["parametric"], services.nopt_band(an.nopt["parametric"]),

@@ -134,5 +134,5 @@ def test_points_that_name_no_configuration_are_not_pickable():
     from scaling.charts import compare as compare_charts
 
     t = pd.DataFrame({"name": ["α"] * 2, "selection": ["A", "B"], "value": [0.3, 0.4], "lo": 0.2, "hi": 0.5})
-    fig = compare_charts.exponents(t, ["A", "B"])
+    fig = compare_charts.exponents(t)
     assert select.params(select.pickable(fig)) == []

@@ -3,9 +3,11 @@ selections that differ only in numbers (another width range, the point estimates
 bootstrapped analysis) give the same spec but for its data, so Streamlit updates the drawn chart in
 place (docs/performance.md)."""
 import numpy as np
+import pandas as pd
 import pytest
 
 from scaling import charts, services
+from scaling.charts import compare as compare_charts
 from scaling.core.config import RunConfig
 from scaling.store import Store
 from scaling.training.train import RunResult
@@ -32,6 +34,14 @@ def shape(fig) -> dict:
     return {k: v for k, v in fig.spec().items() if k != "datasets"}
 
 
+def exponent_table(an, labels):
+    """Compare's exponents chart's table: every selection the same analysis, under its own label."""
+    iv = {k: an.intervals.get(k) for k in ("alpha_C", "alpha_N")}
+    return pd.DataFrame([{"name": k, "selection": lab, "value": an.scalars().get(k, np.nan),
+                          "lo": iv[k].lo if iv[k] else np.nan, "hi": iv[k].hi if iv[k] else np.nan}
+                         for k in iv for lab in labels])
+
+
 def page(runs, widths, n_boot):
     sel = services.Selection(dropout=0.0, widths=widths)
     an = services.analysis(runs, None, sel, n_boot=n_boot)
@@ -45,7 +55,10 @@ def page(runs, widths, n_boot):
         "bottleneck D": charts.bottleneck(pts, "examples"), "bottleneck N": charts.bottleneck(pts, "params"),
         "nopt": charts.nopt_vs_compute(an.nopt["parametric"], services.nopt_band(an.nopt["parametric"]),
                                        data=services.nopt_data_points(an)),
-        "compare": charts.compare_frontiers({"A": an.frontier, "B": an.frontier}, {"A": services.law_line(law)}),
+        # Compare's labels name the selections' values: they go to the data, never to the spec
+        "compare": compare_charts.frontiers({f"A: widths {widths}": an.frontier, f"B: widths {widths}": an.frontier},
+                                            {f"A: widths {widths}": services.law_line(law)}),
+        "compare exponents": compare_charts.exponents(exponent_table(an, [f"{k}: widths {widths}" for k in "ABC"])),
         "isoflop": charts.isoflop_curves(services.isoflop_profiles(pts), an.nopt["isoflop"]),
         "estimators": charts.nopt_estimators(an.nopt),
         "residuals": charts.residuals(services.parametric_residuals(an)),
