@@ -83,8 +83,9 @@ table = part.exponents(st.container(), st, fulls, sels, labels, [d is None for d
 st.caption("Intervals: 95% bootstrap percentile intervals, widened for few seeds (seeds resampled with all their runs where a selection "
            "has at least 5 seeds, else each configuration's runs within it; everything refitted; an interval from "
            "under 80% answering resamples is unreliable). Two-sided bootstrap p-value for 'no difference' = "
-           "2·min(P, 1−P)" + (", each selection against A" if n > 2 else "") + ". α_C's law: "
-           + "; ".join(f"{md_label(lab)}: {services.md_text(a.law_choice)}" for lab, a in zip(labels, full)) + ".")
+           "2·min(P, 1−P)" + (", each selection against A" if n > 2 else "") + "."
+           + "".join(f" α_C's law, {part.md_label(lab)}: {services.md_text(a.law_choice)}." for lab, a in zip(labels, fulls)
+                     if a.law_choice))
 d1, d2 = st.columns(2)
 ui.download(d1, "Exponents (CSV)", table, "compare_exponents.csv")
 ui.download(d2, "Frontiers (CSV)", pd.concat([a.frontier.assign(selection=lab) for lab, a in zip(labels, fulls)]),
