@@ -47,7 +47,7 @@ def test_lr_scan_tiny_reports_the_best_multiplier_per_width(tmp_path, capsys):
     import lr_scan
 
     db = str(tmp_path / "scan.duckdb")
-    args = ["--db", db, "--widths=-4,-2", "--fractions", "1/1024", "--seeds", "0:2", "--mults", "0.5,1,2",
+    args = ["--db", db, "--widths=-4,-2", "--fractions", "1/1024", "--seeds", "0:2", "--mults", "0.5,1,2", "--schedules", "constant",
             "--device", "cpu", "--json"]
     assert lr_scan.main(args) == 0
     out = json.loads(capsys.readouterr().out)
