@@ -10,7 +10,10 @@ import numpy as np
 
 
 def frac_label(f: float) -> str:
-    """1/256 for powers of two (how the protocol names them), else the number."""
+    """1/256 for powers of two (how the protocol names them), else the number (inf and NaN too: error
+    messages name what was typed)."""
+    if not math.isfinite(f):
+        return f"{f:g}"
     fr = Fraction(f).limit_denominator(1 << 20)
     return f"1/{fr.denominator}" if fr.numerator == 1 and fr.denominator > 1 else f"{f:g}"
 

@@ -74,7 +74,7 @@ def seed_noise(runs: pd.DataFrame, config_keys: list[str]) -> SeedNoise:
     ok = runs[np.isfinite(runs["val_loss"].to_numpy(float)) & (runs["val_loss"].to_numpy(float) > 0)]
     if "status" in ok:
         ok = ok[ok["status"] == "ok"]
-    keys = list(config_keys)
+    keys = [k for k in config_keys if k in ok.columns]  # a file from before a study axis existed has its default
     nan = float("nan")
     if ok.empty:
         return SeedNoise(nan, nan, nan, 0, 0, 0)

@@ -58,7 +58,7 @@ def test_no_selection_mixes_families_and_each_can_be_chosen(mixed):
         assert an.n_runs == n and an.loss_vs_compute is not None
     # a link to a family that is not cached falls back to one that is, with a note
     sel, notes = services.fit_to_options(services.Selection(batch_size=128), opts)
-    assert sel.batch_size == 64 and any("batch_size 128" in n for n in notes)
+    assert sel.batch_size == 64 and any("batch size 128" in n for n in notes)
     # the family is part of the URL only where it is not the default
     assert "prec" not in services.Selection().to_params() and services.Selection(precision="bf16").to_params()["prec"] == "bf16"
     linked = services.Selection(precision="bf16", epochs=2, fractions=(1 / 256, 1 / 32))
