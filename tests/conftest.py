@@ -20,6 +20,17 @@ def db(tmp_path, monkeypatch):
     return path
 
 
+@pytest.fixture
+def grid_db(tmp_path):
+    """A fresh database holding the shipped exercise grid (528 real runs), imported as `scaling import` does."""
+    from scaling import services
+    from scaling.store import Store, exchange
+
+    path = tmp_path / "runs.duckdb"
+    services.import_file(Store(path), exchange.SHIPPED)
+    return path
+
+
 @pytest.fixture(scope="session")
 def small_cache(tmp_path_factory):
     """A database of 36 real runs, trained once per session (tests/apptest.py)."""

@@ -14,14 +14,6 @@ from scaling.store import EXCLUDED, SCHEMA_VERSION, Store, exchange
 from scaling.workers import jobs
 
 
-@pytest.fixture
-def grid_db(tmp_path):
-    """A fresh database holding the shipped exercise grid (528 real runs), imported as `scaling import` does."""
-    path = tmp_path / "runs.duckdb"
-    services.import_file(Store(path), exchange.SHIPPED)
-    return path
-
-
 def _fit(db, capsys, *flags) -> dict:
     capsys.readouterr()
     assert main(["fit", "--db", str(db), "--dropout", "0", "--bootstrap", "0", "--json", *flags]) == 0

@@ -10,14 +10,13 @@ from apptest import APP, _ok
 
 from scaling import services
 from scaling.core.config import RunConfig
-from scaling.store import EXCLUDED, Store, exchange
+from scaling.store import EXCLUDED, Store
 from scaling.workers import jobs
 
 
 @pytest.fixture
-def grid_app(tmp_path, monkeypatch):
-    path = tmp_path / "runs.duckdb"
-    services.import_file(Store(path), exchange.SHIPPED)
+def grid_app(grid_db, monkeypatch):
+    path = grid_db
     monkeypatch.setenv("SCALING_DB", str(path))
     from streamlit.testing.v1 import AppTest
 

@@ -5,16 +5,7 @@ import os
 
 import pytest
 
-from scaling import services
 from scaling.cli import main
-from scaling.store import Store, exchange
-
-
-@pytest.fixture
-def grid_db(tmp_path):
-    path = tmp_path / "runs.duckdb"
-    services.import_file(Store(path), exchange.SHIPPED)
-    return path
 
 
 def _fit_alpha(db, capsys, *flags) -> float:
