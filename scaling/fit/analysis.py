@@ -352,10 +352,19 @@ def _debiased(an: Analysis, n_sim: int, seed: int) -> Analysis:
     for m, nf in an.nopt.items():
         if nf.ok:
             a, i = b.correct(f"a_{m}", nf.a, nf.interval)
-            nopt[m] = dataclasses.replace(nf, a=a, interval=i)
+            nopt[m] = dataclasses.replace(nf, a=a, k=_pivot(nf, a), interval=i)
             if i is not None:
                 iv[f"a_{m}"] = i
     return dataclasses.replace(an, nopt=nopt, intervals=iv, bias=b)
+
+
+def _pivot(nf, a: float) -> float:
+    """k for slope `a` with the line kept where the data is: through the fit's own value at the
+    geometric mean of its budgets (a slope shifted about C = 1 FLOP would leave the points far away)."""
+    if nf.points is None or not len(nf.points) or not math.isfinite(a):
+        return nf.k
+    log_c = float(np.mean(np.log(nf.points["C"].to_numpy(float))))
+    return float(nf.k * math.exp((nf.a - a) * log_c))
 
 
 def selection_noise(p: Prepared) -> SeedNoise:

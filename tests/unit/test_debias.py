@@ -2,6 +2,7 @@
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from scaling.fit import analyze, synthetic_sweep
@@ -43,6 +44,10 @@ def test_analyze_with_debias_shifts_each_estimate_and_interval_by_its_bias():
         b = an.bias.bias[f"a_{m}"]
         assert an.nopt[m].a == pytest.approx(plain.nopt[m].a - b)
         assert an.intervals[f"a_{m}"].lo == pytest.approx(plain.intervals[f"a_{m}"].lo - b)
+        # the shifted line still runs through its points: it pivots at their geometric mean, not at C = 1
+        logc = np.log(an.nopt[m].points["C"].to_numpy(float))
+        mid = float(np.exp(logc.mean()))
+        assert an.nopt[m].predict(mid) == pytest.approx(plain.nopt[m].predict(mid), rel=1e-9)
     assert an.nopt["parametric"].a == plain.nopt["parametric"].a  # within 0.01 of its truth: not shifted
     assert an.to_dict()["bias"]["n_sim"] == 6 and "bias at the measured noise" in an.accounted()[-1]
     # by default the shift comes with the intervals, never with a point estimate alone
