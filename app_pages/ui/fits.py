@@ -1,4 +1,6 @@
-"""Fits cached per database, data version and selection, shared by every session.
+"""Fits cached per database, data version and selection, shared by every session; those that take
+seconds (a bootstrap, a study, a backtest's resamples) run in the worker process (services.background),
+so the server stays free to draw every other page.
 
 Held as objects (st.cache_resource), not pickled: the results are frozen dataclasses never mutated,
 so a hit costs nothing (st.cache_data would unpickle a copy every rerun). The DataFrames ride along
@@ -15,6 +17,7 @@ import streamlit as st
 
 from scaling import services
 from scaling.core import settings
+from scaling.services import background
 from scaling.store import Store
 
 # Bootstrap resamples on the pages. 0 switches the intervals off (benchmarks/bench_app.py times the
@@ -37,8 +40,8 @@ def analysis(s: Store, version, sel, runs, curves, n_boot: int = 0, slot=None):
     # notes and replay them on every hit, into a placeholder of a run long gone
     page = contextvars.copy_context()
 
-    def progress(i, n):
-        page.run(slot.caption, f"95% intervals: {i} of {n} bootstrap resamples…")
+    def progress(i, n):  # called every fraction of a second: each call is where a moved slider stops this run
+        page.run(slot.caption, f"95% intervals: {i} of {n} bootstrap resamples…" if n else "95% intervals: computing…")
 
     slot.caption("95% intervals: computing…")  # what a session waiting for another's bootstrap shows
     result = _analysis(str(s.path), version, sel, n_boot, runs, curves, progress)
@@ -65,7 +68,8 @@ _FINISHED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 @st.cache_resource(max_entries=MAX_SHARED, show_spinner=False)
 def _analysis(path: str, version: tuple, sel: services.Selection, n_boot: int, _runs, _curves, _progress):
     try:
-        result = services.analysis(_runs, _curves, sel, n_boot=n_boot, progress=_progress)
+        result = (background.run(services.analysis, _runs, _curves, sel, n_boot=n_boot, progress=_progress)
+                  if n_boot else services.analysis(_runs, _curves, sel))
     except services.SelectionError as e:
         return e.with_traceback(None)  # a result too; its frames would keep the fit's arrays alive
     _FINISHED[(path, version, sel, n_boot)] = result
@@ -160,7 +164,8 @@ _BACKTESTS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # as _F
 @st.cache_resource(max_entries=32, show_spinner=False)
 def _backtest(path: str, version: tuple, sel: services.Selection, octaves: float, n_boot: int, _runs):
     try:
-        result = services.backtest(_runs, sel, octaves, n_boot)
+        result = (background.run(services.backtest, _runs, sel, octaves, n_boot) if n_boot
+                  else services.backtest(_runs, sel, octaves))
     except ValueError as e:
         return e
     _BACKTESTS[(path, version, sel, octaves, n_boot)] = result
@@ -174,4 +179,4 @@ def study_answer(s: Store, key: str, runs, n_boot: int):
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _study_answer(path: str, signature: tuple, key: str, n_boot: int, _runs):
-    return services.studies.answer(key, _runs, n_boot=n_boot)
+    return background.run(services.studies.answer, key, _runs, n_boot=n_boot)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from scaling import charts, services
+from scaling.services import background
 from scaling.store import Store
 
 from .cards import chart
@@ -20,7 +21,8 @@ TARGETS = {"a": "a, the N_opt exponent (the verdict's answer)", "alpha_C": "α_C
 def _plan(path: str, version: tuple, sel, share: float, target: str, _runs, _curves, _an):
     total = float(services.chart_runs(_runs, sel)["flops"].sum())
     try:
-        return services.planner.plan_runs(_runs, _curves, sel, (share * total, "FLOP"), target, an=_an)
+        # seconds of simulation: in the worker process, so the server keeps drawing other pages
+        return background.run(services.planner.plan_runs, _runs, _curves, sel, (share * total, "FLOP"), target, an=_an)
     except ValueError as e:
         return e
 

@@ -9,6 +9,7 @@ from apptest import APP, ROOT, SMALL, _ok, _w, build_small_cache  # noqa: F401  
 
 from scaling import services
 from scaling.core import grid
+from scaling.services import background
 from scaling.store import Store
 from scaling.workers import jobs
 
@@ -47,8 +48,8 @@ def test_a_selection_with_its_intervals_done_is_drawn_once_and_shared(app, small
     app.run()
     _ok(app)
     calls = []
-    real, real_points = services.analysis, services.point_estimates
-    monkeypatch.setattr(services, "analysis", lambda *a, **k: calls.append("intervals") or real(*a, **k))
+    real, real_points = background.run, services.point_estimates  # the intervals' fits run in the worker
+    monkeypatch.setattr(background, "run", lambda *a, **k: calls.append("intervals") or real(*a, **k))
     monkeypatch.setattr(services, "point_estimates", lambda *a, **k: calls.append("points") or real_points(*a, **k))
     from streamlit.testing.v1 import AppTest
 
@@ -62,7 +63,7 @@ def test_a_selection_with_its_intervals_done_is_drawn_once_and_shared(app, small
     version = services.data_version(runs)
     gate = threading.Event()
     calls.clear()
-    monkeypatch.setattr(services, "analysis", lambda *a, **k: gate.wait(10) and calls.append("fit") or real(*a, **k))
+    monkeypatch.setattr(background, "run", lambda *a, **k: gate.wait(10) and calls.append("fit") or real(*a, **k))
     out = []
     threads = [threading.Thread(target=lambda: out.append(fits.analysis(store, version, sel, runs, None, n_boot=4)))
                for _ in range(2)]

@@ -1,0 +1,125 @@
+"""Long fits (a bootstrap, a study, a backtest's resamples) in one worker process.
+
+Why a process: numpy in a loop of small fits holds the GIL most of the time, so a bootstrap run in
+the app's own process slows everything else the server does: its event loop (static files, the
+websocket) and every other session's page. In the worker it costs the server only a poll.
+
+One worker (a second core stays with the server) takes one job at a time; the caller waits,
+polling, and a `progress(i, n)` that raises (a page whose user moved a slider meanwhile) cancels
+the job: a signal interrupts the worker between two numpy calls, so a stale job does not hold up
+the next one.
+"""
+from __future__ import annotations
+
+import itertools
+import multiprocessing as mp
+import os
+import signal
+import threading
+from concurrent.futures import ProcessPoolExecutor, TimeoutError
+from concurrent.futures.process import BrokenProcessPool
+
+POLL_S = 0.2  # how often a waiting caller reports progress (each report is where a page run can stop)
+_PID, _JOB, _DONE, _TOTAL, _CANCEL = range(5)  # slots of the shared array
+
+
+class Cancelled(Exception):
+    """Raised in the worker when its job was cancelled."""
+
+
+_lock = threading.Lock()
+_jobs = itertools.count(1)
+_pool: ProcessPoolExecutor | None = None
+_shared = None  # the shared array: worker pid, its job, resamples done and in all, the job to cancel
+
+
+def run(fn, *args, progress=None, **kw):
+    """fn(*args, **kw) in the worker process, its result (or its exception) here.
+
+    fn and its arguments are pickled: fn must be a module-level function. With `progress`, fn is
+    given a progress callback (fit.analyze's), and progress(i, n) is called here each time it has
+    moved and at least every POLL_S seconds; if it raises, the job is cancelled and the exception
+    goes on (progress(0, 0): not started yet). A worker that died (killed, out of memory) is replaced,
+    and the job runs once more. A job without `progress` cannot be cancelled: the caller waits for it."""
+    for attempt in (0, 1):
+        job = next(_jobs)
+        pool, shared = _worker()
+        try:
+            fut = pool.submit(_call, job, fn, args, kw, progress is not None)
+        except BrokenProcessPool:
+            _reset(pool)
+            continue
+        try:
+            while True:
+                try:
+                    return fut.result(timeout=POLL_S)
+                except TimeoutError:
+                    pass
+                if progress is not None:
+                    progress(*((shared[_DONE], shared[_TOTAL]) if shared[_JOB] == job else (0, 0)))
+        except BrokenProcessPool:
+            _reset(pool)
+            if attempt:
+                raise
+        except BaseException:
+            _cancel(job, fut, shared)
+            raise
+
+
+def _worker():
+    global _pool, _shared
+    with _lock:
+        if _pool is None:
+            # not fork: the server has threads; not spawn: it would run the main module again (pytest, a CLI)
+            ctx = mp.get_context("forkserver")
+            ctx.set_forkserver_preload(["scaling.services"])  # imported once; a replaced worker starts at once
+            _shared = ctx.Array("q", 5, lock=False)
+            _pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=_init, initargs=(_shared,))
+        return _pool, _shared
+
+
+def _reset(pool) -> None:
+    global _pool
+    with _lock:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _cancel(job: int, fut, shared) -> None:
+    shared[_CANCEL] = job
+    if not fut.cancel() and shared[_JOB] == job and shared[_PID]:
+        try:
+            os.kill(shared[_PID], signal.SIGUSR1)
+        except ProcessLookupError:
+            pass
+
+
+# --- in the worker ---------------------------------------------------------------------------------
+
+def _init(shared) -> None:
+    global _shared
+    _shared = shared
+    shared[_PID] = os.getpid()
+    signal.signal(signal.SIGUSR1, _on_cancel)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C in the server's terminal is the server's
+
+
+def _on_cancel(signum, frame) -> None:
+    if _shared[_JOB] and _shared[_CANCEL] == _shared[_JOB]:
+        raise Cancelled(f"job {_shared[_JOB]} cancelled")
+
+
+def _call(job: int, fn, args, kw, with_progress: bool):
+    _shared[_DONE] = _shared[_TOTAL] = 0
+    try:
+        _shared[_JOB] = job
+        if _shared[_CANCEL] == job:  # cancelled while it waited
+            raise Cancelled(f"job {job} cancelled")
+        return fn(*args, **({**kw, "progress": _progress} if with_progress else kw))
+    finally:
+        _shared[_JOB] = 0
+
+
+def _progress(i: int, n: int) -> None:
+    _shared[_DONE], _shared[_TOTAL] = i, n
