@@ -83,3 +83,5 @@ if boot and done is None:
     ui.analysis(s, version, sel, runs, curves, n_boot=boot, slot=interval_note)
     if ui.cached_analysis(s, version, sel, boot) is not None:
         st.rerun()
+elif not wait:  # every fit of this view done: the next slider step's, while the user reads this one
+    ui.fit_ahead(s, version, sel, runs, curves)

@@ -98,7 +98,7 @@ for line in an.accounted()[1 if an.law_choice else 0:]:  # the form's uncertaint
     c2.caption(services.md_text(services.sentence(line)))
 
 st.subheader("Backtest: fit below a compute cut-off, predict the frontier above it")
-hold = services.hold_out(runs, sel)
+hold = ui.hold_out(s, version, sel, runs)
 # the default holds out at least 3 frontier configurations where the grid allows; a new default is a new slider
 octaves = st.slider("Hold out the top octaves of compute", 1.0, 8.0, hold.octaves, 0.5, key=f"fl_octaves_{hold.octaves:g}",
                     help="an octave is a factor of 2: 2 holds out the last factor of 4 of the compute range; the "
@@ -137,11 +137,15 @@ ui.notebook_button(d2, s, runs, sel, ui.BOOT, "Fit lab")  # this fit and these c
 ui.plan_panel(s, version, sel, runs, curves, an, "fit_lab")  # the next runs; their predictions scored below
 ui.prediction_scores(s)
 
-if done is None or bt_done is None:  # the intervals and bands, then a rerun that draws them
+bands = bt_done is None and not isinstance(bt, ValueError)  # a selection that cannot be backtested has no bands
+if done is None or bands:  # the intervals and bands, then a rerun that draws them
     if done is None:
         ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT, slot=progress)
-    with progress, st.spinner("backtesting each law and estimator, with bands…"):
-        ui.backtest(s, version, sel, runs, octaves, n_boot=ui.BOOT // 2)
+    if bands:
+        with progress, st.spinner("backtesting each law and estimator, with bands…"):
+            ui.backtest(s, version, sel, runs, octaves, n_boot=ui.BOOT // 2)
     if ui.cached_analysis(s, version, sel, ui.BOOT) is not None and (
-            ui.cached_backtest(s, version, sel, octaves, ui.BOOT // 2) is not None or isinstance(bt, ValueError)):
+            not bands or ui.cached_backtest(s, version, sel, octaves, ui.BOOT // 2) is not None):
         st.rerun()
+else:  # every fit of this view done: the next slider step's, while the user reads this one
+    ui.fit_ahead(s, version, sel, runs, curves, backtests=True)

@@ -27,6 +27,8 @@ from .fits import (
            bracketing,
            cached_analysis,
            cached_backtest,
+           fit_ahead,
+           hold_out,
            lr_offer,
            point_estimates,
            study_answer,
@@ -43,7 +45,7 @@ from .start import first_runs
 from .sweeps import intervals_wait, remember_sweep, running_sweeps, sweep_active, sweeps_section, training_now
 
 __all__ = ["annotate_runs", "excluded_caption", "notebook_button", "past_sweeps", "shipped_offer", "show_toast",
-           "BOOT", "analysis", "backtest", "bracketing", "cached_analysis", "cached_backtest", "card_row", "chart", "chart_row", "device",
+           "BOOT", "analysis", "backtest", "bracketing", "cached_analysis", "cached_backtest", "card_row", "fit_ahead", "hold_out", "chart", "chart_row", "device",
            "download", "exponent_card", "first_runs", "guarded", "interval_note", "intervals_wait", "load_curves",
            "load_runs", "lr_offer", "pick_chart", "plan_panel", "point_estimates", "run_overlay", "prediction_scores", "remember_sweep", "running_sweeps", "selection_controls",
            "set_estimator", "set_selection", "snapshot", "store", "study_answer", "sweep_active", "sweeps_section",

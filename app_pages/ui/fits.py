@@ -10,6 +10,7 @@ session asking for it meanwhile waits for the first, and a run stopped mid-way c
 from __future__ import annotations
 
 import contextvars
+import functools
 import weakref
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ import streamlit as st
 
 from scaling import services
 from scaling.core import settings
-from scaling.services import background
+from scaling.services import background, nearby
 from scaling.store import Store
 
 # Bootstrap resamples on the pages. 0 switches the intervals off (benchmarks/bench_app.py times the
@@ -55,8 +56,40 @@ def cached_analysis(s: Store, version, sel, n_boot: int):
 
 
 def point_estimates(s: Store, version, sel, runs, curves):
-    """Explore's first draw: seed means, frontier, the loss law and one N_opt estimator."""
+    """Explore's first draw: seed means, frontier, the loss law and one N_opt estimator (found ready
+    where a page fitted it ahead: fit_ahead)."""
     return _point_estimates(str(s.path), version, sel, runs, curves)
+
+
+def fit_ahead(s: Store, version, sel, runs, curves, backtests: bool = False) -> None:
+    """Fit what a page draws first (services.nearby.first_draw: the point estimates; with `backtests`,
+    Fit lab's default backtest too) for the selections one widget step from `sel`, in the worker while
+    the page is read: the next slider step finds them done. Those asked for by an earlier page run and
+    not started yet are dropped. A page asks for this once its own fits are done."""
+    path = str(s.path)
+    background.drop_ahead()
+    for n in nearby.neighbours(sel, services.options(runs, sel.dataset)):
+        key = (path, version, n)
+        have_points = key in _POINTS or key in _AHEAD
+        have_hold = key in _HOLDS or key + ("hold",) in _AHEAD
+        if not have_points or (backtests and not have_hold):
+            background.ahead(nearby.first_draw, runs, curves, n, backtests, done=functools.partial(_landed, key))
+
+
+def _landed(key, first) -> None:
+    """A neighbour's first draw, kept until a page asks for it (the oldest go first)."""
+    path, version, sel = key
+    for k, v in ((key, first.points), (key + ("hold",), first.hold)):
+        if v is not None:
+            _AHEAD[k] = v
+    if first.hold is not None:
+        _AHEAD[(path, version, sel, first.hold.octaves, 0)] = first.backtest
+    while len(_AHEAD) > 3 * MAX_SHARED:
+        _AHEAD.pop(next(iter(_AHEAD)), None)
+
+
+_AHEAD: dict = {}  # what fit_ahead computed, by its cache's key, until a page asks for it
+_POINTS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # those st.cache_resource holds
 
 
 # The analyses st.cache_resource holds, by key, for cached_analysis to look at: weak, so an entry
@@ -78,10 +111,13 @@ def _analysis(path: str, version: tuple, sel: services.Selection, n_boot: int, _
 
 @st.cache_resource(max_entries=MAX_SHARED, show_spinner=False)
 def _point_estimates(path: str, version: tuple, sel: services.Selection, _runs, _curves):
+    key = (path, version, sel)
     try:
-        return services.point_estimates(_runs, _curves, sel)
+        result = _AHEAD.pop(key, None) or services.point_estimates(_runs, _curves, sel)
     except services.SelectionError as e:
         return e.with_traceback(None)
+    _POINTS[key] = result
+    return result
 
 
 @dataclass(frozen=True)
@@ -153,6 +189,21 @@ def backtest(s: Store, version, sel, runs, octaves: float, n_boot: int = 0):
     return _backtest(str(s.path), version, sel, octaves, n_boot, runs)
 
 
+def hold_out(s: Store, version, sel, runs):
+    """services.hold_out (the backtest's default cut-off), cached per selection."""
+    return _hold_out(str(s.path), version, sel, runs)
+
+
+@st.cache_resource(max_entries=MAX_SHARED, show_spinner=False)
+def _hold_out(path: str, version: tuple, sel: services.Selection, _runs):
+    hold = _AHEAD.pop((path, version, sel, "hold"), None) or services.hold_out(_runs, sel)
+    _HOLDS[(path, version, sel)] = hold
+    return hold
+
+
+_HOLDS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # those st.cache_resource holds
+
+
 def cached_backtest(s: Store, version, sel, octaves: float, n_boot: int):
     """backtest() already computed for these arguments and still cached, else None (never computes)."""
     return _BACKTESTS.get((str(s.path), version, sel, octaves, n_boot))
@@ -164,8 +215,11 @@ _BACKTESTS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # as _F
 @st.cache_resource(max_entries=32, show_spinner=False)
 def _backtest(path: str, version: tuple, sel: services.Selection, octaves: float, n_boot: int, _runs):
     try:
-        result = (background.run(services.backtest, _runs, sel, octaves, n_boot) if n_boot
-                  else services.backtest(_runs, sel, octaves))
+        ahead = None if n_boot else _AHEAD.pop((path, version, sel, octaves, 0), None)
+        if isinstance(ahead, ValueError):
+            raise ahead
+        result = ahead or (background.run(services.backtest, _runs, sel, octaves, n_boot) if n_boot
+                           else services.backtest(_runs, sel, octaves))
     except ValueError as e:
         return e
     _BACKTESTS[(path, version, sel, octaves, n_boot)] = result

@@ -30,6 +30,7 @@ class Cancelled(Exception):
 _lock = threading.Lock()
 _jobs = itertools.count(1)
 _pool: ProcessPoolExecutor | None = None
+_queued_ahead: list = []  # futures of ahead(): cancelled by anything asked for in earnest
 _shared = None  # the shared array: worker pid, its job, resamples done and in all, the job to cancel
 
 
@@ -41,6 +42,7 @@ def run(fn, *args, progress=None, **kw):
     moved and at least every POLL_S seconds; if it raises, the job is cancelled and the exception
     goes on (progress(0, 0): not started yet). A worker that died (killed, out of memory) is replaced,
     and the job runs once more. A job without `progress` cannot be cancelled: the caller waits for it."""
+    drop_ahead()  # what a caller waits for goes before the fits done ahead
     for attempt in (0, 1):
         job = next(_jobs)
         pool, shared = _worker()
@@ -64,6 +66,27 @@ def run(fn, *args, progress=None, **kw):
         except BaseException:
             _cancel(job, fut, shared)
             raise
+
+
+def ahead(fn, *args, done, **kw) -> None:
+    """fn(*args, **kw) in the worker when it has nothing else to do, then done(result) in a thread of
+    this process (not called if fn raises). Dropped, if not started yet, by the next run() or drop_ahead().
+    For fits computed ahead of need (a page's neighbouring selections)."""
+    try:
+        fut = _worker()[0].submit(_call, next(_jobs), fn, args, kw, False)
+    except BrokenProcessPool:
+        return
+    fut.add_done_callback(lambda f: f.cancelled() or f.exception() is not None or done(f.result()))
+    with _lock:
+        _queued_ahead.append(fut)
+
+
+def drop_ahead() -> None:
+    """Drop the fits asked for ahead and not started yet (a page asking for new ones calls it first)."""
+    with _lock:
+        pending, _queued_ahead[:] = list(_queued_ahead), []
+    for f in pending:
+        f.cancel()
 
 
 def _worker():
