@@ -590,3 +590,13 @@ def test_the_compute_convention_is_a_choice_in_the_sidebar_and_the_link(app):
     _ok(app)
     assert app.query_params["c"] in ("6nd", ["6nd"])
     assert _metric(app, "α_C") != alpha_3fd  # every fit recounted, not only a label
+
+
+def test_fit_lab_settles_on_a_selection_that_cannot_be_backtested(app):
+    """One width: the backtest has too few configurations. The page draws, says so, and its run ends (it
+    reran itself forever, waiting for bands that never come)."""
+    app.switch_page("app_pages/fit_lab.py")
+    app.query_params["w"] = "0:1"
+    app.run(timeout=60)
+    _ok(app)
+    assert any("Cannot backtest this selection" in w.value for w in app.warning)
