@@ -12,6 +12,7 @@ the next one.
 from __future__ import annotations
 
 import itertools
+import logging
 import multiprocessing as mp
 import os
 import signal
@@ -19,6 +20,7 @@ import threading
 from concurrent.futures import ProcessPoolExecutor, TimeoutError
 from concurrent.futures.process import BrokenProcessPool
 
+log = logging.getLogger(__name__)
 POLL_S = 0.2  # how often a waiting caller reports progress (each report is where a page run can stop)
 _PID, _JOB, _DONE, _TOTAL, _CANCEL = range(5)  # slots of the shared array
 
@@ -41,9 +43,10 @@ def run(fn, *args, progress=None, **kw):
     given a progress callback (fit.analyze's), and progress(i, n) is called here each time it has
     moved and at least every POLL_S seconds; if it raises, the job is cancelled and the exception
     goes on (progress(0, 0): not started yet). A worker that died (killed, out of memory) is replaced,
-    and the job runs once more. A job without `progress` cannot be cancelled: the caller waits for it."""
+    and the job runs once more (then, if it dies again, here). A job without `progress` cannot be
+    cancelled: the caller waits for it."""
     drop_ahead()  # what a caller waits for goes before the fits done ahead
-    for attempt in (0, 1):
+    for _ in range(2):
         job = next(_jobs)
         pool, shared = _worker()
         try:
@@ -61,11 +64,13 @@ def run(fn, *args, progress=None, **kw):
                     progress(*((shared[_DONE], shared[_TOTAL]) if shared[_JOB] == job else (0, 0)))
         except BrokenProcessPool:
             _reset(pool)
-            if attempt:
-                raise
         except BaseException:
             _cancel(job, fut, shared)
             raise
+    # no worker can be started here (or it dies at once): the job runs in this process, as it would
+    # without one, rather than not at all
+    log.warning("the worker process for long fits died twice: running %s in the server", fn.__name__)
+    return fn(*args, **({**kw, "progress": progress} if progress is not None else kw))
 
 
 def ahead(fn, *args, done, **kw) -> None:
