@@ -92,3 +92,29 @@ def test_lazy_names_are_the_modules_objects():
     assert "analyze" in dir(fit)
     with pytest.raises(AttributeError, match="no_such_name"):
         services.no_such_name  # noqa: B018
+
+
+def test_normal_quantiles_without_scipy_stats():
+    """The bias-corrected interval and the planner's misfit chance use scipy.special's normal CDF and
+    quantile: the numbers scipy.stats.norm gives, bit for bit, without importing scipy.stats."""
+    out = json.loads(_python("""
+        import json, sys
+        import numpy as np
+        import scaling.fit.planner
+        from scaling.fit.intervals import bootstrap_interval
+
+        rng = np.random.default_rng(0)
+        got = [bootstrap_interval(rng.lognormal(0, 1, 200), 1.3, method="bc") for _ in range(20)]
+        loaded = "scipy.stats" in sys.modules
+        from scipy.stats import norm
+
+        rng = np.random.default_rng(0)
+        same = []
+        for iv in got:
+            s = rng.lognormal(0, 1, 200)
+            z0 = norm.ppf(np.clip((np.sum(s < 1.3) + 0.5 * np.sum(s == 1.3)) / s.size, 1 / 400, 1 - 1 / 400))
+            lo, hi = np.quantile(s, norm.cdf(2 * z0 + norm.ppf(np.array([(1 - 0.95) / 2, (1 + 0.95) / 2]))))
+            same.append(float(lo) == iv.lo and float(hi) == iv.hi)
+        print(json.dumps([loaded, same]))
+        """))
+    assert out == [False, [True] * 20]
