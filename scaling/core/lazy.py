@@ -3,15 +3,17 @@ costs that name's module, not every module the package names: the app's first ch
 
     __getattr__, __dir__, __all__ = lazy.attach(__name__, {".answers": "analysis point_estimates", ...})
 
-A name that is also a submodule's name (fit.backtest the function, fit/backtest.py the module) must
-be imported eagerly instead: Python binds a submodule to its package's attribute when it is first
-imported, and a module attribute never reaches __getattr__ (tests/unit/test_lazy_imports.py checks).
+A name that is also a submodule's name (fit.backtest the function, fit/backtest.py the module) stays
+the function: Python binds a submodule to its package's attribute when it is first imported, and the
+package's module class (the documented way to customise a module's attribute setting) declines that
+one binding (tests/unit/test_lazy_imports.py checks every name after every submodule is imported).
 """
 from __future__ import annotations
 
 import importlib
 import importlib.util
 import sys
+import types
 from collections.abc import Callable, Iterable
 
 
@@ -46,4 +48,11 @@ def attach(package: str, names: dict[str, str], submodules: Iterable[str] = ()
     def __dir__() -> list[str]:
         return sorted({*sys.modules[package].__dict__, *where, *subs})
 
+    class Package(types.ModuleType):
+        def __setattr__(self, name: str, value: object) -> None:
+            if name in where and isinstance(value, types.ModuleType) and value.__name__ == f"{package}.{name}":
+                return  # the import system binding fit/backtest.py over fit.backtest, the function
+            super().__setattr__(name, value)
+
+    sys.modules[package].__class__ = Package
     return __getattr__, __dir__, [*where, *subs]

@@ -37,14 +37,11 @@ raises ValueError; an estimator that cannot answer returns ok=False and a reason
 """
 from scaling.core import lazy
 
-# eager: these functions share their modules' names (scaling.core.lazy), and every fit needs them anyway
-from scaling.fit.backtest import BACKTEST_MODELS, MIN_HELDOUT, Backtest, HoldOut, backtest, hold_out
-from scaling.fit.compare import COMPARED, Comparison, compare, comparison_table
-from scaling.fit.verdict import Verdict, verdict
-
-# The rest on first use: the planner, the studies and Your curves wait until a page asks for them.
+# Imported on first use (scaling.core.lazy): the planner, the studies and Your curves wait until a page asks.
 __getattr__, __dir__, __all__ = lazy.attach(__name__, {
     ".analysis": "Analysis BootstrapResult analyze bootstrap",
+    ".backtest": "BACKTEST_MODELS MIN_HELDOUT Backtest HoldOut backtest hold_out",
+    ".compare": "COMPARED Comparison compare comparison_table",
     ".estimate": "ESTIMATORS NOPT_NAMES QUANTITIES",
     ".intervals": "Interval bootstrap_interval",
     ".nopt": "NoptFit isoflop_profiles nopt_envelope nopt_isoflop nopt_parametric",
@@ -56,6 +53,5 @@ __getattr__, __dir__, __all__ = lazy.attach(__name__, {
     ".synthetic": "synthetic_sweep",
     ".table_fit": "fit_table",
     ".tuning": "Tuning lr_tuning",
+    ".verdict": "Verdict verdict",
 }, submodules=("studies",))  # fit.studies.study(key, runs) and one function per study
-__all__ += ["BACKTEST_MODELS", "MIN_HELDOUT", "Backtest", "HoldOut", "backtest", "hold_out", "COMPARED", "Comparison",
-            "compare", "comparison_table", "Verdict", "verdict"]

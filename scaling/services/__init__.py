@@ -19,7 +19,6 @@
     run_detail.py the runs behind a chart's clicked point: configuration, where they trained, their curves
 """
 from scaling.core import lazy
-from scaling.services.bracket import Bracket, bracket, next_lr_configs  # eager: bracket is also a module's name
 
 # Imported on first use: a page's first chart needs the answers and the selection, not the planner,
 # the studies or Your curves (scaling.core.lazy).
@@ -30,6 +29,7 @@ __getattr__, __dir__, __all__ = lazy.attach(__name__, {
     ".answers": "MIN_HELDOUT Coverage analysis backtest chart_runs common_range common_range_all comparison_table "
                 "coverage explain_form_free headline hold_out isoflop_profiles law_band law_line lr_tuning nopt_band "
                 "nopt_data_points parametric_residuals point_estimates shown_nopt verdict",
+    ".bracket": "Bracket bracket next_lr_configs",
     ".device": "DeviceInfo cluster_line cpu_path_line device_info",
     ".grids": "LR_SCAN QUICK_CPU QUICK_GPU GridSpec parse_count quick_grid",
     ".imports": "Shipped export_bytes import_file imported_note shipped",
@@ -41,4 +41,3 @@ __getattr__, __dir__, __all__ = lazy.attach(__name__, {
     ".sweeps": "SweepStatus bootstrap_waits past_sweeps queue_runs requeue_sweep stale_configs start_sweep "
                "start_worker sweep_status wait_sweep worker_pid",
 }, submodules=("annotations", "curves", "notebook", "planner", "run_detail", "studies"))  # services.studies.preset
-__all__ += ["Bracket", "bracket", "next_lr_configs"]
