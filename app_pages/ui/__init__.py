@@ -18,35 +18,22 @@ them and draws widgets.
     run_detail.py     a chart whose points open their runs (a dialog), and the Runs page's overlay of ticked runs
     compare_parts.py  Compare's exponent cards and chart (2 to 5 selections), from the point estimates, then with intervals
 """
-from .annotations import annotate_runs, excluded_caption, past_sweeps, shipped_offer, show_toast
-from .cards import chart, download, exponent_card, interval_note
-from .fits import (
-           BOOT,
-           analysis,
-           backtest,
-           bracketing,
-           cached_analysis,
-           cached_backtest,
-           fit_ahead,
-           hold_out,
-           lr_offer,
-           point_estimates,
-           study_answer,
-)
-from .layout import card_row, chart_row
-from .notebook import notebook_button
-from .planner import plan_panel, prediction_scores
-from .reads import device, guarded, load_curves, load_runs, snapshot, store
-from .routing import through_app
-from .run_detail import overlay as run_overlay
-from .run_detail import pick_chart
-from .selection import selection_controls, set_estimator, set_selection, write_url
-from .start import first_runs
-from .sweeps import intervals_wait, remember_sweep, running_sweeps, sweep_active, sweeps_section, training_now
+from scaling.core import lazy
 
-__all__ = ["annotate_runs", "excluded_caption", "notebook_button", "past_sweeps", "shipped_offer", "show_toast",
-           "BOOT", "analysis", "backtest", "bracketing", "cached_analysis", "cached_backtest", "card_row", "fit_ahead", "hold_out", "chart", "chart_row", "device",
-           "download", "exponent_card", "first_runs", "guarded", "interval_note", "intervals_wait", "load_curves",
-           "load_runs", "lr_offer", "pick_chart", "plan_panel", "point_estimates", "run_overlay", "prediction_scores", "remember_sweep", "running_sweeps", "selection_controls",
-           "set_estimator", "set_selection", "snapshot", "store", "study_answer", "sweep_active", "sweeps_section",
-           "through_app", "training_now", "write_url"]
+# Imported on first use: the app's script imports gate and runtime from here, and a page's first
+# chart then needs only the modules it calls (scaling.core.lazy).
+__getattr__, __dir__, __all__ = lazy.attach(__name__, {
+    ".annotations": "annotate_runs excluded_caption past_sweeps shipped_offer show_toast",
+    ".cards": "chart download exponent_card interval_note",
+    ".fits": "BOOT analysis backtest bracketing cached_analysis cached_backtest fit_ahead hold_out lr_offer point_estimates "
+             "study_answer",
+    ".layout": "card_row chart_row",
+    ".notebook": "notebook_button",
+    ".planner": "plan_panel prediction_scores",
+    ".reads": "device guarded load_curves load_runs snapshot store",
+    ".routing": "through_app",
+    ".run_detail": "overlay as run_overlay pick_chart",
+    ".selection": "selection_controls set_estimator set_selection write_url",
+    ".start": "first_runs",
+    ".sweeps": "intervals_wait remember_sweep running_sweeps sweep_active sweeps_section training_now",
+})

@@ -6,4 +6,5 @@
     paths.py   where files live by default: the run database, the built C kernels
     fmt.py     numbers, equations and reasons as the words a page or the CLI shows; md_text
     text.py    text from files made safe to print on a terminal
+    lazy.py    a package's names imported on first use (services, fit, the pages' ui)
 """

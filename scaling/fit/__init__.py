@@ -35,36 +35,23 @@ with Huber losses and positive parameters. Results are frozen dataclasses with
 .to_dict() (JSON-ready, NaN -> None). Invalid input (NaN, non-positive, too few points)
 raises ValueError; an estimator that cannot answer returns ok=False and a reason.
 """
-from scaling.fit import studies  # fit.studies.study(key, runs) and one function per study
-from scaling.fit.analysis import Analysis, BootstrapResult, analyze, bootstrap
-from scaling.fit.backtest import BACKTEST_MODELS, MIN_HELDOUT, Backtest, HoldOut, backtest, hold_out
-from scaling.fit.compare import COMPARED, Comparison, compare, comparison_table
-from scaling.fit.estimate import ESTIMATORS, NOPT_NAMES, QUANTITIES
-from scaling.fit.intervals import Interval, bootstrap_interval
-from scaling.fit.nopt import NoptFit, isoflop_profiles, nopt_envelope, nopt_isoflop, nopt_parametric
-from scaling.fit.parametric import KaplanFit, ParametricFit, fit_kaplan, fit_parametric
-from scaling.fit.power_law import PowerLawFit, fit_power_law
-from scaling.fit.report import format_analysis
-from scaling.fit.reporting import ReportingBias, reporting_bias
-from scaling.fit.runs import (
-    CONFIG_KEYS,
-    STUDY_KEYS,
-    TUNE_KEYS,
-    Aggregate,
-    ComputeLaw,
-    aggregate,
-    frontier,
-)
-from scaling.fit.synthetic import synthetic_sweep
-from scaling.fit.table_fit import fit_table
-from scaling.fit.tuning import Tuning, lr_tuning
-from scaling.fit.verdict import Verdict, verdict
+from scaling.core import lazy
 
-__all__ = [
-    "Aggregate", "Analysis", "BACKTEST_MODELS", "Backtest", "BootstrapResult", "COMPARED", "CONFIG_KEYS", "Comparison", "ComputeLaw",
-    "ESTIMATORS", "Interval", "NOPT_NAMES", "STUDY_KEYS", "TUNE_KEYS",
-    "KaplanFit", "NoptFit", "ParametricFit", "PowerLawFit", "QUANTITIES", "ReportingBias", "Tuning", "Verdict",
-    "aggregate", "analyze", "backtest", "hold_out", "HoldOut", "MIN_HELDOUT", "bootstrap", "compare", "comparison_table", "fit_kaplan", "fit_parametric",
-    "fit_power_law", "fit_table", "format_analysis", "frontier", "isoflop_profiles", "lr_tuning", "nopt_envelope", "nopt_isoflop",
-    "nopt_parametric", "bootstrap_interval", "reporting_bias", "synthetic_sweep", "studies", "verdict",
-]
+# Imported on first use (scaling.core.lazy): the planner, the studies and Your curves wait until a page asks.
+__getattr__, __dir__, __all__ = lazy.attach(__name__, {
+    ".analysis": "Analysis BootstrapResult analyze bootstrap",
+    ".backtest": "BACKTEST_MODELS MIN_HELDOUT Backtest HoldOut backtest hold_out",
+    ".compare": "COMPARED Comparison compare comparison_table",
+    ".estimate": "ESTIMATORS NOPT_NAMES QUANTITIES",
+    ".intervals": "Interval bootstrap_interval",
+    ".nopt": "NoptFit isoflop_profiles nopt_envelope nopt_isoflop nopt_parametric",
+    ".parametric": "KaplanFit ParametricFit fit_kaplan fit_parametric",
+    ".power_law": "PowerLawFit fit_power_law",
+    ".report": "format_analysis",
+    ".reporting": "ReportingBias reporting_bias",
+    ".runs": "CONFIG_KEYS STUDY_KEYS TUNE_KEYS Aggregate ComputeLaw aggregate frontier",
+    ".synthetic": "synthetic_sweep",
+    ".table_fit": "fit_table",
+    ".tuning": "Tuning lr_tuning",
+    ".verdict": "Verdict verdict",
+}, submodules=("studies",))  # fit.studies.study(key, runs) and one function per study

@@ -100,7 +100,8 @@ def _worker():
         if _pool is None:
             # not fork: the server has threads; not spawn: it would run the main module again (pytest, a CLI)
             ctx = mp.get_context("forkserver")
-            ctx.set_forkserver_preload(["scaling.services"])  # imported once; a replaced worker starts at once
+            # imported once, in the fork server: every worker starts with the fits loaded
+            ctx.set_forkserver_preload(["scaling.services.answers", "scaling.services.nearby", "scaling.services.studies"])
             _shared = ctx.Array("q", 5, lock=False)
             _pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=_init, initargs=(_shared,))
         return _pool, _shared

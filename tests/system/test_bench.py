@@ -56,3 +56,14 @@ def test_lr_scan_tiny_reports_the_best_multiplier_per_width(tmp_path, capsys):
         assert r["seeds"] == 2 and r["best_mult"] in (0.5, 1.0, 2.0) and set(r["losses"]) == {"0.5", "1", "2"}
         assert r["interior"] == (r["best_mult"] == 1.0)
     assert lr_scan.main(args) == 0 and json.loads(capsys.readouterr().out)["trained"] == 0  # all cached
+
+
+def test_bench_first_imports_prints_its_json(capsys):
+    """The first-chart import benchmark runs (one fresh process) and finds none of the later modules."""
+    import bench_first_imports
+
+    assert bench_first_imports.main(["--repeats", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    (v,) = out["versions"].values()
+    assert v["later_modules"] == [] and v["app_modules"] > 0
+    assert v["wall_s"] > 0 and v["cpu_s"] > 0 and v["imports_cpu_s"] > 0

@@ -19,7 +19,7 @@ import math
 from collections import Counter
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtr  # the normal CDF: norm.cdf's numbers without scipy.stats' import
 
 from scaling.fit.planner.world import cell_key
 from scaling.fit.verdict import MISFIT, MISFIT_Z
@@ -88,6 +88,6 @@ class MisfitOdds:
             if sd <= 0:
                 p = float(abs(mean) > limit)
             else:
-                p = float(norm.sf((limit - mean) / sd) + norm.cdf((-limit - mean) / sd))
+                p = float(ndtr(-((limit - mean) / sd)) + ndtr((-limit - mean) / sd))
             keep *= 1.0 - min(max(p, 0.0), 1.0)
         return 1.0 - keep
