@@ -14,7 +14,7 @@ held-out error is within 10% of Huber's where it wins on the shipped grid.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -45,11 +45,15 @@ class FrontierLaws:
         (CHOSEN_LOSS), or '' where none could be scored.
     local_slope : DataFrame
         C (geometric middle of each window of frontier points) and slope (-d ln L / d ln C there).
+    fits : dict
+        (irreducible, Huber delta) -> the PowerLawFit on all frontier points (None where it failed):
+        analyze takes the loss-vs-compute law from here rather than fitting it again.
     """
     table: pd.DataFrame
     best: str
     local_slope: pd.DataFrame
     chosen: str = ""
+    fits: dict = field(default_factory=dict)
 
     @property
     def choice(self) -> tuple[bool, float]:
@@ -83,10 +87,10 @@ def frontier_laws(frontier: pd.DataFrame) -> FrontierLaws:
     C, L = frontier["flops"].to_numpy(float), frontier["val_loss"].to_numpy(float)
     cut = C.max() / 2 ** HELD_OUT_OCTAVES
     below, above = C <= cut, C > cut
-    rows = []
+    rows, fits = [], {}
     for form, irr in (("pure", False), ("irreducible", True)):
         for loss, delta in LOSSES.items():
-            f = _try(C, L, irr, delta)
+            f = fits[irr, delta] = _try(C, L, irr, delta)
             g = _try(C[below], L[below], irr, delta) if above.any() else None
             err = (float(np.sqrt(np.mean(np.log(g.predict(C[above]) / L[above]) ** 2))) if g is not None
                    else math.nan)
@@ -100,4 +104,4 @@ def frontier_laws(frontier: pd.DataFrame) -> FrontierLaws:
     lc, ll = np.log(C[o]), np.log(L[o])
     slopes = [(float(np.exp(lc[i:i + WINDOW].mean())), float(-np.polyfit(lc[i:i + WINDOW], ll[i:i + WINDOW], 1)[0]))
               for i in range(max(len(lc) - WINDOW + 1, 0))]
-    return FrontierLaws(table, best, pd.DataFrame(slopes, columns=["C", "slope"]), chosen)
+    return FrontierLaws(table, best, pd.DataFrame(slopes, columns=["C", "slope"]), chosen, fits)

@@ -12,8 +12,9 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize, nnls
+from scipy.optimize import minimize
 
+from scaling.fit import power_newton
 from scaling.fit.intervals import Interval
 from scaling.fit.optim import LBFGS, check_distinct, check_points, finite_fit, huber, one_blas_thread, positive_array
 from scaling.fit.serialize import jsonable
@@ -97,23 +98,7 @@ def fit_power_law(x, y, irreducible: bool = False, *, delta: float = 1e-2, n_sta
 
     # Starts: for fixed alpha the model is linear in (E, A); NNLS on relative errors.
     # Parameters: (a, alpha) or (a, alpha, e), with A = exp(a) at the centre, E = exp(e).
-    starts = []
-    for al in np.geomspace(1e-3, 4.0, 48) if n_starts > 0 else []:
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            cols = [np.exp(-al * u)] + ([np.ones_like(u)] if irreducible else [])
-            M = np.column_stack(cols) / y[:, None]
-        if not np.isfinite(M).all():  # x spans so many decades that x^-alpha overflows: not a start
-            continue
-        coef, _ = nnls(M, np.ones_like(y))
-        A0 = max(coef[0], 1e-12 * y.min())
-        E0 = max(coef[1], 1e-3 * y.min()) if irreducible else 0.0
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            r = np.log(E0 + A0 * np.exp(-al * u)) - ly
-            p0 = [np.log(A0), al] + ([np.log(E0)] if irreducible else [])
-        if np.isfinite(p0).all():  # y values near the float minimum: A0 underflows, not a start
-            starts.append((huber(r, delta).sum(), p0))
-    starts.sort(key=lambda s: s[0])
-    starts = [p for _, p in starts[:n_starts]]
+    starts = _grid_starts(u, y, ly, irreducible, delta, n_starts) if n_starts > 0 else []
     if init is not None:
         E0 = [np.log(max(init.E, 1e-3 * y.min()))] if irreducible else []
         starts.append([np.log(init.A) - init.alpha * m, max(init.alpha, 1e-3)] + E0)
@@ -121,19 +106,63 @@ def fit_power_law(x, y, irreducible: bool = False, *, delta: float = 1e-2, n_sta
         raise ValueError("a power law: no usable start (x spans too many orders of magnitude)" if n_starts > 0
                          else "need n_starts > 0 or an init fit")
     bounds = [(None, None), (1e-6, 10.0)] + [(None, None)] * irreducible
-    best = None
-    for p0 in starts:
-        sol = minimize(_power_objective, np.array(p0, float), args=(u, ly, delta), bounds=bounds,
-                       **LBFGS)
-        if best is None or sol.fun < best.fun:
-            best = sol
-    a, al = best.x[:2]
+    if irreducible and init is None:  # grid starts: all at once, by Newton's method (power_newton)
+        P, fs = power_newton.minimise(np.array(starts, float), u, ly, delta, bounds[1])
+        best = P[int(np.argmin(np.where(np.isfinite(fs), fs, np.inf)))]
+    else:
+        # A warm start (the bootstrap's) keeps L-BFGS-B's short first steps, which stay in init's basin:
+        # Newton's full steps can reach a neighbouring local minimum of the Huber loss instead (seen on
+        # a resample of the shipped grid's L(N) slice). Also the pure law with alpha at its bound.
+        best = min((minimize(_power_objective, np.array(p0, float), args=(u, ly, delta), bounds=bounds, **LBFGS)
+                    for p0 in starts), key=lambda sol: sol.fun).x
+    a, al = best[:2]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # finite_fit says so below
-        E = float(np.exp(best.x[2])) if irreducible else 0.0
+        E = float(np.exp(best[2])) if irreducible else 0.0
         fit = PowerLawFit(E=E, A=float(np.exp(a + al * m)), alpha=float(al), irreducible=irreducible,
                           n_points=n, residuals=np.zeros(0), x_range=(float(x.min()), float(x.max())))
         fit = dataclasses.replace(fit, residuals=ly - np.log(fit.predict(x)))
     return finite_fit(fit, "a power law", "A", "alpha", *(["E"] if irreducible else []))
+
+
+def _grid_starts(u, y, ly, irreducible: bool, delta: float, n_starts: int) -> list[list[float]]:
+    """The n_starts best of 48 starts, alpha on a grid from 1e-3 to 4 and (A, E) for each by
+    non-negative least squares on relative errors, all alphas at once (for one or two columns
+    NNLS has a closed form: least squares where it is non-negative, else the best single column)."""
+    al = np.geomspace(1e-3, 4.0, 48)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        m0 = np.exp(-al[:, None] * u) / y
+        m1 = np.broadcast_to(1.0 / y, m0.shape)
+        ok = np.isfinite(m0).all(axis=1) & np.isfinite(m1).all(axis=1)  # x^-alpha overflows: not a start
+        one0 = np.maximum(m0.sum(axis=1) / (m0 * m0).sum(axis=1), 0.0)  # the A column alone
+        if irreducible:
+            one1 = np.maximum(m1.sum(axis=1) / (m1 * m1).sum(axis=1), 0.0)
+            # least squares by Gram-Schmidt: stable where the columns are nearly parallel (small alpha)
+            r00 = np.sqrt((m0 * m0).sum(axis=1))
+            q0 = m0 / r00[:, None]
+            r01 = (q0 * m1).sum(axis=1)
+            v = m1 - r01[:, None] * q0
+            r11 = np.sqrt((v * v).sum(axis=1))
+            c1 = (v / r11[:, None]).sum(axis=1) / r11
+            c0 = (q0.sum(axis=1) - r01 * c1) / r00
+            both = (c0 >= 0) & (c1 >= 0) & np.isfinite(c0) & np.isfinite(c1)
+            sq0 = ((m0 * one0[:, None] - 1) ** 2).sum(axis=1)
+            sq1 = ((m1 * one1[:, None] - 1) ** 2).sum(axis=1)
+            pick0 = sq0 <= sq1
+            A0 = np.where(both, c0, np.where(pick0, one0, 0.0))
+            E0 = np.where(both, c1, np.where(pick0, 0.0, one1))
+            A0 = np.maximum(A0, 1e-12 * y.min())
+            E0 = np.maximum(E0, 1e-3 * y.min())
+            P = np.column_stack([np.log(A0), al, np.log(E0)])
+        else:
+            A0 = np.maximum(one0, 1e-12 * y.min())
+            E0 = np.zeros_like(A0)
+            P = np.column_stack([np.log(A0), al])
+        r = np.log(E0[:, None] + A0[:, None] * np.exp(-al[:, None] * u)) - ly
+        loss = huber(r, delta).sum(axis=1)
+    ok &= np.isfinite(P).all(axis=1)  # y values near the float minimum: A0 underflows, not a start
+    idx = np.flatnonzero(ok)
+    idx = idx[np.argsort(loss[idx], kind="stable")][:n_starts]
+    return [list(P[i]) for i in idx]
 
 
 def _huber_line(u, ly, delta, b0=None, iters=200):
