@@ -63,7 +63,7 @@ from scaling.services.answers import (
     shown_nopt,
     verdict,
 )
-from scaling.services.bracket import Bracket, bracket, next_lr_configs
+from scaling.services.bracket import Bracket, bracket, next_lr_configs, next_lr_cost
 from scaling.services.device import DeviceInfo, cluster_line, cpu_path_line, device_info
 from scaling.services.grids import LR_SCAN, QUICK_CPU, QUICK_GPU, GridSpec, parse_count, quick_grid
 from scaling.services.imports import Shipped, export_bytes, import_file, imported_note, shipped
@@ -114,7 +114,7 @@ __all__ = [
     "Options", "Plan", "Selection", "SelectionError", "SweepStatus", "analysis", "backtest", "bootstrap_waits", "explain_form_free", "headline", "hold_out", "MIN_HELDOUT", "sentence", "bracket", "chart_runs", "common_range", "common_range_all", "coverage", "comparison_table", "compute_note", "current",
     "cluster_line", "contrast_labels", "cpu_path_line", "data_version", "describe", "describe_family", "device_info", "equation", "explain_nopt",
     "fit_to_options", "floor_negligible", "fmt_flops", "fmt_num", "fmt_s", "follow_growth", "frac_label",
-    "isoflop_profiles", "law_band", "law_line", "lr_tuning", "md_text", "n_stale", "next_lr_configs", "nopt_band", "nopt_data_points", "options", "parametric_residuals", "parse_count", "parse_params", "plan",
+    "isoflop_profiles", "law_band", "law_line", "lr_tuning", "md_text", "n_stale", "next_lr_configs", "next_lr_cost", "nopt_band", "nopt_data_points", "options", "parametric_residuals", "parse_count", "parse_params", "plan",
     "point_estimates", "queue_runs", "quick_grid", "select", "shown_nopt", "stale_configs", "start_sweep", "start_worker", "sweep_status",
     "TimeModel", "time_model", "verdict", "wait_sweep", "worker_pid",
     "Shipped", "export_bytes", "import_file", "imported_note", "shipped", "studies", "curves",

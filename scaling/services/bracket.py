@@ -102,6 +102,21 @@ def bracket(runs: pd.DataFrame, sel, nopts: dict) -> Bracket:
     return Bracket(configs, tuple(sorted(set(add_w))), tuple(sorted(set(add_f))), tuple(why), tuple(limit))
 
 
+def next_lr_cost(tuning, seeds) -> tuple[int, float]:
+    """(runs, training FLOPs) of next_lr_configs(tuning, seeds), without building every run: a
+    run's compute depends on neither its seed nor its multiplier, so one run per configuration
+    counts for all of its seeds and sides."""
+    n, flops, seen = 0, 0.0, {}
+    for r in tuning.todo.to_dict("records"):
+        fixed = {k: r[k].item() if hasattr(r[k], "item") else r[k] for k in fit.TUNE_KEYS if k in r}
+        key = tuple(sorted(fixed.items()))
+        if key not in seen:
+            seen[key] = RunConfig(seed=0, lr_mult=float(r["next_mult"]), **fixed).flops
+        n += len(seeds)
+        flops += seen[key] * len(seeds)
+    return n, flops
+
+
 def next_lr_configs(tuning, seeds) -> list[RunConfig]:
     """The runs that would tune the configurations not tuned yet (tuning.todo: the next learning-rate
     multiplier out on each side of the best one not tried), for every seed given."""
