@@ -92,12 +92,14 @@ def frontier_laws(frontier: pd.DataFrame) -> FrontierLaws:
         g = done[len(kinds) + i] if above.any() else None
         err = (float(np.sqrt(np.mean(np.log(g.predict(C[above]) / L[above]) ** 2))) if g is not None
                else math.nan)
-        rows.append(dict(form=form, loss=loss, alpha_C=f.alpha if f is not None else math.nan, rmse_heldout=err))
-    table = pd.DataFrame(rows)
-    scored = table.dropna(subset=["rmse_heldout"])
-    best = "" if scored.empty else "{form}, {loss}".format(**scored.loc[scored["rmse_heldout"].idxmin()])
-    robust = scored[scored["loss"] == CHOSEN_LOSS]
-    chosen = "" if robust.empty else "{form}, {loss}".format(**robust.loc[robust["rmse_heldout"].idxmin()])
+        rows.append((form, loss, f.alpha if f is not None else math.nan, err))
+    table = pd.DataFrame(rows, columns=["form", "loss", "alpha_C", "rmse_heldout"])
+    # the lowest held-out error, the first of equals, among all fits and among the Huber ones (in
+    # plain Python: pandas' row selection costs more than the rest on a first draw)
+    scored = [r for r in rows if not math.isnan(r[3])]
+    robust = [r for r in scored if r[1] == CHOSEN_LOSS]
+    best = "" if not scored else "{}, {}".format(*min(scored, key=lambda r: r[3])[:2])
+    chosen = "" if not robust else "{}, {}".format(*min(robust, key=lambda r: r[3])[:2])
     o = np.argsort(C)
     lc, ll = np.log(C[o]), np.log(L[o])
     slopes = pd.DataFrame(columns=["C", "slope"])

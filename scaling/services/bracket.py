@@ -1,6 +1,7 @@
 """Runs to add to a grid: those that would bracket the optimum, and those that would tune the learning rate."""
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass
 
@@ -106,15 +107,16 @@ def next_lr_cost(tuning, seeds) -> tuple[int, float]:
     """(runs, training FLOPs) of next_lr_configs(tuning, seeds), without building every run: a
     run's compute depends on neither its seed nor its multiplier, so one run per configuration
     counts for all of its seeds and sides."""
-    n, flops, seen = 0, 0.0, {}
-    for r in tuning.todo.to_dict("records"):
-        fixed = {k: r[k].item() if hasattr(r[k], "item") else r[k] for k in fit.TUNE_KEYS if k in r}
-        key = tuple(sorted(fixed.items()))
-        if key not in seen:
-            seen[key] = RunConfig(seed=0, lr_mult=float(r["next_mult"]), **fixed).flops
-        n += len(seeds)
-        flops += seen[key] * len(seeds)
-    return n, flops
+    todo = tuning.todo
+    keys = [k for k in fit.TUNE_KEYS if k in todo.columns]
+    rows = list(zip(*(todo[k].tolist() for k in keys))) if len(todo) else []
+    return len(rows) * len(seeds), sum(_flops(tuple(zip(keys, r))) for r in rows) * len(seeds)
+
+
+@functools.lru_cache(maxsize=4096)
+def _flops(fixed: tuple) -> float:
+    """Training FLOPs of the run of these (key, value) fields, any seed and multiplier."""
+    return RunConfig(seed=0, lr_mult=1.0, **dict(fixed)).flops
 
 
 def next_lr_configs(tuning, seeds) -> list[RunConfig]:
