@@ -372,4 +372,4 @@ def selection_noise(p: Prepared) -> SeedNoise:
     """The seed noise of the runs a selection's fits use (each configuration's own seeds)."""
     keys = [k for k in p.family_keys if k in p.runs.columns] + [
         k for k in CONFIG_KEYS if k not in p.family_keys and k in p.runs.columns]
-    return seed_noise(p.runs, keys)
+    return seed_noise(p.runs, [k for k in keys if k not in p.fixed_keys])  # one value splits nothing
