@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from scaling.fit.nopt import envelope_arrays, isoflop_arrays, parametric_arrays
-from scaling.fit.power_law import PowerLawFit, fit_power_law
+from scaling.fit.power_law import DEGENERATE, PowerLawFit, fit_power_law
 from scaling.fit.real_compute import compute_path
 from scaling.fit.runs import Prepared, frontier_mask
 
@@ -72,8 +72,10 @@ def point_estimates(p: Prepared, w: np.ndarray, *, irreducible: bool, init: dict
         return try_fit(fit_power_law, x, y, irreducible, **kw)
 
     r = dict(n_runs=int(cnt[use].sum()), use=use, mean=mean, frontier=fm)
-    if law is not None and "loss_vs_compute" not in skip and law.n_points == fm.sum():
-        # the same points in the frontier's order: the residuals in this order, as a fit here gives them
+    if (law is not None and "loss_vs_compute" not in skip and law.n_points == fm.sum()
+            and not (law.irreducible and law.E < DEGENERATE * L[fm].min())):
+        # the same points in the frontier's order: the residuals in this order, as a fit here gives them.
+        # Not a law with E ~ 0, whose E (any tiny value) depends on the order of the points: fitted again
         r["loss_vs_compute"] = dataclasses.replace(law, residuals=np.log(L[fm]) - np.log(law.predict(C[fm])))
         r["loss_vs_compute_reason"] = ""
     else:
