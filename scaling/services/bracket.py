@@ -1,7 +1,6 @@
 """Runs to add to a grid: those that would bracket the optimum, and those that would tune the learning rate."""
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from dataclasses import dataclass
 
@@ -104,19 +103,22 @@ def bracket(runs: pd.DataFrame, sel, nopts: dict) -> Bracket:
 
 
 def next_lr_cost(tuning, seeds) -> tuple[int, float]:
-    """(runs, training FLOPs) of next_lr_configs(tuning, seeds), without building every run: a
-    run's compute depends on neither its seed nor its multiplier, so one run per configuration
-    counts for all of its seeds and sides."""
+    """(runs, training FLOPs) of next_lr_configs(tuning, seeds), without building every run. A
+    run's compute depends on neither its seed nor its multiplier, and it is FLOPs per example
+    (the model's: everything but the data fraction) times examples (the data's: everything but
+    the width), so a run per width and one per fraction price them all."""
     todo = tuning.todo
     keys = [k for k in fit.TUNE_KEYS if k in todo.columns]
-    rows = list(zip(*(todo[k].tolist() for k in keys))) if len(todo) else []
-    return len(rows) * len(seeds), sum(_flops(tuple(zip(keys, r))) for r in rows) * len(seeds)
-
-
-@functools.lru_cache(maxsize=4096)
-def _flops(fixed: tuple) -> float:
-    """Training FLOPs of the run of these (key, value) fields, any seed and multiplier."""
-    return RunConfig(seed=0, lr_mult=1.0, **dict(fixed)).flops
+    per_example, examples, total = {}, {}, 0.0
+    for row in zip(*(todo[k].tolist() for k in keys)) if len(todo) else ():
+        model = tuple(v for k, v in zip(keys, row) if k != "data_fraction")
+        data = tuple(v for k, v in zip(keys, row) if k != "width_step")
+        if model not in per_example or data not in examples:
+            c = RunConfig(seed=0, lr_mult=1.0, **dict(zip(keys, row)))
+            per_example.setdefault(model, c.flops / c.examples)
+            examples.setdefault(data, c.examples)
+        total += per_example[model] * examples[data]
+    return len(todo) * len(seeds), total * len(seeds)
 
 
 def next_lr_configs(tuning, seeds) -> list[RunConfig]:
