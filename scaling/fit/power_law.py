@@ -161,9 +161,10 @@ class _Job:
 
     def solve(self, P=None, fs=None) -> None:
         """The fit from Newton's optima P (losses fs) of the starts, or else by L-BFGS-B."""
-        if P is not None:
+        ok = P is not None and np.isfinite(fs).any()  # else no start had a finite loss: as before Newton
+        if ok:
             best = P[int(np.argmin(np.where(np.isfinite(fs), fs, np.inf)))]
-        if P is None or best[2] < np.log(DEGENERATE * self.y.min()):
+        if not ok or best[2] < np.log(DEGENERATE * self.y.min()):
             # E ~ 0: the optimum lies at e = -inf, where any solver stops somewhere arbitrary, and there
             # the backtest's near-tie of this law and the pure one breaks on digits far below any answer.
             # L-BFGS-B from scipy's NNLS starts, as before Newton, stops where it always has.
