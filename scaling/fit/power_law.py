@@ -168,7 +168,7 @@ class _Job:
             # E ~ 0: the optimum lies at e = -inf, where any solver stops somewhere arbitrary, and there
             # the backtest's near-tie of this law and the pure one breaks on digits far below any answer.
             # L-BFGS-B from scipy's NNLS starts, as before Newton, stops where it always has.
-            starts = self._lbfgs_starts() if self.newton else self.starts
+            starts = (self._lbfgs_starts() if self.newton else []) or self.starts
             bounds = [(None, None), BOUNDS] + [(None, None)] * self.irreducible
             best = min((minimize(_power_objective, np.array(p0, float), args=(self.u, self.ly, self.delta),
                                  bounds=bounds, **LBFGS) for p0 in starts), key=lambda sol: sol.fun).x
