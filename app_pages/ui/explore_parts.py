@@ -103,14 +103,14 @@ def nopt(slot, note, a, sel, offer: bool = False) -> None:
 
 def lr_offer(box, s, more) -> None:
     """The runs that would tune the learning rate, and a button that queues them (nothing when tuned)."""
-    if not more.lr_runs:
+    if not more.n_runs:
         return
     with box.expander(f"The learning rate is not tuned here: {more.tuning.label()}", icon=":material/tune:"):
         st.caption("Tuned means, per configuration, an interior best of at least three learning-rate multipliers. "
                    "Training ×1/2 and ×2 around each configuration's best where not tried yet would tune them, or "
-                   f"show that the best lies further out: {len(more.lr_runs)} more runs, {services.fmt_flops(more.lr_flops)}.")
-        if st.button(f"Queue those {len(more.lr_runs)} runs", icon=":material/play_arrow:", key="queue_lr"):
-            sid, _, _ = guarded(services.queue_runs, s, more.lr_runs, "lr multipliers around the best")
+                   f"show that the best lies further out: {more.n_runs} more runs, {services.fmt_flops(more.lr_flops)}.")
+        if st.button(f"Queue those {more.n_runs} runs", icon=":material/play_arrow:", key="queue_lr"):
+            sid, _, _ = guarded(services.queue_runs, s, more.lr_runs(), "lr multipliers around the best")
             remember_sweep(sid, "lr multipliers around the best")
             st.rerun()
 

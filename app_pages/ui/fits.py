@@ -128,14 +128,21 @@ class LrOffer:
     ----------
     tuning : fit.Tuning
         The selection's tuning (services.lr_tuning).
-    lr_runs : list of RunConfig
-        The runs that would tune the configurations not tuned yet (empty at a fixed multiplier).
+    seeds : tuple of int
+        The selection's seeds: each run that would tune it is trained at every one.
+    n_runs : int
+        How many runs would tune the configurations not tuned yet (0 at a fixed multiplier).
     lr_flops : float
         Their training compute.
     """
     tuning: object
-    lr_runs: list
+    seeds: tuple
+    n_runs: int
     lr_flops: float
+
+    def lr_runs(self) -> list:
+        """The n_runs runs (RunConfigs), built only when they are queued: a page draws their count."""
+        return services.next_lr_configs(self.tuning, self.seeds) if self.n_runs else []
 
 
 def lr_offer(s: Store, version, sel, runs, an) -> LrOffer:
@@ -146,9 +153,10 @@ def lr_offer(s: Store, version, sel, runs, an) -> LrOffer:
 @st.cache_resource(max_entries=32, show_spinner=False)
 def _lr_offer(path: str, version: tuple, sel: services.Selection, _runs, _an):
     tuning = services.lr_tuning(_an.aggregate)
-    seeds = sorted(services.select(_runs, sel)["seed"].unique())
-    extra = services.next_lr_configs(tuning, seeds) if sel.lr == services.LR_TUNED and not tuning.tuned else []
-    return LrOffer(tuning, extra, sum(c.flops for c in extra))
+    seeds = tuple(sorted(services.select(_runs, sel)["seed"].unique()))
+    n, flops = (services.next_lr_cost(tuning, seeds) if sel.lr == services.LR_TUNED and not tuning.tuned
+                else (0, 0.0))
+    return LrOffer(tuning, seeds, n, flops)
 
 
 @dataclass(frozen=True)

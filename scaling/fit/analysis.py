@@ -300,7 +300,8 @@ def analyze(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, lr="tuned
     else:
         delta, law_choice = 1e-2, f"asked for: {_law_words(irreducible, 1e-2)}"
     with one_blas_thread():
-        point = point_estimates(p, np.ones(len(p.runs)), irreducible=irreducible, skip=skip, law_delta=delta)
+        point = point_estimates(p, np.ones(len(p.runs)), irreducible=irreducible, skip=skip, law_delta=delta,
+                                law=laws.fits.get((irreducible, delta)) if laws is not None else None)
         use, mean = point["use"], point["mean"]
         kaplan, kaplan_why = (try_fit(fit_kaplan, p.N[use], p.D[use], mean[use]) if extras
                               else (None, "skipped"))
@@ -371,4 +372,4 @@ def selection_noise(p: Prepared) -> SeedNoise:
     """The seed noise of the runs a selection's fits use (each configuration's own seeds)."""
     keys = [k for k in p.family_keys if k in p.runs.columns] + [
         k for k in CONFIG_KEYS if k not in p.family_keys and k in p.runs.columns]
-    return seed_noise(p.runs, keys)
+    return seed_noise(p.runs, [k for k in keys if k not in p.fixed_keys])  # one value splits nothing

@@ -4,12 +4,13 @@ by name (QUANTITIES).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 
 from scaling.fit.nopt import envelope_arrays, isoflop_arrays, parametric_arrays
-from scaling.fit.power_law import fit_power_law
+from scaling.fit.power_law import DEGENERATE, PowerLawFit, fit_power_law
 from scaling.fit.real_compute import compute_path
 from scaling.fit.runs import Prepared, frontier_mask
 
@@ -45,9 +46,11 @@ def try_fit(fn, *args, **kw):
 
 
 def point_estimates(p: Prepared, w: np.ndarray, *, irreducible: bool, init: dict | None = None,
-                    skip: frozenset = frozenset(), law_delta: float = 1e-2) -> dict:
+                    skip: frozenset = frozenset(), law_delta: float = 1e-2, law: PowerLawFit | None = None) -> dict:
     """Every point estimate for one resample (w = times each run is drawn). law_delta: the Huber
-    scale of the loss-vs-compute law's fit (1e3 is least squares; fit.frontier_law).
+    scale of the loss-vs-compute law's fit (1e3 is least squares; fit.frontier_law). law: that law
+    already fitted to this resample's frontier with this form and scale (FrontierLaws.fits), taken
+    as it is instead of fitted again.
 
     With init (the full-data estimates) the fits start from it instead of a grid, and the
     chart tables are skipped: what makes refitting everything in every resample affordable.
@@ -69,7 +72,14 @@ def point_estimates(p: Prepared, w: np.ndarray, *, irreducible: bool, init: dict
         return try_fit(fit_power_law, x, y, irreducible, **kw)
 
     r = dict(n_runs=int(cnt[use].sum()), use=use, mean=mean, frontier=fm)
-    r["loss_vs_compute"], r["loss_vs_compute_reason"] = pl(C[fm], L[fm], "loss_vs_compute")
+    if (law is not None and "loss_vs_compute" not in skip and law.n_points == fm.sum()
+            and not (law.irreducible and law.E < DEGENERATE * L[fm].min())):
+        # the same points in the frontier's order: the residuals in this order, as a fit here gives them.
+        # Not a law with E ~ 0, whose E (any tiny value) depends on the order of the points: fitted again
+        r["loss_vs_compute"] = dataclasses.replace(law, residuals=np.log(L[fm]) - np.log(law.predict(C[fm])))
+        r["loss_vs_compute_reason"] = ""
+    else:
+        r["loss_vs_compute"], r["loss_vs_compute_reason"] = pl(C[fm], L[fm], "loss_vs_compute")
     big_d, big_n = D == D.max(), N == N.max()
     r["loss_vs_params"], r["loss_vs_params_reason"] = pl(N[big_d], L[big_d], "loss_vs_params")
     r["loss_vs_data"], r["loss_vs_data_reason"] = pl(D[big_n], L[big_n], "loss_vs_data")

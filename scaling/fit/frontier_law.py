@@ -14,12 +14,12 @@ held-out error is within 10% of Huber's where it wins on the shipped grid.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from scaling.fit.power_law import fit_power_law
+from scaling.fit.power_law import PowerLawFit, fit_power_laws
 from scaling.fit.serialize import jsonable
 
 LOSSES = {"huber": 1e-2, "least squares": 1e3}  # Huber scale on log residuals; a huge one is least squares
@@ -45,11 +45,15 @@ class FrontierLaws:
         (CHOSEN_LOSS), or '' where none could be scored.
     local_slope : DataFrame
         C (geometric middle of each window of frontier points) and slope (-d ln L / d ln C there).
+    fits : dict
+        (irreducible, Huber delta) -> the PowerLawFit on all frontier points (None where it failed):
+        analyze takes the loss-vs-compute law from here rather than fitting it again.
     """
     table: pd.DataFrame
     best: str
     local_slope: pd.DataFrame
     chosen: str = ""
+    fits: dict = field(default_factory=dict)
 
     @property
     def choice(self) -> tuple[bool, float]:
@@ -71,33 +75,36 @@ class FrontierLaws:
         return jsonable(dict(table=self.table, best=self.best, chosen=self.chosen, local_slope=self.local_slope))
 
 
-def _try(x, y, irreducible, delta):
-    try:
-        return fit_power_law(x, y, irreducible, delta=delta)
-    except ValueError:
-        return None
-
-
 def frontier_laws(frontier: pd.DataFrame) -> FrontierLaws:
     """The four fits of the frontier (flops, val_loss) and its local slopes."""
     C, L = frontier["flops"].to_numpy(float), frontier["val_loss"].to_numpy(float)
     cut = C.max() / 2 ** HELD_OUT_OCTAVES
     below, above = C <= cut, C > cut
-    rows = []
-    for form, irr in (("pure", False), ("irreducible", True)):
-        for loss, delta in LOSSES.items():
-            f = _try(C, L, irr, delta)
-            g = _try(C[below], L[below], irr, delta) if above.any() else None
-            err = (float(np.sqrt(np.mean(np.log(g.predict(C[above]) / L[above]) ** 2))) if g is not None
-                   else math.nan)
-            rows.append(dict(form=form, loss=loss, alpha_C=f.alpha if f is not None else math.nan, rmse_heldout=err))
-    table = pd.DataFrame(rows)
-    scored = table.dropna(subset=["rmse_heldout"])
-    best = "" if scored.empty else "{form}, {loss}".format(**scored.loc[scored["rmse_heldout"].idxmin()])
-    robust = scored[scored["loss"] == CHOSEN_LOSS]
-    chosen = "" if robust.empty else "{form}, {loss}".format(**robust.loc[robust["rmse_heldout"].idxmin()])
+    kinds = [(form, irr, loss, delta) for form, irr in (("pure", False), ("irreducible", True))
+             for loss, delta in LOSSES.items()]
+    # every fit at once: the irreducible ones' Newton iterations share their array operations
+    problems = [(C, L, irr, delta) for _, irr, _, delta in kinds]
+    problems += [(C[below], L[below], irr, delta) for _, irr, _, delta in kinds] if above.any() else []
+    done = [f if isinstance(f, PowerLawFit) else None for f in fit_power_laws(problems)]
+    rows, fits = [], {}
+    for i, (form, irr, loss, delta) in enumerate(kinds):
+        f = fits[irr, delta] = done[i]
+        g = done[len(kinds) + i] if above.any() else None
+        err = (float(np.sqrt(np.mean(np.log(g.predict(C[above]) / L[above]) ** 2))) if g is not None
+               else math.nan)
+        rows.append((form, loss, f.alpha if f is not None else math.nan, err))
+    table = pd.DataFrame(rows, columns=["form", "loss", "alpha_C", "rmse_heldout"])
+    # the lowest held-out error, the first of equals, among all fits and among the Huber ones (in
+    # plain Python: pandas' row selection costs more than the rest on a first draw)
+    scored = [r for r in rows if not math.isnan(r[3])]
+    robust = [r for r in scored if r[1] == CHOSEN_LOSS]
+    best = "" if not scored else "{}, {}".format(*min(scored, key=lambda r: r[3])[:2])
+    chosen = "" if not robust else "{}, {}".format(*min(robust, key=lambda r: r[3])[:2])
     o = np.argsort(C)
     lc, ll = np.log(C[o]), np.log(L[o])
-    slopes = [(float(np.exp(lc[i:i + WINDOW].mean())), float(-np.polyfit(lc[i:i + WINDOW], ll[i:i + WINDOW], 1)[0]))
-              for i in range(max(len(lc) - WINDOW + 1, 0))]
-    return FrontierLaws(table, best, pd.DataFrame(slopes, columns=["C", "slope"]), chosen)
+    slopes = pd.DataFrame(columns=["C", "slope"])
+    if len(lc) >= WINDOW:  # each window's least-squares slope, all windows at once
+        x, y = (np.lib.stride_tricks.sliding_window_view(v, WINDOW) for v in (lc, ll))
+        xc, yc = x - x.mean(axis=1, keepdims=True), y - y.mean(axis=1, keepdims=True)
+        slopes = pd.DataFrame({"C": np.exp(x.mean(axis=1)), "slope": -(xc * yc).sum(axis=1) / (xc * xc).sum(axis=1)})
+    return FrontierLaws(table, best, slopes, chosen, fits)

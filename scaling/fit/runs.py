@@ -85,10 +85,24 @@ def _group_codes(df: pd.DataFrame, keys) -> tuple[np.ndarray, np.ndarray]:
     """
     code = np.zeros(len(df), np.int64)
     for k in keys:
+        if constant(df[k]):  # one value splits nothing: most keys within one family
+            continue
         c, u = pd.factorize(df[k], sort=True)
         code = code * (len(u) + 1) + (c + 1)      # +1: missing values (-1) get their own code
     _, first, inv = np.unique(code, return_index=True, return_inverse=True)
     return inv.ravel(), first
+
+
+def constant(col: pd.Series) -> bool:
+    """Whether every value of col equals its first, which is not missing (cheaper than factorizing)."""
+    v = col.to_numpy()
+    if not len(v):
+        return True
+    first = v[0]
+    try:
+        return not pd.isna(first) and bool((v == first).all())
+    except TypeError:  # a missing value further on (pd.NA) has no truth value: not constant
+        return False
 
 
 class Prepared:
@@ -115,6 +129,8 @@ class Prepared:
         Tuning group of each configuration: the configurations that differ only in lr_mult share one.
     family_keys : list of str
         The fields that split runs into families (config.FAMILY_FIELDS and the recorded ones present).
+    fixed_keys : frozenset of str
+        The configuration keys with one value in all these runs (most of a family's): they split nothing.
     n_families : int
         Families among the configurations (fits need one: check_single_family).
     loss : ndarray
@@ -134,7 +150,8 @@ class Prepared:
         runs = with_study_defaults(runs)
         status = runs["status"].astype(str)
         self.excluded = {str(k): int(v) for k, v in status[status != "ok"].value_counts().items()}
-        ok = runs[status == "ok"]
+        is_ok = (status == "ok").to_numpy()
+        ok = runs if is_ok.all() else runs[is_ok]  # a copy of every column only where some are left out
         for col in ["params", "examples", "flops"]:
             v = pd.to_numeric(ok[col], errors="coerce").to_numpy(dtype=float)
             if not (np.isfinite(v) & (v > 0)).all():
@@ -164,20 +181,24 @@ class Prepared:
         # a family's recorded fields (precision, protocol) split configurations too, where the runs have them
         keys = CONFIG_KEYS + [k for k in RECORDED_FAMILY_FIELDS if k in ok.columns]
         self.family_keys = list(FAMILY_FIELDS) + keys[len(CONFIG_KEYS):]
+        # keys of one value split nothing: found once here, left out of every grouping below
+        self.fixed_keys = frozenset(k for k in keys if n and constant(ok[k]))
+        vary = [k for k in keys if k not in self.fixed_keys]
         if n == 0:
             self.run_cfg = np.zeros(0, int)
             self.cfg = pd.DataFrame(columns=keys + ["width", "params", "examples", "flops"])
         else:
-            self.run_cfg, first = _group_codes(ok, keys)
-            self.cfg = ok.iloc[first][keys + ["width"]].reset_index(drop=True)
+            self.run_cfg, first = _group_codes(ok, vary)
+            self.cfg = ok[keys + ["width"]].iloc[first].reset_index(drop=True)
             cnt = np.bincount(self.run_cfg)
             for col in ["params", "examples", "flops"]:
                 v = ok[col].to_numpy(dtype=float)
                 self.cfg[col] = np.bincount(self.run_cfg, weights=v) / cnt
         self.n_cfg = len(self.cfg)
-        tune_keys = [k for k in keys if k != "lr_mult"]
+        tune_keys = [k for k in vary if k != "lr_mult"]
         self.cfg_tune = _group_codes(self.cfg, tune_keys)[0] if self.n_cfg else np.zeros(0, int)
-        self.n_families = (len(self.cfg.drop_duplicates(self.family_keys)) if self.n_cfg else 0)
+        fam = [k for k in self.family_keys if k not in self.fixed_keys]
+        self.n_families = len(_group_codes(self.cfg, fam)[1]) if self.n_cfg else 0
         self.loss = ok["val_loss"].to_numpy(dtype=float)
         self.N = self.cfg["params"].to_numpy(dtype=float)
         self.D = self.cfg["examples"].to_numpy(dtype=float)
@@ -314,12 +335,18 @@ def _aggregate_prepared(p: Prepared) -> Aggregate:
     pts["n_seeds"] = cnt.astype(int)
     lr_choice = None
     if p.lr == "tuned" and p.n_cfg:
-        cand = pd.DataFrame({"tune": p.cfg_tune, "lr_mult": p.cfg["lr_mult"], "val_loss": mean})
-        lists = cand.sort_values("lr_mult").groupby("tune").agg(list)
+        # every multiplier of each tuning group with its loss, by multiplier (in numpy: a groupby's
+        # list aggregation costs milliseconds on a first draw)
+        mult = p.cfg["lr_mult"].to_numpy(float)
+        order = np.lexsort((mult, p.cfg_tune))
+        cut = np.flatnonzero(np.diff(p.cfg_tune[order])) + 1
+        groups = p.cfg_tune[order][np.r_[0, cut]]
+        mults = dict(zip(groups, np.split(mult[order], cut)))
+        losses = dict(zip(groups, np.split(mean[order], cut)))
         lr_choice = pts.loc[use, TUNE_KEYS + ["lr_mult", "val_loss"]].copy()
         t = p.cfg_tune[use]
-        lr_choice["candidates"] = lists["lr_mult"].reindex(t).to_list()
-        lr_choice["candidate_losses"] = lists["val_loss"].reindex(t).to_list()
+        lr_choice["candidates"] = [mults[g].tolist() for g in t]
+        lr_choice["candidate_losses"] = [losses[g].tolist() for g in t]
         lr_choice = lr_choice.reset_index(drop=True)
     pts = pts[use].sort_values(["flops", "val_loss"]).reset_index(drop=True)
     return Aggregate(points=pts, excluded=dict(p.excluded), n_runs=int(cnt[use].sum()),

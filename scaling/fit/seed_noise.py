@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from scaling.fit.runs import constant
+
 # Where a run's seed shares its data subset: same seed and fraction; the rest of a configuration
 # (dropout, lr, the study axes) must match too, so only the width differs between the two runs.
 SHARED_BY = ("seed", "data_fraction")
@@ -105,7 +107,9 @@ def _codes(df: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(code of each row's combination of `cols`, 0..k-1; the first row of each code). NaN is a value."""
     if not cols:
         return np.zeros(len(df), np.int64), np.zeros(1 if len(df) else 0, np.int64)
-    each = np.stack([pd.factorize(df[c], use_na_sentinel=False)[0] for c in cols], 1)
+    # a column of one value splits nothing: most of a family's keys
+    each = np.stack([pd.factorize(df[c], use_na_sentinel=False)[0] for c in cols if not constant(df[c])]
+                    or [np.zeros(len(df), np.int64)], 1)
     _, first, inverse = np.unique(each, axis=0, return_index=True, return_inverse=True)
     return inverse.ravel(), first
 

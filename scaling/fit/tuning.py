@@ -80,14 +80,16 @@ def lr_tuning(agg: "Aggregate", step: float = 2.0) -> Tuning:
     few = np.array([len(c) < 3 for c in cands], bool)
     lo = np.isclose(best, [c[0] for c in cands])
     edge = ~few & (lo | np.isclose(best, [c[-1] for c in cands]))
-    keys = ch[TUNE_KEYS].to_dict("records")
+    need = np.flatnonzero(few | edge)
+    # each row's keys as plain Python values, as to_dict("records") gives them, column by column (faster)
+    keys = [dict(zip(TUNE_KEYS, v)) for v in zip(*(ch[k].iloc[need].tolist() for k in TUNE_KEYS))]
     rows = []
-    for i in np.flatnonzero(few | edge):
+    for i, key in zip(need, keys):
         b = best[i]
         # at an edge, the next one outwards; with fewer than three tried, one on each side of the best
         for m in ((b / step,) if lo[i] else (b * step,)) if edge[i] else (b / step, b * step):
-            if not np.isclose(m, cands[i]).any():
-                rows.append({**keys[i], "next_mult": float(m)})
+            if not any(abs(m - c) <= 1e-8 + 1e-5 * abs(c) for c in cands[i]):  # np.isclose, per value
+                rows.append({**key, "next_mult": float(m)})
     mults = tuple(sorted({m for c in cands for m in c}))
     return Tuning(len(ch), int((~few & ~edge).sum()), int(edge.sum()), int(few.sum()), mults,
                   pd.DataFrame(rows, columns=cols))

@@ -29,7 +29,7 @@ __getattr__, __dir__, __all__ = lazy.attach(__name__, {
     ".answers": "MIN_HELDOUT Coverage analysis backtest chart_runs common_range common_range_all comparison_table "
                 "coverage explain_form_free headline hold_out isoflop_profiles law_band law_line lr_tuning nopt_band "
                 "nopt_data_points parametric_residuals point_estimates shown_nopt verdict",
-    ".bracket": "Bracket bracket next_lr_configs",
+    ".bracket": "Bracket bracket next_lr_configs next_lr_cost",
     ".device": "DeviceInfo cluster_line cpu_path_line device_info",
     ".grids": "LR_SCAN QUICK_CPU QUICK_GPU GridSpec parse_count quick_grid",
     ".imports": "Shipped export_bytes import_file imported_note shipped",

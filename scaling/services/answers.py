@@ -83,7 +83,9 @@ def _check_fittable(runs: pd.DataFrame, sel: Selection) -> pd.DataFrame:
     ok = sub[sub["status"] == "ok"] if len(sub) else sub
     if sel.lr != LR_TUNED and len(ok):
         ok = ok[np.isclose(ok["lr_mult"], sel.lr)]
-    n_cfg = len(ok.drop_duplicates(["width_step", "data_fraction", "lr_mult"])) if len(ok) else 0
+    # distinct (width_step, data_fraction, lr_mult), from each column's codes (a drop_duplicates costs ms)
+    n_cfg = (np.unique(np.stack([pd.factorize(ok[k])[0] for k in ("width_step", "data_fraction", "lr_mult")]),
+                       axis=1).shape[1] if len(ok) else 0)
     if n_cfg < MIN_POINTS:
         raise SelectionError(f"this selection leaves {n_cfg} configuration{'s' * (n_cfg != 1)} "
                              f"({len(ok)} runs); a fit needs at least {MIN_POINTS}: widen the width or "

@@ -102,6 +102,25 @@ def bracket(runs: pd.DataFrame, sel, nopts: dict) -> Bracket:
     return Bracket(configs, tuple(sorted(set(add_w))), tuple(sorted(set(add_f))), tuple(why), tuple(limit))
 
 
+def next_lr_cost(tuning, seeds) -> tuple[int, float]:
+    """(runs, training FLOPs) of next_lr_configs(tuning, seeds), without building every run. A
+    run's compute depends on neither its seed nor its multiplier, and it is FLOPs per example
+    (the model's: everything but the data fraction) times examples (the data's: everything but
+    the width), so a run per width and one per fraction price them all."""
+    todo = tuning.todo
+    keys = [k for k in fit.TUNE_KEYS if k in todo.columns]
+    per_example, examples, total = {}, {}, 0.0
+    for row in zip(*(todo[k].tolist() for k in keys)) if len(todo) else ():
+        model = tuple(v for k, v in zip(keys, row) if k != "data_fraction")
+        data = tuple(v for k, v in zip(keys, row) if k != "width_step")
+        if model not in per_example or data not in examples:
+            c = RunConfig(seed=0, lr_mult=1.0, **dict(zip(keys, row)))
+            per_example.setdefault(model, c.flops / c.examples)
+            examples.setdefault(data, c.examples)
+        total += per_example[model] * examples[data]
+    return len(todo) * len(seeds), total * len(seeds)
+
+
 def next_lr_configs(tuning, seeds) -> list[RunConfig]:
     """The runs that would tune the configurations not tuned yet (tuning.todo: the next learning-rate
     multiplier out on each side of the best one not tried), for every seed given."""
