@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor, TimeoutError
 from concurrent.futures.process import BrokenProcessPool
 
 log = logging.getLogger(__name__)
+NICE = 10  # the worker's niceness: below the server's, as the training worker's
 POLL_S = 0.2  # how often a waiting caller reports progress (each report is where a page run can stop)
 _PID, _JOB, _DONE, _TOTAL, _CANCEL = range(5)  # slots of the shared array
 
@@ -100,8 +101,9 @@ def _worker():
         if _pool is None:
             # not fork: the server has threads; not spawn: it would run the main module again (pytest, a CLI)
             ctx = mp.get_context("forkserver")
-            # imported once, in the fork server: every worker starts with the fits loaded
-            ctx.set_forkserver_preload(["scaling.services.answers", "scaling.services.nearby", "scaling.services.studies"])
+            # nothing imported in the fork server itself: the worker imports the fits on its first job,
+            # at its own low priority (a fresh server's first page is still being drawn then)
+            ctx.set_forkserver_preload([])
             _shared = ctx.Array("q", 5, lock=False)
             _pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=_init, initargs=(_shared,))
         return _pool, _shared
@@ -130,6 +132,7 @@ def _init(shared) -> None:
     global _shared
     _shared = shared
     shared[_PID] = os.getpid()
+    os.nice(NICE)  # the pages (the server, the user's browser on the same cores) come first
     signal.signal(signal.SIGUSR1, _on_cancel)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C in the server's terminal is the server's
 
