@@ -75,7 +75,7 @@ with st.expander("Chart data and downloads"):
         st.caption("Fit notes: " + " · ".join(map(services.md_text, an.notes)))
 
 # The intervals, after everything above is on screen: a slider move meanwhile stops this run at the
-# bootstrap's next progress note and starts the next.
+# bootstrap's next progress note (a few a second), cancels the worker's job and starts the next run.
 interval_note = st.empty()  # emitted either way (see the lr offer)
 if wait:
     interval_note.caption("95% intervals are computed when the training in progress finishes (it needs the CPU).")

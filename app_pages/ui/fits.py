@@ -31,10 +31,10 @@ def analysis(s: Store, version, sel, runs, curves, n_boot: int = 0, slot=None):
     """fit.analyze for a selection, or a SelectionError explaining why there is nothing to fit;
     computed once per database, data version, selection and n_boot, and shared by every session.
 
-    With `slot` (a placeholder), a bootstrap not cached yet says how far it is there, every few
-    resamples. Each of those writes is where Streamlit stops a script run whose user has moved a
-    slider meanwhile: without them, the bootstrap (seconds of numpy, no Streamlit call) would hold
-    back the redraw of the new selection until it finished."""
+    With `slot` (a placeholder), a bootstrap not cached yet says how far it is there, a few times a
+    second while the worker computes it (services.background). Each of those writes is where
+    Streamlit stops a script run whose user has moved a slider meanwhile, and the worker's job is
+    then cancelled: without them, the bootstrap would hold back the redraw of the new selection."""
     if slot is None:
         return _analysis(str(s.path), version, sel, n_boot, runs, curves, None)
     # written in the page's context, not the cached function's: st.cache_resource would record the
