@@ -70,25 +70,23 @@ def fit_ahead(s: Store, version, sel, runs, curves, backtests: bool = False) -> 
     background.drop_ahead()
     for n in nearby.neighbours(sel, services.options(runs, sel.dataset)):
         key = (path, version, n)
-        have_points = key in _POINTS or key in _AHEAD
-        have_hold = key in _HOLDS or key + ("hold",) in _AHEAD
+        have_points = key in _POINTS or ("points", *key) in _AHEAD
+        have_hold = key in _HOLDS or ("hold", *key) in _AHEAD
         if not have_points or (backtests and not have_hold):
             background.ahead(nearby.first_draw, runs, curves, n, backtests, done=functools.partial(_landed, key))
 
 
 def _landed(key, first) -> None:
     """A neighbour's first draw, kept until a page asks for it (the oldest go first)."""
-    path, version, sel = key
-    for k, v in ((key, first.points), (key + ("hold",), first.hold)):
-        if v is not None:
-            _AHEAD[k] = v
+    _AHEAD[("points", *key)] = first.points
     if first.hold is not None:
-        _AHEAD[(path, version, sel, first.hold.octaves, 0)] = first.backtest
+        _AHEAD[("hold", *key)] = first.hold
+        _AHEAD[("backtest", *key, first.hold.octaves)] = first.backtest
     while len(_AHEAD) > 3 * MAX_SHARED:
         _AHEAD.pop(next(iter(_AHEAD)), None)
 
 
-_AHEAD: dict = {}  # what fit_ahead computed, by its cache's key, until a page asks for it
+_AHEAD: dict = {}  # what fit_ahead computed, by (kind, the cache's key), until a page asks for it
 _POINTS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # those st.cache_resource holds
 
 
@@ -113,7 +111,7 @@ def _analysis(path: str, version: tuple, sel: services.Selection, n_boot: int, _
 def _point_estimates(path: str, version: tuple, sel: services.Selection, _runs, _curves):
     key = (path, version, sel)
     try:
-        result = _AHEAD.pop(key, None) or services.point_estimates(_runs, _curves, sel)
+        result = _AHEAD.pop(("points", *key), None) or services.point_estimates(_runs, _curves, sel)
     except services.SelectionError as e:
         return e.with_traceback(None)
     _POINTS[key] = result
@@ -204,7 +202,7 @@ def hold_out(s: Store, version, sel, runs):
 
 @st.cache_resource(max_entries=MAX_SHARED, show_spinner=False)
 def _hold_out(path: str, version: tuple, sel: services.Selection, _runs):
-    hold = _AHEAD.pop((path, version, sel, "hold"), None) or services.hold_out(_runs, sel)
+    hold = _AHEAD.pop(("hold", path, version, sel), None) or services.hold_out(_runs, sel)
     _HOLDS[(path, version, sel)] = hold
     return hold
 
@@ -222,10 +220,10 @@ _BACKTESTS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # as _F
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def _backtest(path: str, version: tuple, sel: services.Selection, octaves: float, n_boot: int, _runs):
+    ahead = None if n_boot else _AHEAD.pop(("backtest", path, version, sel, octaves), None)
+    if isinstance(ahead, ValueError):  # why it cannot be backtested, found ahead
+        return ahead
     try:
-        ahead = None if n_boot else _AHEAD.pop((path, version, sel, octaves, 0), None)
-        if isinstance(ahead, ValueError):
-            raise ahead
         result = ahead or (background.run(services.backtest, _runs, sel, octaves, n_boot) if n_boot
                            else services.backtest(_runs, sel, octaves))
     except ValueError as e:

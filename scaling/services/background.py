@@ -20,8 +20,10 @@ import threading
 from concurrent.futures import ProcessPoolExecutor, TimeoutError
 from concurrent.futures.process import BrokenProcessPool
 
+from scaling.core import settings
+
 log = logging.getLogger(__name__)
-NICE = 10  # the worker's niceness: below the server's, as the training worker's
+NICE = 10  # the worker's niceness unless $SCALING_WORKER_NICE says: the training worker's default too
 POLL_S = 0.2  # how often a waiting caller reports progress (each report is where a page run can stop)
 _PID, _JOB, _DONE, _TOTAL, _CANCEL = range(5)  # slots of the shared array
 
@@ -132,7 +134,7 @@ def _init(shared) -> None:
     global _shared
     _shared = shared
     shared[_PID] = os.getpid()
-    os.nice(NICE)  # the pages (the server, the user's browser on the same cores) come first
+    os.nice(settings.worker_nice(NICE))  # the pages (the server, the user's browser on the same cores) come first
     signal.signal(signal.SIGUSR1, _on_cancel)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C in the server's terminal is the server's
 

@@ -52,9 +52,9 @@ def test_a_slider_step_finds_its_fit_done_ahead(app, small_cache, monkeypatch):
     step = replace(app.session_state["selection"], widths=(lo, hi - 1))  # the page's selection, one step in
     key = (str(store.path), version, step)
     deadline = time.monotonic() + 60
-    while key not in fits._AHEAD and key not in fits._POINTS and time.monotonic() < deadline:
+    while ("points", *key) not in fits._AHEAD and key not in fits._POINTS and time.monotonic() < deadline:
         time.sleep(0.2)  # the worker fits the neighbours after the page's intervals
-    assert key in fits._AHEAD or key in fits._POINTS, [k[2].widths for k in fits._AHEAD]
+    assert ("points", *key) in fits._AHEAD or key in fits._POINTS, [k[3].widths for k in fits._AHEAD]
     calls = []
     real = services.point_estimates
     monkeypatch.setattr(services, "point_estimates", lambda *a, **k: calls.append(1) or real(*a, **k))
