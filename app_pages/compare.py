@@ -66,7 +66,7 @@ labels = [f"{k}: {words}" for k, words in zip(LETTERS, services.contrast_labels(
 # The point estimates first (shared with Explore; the slices come with the intervals), a selection whose
 # intervals are done (in any session) with them; the bootstraps after every chart, stopped by the next move;
 # then a rerun that finds them cached draws the intervals in the same places (each chart drawn once a run).
-done = [ui.cached_analysis(s, version, sel, ui.BOOT) for sel in sels]
+done = [ui.cached_analysis(s, version, sel, ui.BOOT, runs) for sel in sels]
 fulls = [d if d is not None else ui.point_estimates(s, version, sel, runs, curves) for d, sel in zip(done, sels)]
 bad = [(lab, a) for lab, a in zip(labels, fulls) if isinstance(a, services.SelectionError)]
 for lab, e in bad:
@@ -94,5 +94,5 @@ if None in done:
     for d, sel in zip(done, sels):
         if d is None:
             ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT, slot=progress)
-    if None not in [ui.cached_analysis(s, version, sel, ui.BOOT) for sel in sels]:
+    if None not in [ui.cached_analysis(s, version, sel, ui.BOOT, runs) for sel in sels]:
         st.rerun()

@@ -22,7 +22,7 @@ wait = ui.intervals_wait(training)
 boot = 0 if wait else ui.BOOT  # the resamples drawn on this run
 
 # a selection whose intervals are done (in any session) is drawn once, with them, not twice
-done = ui.cached_analysis(s, version, sel, boot) if boot else None
+done = ui.cached_analysis(s, version, sel, boot, runs) if boot else None
 an = done if done is not None else ui.point_estimates(s, version, sel, runs, curves)
 if isinstance(an, services.SelectionError):
     st.warning(f"Nothing to fit: {services.md_text(an)}", icon=":material/filter_alt_off:")
@@ -66,7 +66,7 @@ with st.expander("Chart data and downloads"):
                 "points.csv")
     ui.download(d3, "N_opt budgets (CSV)", an.nopt[shown].points, f"nopt_{shown}.csv")
     if charts.can_export():
-        d4.download_button("loss chart (SVG)", part.latest_svg(s, version, sel, an, ok_runs, boot),
+        d4.download_button("loss chart (SVG)", part.latest_svg(s, version, sel, runs, an, ok_runs, boot),
                            file_name="loss_vs_compute.svg", mime="image/svg+xml", on_click="ignore",
                            icon=":material/download:")
     else:
@@ -81,7 +81,7 @@ if wait:
     interval_note.caption("95% intervals are computed when the training in progress finishes (it needs the CPU).")
 if boot and done is None:
     ui.analysis(s, version, sel, runs, curves, n_boot=boot, slot=interval_note)
-    if ui.cached_analysis(s, version, sel, boot) is not None:
+    if ui.cached_analysis(s, version, sel, boot, runs) is not None:
         st.rerun()
-elif not wait:  # every fit of this view done: the next slider step's, while the user reads this one
-    ui.fit_ahead(s, version, sel, runs, curves)
+else:  # every fit of this view done: the next slider step's, while the user reads this one (a sweep training
+    ui.fit_ahead(s, version, sel, runs, curves)  # meanwhile lands runs of its own family: these stay good)

@@ -23,7 +23,7 @@ sel_runs = services.select(runs, sel)  # a click on a chart's point opens these 
 progress = st.empty()  # says how far the bootstrap is
 # A move draws every chart from the point estimates (shared with Explore) and a backtest without bands; the
 # intervals and bands are computed after it, and a rerun then draws them in the same places.
-done = ui.cached_analysis(s, version, sel, ui.BOOT)
+done = ui.cached_analysis(s, version, sel, ui.BOOT, runs)
 an = done if done is not None else ui.point_estimates(s, version, sel, runs, curves)
 if isinstance(an, services.SelectionError):
     st.warning(f"Nothing to fit: {services.md_text(an)}")
@@ -103,7 +103,7 @@ hold = ui.hold_out(s, version, sel, runs)
 octaves = st.slider("Hold out the top octaves of compute", 1.0, 8.0, hold.octaves, 0.5, key=f"fl_octaves_{hold.octaves:g}",
                     help="an octave is a factor of 2: 2 holds out the last factor of 4 of the compute range; the "
                          "default is the fewest that hold out 3 frontier configurations")
-bt_done = ui.cached_backtest(s, version, sel, octaves, ui.BOOT // 2)
+bt_done = ui.cached_backtest(s, version, sel, octaves, ui.BOOT // 2, runs)
 bt = bt_done if bt_done is not None else ui.backtest(s, version, sel, runs, octaves, n_boot=0)
 if isinstance(bt, ValueError):
     st.warning(f"Cannot backtest this selection: {services.md_text(bt)}")
@@ -144,8 +144,8 @@ if done is None or bands:  # the intervals and bands, then a rerun that draws th
     if bands:
         with progress, st.spinner("backtesting each law and estimator, with bands…"):
             ui.backtest(s, version, sel, runs, octaves, n_boot=ui.BOOT // 2)
-    if ui.cached_analysis(s, version, sel, ui.BOOT) is not None and (
-            not bands or ui.cached_backtest(s, version, sel, octaves, ui.BOOT // 2) is not None):
+    if ui.cached_analysis(s, version, sel, ui.BOOT, runs) is not None and (
+            not bands or ui.cached_backtest(s, version, sel, octaves, ui.BOOT // 2, runs) is not None):
         st.rerun()
 else:  # every fit of this view done: the next slider step's, while the user reads this one
     ui.fit_ahead(s, version, sel, runs, curves, backtests=True)

@@ -140,10 +140,10 @@ def bracket_offer(box, s, sel, brk, shown: str) -> None:
                 st.rerun()
 
 
-def latest_svg(s, version, sel, an, ok_runs, boot: int):
+def latest_svg(s, version, sel, runs, an, ok_runs, boot: int):
     """The loss chart as an SVG, rendered on click (vl-convert) from the analysis the page shows last:
     with its `boot` resamples once they are cached, else `an`."""
     def render() -> bytes:
-        full = cached_analysis(s, version, sel, boot) if boot else None
+        full = cached_analysis(s, version, sel, boot, runs) if boot else None
         return loss_figure(full if full is not None else an, ok_runs).svg()
     return render

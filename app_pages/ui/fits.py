@@ -1,4 +1,4 @@
-"""Fits cached per database, data version and selection, shared by every session; those that take
+"""Fits cached per database, selection and the version of its runs, shared by every session; those that take
 seconds (a bootstrap, a study, a backtest's resamples) run in the worker process (services.background),
 so the server stays free to draw every other page.
 
@@ -29,14 +29,15 @@ MAX_SHARED = 128  # selections whose fits are kept
 
 def analysis(s: Store, version, sel, runs, curves, n_boot: int = 0, slot=None):
     """fit.analyze for a selection, or a SelectionError explaining why there is nothing to fit;
-    computed once per database, data version, selection and n_boot, and shared by every session.
+    computed once per database, selection, version of its runs and n_boot, and shared by every session.
 
     With `slot` (a placeholder), a bootstrap not cached yet says how far it is there, a few times a
     second while the worker computes it (services.background). Each of those writes is where
     Streamlit stops a script run whose user has moved a slider meanwhile, and the worker's job is
     then cancelled: without them, the bootstrap would hold back the redraw of the new selection."""
+    fv = _fit_version(s, version, sel, runs)
     if slot is None:
-        return _analysis(str(s.path), version, sel, n_boot, runs, curves, None)
+        return _analysis(str(s.path), fv, sel, n_boot, runs, curves, None)
     # written in the page's context, not the cached function's: st.cache_resource would record the
     # notes and replay them on every hit, into a placeholder of a run long gone
     page = contextvars.copy_context()
@@ -45,20 +46,20 @@ def analysis(s: Store, version, sel, runs, curves, n_boot: int = 0, slot=None):
         page.run(slot.caption, f"95% intervals: {i} of {n} bootstrap resamples…" if n else "95% intervals: computing…")
 
     slot.caption("95% intervals: computing…")  # what a session waiting for another's bootstrap shows
-    result = _analysis(str(s.path), version, sel, n_boot, runs, curves, progress)
+    result = _analysis(str(s.path), fv, sel, n_boot, runs, curves, progress)
     slot.empty()
     return result
 
 
-def cached_analysis(s: Store, version, sel, n_boot: int):
+def cached_analysis(s: Store, version, sel, n_boot: int, runs):
     """analysis() already computed for these arguments and still cached, else None (never computes)."""
-    return _FINISHED.get((str(s.path), version, sel, n_boot))
+    return _FINISHED.get((str(s.path), _fit_version(s, version, sel, runs), sel, n_boot))
 
 
 def point_estimates(s: Store, version, sel, runs, curves):
     """Explore's first draw: seed means, frontier, the loss law and one N_opt estimator (found ready
     where a page fitted it ahead: fit_ahead)."""
-    return _point_estimates(str(s.path), version, sel, runs, curves)
+    return _point_estimates(str(s.path), _fit_version(s, version, sel, runs), sel, runs, curves)
 
 
 def fit_ahead(s: Store, version, sel, runs, curves, backtests: bool = False) -> None:
@@ -69,7 +70,7 @@ def fit_ahead(s: Store, version, sel, runs, curves, backtests: bool = False) -> 
     path = str(s.path)
     background.drop_ahead()
     for n in nearby.neighbours(sel, services.options(runs, sel.dataset)):
-        key = (path, version, n)
+        key = (path, _fit_version(s, version, n, runs), n)
         have_points = key in _POINTS or ("points", *key) in _AHEAD
         have_hold = key in _HOLDS or ("hold", *key) in _AHEAD
         if not have_points or (backtests and not have_hold):
@@ -86,6 +87,20 @@ def _landed(key, first) -> None:
         _AHEAD.pop(next(iter(_AHEAD)), None)
 
 
+def _fit_version(s: Store, version, sel, runs) -> tuple:
+    """What keys a selection's fits: the version of its own runs (services.selection_version), not of the
+    whole cache, so runs landing in another family (a sweep training meanwhile) keep them. Found once
+    per data version."""
+    key = (str(s.path), version, sel)
+    fv = _VERSIONS.get(key)
+    if fv is None:
+        if len(_VERSIONS) > 8 * MAX_SHARED:
+            _VERSIONS.clear()
+        fv = _VERSIONS[key] = services.selection_version(runs, sel)
+    return fv
+
+
+_VERSIONS: dict = {}  # (path, data version, selection) -> the selection's own version
 _AHEAD: dict = {}  # what fit_ahead computed, by (kind, the cache's key), until a page asks for it
 _POINTS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # those st.cache_resource holds
 
@@ -144,8 +159,8 @@ class LrOffer:
 
 
 def lr_offer(s: Store, version, sel, runs, an) -> LrOffer:
-    """Cached per data version and selection. Needs no training device (no torch): the cards use it."""
-    return _lr_offer(str(s.path), version, sel, runs, an)
+    """Cached per selection and its runs. Needs no training device (no torch): the cards use it."""
+    return _lr_offer(str(s.path), _fit_version(s, version, sel, runs), sel, runs, an)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -192,12 +207,12 @@ def _bracketing(path: str, signature: tuple, sel: services.Selection, device_lab
 
 def backtest(s: Store, version, sel, runs, octaves: float, n_boot: int = 0):
     """services.backtest cached per selection and cut-off, or the ValueError that says why not."""
-    return _backtest(str(s.path), version, sel, octaves, n_boot, runs)
+    return _backtest(str(s.path), _fit_version(s, version, sel, runs), sel, octaves, n_boot, runs)
 
 
 def hold_out(s: Store, version, sel, runs):
     """services.hold_out (the backtest's default cut-off), cached per selection."""
-    return _hold_out(str(s.path), version, sel, runs)
+    return _hold_out(str(s.path), _fit_version(s, version, sel, runs), sel, runs)
 
 
 @st.cache_resource(max_entries=MAX_SHARED, show_spinner=False)
@@ -210,9 +225,9 @@ def _hold_out(path: str, version: tuple, sel: services.Selection, _runs):
 _HOLDS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # those st.cache_resource holds
 
 
-def cached_backtest(s: Store, version, sel, octaves: float, n_boot: int):
+def cached_backtest(s: Store, version, sel, octaves: float, n_boot: int, runs):
     """backtest() already computed for these arguments and still cached, else None (never computes)."""
-    return _BACKTESTS.get((str(s.path), version, sel, octaves, n_boot))
+    return _BACKTESTS.get((str(s.path), _fit_version(s, version, sel, runs), sel, octaves, n_boot))
 
 
 _BACKTESTS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # as _FINISHED

@@ -58,14 +58,14 @@ def selection_controls(runs: pd.DataFrame, page: str, prefix: str = "", default:
     dropout = c.selectbox("Dropout", opts.dropouts, index=_carry(kd, opts.dropouts, base.dropout, moved),
                           key=kd, format_func=lambda d: f"{d:g}", help="the dropout values in the cache")
     family = {}
+    fam = c.container()  # one element on every run, whichever family widgets it holds: nothing below moves
     for name, field, label, fmt in FAMILY_WIDGETS:  # shown only where the cache holds more than one
         have = getattr(opts, field)
         family[name] = have[0] if len(have) == 1 else getattr(base, name)
-        slot = c.empty()
         if len(have) > 1:
             kf = f"{prefix}{name}{k}"
-            family[name] = slot.selectbox(label, have, index=_carry(kf, have, getattr(base, name), moved), key=kf,
-                                          format_func=fmt, help="runs of different families are never averaged")
+            family[name] = fam.selectbox(label, have, index=_carry(kf, have, getattr(base, name), moved), key=kf,
+                                         format_func=fmt, help="runs of different families are never averaged")
     widths, slot = base.widths, c.empty()
     if len(opts.width_steps) > 1:
         kw = f"{prefix}widths{k}"

@@ -22,22 +22,23 @@ from .reads import device, guarded, snapshot
 POLL_S = 2.0          # the panels refresh this often while a sweep is in flight
 IDLE_POLL_S = 10.0    # and this often while none is (to notice one queued from another tab or the CLI)
 FINISHED_SHOWN_S = 8.0  # a finished sweep's last line stays this long
+REUSE_S = 1.0         # a page run this soon after a panel's last read shows that read (a slider moved mid-sweep)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _time_model(path: str, signature: tuple, device_label: str, _runs):
+def _time_model(path: str, version: tuple, device_label: str, _runs):
     return services.time_model(_runs, device_label)
 
 
 def sweeps_section(s: Store, runs, heading: str = "") -> None:
     """Every sweep in flight, drawn by one fragment into a container that this page emits on every
-    run at this place (see the module's note). The time model is refitted when runs land (the file
-    changes), not on every refresh."""
+    run at this place (see the module's note). The time model is refitted when runs land, not on every
+    refresh."""
     if msg := st.session_state.pop("ann_toast", None):  # left by a sweep queued again, before its rerun
         st.toast(msg, icon=":material/replay:")
     active = bool(running_sweeps(s))
     # the device is asked for only with a sweep to time: its first look imports torch (seconds)
-    model = _time_model(str(s.path), s.signature(), device().label, runs) if active else None
+    model = _time_model(str(s.path), services.data_version(runs), device().label, runs) if active else None
     with st.container(key="sweeps"):
         st.fragment(_sweeps, run_every=POLL_S if active else IDLE_POLL_S)(s, model, heading)
 
@@ -50,9 +51,21 @@ def _sweeps(s: Store, model, heading: str) -> None:
         if not sweeps:
             st.caption("No sweep is running.")
     if sweeps and model is None:  # a sweep found by an idle refresh (queued from elsewhere): time it now
-        model = _time_model(str(s.path), s.signature(), device().label, snapshot(s)[0])
+        runs = snapshot(s)[0]
+        model = _time_model(str(s.path), services.data_version(runs), device().label, runs)
     for sid, label in sweeps:
         _panel(s, sid, label, model)
+
+
+def _status(s: Store, sweep_id: str, label: str, model) -> services.SweepStatus:
+    """services.sweep_status, or the one this session read under REUSE_S ago: the panel refreshes itself
+    every POLL_S, and a slider moved meanwhile should not wait for the database (a file opened anew)."""
+    recent = st.session_state.setdefault("sweep_recent", {})
+    at, stt = recent.get(sweep_id, (None, None))
+    if at is None or time.monotonic() - at >= REUSE_S:
+        stt = services.sweep_status(s, sweep_id, label, model)
+        recent[sweep_id] = (time.monotonic(), stt)
+    return stt
 
 
 def _panel(s: Store, sweep_id: str, label: str, model) -> None:
@@ -60,7 +73,7 @@ def _panel(s: Store, sweep_id: str, label: str, model) -> None:
     line that comes and goes never moves another."""
     final = st.session_state.setdefault("sweep_final", {})
     try:  # a finished sweep is not asked about again: its refreshes (and the one that drops it) stay quick
-        stt = final.get(sweep_id) or services.sweep_status(s, sweep_id, label, model)
+        stt = final.get(sweep_id) or _status(s, sweep_id, label, model)
     except StoreError as e:
         st.error(f"Database error: {services.md_text(e)}")
         return

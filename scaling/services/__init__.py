@@ -37,7 +37,7 @@ __getattr__, __dir__, __all__ = lazy.attach(__name__, {
     ".plans": "Plan plan",
     ".selection": "COMPUTE ESTIMATORS FAMILY FORMS LR_TUNED MIN_POINTS PARAM_KEYS PRECISIONS STUDY_AXES VERDICT Options "
                   "Selection SelectionError contrast_labels current data_version describe describe_family "
-                  "fit_to_options follow_growth n_stale options select study_words",
+                  "fit_to_options follow_growth n_stale options select selection_version study_words",
     ".sweeps": "SweepStatus bootstrap_waits past_sweeps queue_runs requeue_sweep stale_configs start_sweep "
                "start_worker sweep_status wait_sweep worker_pid",
 }, submodules=("annotations", "curves", "notebook", "planner", "run_detail", "studies"))  # services.studies.preset

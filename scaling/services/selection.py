@@ -273,6 +273,20 @@ def data_version(runs: pd.DataFrame) -> tuple:
     return out
 
 
+def selection_version(runs: pd.DataFrame, sel: Selection) -> tuple:
+    """Fingerprint of what a fit of `sel` reads (its runs: which, their status, exclusion and loss),
+    as data_version is of the cache: runs landing in another family leave it, and the fits cached on
+    it, as they were."""
+    sub = select(runs, sel)
+    if sub.empty:
+        return (0, None)
+    out = (len(sub), str(sub["created_at"].max()), float(np.nansum(sub["val_loss"].to_numpy(float))),
+           int((sub["status"].to_numpy() == "ok").sum()))
+    if "excluded" in sub.columns:
+        out += (hash(tuple(sorted(sub.loc[sub["excluded"].notna(), "run_id"]))),)
+    return out
+
+
 def select(runs: pd.DataFrame, sel: Selection) -> pd.DataFrame:
     """The runs of a selection: one family of the current protocol (every status: the fit counts
     the excluded ones)."""

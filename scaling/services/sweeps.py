@@ -106,8 +106,7 @@ def sweep_status(store: Store, sweep_id: str, label: str = "", model: TimeModel 
     """Where a sweep stands; with a time model, how long its current stack and the rest should take."""
     from scaling.workers import jobs  # torch loads with the trainer: only once a worker is asked about
 
-    ids = store.sweep_run_ids(sweep_id)
-    rows = store.sweep_rows(ids)
+    ids, rows = store.sweep_state(sweep_id)
     cur = pd.DataFrame([dict(width_step=c.width_step, data_fraction=c.data_fraction, seed=c.seed, dropout=c.dropout,
                              flops=c.flops, running_s=s) for c, s in rows.running],
                        columns=["width_step", "data_fraction", "seed", "dropout", "flops", "running_s"])

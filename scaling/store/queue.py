@@ -198,15 +198,17 @@ class Queue(Database):
         rows = con.execute("SELECT run_id FROM queue WHERE list_contains(?, run_id)", [list(run_ids)]).fetchall()
         return {r[0] for r in rows}
 
-    def sweep_rows(self, run_ids: list[str]) -> SweepRows:
+    def sweep_rows(self, run_ids: list[str], con=None) -> SweepRows:
         """Where a sweep's runs are, in one short read: the queue's rows and the finished counts."""
         ids = list(run_ids)
-        with self.connect() as con:
-            # elapsed from the claim: the heartbeat is renewed every minute while a stack trains
-            q = con.execute("SELECT status, config, epoch(now()) - epoch(coalesce(claimed_at, heartbeat)) FROM queue "
-                            "WHERE list_contains(?, run_id)", [ids]).fetchall()
-            done = con.execute("SELECT status, count(*) FROM runs WHERE list_contains(?, run_id) GROUP BY status",
-                               [ids]).fetchall()
+        if con is None:
+            with self.connect() as con:
+                return self.sweep_rows(ids, con)
+        # elapsed from the claim: the heartbeat is renewed every minute while a stack trains
+        q = con.execute("SELECT status, config, epoch(now()) - epoch(coalesce(claimed_at, heartbeat)) FROM queue "
+                        "WHERE list_contains(?, run_id)", [ids]).fetchall()
+        done = con.execute("SELECT status, count(*) FROM runs WHERE list_contains(?, run_id) GROUP BY status",
+                           [ids]).fetchall()
         running = [(RunConfig.from_dict(json.loads(c)), s) for st, c, s in q if st == "running"]
         waiting = [RunConfig.from_dict(json.loads(c)) for st, c, _ in q if st == "queued"]
         return SweepRows(queued=len(waiting), running=running, done=dict(done), waiting=waiting)
@@ -232,9 +234,18 @@ class Queue(Database):
         with self.connect() as con:
             return con.execute("SELECT sweep_id, label, created_at, len(run_ids) AS runs FROM sweeps ORDER BY created_at DESC").df()
 
-    def sweep_run_ids(self, sweep_id: str) -> list[str]:
-        with self.connect() as con:
-            row = con.execute("SELECT run_ids FROM sweeps WHERE sweep_id = ?", [sweep_id]).fetchone()
+    def sweep_run_ids(self, sweep_id: str, con=None) -> list[str]:
+        if con is None:
+            with self.connect() as con:
+                return self.sweep_run_ids(sweep_id, con)
+        row = con.execute("SELECT run_ids FROM sweeps WHERE sweep_id = ?", [sweep_id]).fetchone()
         if row is None:
             raise StoreError(f"no sweep {sweep_id!r} in {self.path}")
         return list(row[0])
+
+    def sweep_state(self, sweep_id: str) -> tuple[list[str], SweepRows]:
+        """A sweep's run ids and where they are (sweep_rows), in one connection: a page asks for it
+        on every run while a sweep trains, and opening the file costs more than the two reads."""
+        with self.connect() as con:
+            ids = self.sweep_run_ids(sweep_id, con)
+            return ids, self.sweep_rows(ids, con)

@@ -74,7 +74,7 @@ def test_a_selection_with_its_intervals_done_is_drawn_once_and_shared(app, small
     for t in threads:
         t.join(30)
     assert calls.count("fit") == 1 and len(out) == 2 and out[0] is out[1]
-    assert fits.cached_analysis(store, version, sel, 4) is out[0]
+    assert fits.cached_analysis(store, version, sel, 4, runs) is out[0]
 
 
 def test_slider_change_refits(app):

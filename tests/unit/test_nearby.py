@@ -48,9 +48,8 @@ def test_a_slider_step_finds_its_fit_done_ahead(app, small_cache, monkeypatch):
     lo, hi = _w(app.select_slider, "Width steps").value
     store = Store(small_cache)
     runs = store.runs(status=None)
-    version = services.data_version(runs)
     step = replace(app.session_state["selection"], widths=(lo, hi - 1))  # the page's selection, one step in
-    key = (str(store.path), version, step)
+    key = (str(store.path), services.selection_version(runs, step), step)  # a fit is keyed by its own runs
     deadline = time.monotonic() + 60
     while ("points", *key) not in fits._AHEAD and key not in fits._POINTS and time.monotonic() < deadline:
         time.sleep(0.2)  # the worker fits the neighbours after the page's intervals
