@@ -83,5 +83,5 @@ if boot and done is None:
     ui.analysis(s, version, sel, runs, curves, n_boot=boot, slot=interval_note)
     if ui.cached_analysis(s, version, sel, boot, runs) is not None:
         st.rerun()
-else:  # every fit of this view done: the next slider step's, while the user reads this one (a sweep training
-    ui.fit_ahead(s, version, sel, runs, curves)  # meanwhile lands runs of its own family: these stay good)
+else:  # every fit of this view done: the next slider step's, while the user reads this one
+    ui.fit_ahead(s, version, sel, runs, curves, training=wait)

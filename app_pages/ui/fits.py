@@ -62,13 +62,21 @@ def point_estimates(s: Store, version, sel, runs, curves):
     return _point_estimates(str(s.path), _fit_version(s, version, sel, runs), sel, runs, curves)
 
 
-def fit_ahead(s: Store, version, sel, runs, curves, backtests: bool = False) -> None:
+def fit_ahead(s: Store, version, sel, runs, curves, backtests: bool = False, training: bool = False) -> None:
     """Fit what a page draws first (services.nearby.first_draw: the point estimates; with `backtests`,
     Fit lab's default backtest too) for the selections one widget step from `sel`, in the worker while
     the page is read: the next slider step finds them done. Those asked for by an earlier page run and
-    not started yet are dropped. A page asks for this once its own fits are done."""
+    not started yet are dropped. A page asks for this once its own fits are done.
+
+    `training`: a sweep trains on this machine. Runs landing in the selection's own family would make
+    its neighbours' fits stale at once, so while they land (its version changed since the last call)
+    nothing is fitted ahead: the training keeps the cores."""
     path = str(s.path)
     background.drop_ahead()
+    fv = _fit_version(s, version, sel, runs)
+    last, _LAST_AHEAD[(path, sel)] = _LAST_AHEAD.get((path, sel)), fv
+    if training and last not in (None, fv):
+        return
     for n in nearby.neighbours(sel, services.options(runs, sel.dataset)):
         key = (path, _fit_version(s, version, n, runs), n)
         have_points = key in _POINTS or ("points", *key) in _AHEAD
@@ -96,11 +104,13 @@ def _fit_version(s: Store, version, sel, runs) -> tuple:
     if fv is None:
         if len(_VERSIONS) > 8 * MAX_SHARED:
             _VERSIONS.clear()
+            _LAST_AHEAD.clear()
         fv = _VERSIONS[key] = services.selection_version(runs, sel)
     return fv
 
 
 _VERSIONS: dict = {}  # (path, data version, selection) -> the selection's own version
+_LAST_AHEAD: dict = {}  # (path, selection) -> its version when its neighbours were last asked for
 _AHEAD: dict = {}  # what fit_ahead computed, by (kind, the cache's key), until a page asks for it
 _POINTS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # those st.cache_resource holds
 

@@ -80,3 +80,21 @@ def test_a_page_run_soon_after_the_panels_read_shows_that_read(small_cache, tmp_
     at.run()
     _ok(at)
     assert len(reads) == 2
+
+
+def test_nothing_is_fitted_ahead_while_runs_land_in_the_selections_family(small_cache, monkeypatch):
+    from app_pages.ui import fits
+
+    asked = []
+    monkeypatch.setattr(background, "ahead", lambda fn, *a, done, **k: asked.append(a[2]))
+    store, sel = Store(small_cache), services.Selection(dropout=0.0, widths=(0, 2))
+    runs = store.runs(status=None)
+    fits.fit_ahead(store, services.data_version(runs), sel, runs, None, training=True)
+    assert asked  # the first look at a selection while training: its neighbours
+    landed = pd.concat([runs, runs[runs["dropout"] == 0.0].iloc[:1].assign(
+        run_id="landed", created_at=pd.Timestamp("2100-01-01"))], ignore_index=True)
+    asked.clear()
+    fits.fit_ahead(store, services.data_version(landed), sel, landed, None, training=True)
+    assert asked == []  # its own family is being trained: they would be stale at once
+    fits.fit_ahead(store, services.data_version(landed), sel, landed, None, training=False)
+    assert asked  # idle again
