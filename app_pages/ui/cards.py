@@ -40,7 +40,7 @@ def interval_note(iv) -> str:
 def chart(slot, c) -> None:
     """Draw a chart (scaling.charts.Figure) from its Vega-Lite spec, validated by the tests only. The chart's
     toolbar (on hover) saves it as PNG and shows its data."""
-    slot.vega_lite_chart(c.spec(), width="stretch")
+    slot.vega_lite_chart(c.wire(), width="stretch")
 
 
 def download(col, label: str, df: pd.DataFrame, name: str) -> None:

@@ -34,7 +34,7 @@ def pick_chart(slot, fig, key: str, candidates, curves: pd.DataFrame | None) -> 
     if not names:
         chart(slot, fig)
         return
-    slot.vega_lite_chart(pf.spec(), width="stretch", key=key, on_select=functools.partial(_clicked, key),
+    slot.vega_lite_chart(pf.wire(), width="stretch", key=key, on_select=functools.partial(_clicked, key),
                          selection_mode=names)
     pending = st.session_state.get(PENDING)
     if pending and pending[0] == key:
