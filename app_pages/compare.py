@@ -23,7 +23,7 @@ if opts.empty:
     st.info("No runs cached yet: start on **Explore** (quick sweep) or **Train**.")
     st.stop()
 version = services.data_version(runs)
-curves = ui.load_curves(s, version)
+curves = ui.load_curves(s)
 
 # how many: from the link's prefixes (?c_dropout=... asks for three), then the widget
 linked = max([i + 1 for i, p in enumerate(PREFIXES) if any(k.startswith(p) for k in st.query_params)] + [2])

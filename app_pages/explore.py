@@ -17,7 +17,7 @@ if services.options(runs).empty:
 
 sel = ui.selection_controls(runs, "explore")
 ui.write_url((sel, ""))
-curves = ui.load_curves(s, version)
+curves = ui.load_curves(s)
 wait = ui.intervals_wait(training)
 boot = 0 if wait else ui.BOOT  # the resamples drawn on this run
 

@@ -15,7 +15,7 @@ if services.options(runs).empty:
     st.info("No runs cached yet: start on **Explore** (quick sweep) or **Train**.")
     st.stop()
 version = services.data_version(runs)
-curves = ui.load_curves(s, version)
+curves = ui.load_curves(s)
 sel = ui.selection_controls(runs, "fit_lab")
 ui.write_url((sel, ""))
 sel_runs = services.select(runs, sel)  # a click on a chart's point opens these runs

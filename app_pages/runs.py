@@ -89,7 +89,7 @@ d2.download_button("Download export (Parquet)", parquet, file_name="runs.parquet
 chosen = event.selection.rows if event is not None else []
 if chosen:
     ui.annotate_runs(s, view.loc[chosen])  # exclude from fits with a reason, include again, a note
-    ui.run_overlay(st, view.loc[chosen], ui.load_curves(s, services.data_version(runs)))
+    ui.run_overlay(st, view.loc[chosen], ui.load_curves(s))
     ids = view.loc[chosen, "run_id"].tolist()
     with st.container(border=True):
         st.warning(f"Delete {len(ids)} selected run{'s' * (len(ids) != 1)}? Their results and curves are removed "

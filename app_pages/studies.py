@@ -12,7 +12,7 @@ ui.through_app()
 st.title("Studies")
 s = ui.store()
 runs = ui.load_runs(s)
-curves = ui.load_curves(s, services.data_version(runs))
+curves = ui.load_curves(s)
 dev = ui.device()
 st.markdown("Questions the scaling-law papers ask beyond the exercise, each answered on this instrument from the "
             "cached runs, with 95% intervals (seeds resampled). Each card's preset grid is sized for this device; "

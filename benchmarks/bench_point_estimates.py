@@ -77,7 +77,7 @@ def main(argv=None) -> None:
     global CLOCK
     CLOCK = time.process_time if args.cpu else time.perf_counter
     s = Store(_database(args.db))
-    runs, _ = s.snapshot()
+    runs = s.snapshot().runs
     curves = s.curves()
     base = services.Selection()
     base, _ = services.fit_to_options(base, services.options(runs, base.dataset))

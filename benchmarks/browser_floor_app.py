@@ -24,7 +24,7 @@ st.set_page_config(layout="wide")
 
 @st.cache_resource
 def rows():
-    r = Store(os.environ["SCALING_DB"]).snapshot()[0]
+    r = Store(os.environ["SCALING_DB"]).snapshot().runs
     return r[(r["dropout"] == 0) & (r["status"] == "ok")]
 
 

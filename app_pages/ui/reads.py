@@ -41,7 +41,12 @@ def guarded(fn, *args, **kw):
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _snapshot(path: str, signature: tuple):
-    return Store(path).snapshot()
+    snap = Store(path).snapshot(since=_LAST.get(path))  # only the new runs' curves are read
+    _LAST[path] = snap
+    return snap
+
+
+_LAST: dict = {}  # the newest snapshot read of each file
 
 
 def snapshot(s: Store):
@@ -52,16 +57,12 @@ def snapshot(s: Store):
 
 def load_runs(s: Store) -> pd.DataFrame:
     """Every cached run (all statuses). Shared and cached: never mutate it."""
-    return snapshot(s)[0]
+    return snapshot(s).runs
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _curves(path: str, version: tuple) -> pd.DataFrame:
-    return Store(path).curves()
-
-
-def load_curves(s: Store, version: tuple) -> pd.DataFrame:
-    return guarded(_curves, str(s.path), version)
+def load_curves(s: Store) -> pd.DataFrame:
+    """Every run's curve, read with the runs. Shared and cached: never mutate it."""
+    return snapshot(s).curves
 
 
 @st.cache_resource(show_spinner=False)

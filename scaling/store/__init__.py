@@ -11,6 +11,8 @@
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pandas as pd
 
 from scaling.store.annotations import EXCLUDED, Annotations
@@ -30,13 +32,35 @@ from scaling.store.queue import (
 from scaling.store.runs import RUN_COLUMNS, Conflict, Imported, Runs
 
 
+class Snapshot(NamedTuple):
+    """What a page reads of the file at once (Store.snapshot).
+
+    Attributes
+    ----------
+    runs : pandas.DataFrame
+        Every cached run, all statuses (Runs.runs(None)).
+    sweeps : list of (str, str)
+        The sweeps with runs queued or training: (sweep id, label), newest first.
+    curves : pandas.DataFrame
+        Every run's validation curve, by run_id and examples.
+    """
+    runs: pd.DataFrame
+    sweeps: list
+    curves: pd.DataFrame
+
+
 class Store(Runs, Queue, Annotations, Predictions):
     """A database file of runs, curves, the queue, the sweeps, annotations and the planner's predictions. Holds no connection."""
 
-    def snapshot(self) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
-        """Every cached run (all statuses) and the sweeps still in flight, in one connection."""
+    def snapshot(self, since: Snapshot | None = None) -> Snapshot:
+        """Every cached run (all statuses), the sweeps still in flight and every run's curve, in one
+        connection (opening the file costs more than these reads). With `since`, an earlier snapshot of
+        this file, only the curves of the runs new or changed since are read (Runs.curves_since): a page
+        that reads the file again each time a run lands does not read every curve again."""
         with self.connect() as con:
-            return self.runs(None, con), self.active_sweeps(con)
+            runs = self.runs(None, con)
+            curves = self.curves(con) if since is None else self.curves_since(runs, since.runs, since.curves, con)
+            return Snapshot(runs, self.active_sweeps(con), curves)
 
     def known_ids(self, run_ids: list[str]) -> tuple[set[str], set[str]]:
         """(cached, waiting) among run_ids, in one connection: waiting = queued or training, not cached."""
@@ -46,4 +70,4 @@ class Store(Runs, Queue, Annotations, Predictions):
 
 
 __all__ = ["DEFAULT_DB", "EXCLUDED", "MAX_QUEUE", "MIGRATIONS", "RUN_COLUMNS", "SCHEMA_VERSION", "STALE_S", "Conflict", "Database", "Imported",
-           "QueueCounts", "QueueFull", "Store", "StoreError", "SweepRows", "owner_id", "pid_alive", "queue_cap"]
+           "QueueCounts", "QueueFull", "Snapshot", "Store", "StoreError", "SweepRows", "owner_id", "pid_alive", "queue_cap"]

@@ -37,7 +37,7 @@ def test_the_button_queues_exactly_the_runs_next_lr_configs_builds(small_cache, 
     from streamlit.testing.v1 import AppTest
 
     store = Store(db)
-    runs, _ = store.snapshot()
+    runs = store.snapshot().runs
     sel, _ = services.fit_to_options(services.Selection(), services.options(runs, "mnist"))
     an = services.point_estimates(runs, store.curves(), sel)
     seeds = sorted(services.select(runs, sel)["seed"].unique())
