@@ -41,12 +41,7 @@ def guarded(fn, *args, **kw):
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _snapshot(path: str, signature: tuple):
-    snap = Store(path).snapshot(since=_LAST.get(path))  # only the new runs' curves are read
-    _LAST[path] = snap
-    return snap
-
-
-_LAST: dict = {}  # the newest snapshot read of each file
+    return Store(path).snapshot()
 
 
 def snapshot(s: Store):

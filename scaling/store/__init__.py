@@ -52,15 +52,12 @@ class Snapshot(NamedTuple):
 class Store(Runs, Queue, Annotations, Predictions):
     """A database file of runs, curves, the queue, the sweeps, annotations and the planner's predictions. Holds no connection."""
 
-    def snapshot(self, since: Snapshot | None = None) -> Snapshot:
+    def snapshot(self) -> Snapshot:
         """Every cached run (all statuses), the sweeps still in flight and every run's curve, in one
-        connection (opening the file costs more than these reads). With `since`, an earlier snapshot of
-        this file, only the curves of the runs new or changed since are read (Runs.curves_since): a page
-        that reads the file again each time a run lands does not read every curve again."""
+        connection: opening the file costs more than the three reads (a page reads them again each
+        time a run lands)."""
         with self.connect() as con:
-            runs = self.runs(None, con)
-            curves = self.curves(con) if since is None else self.curves_since(runs, since.runs, since.curves, con)
-            return Snapshot(runs, self.active_sweeps(con), curves)
+            return Snapshot(self.runs(None, con), self.active_sweeps(con), self.curves(con))
 
     def known_ids(self, run_ids: list[str]) -> tuple[set[str], set[str]]:
         """(cached, waiting) among run_ids, in one connection: waiting = queued or training, not cached."""

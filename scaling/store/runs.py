@@ -208,20 +208,6 @@ class Runs(Database):
                 return self.curves(con)
         return con.execute("SELECT * FROM curves ORDER BY run_id, examples").df()
 
-    def curves_since(self, runs: pd.DataFrame, before: pd.DataFrame, curves: pd.DataFrame, con) -> pd.DataFrame:
-        """Every run's curve, given `curves` read when the runs were `before`: only the curves of runs that
-        are new or changed since (another status, or a row written anew: a failed run trained again) are
-        read, and those of runs gone are dropped. A run's curve is written with its row, never after."""
-        key = ["run_id", "status", "created_at"]
-        seen = before[key].merge(runs[key], how="right", indicator=True)
-        fresh = seen.loc[seen["_merge"] == "right_only", "run_id"].tolist()
-        keep = curves[curves["run_id"].isin(runs["run_id"]) & ~curves["run_id"].isin(fresh)]
-        if not fresh:
-            return curves if len(keep) == len(curves) else keep.reset_index(drop=True)
-        new = con.execute("SELECT * FROM curves WHERE list_contains(?, run_id)", [fresh]).df()
-        out = pd.concat([keep, new], ignore_index=True) if len(keep) else new
-        return out.sort_values(["run_id", "examples"], kind="stable", ignore_index=True)
-
     def delete_runs(self, run_ids: list[str]) -> int:
         ids = list(run_ids)
 

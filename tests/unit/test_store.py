@@ -380,27 +380,11 @@ def test_the_runs_pages_export_of_some_runs_imports_elsewhere_with_their_curves_
     assert len(b.curves()) == len(a.curves()[a.curves().run_id.isin(shown)])
 
 
-def test_a_snapshot_since_an_earlier_one_reads_only_what_changed_and_equals_a_full_read(db):
-    """Store.snapshot(since=...): the curves of new runs, of a failed run trained again and of
-    deleted runs follow the file as a full read does."""
+def test_a_snapshot_reads_the_runs_the_sweeps_and_the_curves_at_once(db):
     store = Store(db)
-    cfgs = [RunConfig(width_step=w, data_fraction=TINY, seed=s) for w in (0, 1) for s in (0, 1, 2)]
-
-    def result(c, status="ok", points=(10, 50)):
-        return train.RunResult(c, 0.5 + c.width_step, 0.9, 0.6, 0.1, "cpu", status, "" if status == "ok" else "boom",
-                               tuple((e, 1 / e ** 0.1 + c.seed, 0.5) for e in points))
-
-    def same(snap):
-        full = store.curves()
-        assert snap.curves.reset_index(drop=True).equals(full), (snap.curves, full)
-        return snap
-
-    store.add_results([result(c) for c in cfgs[:3]] + [result(cfgs[3], "failed", (10,))])
-    first = same(store.snapshot())
-    assert store.snapshot(since=first).curves is first.curves  # nothing written: the same frame
-    store.add_results([result(c) for c in cfgs[4:]] + [result(cfgs[3], "ok", (10, 50, 90))])  # new, and failed trained again
-    second = same(store.snapshot(since=first))
-    assert len(second.curves[second.curves["run_id"] == cfgs[3].run_id]) == 3
-    store.delete_runs([cfgs[0].run_id])
-    third = same(store.snapshot(since=second))
-    assert cfgs[0].run_id not in set(third.curves["run_id"])
+    store.enqueue(configs(3), label="three")
+    store.add_results([train.RunResult(c, 0.5, 0.9, 0.6, 0.1, "cpu", "ok", "", ((10, 1.0, 0.5), (50, 0.8, 0.6)))
+                       for c in configs(2)])
+    snap = store.snapshot()
+    assert snap.runs.equals(store.runs(None)) and snap.curves.equals(store.curves())
+    assert len(snap.curves) == 4 and [label for _, label in snap.sweeps] == ["three"]  # one run still queued
