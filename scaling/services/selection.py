@@ -276,14 +276,14 @@ def data_version(runs: pd.DataFrame) -> tuple:
 def selection_version(runs: pd.DataFrame, sel: Selection) -> tuple:
     """Fingerprint of what a fit of `sel` reads (its runs: which, their status, exclusion and loss),
     as data_version is of the cache: runs landing in another family leave it, and the fits cached on
-    it, as they were."""
-    sub = select(runs, sel)
-    if sub.empty:
+    it, as they were. From the selection's mask, no copy: a page asks it of every neighbour."""
+    m = _mask(runs, sel)
+    if not m.any():
         return (0, None)
-    out = (len(sub), str(sub["created_at"].max()), float(np.nansum(sub["val_loss"].to_numpy(float))),
-           int((sub["status"].to_numpy() == "ok").sum()))
-    if "excluded" in sub.columns:
-        out += (hash(tuple(sorted(sub.loc[sub["excluded"].notna(), "run_id"]))),)
+    out = (int(m.sum()), str(runs["created_at"].to_numpy()[m].max()),
+           float(np.nansum(runs["val_loss"].to_numpy(float)[m])), int((runs["status"].to_numpy()[m] == "ok").sum()))
+    if "excluded" in runs.columns:
+        out += (hash(tuple(sorted(runs["run_id"].to_numpy()[m & runs["excluded"].notna().to_numpy()]))),)
     return out
 
 
@@ -292,6 +292,12 @@ def select(runs: pd.DataFrame, sel: Selection) -> pd.DataFrame:
     the excluded ones)."""
     if runs.empty:
         return runs.reset_index(drop=True)
+    return runs[_mask(runs, sel)].reset_index(drop=True)
+
+
+def _mask(runs: pd.DataFrame, sel: Selection) -> np.ndarray:
+    if runs.empty:
+        return np.zeros(0, bool)
     # one mask of numpy arrays, one copy: pandas' comparisons of string columns cost a first draw milliseconds
     m = runs["protocol"].to_numpy() == config.PROTOCOL if "protocol" in runs.columns else np.ones(len(runs), bool)
     m &= (runs["dataset"].to_numpy() == sel.dataset) & np.isclose(runs["dropout"].to_numpy(float), sel.dropout)
@@ -306,7 +312,7 @@ def select(runs: pd.DataFrame, sel: Selection) -> pd.DataFrame:
     m &= (f >= sel.fractions[0] * (1 - 1e-9)) & (f <= sel.fractions[1] * (1 + 1e-9))
     if sel.seeds:
         m &= runs["seed"].isin(sel.seeds).to_numpy()
-    return runs[m].reset_index(drop=True)
+    return m
 
 
 def describe_family(family: dict) -> str:
