@@ -93,3 +93,20 @@ def test_the_nopt_chart_is_the_same_whichever_estimator_it_shows(runs):
     assert shape(figs[0]) == shape(figs[1])
     assert "envelope" in figs[0].caption and "parametric" in figs[1].caption
     assert set(figs[0].data["pts"]["fill"]) <= {1.0} and set(figs[1].data["pts"]["fill"]) <= {0.0}  # dots, rings
+
+
+def test_what_a_page_sends_is_the_same_data_as_the_spec(runs):
+    """Figure.wire (Arrow tables, what the pages send) against spec() (DataFrames): the same spec and,
+    once turned into the Arrow bytes Streamlit ships, the same frames, on every chart of a page."""
+    import pyarrow as pa
+    from streamlit import dataframe_util
+
+    def frame(data) -> pd.DataFrame:
+        return pa.ipc.open_stream(dataframe_util.convert_anything_to_arrow_bytes(data)).read_all().to_pandas()
+
+    for name, fig in page(runs, (1, 5), 8).items():
+        spec, wire = fig.spec(), fig.wire()
+        assert {k: v for k, v in wire.items() if k != "datasets"} == shape(fig), name
+        assert list(wire["datasets"]) == list(spec["datasets"]), name
+        for k, df in spec["datasets"].items():
+            pd.testing.assert_frame_equal(frame(wire["datasets"][k]), frame(df).reset_index(drop=True), obj=f"{name}/{k}")
