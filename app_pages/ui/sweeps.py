@@ -51,7 +51,7 @@ def _sweeps(s: Store, model, heading: str) -> None:
         if not sweeps:
             st.caption("No sweep is running.")
     if sweeps and model is None:  # a sweep found by an idle refresh (queued from elsewhere): time it now
-        runs = snapshot(s)[0]
+        runs = snapshot(s).runs
         model = _time_model(str(s.path), services.data_version(runs), device().label, runs)
     for sid, label in sweeps:
         _panel(s, sid, label, model)
@@ -153,7 +153,7 @@ def running_sweeps(s: Store) -> list[tuple[str, str]]:
     those this session has shown, until their last line has been shown: a panel ends in its own
     fragment, never by vanishing in a page rerun. One panel per sweep: a grid cancelled and queued
     again is listed once, by the store under the newer sweep, and its older sweep (same label) is not."""
-    found = snapshot(s)[1]
+    found = snapshot(s).sweeps
     mine = st.session_state.get("my_sweeps", [])
     shown = st.session_state.get("finished_shown", set())
     ids, labels = {sid for sid, _ in found}, {lab for _, lab in found}
@@ -175,7 +175,7 @@ def remember_sweep(sweep_id: str, label: str) -> None:
 
 def sweep_active(s: Store, sweep_id: str) -> bool:
     """Whether a sweep still has runs queued or running (from the cached snapshot: no query)."""
-    return any(sid == sweep_id for sid, _ in snapshot(s)[1])
+    return any(sid == sweep_id for sid, _ in snapshot(s).sweeps)
 
 
 def training_now(s: Store) -> bool:

@@ -265,19 +265,18 @@ def follow_growth(sel: Selection, old: Options, new: Options) -> Selection:
 
 def data_version(runs: pd.DataFrame) -> tuple:
     """Cheap fingerprint of the cache: changes when runs land, are deleted, excluded or included."""
-    if runs.empty:
-        return (0, None)
-    out = (len(runs), str(runs["created_at"].max()), float(runs["flops"].sum()))
-    if "excluded" in runs.columns:
-        out += (hash(tuple(sorted(runs.loc[runs["excluded"].notna(), "run_id"]))),)
-    return out
+    return _fingerprint(runs, np.ones(len(runs), bool))
 
 
 def selection_version(runs: pd.DataFrame, sel: Selection) -> tuple:
-    """Fingerprint of what a fit of `sel` reads (its runs: which, their status, exclusion and loss),
-    as data_version is of the cache: runs landing in another family leave it, and the fits cached on
-    it, as they were. From the selection's mask, no copy: a page asks it of every neighbour."""
-    m = _mask(runs, sel)
+    """Fingerprint of what a fit of `sel` reads (its runs), as data_version is of the cache: runs
+    landing in another family leave it, and the fits cached on it, as they were. From the selection's
+    mask, no copy: a page asks it of every neighbour."""
+    return _fingerprint(runs, _mask(runs, sel))
+
+
+def _fingerprint(runs: pd.DataFrame, m: np.ndarray) -> tuple:
+    """Which runs (their count and newest), their status, exclusion and loss, among those `m` picks."""
     if not m.any():
         return (0, None)
     out = (int(m.sum()), str(runs["created_at"].to_numpy()[m].max()),
