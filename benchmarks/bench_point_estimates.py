@@ -1,5 +1,6 @@
 """Explore's first draw without the browser: services.point_estimates on nine width ranges of a
-1,000-run database, split into its parts, and the learning-rate offer the page computes before its charts.
+1,000-run database, split into its parts, the learning-rate offer the page computes before its charts,
+and the bracketing offer it computes after them (its plan: which runs are cached or queued, their time).
 
     python benchmarks/bench_point_estimates.py [--db PATH] [--reps 5]
 
@@ -67,6 +68,18 @@ def _lr_offer(runs, an, sel):
     return len(extra), sum(c.flops for c in extra)
 
 
+def _bracketing(s, snap, runs, an, sel, model):
+    """What app_pages/ui/fits._bracketing computes on a move, in whichever form this checkout has. The
+    runs' device ("synthetic") stands for this machine's: a database trained here, whose time model is fitted."""
+    edge = {m: an.nopt[m] for m in ("envelope", "isoflop") if m in an.nopt and not an.nopt[m].ok}
+    b = services.bracket(runs, sel, edge) if edge else None
+    if b is None or b.empty:
+        return None
+    if hasattr(snap, "known_ids"):  # from the page's snapshot and its time model, fitted when runs land
+        return services.plan(snap, b.configs, runs, "synthetic", model)
+    return services.plan(s, b.configs, runs, "synthetic")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--db", help="a database (default: bench_app.py's fill database, built here)")
@@ -77,8 +90,9 @@ def main(argv=None) -> None:
     global CLOCK
     CLOCK = time.process_time if args.cpu else time.perf_counter
     s = Store(_database(args.db))
-    runs = s.snapshot().runs
-    curves = s.curves()
+    snap = s.snapshot()
+    runs, curves = snap.runs, s.curves()
+    model = services.time_model(runs, "synthetic")
     base = services.Selection()
     base, _ = services.fit_to_options(base, services.options(runs, base.dataset))
     sels = ([replace(base, widths=(0, hi)) for hi in (9, 8, 7, 6, 5, 4)]
@@ -102,6 +116,9 @@ def main(argv=None) -> None:
                 t = CLOCK()
                 _lr_offer(runs, an, sel)
                 times["lr offer (before a click)"].append(CLOCK() - t)
+                t = CLOCK()
+                _bracketing(s, snap, runs, an, sel, model)
+                times["bracketing offer (after the charts)"].append(CLOCK() - t)
     finally:
         for (mod, name), fn in originals.items():
             setattr(mod, name, fn)

@@ -21,6 +21,8 @@ from scaling.core import settings
 from scaling.services import background, nearby
 from scaling.store import Store
 
+from .reads import snapshot, time_model
+
 # Bootstrap resamples on the pages. 0 switches the intervals off (benchmarks/bench_app.py times the
 # point estimates alone that way).
 BOOT = settings.app_boot()
@@ -204,14 +206,17 @@ def bracketing(s: Store, sel, runs, an, device_label: str) -> Bracketing:
     """Cached per database state (queueing changes it) and selection: no query on a plain rerun.
     Its plan is timed for the training device, so a page asks for it after its charts (the device
     imports torch)."""
-    return _bracketing(str(s.path), s.signature(), sel, device_label, s, runs, an)
+    return _bracketing(str(s.path), s.signature(), sel, device_label, s, snapshot(s), runs, an)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _bracketing(path: str, signature: tuple, sel: services.Selection, device_label: str, _s: Store, _runs, _an):
+def _bracketing(path: str, signature: tuple, sel: services.Selection, device_label: str, _s: Store, _snap, _runs, _an):
     edge = {m: _an.nopt[m] for m in ("envelope", "isoflop") if m in _an.nopt and not _an.nopt[m].ok}
     b = services.bracket(_runs, sel, edge) if edge else None
-    plan = services.plan(_s, b.configs, _runs, device_label) if b is not None and not b.empty else None
+    if b is None or b.empty:
+        return Bracketing(edge, b, None)
+    # from the file's snapshot (this signature's) and the fitted time model: a move opens no connection
+    plan = services.plan(_snap, b.configs, _runs, device_label, time_model(_s, _runs, device_label))
     return Bracketing(edge, b, plan)
 
 

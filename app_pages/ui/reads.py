@@ -60,6 +60,16 @@ def load_curves(s: Store) -> pd.DataFrame:
     return snapshot(s).curves
 
 
+def time_model(s: Store, runs: pd.DataFrame, device_label: str):
+    """services.time_model, refitted when runs land (the sweep panels and every plan a page draws ask)."""
+    return _time_model(str(s.path), services.data_version(runs), device_label, runs)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _time_model(path: str, version: tuple, device_label: str, _runs):
+    return services.time_model(_runs, device_label)
+
+
 @st.cache_resource(show_spinner=False)
 def device():
     return services.device_info()

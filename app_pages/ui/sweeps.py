@@ -17,17 +17,12 @@ import streamlit as st
 from scaling import services
 from scaling.store import Store, StoreError
 
-from .reads import device, guarded, snapshot
+from .reads import device, guarded, snapshot, time_model
 
 POLL_S = 2.0          # the panels refresh this often while a sweep is in flight
 IDLE_POLL_S = 10.0    # and this often while none is (to notice one queued from another tab or the CLI)
 FINISHED_SHOWN_S = 8.0  # a finished sweep's last line stays this long
 REUSE_S = 1.0         # a page run this soon after a panel's last read shows that read (a slider moved mid-sweep)
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _time_model(path: str, version: tuple, device_label: str, _runs):
-    return services.time_model(_runs, device_label)
 
 
 def sweeps_section(s: Store, runs, heading: str = "") -> None:
@@ -38,7 +33,7 @@ def sweeps_section(s: Store, runs, heading: str = "") -> None:
         st.toast(msg, icon=":material/replay:")
     active = bool(running_sweeps(s))
     # the device is asked for only with a sweep to time: its first look imports torch (seconds)
-    model = _time_model(str(s.path), services.data_version(runs), device().label, runs) if active else None
+    model = time_model(s, runs, device().label) if active else None
     with st.container(key="sweeps"):
         st.fragment(_sweeps, run_every=POLL_S if active else IDLE_POLL_S)(s, model, heading)
 
@@ -51,8 +46,7 @@ def _sweeps(s: Store, model, heading: str) -> None:
         if not sweeps:
             st.caption("No sweep is running.")
     if sweeps and model is None:  # a sweep found by an idle refresh (queued from elsewhere): time it now
-        runs = snapshot(s).runs
-        model = _time_model(str(s.path), services.data_version(runs), device().label, runs)
+        model = time_model(s, snapshot(s).runs, device().label)
     for sid, label in sweeps:
         _panel(s, sid, label, model)
 

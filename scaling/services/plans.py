@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from scaling.core.config import with_pretraining
-from scaling.fit.time_model import time_model
+from scaling.fit.time_model import TimeModel, time_model
 from scaling.services.grids import GridSpec
-from scaling.store import Store
+from scaling.store import Snapshot, Store
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,15 @@ class Plan:
     basis: str = ""
 
 
-def plan(store: Store, spec: GridSpec | list, runs: pd.DataFrame, device_label: str) -> Plan:
-    """What training a grid (or a list of configs) would add here: cached, queued, new, cost."""
+def plan(store: Store | Snapshot, spec: GridSpec | list, runs: pd.DataFrame, device_label: str,
+         model: TimeModel | None = None) -> Plan:
+    """What training a grid (or a list of configs) would add here: cached, queued, new, cost.
+    `store` may be the Snapshot a page read (no connection), and `model` the time model it fitted
+    to `runs` (a page asks for plans on every move)."""
     configs = with_pretraining(spec.configs() if isinstance(spec, GridSpec) else list(spec))
-    ids = [c.run_id for c in configs]
+    ids = [c.run_id for c in configs]  # a sha256 each: once
     cached, waiting = store.known_ids(ids)
-    todo = [c for c in configs if c.run_id not in cached and c.run_id not in waiting]
-    model = time_model(runs, device_label)
+    todo = [c for c, i in zip(configs, ids) if i not in cached and i not in waiting]
+    model = model if model is not None else time_model(runs, device_label)
     return Plan(configs, len(cached), len(todo), float(sum(c.flops for c in todo)), model.seconds(todo), todo,
                 len(waiting), model.describe())

@@ -43,21 +43,30 @@ class Snapshot(NamedTuple):
         The sweeps with runs queued or training: (sweep id, label), newest first.
     curves : pandas.DataFrame
         Every run's validation curve, by run_id and examples.
+    waiting : frozenset of str
+        The run ids queued or training.
     """
     runs: pd.DataFrame
     sweeps: list
     curves: pd.DataFrame
+    waiting: frozenset
+
+    def known_ids(self, run_ids: list[str]) -> tuple[set[str], set[str]]:
+        """Store.known_ids as of this read, without a connection."""
+        ids, r = set(run_ids), self.runs
+        cached = ids & set(r.loc[r["status"] != "failed", "run_id"]) if len(r) else set()
+        return cached, (ids & self.waiting) - cached
 
 
 class Store(Runs, Queue, Annotations, Predictions):
     """A database file of runs, curves, the queue, the sweeps, annotations and the planner's predictions. Holds no connection."""
 
     def snapshot(self) -> Snapshot:
-        """Every cached run (all statuses), the sweeps still in flight and every run's curve, in one
-        connection: opening the file costs more than the three reads (a page reads them again each
-        time a run lands)."""
+        """Every cached run (all statuses), the sweeps still in flight, every run's curve and the runs
+        waiting, in one connection: opening the file costs more than the reads (a page reads them
+        again each time a run lands)."""
         with self.connect() as con:
-            return Snapshot(self.runs(None, con), self.active_sweeps(con), self.curves(con))
+            return Snapshot(self.runs(None, con), self.active_sweeps(con), self.curves(con), self.waiting_ids(con))
 
     def known_ids(self, run_ids: list[str]) -> tuple[set[str], set[str]]:
         """(cached, waiting) among run_ids, in one connection: waiting = queued or training, not cached."""

@@ -315,6 +315,8 @@ def test_train_plan_counts_queued_runs_once(tmp_path):
     store.enqueue(spec.configs())  # no worker: they wait in the queue
     p = services.plan(store, spec, store.runs(status=None), "cpu (2 threads)")
     assert (p.cached, p.queued, p.new) == (0, 2, 0) and p.flops == 0
+    snap = store.snapshot()  # what a page plans from: no connection, its fitted time model
+    assert services.plan(snap, spec, snap.runs, "cpu (2 threads)", services.time_model(snap.runs, "cpu (2 threads)")) == p
     sid = store.sweeps()["sweep_id"].iloc[0]
     store.cancel()
     st_ = services.sweep_status(store, sid)

@@ -388,3 +388,5 @@ def test_a_snapshot_reads_the_runs_the_sweeps_and_the_curves_at_once(db):
     snap = store.snapshot()
     assert snap.runs.equals(store.runs(None)) and snap.curves.equals(store.curves())
     assert len(snap.curves) == 4 and [label for _, label in snap.sweeps] == ["three"]  # one run still queued
+    ids = [c.run_id for c in configs(4)]  # two trained, one queued, one unknown
+    assert snap.known_ids(ids) == store.known_ids(ids) == (set(ids[:2]), {ids[2]})
