@@ -22,15 +22,20 @@ trains compete with real training.
                 the charts were drawn -> drawn); `script` is the key -> that last chart message.
   kept          after each move has settled, how many of the charts' drawing elements (Vega's <svg> or
                 <canvas>) are the ones drawn before it: a chart whose spec stays put is updated in place.
+  cpu           what each part of the machine spent on a move, from the key press to the charts seen
+                drawn (/proc, browser_harness.cpu_meter): the app's server, its worker process, a training
+                worker, Chromium's renderer, GPU and other processes; and how many of the 2 cores were busy.
   Compare, Fit lab  the same moves on their width slider (Compare: selection A's), every chart redrawn;
                 compare3: Compare with three selections.
 
 --floor adds the same measures on benchmarks/browser_floor_app.py: one slider and the same four
-charts drawn from the same rows with no fit, the cost of Streamlit and Vega alone on this machine.
+charts drawn from the same rows with no fit, the cost of Streamlit and Vega alone on this machine;
+its variants add what Explore adds, one at a time (pick: the click selections; page: Explore's other
+elements), or draw another way (canvas, no-runs).
 --before DIR measures the app in DIR (e.g. a worktree of an older commit) beside this one, move for
 move on the same database, alternating between the two, so the ratio holds on a loaded machine.
 
-Run: .venv/bin/python benchmarks/bench_browser.py [--moves N] [--no-training] [--floor [--floor-variants svg,canvas,no-runs]]
+Run: .venv/bin/python benchmarks/bench_browser.py [--moves N] [--no-training] [--floor [--floor-variants svg,canvas,no-runs,pick,page]]
      [--before DIR]
      [--pages explore,compare,fit_lab] [--keep DIR]
 Needs Debian's chromium and the python playwright package (the `[browser]` extra).
@@ -55,6 +60,7 @@ from bench_app import fill  # noqa: E402
 from browser_harness import (  # noqa: E402
     alpha_locator,
     browser,
+    cpu_meter,
     first_paint,
     load,
     processor,
@@ -76,6 +82,7 @@ class Move:
     last_msg: float
     kept: int = 0
     drawn: int = 0
+    cpu: dict = field(default_factory=dict)  # CPU seconds spent meanwhile, by kind (browser_harness.cpu_meter)
 
 
 @dataclass
@@ -86,6 +93,7 @@ class Session:
     slider: object
     check: object = None  # a locator whose text should change with a move (Explore's α_C)
     moves: list = field(default_factory=list)
+    cpu: object = None  # browser_harness.cpu_meter of its server and its Chromium
 
 
 PAGES = {  # URL, and how to reach the width range's thumbs
@@ -98,7 +106,7 @@ PAGES = {  # URL, and how to reach the width range's thumbs
 }
 
 
-def open_page(page, url: str, name: str, label: str) -> Session:
+def open_page(page, url: str, name: str, label: str, profile: Path | None = None) -> Session:
     from playwright.sync_api import expect
 
     path, thumb = PAGES[name]
@@ -109,7 +117,8 @@ def open_page(page, url: str, name: str, label: str) -> Session:
         page.get_by_text("Selection A", exact=True).click()
         expect(thumb(page, "end")).to_be_visible()
     settle(page)
-    return Session(label, page, lambda t: thumb(page, t), alpha_locator(page) if name == "explore" else None)
+    return Session(label, page, lambda t: thumb(page, t), alpha_locator(page) if name == "explore" else None,
+                   cpu=cpu_meter(url, profile) if profile else None)
 
 
 def slider_move(sess: Session, thumb: str, key: str, n_charts: int, timeout_s: float = 90) -> Move | None:
@@ -117,6 +126,7 @@ def slider_move(sess: Session, thumb: str, key: str, n_charts: int, timeout_s: f
     page = sess.page
     before = sess.check.inner_text() if sess.check is not None else None
     sess.slider(thumb).focus()
+    cpu0 = sess.cpu() if sess.cpu else None
     page.keyboard.press(key)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -126,7 +136,8 @@ def slider_move(sess: Session, thumb: str, key: str, n_charts: int, timeout_s: f
             msgs = [m for m in msgs if m <= done] or [done]
             if sess.check is not None and sess.check.inner_text() == before:
                 print(f"    (α_C unchanged after {thumb} {key}: {before})")
-            return Move((done - key_t) / 1e3, (msgs[0] - key_t) / 1e3, (msgs[-1] - key_t) / 1e3)
+            cpu = dict(sess.cpu() - cpu0) if cpu0 is not None else {}  # to when the move was seen drawn
+            return Move((done - key_t) / 1e3, (msgs[0] - key_t) / 1e3, (msgs[-1] - key_t) / 1e3, cpu=cpu)
         page.wait_for_timeout(20)
     print(f"    {sess.label}: move {thumb} {key}: only {len(page.evaluate('Object.keys(window.__bench.since)'))} "
           f"of {n_charts} charts redrawn in {timeout_s:g} s")
@@ -185,7 +196,21 @@ def summary(ms: list) -> str:
     return (f"median {_med(tot)} ms, min {1e3 * tot[0]:.0f}, max {1e3 * tot[-1]:.0f} ms over {len(ms)} moves; "
             f"server (key -> first chart message) {_med([m.first_msg for m in ms])} ms, script (-> last chart "
             f"message) {_med([m.last_msg for m in ms])} ms, browser (-> drawn) {_med([m.total - m.last_msg for m in ms])} "
-            f"ms; drawing elements kept {sum(m.kept for m in ms)} of {sum(m.drawn for m in ms)}")
+            f"ms; drawing elements kept {sum(m.kept for m in ms)} of {sum(m.drawn for m in ms)}" + cpu_summary(ms))
+
+
+def cpu_summary(ms: list) -> str:
+    """The CPU a move took, by kind (medians; ticks of 10 ms), and the cores that kept busy meanwhile."""
+    kinds = sorted({k for m in ms for k in m.cpu}, key=CPU_KINDS.index)
+    if not kinds:
+        return ""
+    per = {k: [m.cpu.get(k, 0.0) for m in ms] for k in kinds}
+    busy = statistics.median(sum(m.cpu.values()) / m.total for m in ms)
+    return ("; CPU a move: " + ", ".join(f"{k} {_med(v)}" for k, v in per.items())
+            + f" ms (median; {busy:.1f} cores busy meanwhile)")
+
+
+CPU_KINDS = ["server", "worker", "trainer", "renderer", "gpu", "chromium"]
 
 
 def main() -> None:
@@ -196,7 +221,7 @@ def main() -> None:
     ap.add_argument("--floor", action="store_true",
                     help="also time benchmarks/browser_floor_app.py: the same four charts and rows, no fit")
     ap.add_argument("--floor-variants", default="svg",
-                    help="the floor's variants, measured side by side: svg, canvas, no-runs (comma-separated)")
+                    help="the floor's variants, measured side by side: svg, canvas, no-runs, pick, page (comma-separated)")
     ap.add_argument("--before", type=Path, default=None,
                     help="an older checkout of the app, measured beside this one move for move")
     ap.add_argument("--pages", default="explore,compare,fit_lab",
@@ -252,7 +277,7 @@ def run(tmp: Path, args) -> None:
                 sessions = []
                 for label, u in apps:
                     page = stack.enter_context(browser(tmp / f"{name}_{label}"))
-                    sessions.append(open_page(page, u, name, f"{name} {label}"))
+                    sessions.append(open_page(page, u, name, f"{name} {label}", tmp / f"{name}_{label}"))
                 measure_moves(sessions, args.moves)
                 for x in sessions:
                     results[x.label] = x.moves
@@ -264,7 +289,7 @@ def run(tmp: Path, args) -> None:
                 first_paint(page, url + "/?dropout=0.2")
                 settle(page)
                 sess = Session("training", page, lambda t: page.get_by_role("slider", name=f"Width steps — {t}"),
-                               alpha_locator(page))
+                               alpha_locator(page), cpu=cpu_meter(url, tmp / "profile3"))
                 sid, _, n_new = services.start_sweep(store, services.GridSpec(**TRAINING_SWEEP), "cpu")
                 t_start = time.monotonic()
                 while services.sweep_status(store, sid).running == 0:  # the worker has claimed its first stack
@@ -306,10 +331,12 @@ def floor(db: Path, tmp: Path, n_moves: int, variants: list[str]) -> None:
             with browser(tmp / f"floor2_{v}") as page:
                 paints[v].append(first_paint(page, url))
             page = stack.enter_context(browser(tmp / f"floor3_{v}"))
+            meter = cpu_meter(url, tmp / f"floor3_{v}")
             page.goto(url, wait_until="commit")
             page.wait_for_selector('[data-testid="stVegaLiteChart"] .marks', timeout=120_000)
             settle(page)
-            sessions.append(Session(f"floor {v}", page, lambda t, p=page: p.get_by_role("slider", name=f"Width steps — {t}")))
+            sessions.append(Session(f"floor {v}", page, lambda t, p=page: p.get_by_role("slider", name=f"Width steps — {t}"),
+                                    cpu=meter))
         measure_moves(sessions, n_moves)
     for x, v in zip(sessions, variants):
         print(f"floor ({v}; benchmarks/browser_floor_app.py, the same four charts, no fit): first paint fresh server "

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter, defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -163,6 +164,58 @@ def first_paint(page, url: str) -> dict:
     first = page.evaluate("window.__bench.firstChart")
     page.wait_for_function("window.__bench.alpha !== null", timeout=120_000, polling=50)
     return {"first_chart_s": first / 1e3, "alpha_shown_by_s": page.evaluate("window.__bench.alpha") / 1e3}
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process now."""
+    out = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                cmd = open(f"/proc/{p}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+                out[int(p)] = (int(open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1]), cmd)
+            except (OSError, ValueError, IndexError):  # gone meanwhile
+                continue
+    return out
+
+
+def cpu_meter(url: str, profile: Path):
+    """A function giving the CPU seconds used so far (user + system), by kind, by the server at `url`
+    ("server": its `streamlit run`; "worker": the processes it started), by any training worker
+    ("trainer": `scaling worker`) and by the Chromium of `profile` ("renderer", "gpu", and
+    "chromium": its browser, network and other processes).
+    Read twice around a move: what each part of the machine spent on it, on the same cores."""
+    port, prof = url.rsplit(":", 1)[1].split("/")[0], f"={profile} "
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def read() -> Counter:
+        procs, kinds, out = _processes(), {}, Counter()
+        children = defaultdict(list)
+        for pid, (ppid, _) in procs.items():
+            children[ppid].append(pid)
+        roots = [pid for pid, (_, cmd) in procs.items() if f"--server.port {port} " in cmd]
+        stack = list(roots)
+        while stack:
+            pid = stack.pop()
+            kinds[pid] = "server" if pid in roots else "worker"
+            stack += children[pid]
+        stack = [pid for pid, (_, cmd) in procs.items() if " -m scaling worker " in cmd]
+        while stack:
+            pid = stack.pop()
+            kinds[pid] = "trainer"
+            stack += children[pid]
+        for pid, (_, cmd) in procs.items():
+            if prof in cmd + " ":
+                kind = cmd.split("--type=", 1)[1].split()[0] if "--type=" in cmd else ""
+                kinds[pid] = {"renderer": "renderer", "gpu-process": "gpu"}.get(kind, "chromium")
+        for pid, kind in kinds.items():
+            try:
+                f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[kind] += (int(f[11]) + int(f[12])) / tick
+        return out
+    return read
 
 
 def visible_charts(page) -> int:

@@ -67,3 +67,26 @@ def test_bench_first_imports_prints_its_json(capsys):
     (v,) = out["versions"].values()
     assert v["later_modules"] == [] and v["app_modules"] > 0
     assert v["wall_s"] > 0 and v["cpu_s"] > 0 and v["imports_cpu_s"] > 0
+
+
+def test_the_cpu_meter_counts_a_server_and_the_process_it_started(tmp_path):
+    """bench_browser's CPU per move: a stand-in `streamlit run` (its command line names the port) that
+    starts a child, both spinning; the meter gives the parent to "server", the child to "worker", and
+    nothing to a Chromium that is not there."""
+    import subprocess
+    import time
+
+    from browser_harness import cpu_meter
+
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass\n"
+    parent = ("import subprocess, sys\n"
+              f"c = subprocess.Popen([sys.executable, '-c', {spin!r}])\n{spin}c.wait()\n")
+    port = "54321"
+    meter = cpu_meter(f"http://127.0.0.1:{port}", tmp_path / "no-profile")
+    before = meter()
+    proc = subprocess.Popen([sys.executable, "-c", parent, "run", "--server.port", port, "--x"])
+    time.sleep(0.5)  # both spinning: read while they are alive (a process gone is no longer read)
+    during = meter() - before
+    proc.wait(30)
+    assert during["server"] > 0 and during["worker"] > 0, during
+    assert not {"renderer", "gpu", "chromium", "trainer"} & set(during), during
