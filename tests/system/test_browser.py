@@ -222,8 +222,11 @@ def test_a_cold_start_lists_only_the_real_pages(tmp_path_factory, tmp_path):
                 break
             page.wait_for_timeout(100)
         expect(heading.first).to_be_visible()
+        expect(nav.first).to_be_visible()  # it may be drawn just after the heading, between two looks
+        final = nav.all_inner_texts()
+        if final not in seen:
+            seen.append(final)
         page.screenshot(path=str(ARTIFACTS / "cold_start_train.png"))
-        assert seen, "no navigation was ever drawn"
         for links in seen:
             assert [t.split("\n")[-1].strip() for t in links] == PAGES, seen  # (the icon's name first)
         assert "/train" in page.url
