@@ -43,7 +43,7 @@ part.nopt(right, right, an, sel, offer=done is not None)
 left.caption("Small dots: runs; rings: seed means; black: the compute-efficient frontier; dashed red: the fitted "
              "law and its 95% band. Click a point to open its run (a ring: its seeds); click a width in the legend "
              "to highlight it (shift-click for more, double-click the chart to reset).")
-if note := services.imported_note(services.select(runs, sel)):
+if note := services.imported_note(sel_runs):
     left.caption(note)
 
 left2, right2 = ui.chart_row(2)

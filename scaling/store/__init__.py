@@ -54,7 +54,7 @@ class Snapshot(NamedTuple):
     def known_ids(self, run_ids: list[str]) -> tuple[set[str], set[str]]:
         """Store.known_ids as of this read, without a connection."""
         ids, r = set(run_ids), self.runs
-        cached = ids & set(r.loc[r["status"] != "failed", "run_id"]) if len(r) else set()
+        cached = ids & set(r.loc[r["status"] != "failed", "run_id"])
         return cached, (ids & self.waiting) - cached
 
 

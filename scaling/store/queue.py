@@ -198,11 +198,8 @@ class Queue(Database):
         rows = con.execute("SELECT run_id FROM queue WHERE list_contains(?, run_id)", [list(run_ids)]).fetchall()
         return {r[0] for r in rows}
 
-    def waiting_ids(self, con=None) -> frozenset[str]:
-        """Every run waiting in the queue or being trained now, by anyone."""
-        if con is None:
-            with self.connect() as con:
-                return self.waiting_ids(con)
+    def waiting_ids(self, con) -> frozenset[str]:
+        """Every run waiting in the queue or being trained now, by anyone (read with the runs: Store.snapshot)."""
         return frozenset(r[0] for r in con.execute("SELECT run_id FROM queue").fetchall())
 
     def sweep_rows(self, run_ids: list[str], con=None) -> SweepRows:
