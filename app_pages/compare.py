@@ -91,6 +91,7 @@ ui.download(d1, "Exponents (CSV)", table, "compare_exponents.csv")
 ui.download(d2, "Frontiers (CSV)", pd.concat([a.frontier.assign(selection=lab) for lab, a in zip(labels, fulls)]),
             "compare_frontiers.csv")
 if None in done:
+    ui.after_redraw()
     for d, sel in zip(done, sels):
         if d is None:
             ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT, slot=progress)

@@ -80,6 +80,7 @@ interval_note = st.empty()  # emitted either way (see the lr offer)
 if wait:
     interval_note.caption("95% intervals are computed when the training in progress finishes (it needs the CPU).")
 if boot and done is None:
+    ui.after_redraw()
     ui.analysis(s, version, sel, runs, curves, n_boot=boot, slot=interval_note)
     if ui.cached_analysis(s, version, sel, boot, runs) is not None:
         st.rerun()

@@ -139,6 +139,7 @@ ui.prediction_scores(s)
 
 bands = bt_done is None and not isinstance(bt, ValueError)  # a selection that cannot be backtested has no bands
 if done is None or bands:  # the intervals and bands, then a rerun that draws them
+    ui.after_redraw()
     if done is None:
         ui.analysis(s, version, sel, runs, curves, n_boot=ui.BOOT, slot=progress)
     if bands:

@@ -25,7 +25,7 @@ from scaling.core import lazy
 __getattr__, __dir__, __all__ = lazy.attach(__name__, {
     ".annotations": "annotate_runs excluded_caption past_sweeps shipped_offer show_toast",
     ".cards": "chart download exponent_card interval_note",
-    ".fits": "BOOT analysis backtest bracketing cached_analysis cached_backtest fit_ahead hold_out lr_offer point_estimates "
+    ".fits": "BOOT after_redraw analysis backtest bracketing cached_analysis cached_backtest fit_ahead hold_out lr_offer point_estimates "
              "study_answer",
     ".layout": "card_row chart_row",
     ".notebook": "notebook_button",

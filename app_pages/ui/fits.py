@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import time
 import weakref
 from dataclasses import dataclass
 
@@ -27,6 +28,22 @@ from .reads import snapshot, time_model
 # point estimates alone that way).
 BOOT = settings.app_boot()
 MAX_SHARED = 128  # selections whose fits are kept
+REDRAW_S = 0.3  # a move's redraw in a browser on 2 cores, with room: its last chart message + 50–200 ms
+
+
+def after_redraw() -> None:
+    """Waits while a browser on this machine draws what this run sent, before a page starts work in the
+    worker process: started at once, it takes a core from the redraw (Explore, 2 cores: 432 → 338 ms a
+    move; docs/performance.md). A browser elsewhere draws on its own cores, and AppTest has none (no
+    headers): no wait. An empty element written every 0.1 s is where a slider moved meanwhile stops
+    this run (a write is Streamlit's only yield point), so a move waits at most that for it."""
+    if st.context.ip_address is not None or not st.context.headers:
+        return
+    tick = st.empty()
+    end = time.monotonic() + REDRAW_S
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(0.1, left))
+        tick.empty()
 
 
 def analysis(s: Store, version, sel, runs, curves, n_boot: int = 0, slot=None):
@@ -79,12 +96,17 @@ def fit_ahead(s: Store, version, sel, runs, curves, backtests: bool = False, tra
     last, _LAST_AHEAD[(path, sel)] = _LAST_AHEAD.get((path, sel)), fv
     if training and last not in (None, fv):
         return
+    todo = []
     for n in nearby.neighbours(sel, services.options(runs, sel.dataset)):
         key = (path, _fit_version(s, version, n, runs), n)
         have_points = key in _POINTS or ("points", *key) in _AHEAD
         have_hold = key in _HOLDS or ("hold", *key) in _AHEAD
         if not have_points or (backtests and not have_hold):
-            background.ahead(nearby.first_draw, runs, curves, n, backtests, done=functools.partial(_landed, key))
+            todo.append((n, key))
+    if todo:
+        after_redraw()
+    for n, key in todo:
+        background.ahead(nearby.first_draw, runs, curves, n, backtests, done=functools.partial(_landed, key))
 
 
 def _landed(key, first) -> None:
