@@ -1,7 +1,6 @@
 """`scaling sweep` and `scaling worker`: queue a grid, train it here or on Ray."""
 from __future__ import annotations
 
-import os
 import sys
 import time
 from itertools import product
@@ -149,8 +148,7 @@ def worker(args) -> int:
 
     if not 0 <= args.nice <= 19:
         raise ValueError(f"--nice {args.nice}: must be 0..19")
-    if args.nice:
-        os.nice(args.nice)
+    jobs.lower_priority(args.nice)
 
     address = _ray_address(args)
     ray = None if address is False else {"address": address, "task_cpus": args.ray_task_cpus}

@@ -77,6 +77,21 @@ def worker_nice() -> int:
     return settings.worker_nice(WORKER_NICE)
 
 
+def lower_priority(nice: int) -> None:
+    """Run this process at `nice`. The app starts its worker in a session of its own (it outlives the
+    server), and Linux's autogroup weighs each session as a whole before any niceness inside it: the
+    worker would take half the cores from the server and the browser whatever its niceness. So its
+    session's group gets the same niceness (best effort: no /proc, or a write the kernel refuses)."""
+    if not nice:
+        return
+    os.nice(nice)
+    if os.getsid(0) == os.getpid():  # alone in its autogroup; another's group is not ours to lower
+        try:
+            Path("/proc/self/autogroup").write_text(str(nice))
+        except OSError:
+            pass
+
+
 def ensure_worker(store: Store, device: str = "auto") -> int:
     """Start `scaling worker` for this database unless one runs. It is a separate process so
     training survives page reruns and closed tabs; it exits when the queue stays empty."""

@@ -118,14 +118,25 @@ def test_the_app_refuses_a_sweep_on_a_corrupt_data_set_before_queueing(db, tmp_p
 
 
 def test_the_apps_worker_yields_the_cpu_to_the_page(db, monkeypatch):
-    """The worker the app starts runs at nice 10 (the page's server at 0 is scheduled first); a bad
-    setting is refused before anything starts."""
+    """The worker the app starts runs at nice 10 (the page's server at 0 is scheduled first), and so does
+    its session's autogroup where Linux has one: else the kernel weighs its session against the
+    server's as equals, whatever its niceness. A bad setting is refused before anything starts."""
     import os
+    from pathlib import Path
 
     store = Store(db)
+    ours = Path("/proc/self/autogroup")
+    before = ours.read_text() if ours.exists() else None
     pid = jobs.ensure_worker(store, "cpu")
     try:
         assert _settles(pid, jobs.WORKER_NICE)
+        group = Path(f"/proc/{pid}/autogroup")
+        if before is not None:
+            deadline = time.monotonic() + 10
+            while not group.read_text().strip().endswith(f"nice {jobs.WORKER_NICE}") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert group.read_text().strip().endswith(f"nice {jobs.WORKER_NICE}"), group.read_text()
+            assert ours.read_text() == before  # the test's own group is not lowered
     finally:
         os.kill(pid, 9)
     monkeypatch.setenv("SCALING_WORKER_NICE", "twenty")
