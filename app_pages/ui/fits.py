@@ -28,13 +28,13 @@ from .reads import snapshot, time_model
 # point estimates alone that way).
 BOOT = settings.app_boot()
 MAX_SHARED = 128  # selections whose fits are kept
-REDRAW_S = 0.3  # a move's redraw in a browser on 2 cores, with room: its last chart message + 50–200 ms
+REDRAW_S = 0.3  # how long a browser on 2 cores goes on drawing after a move's last chart message, with room
 
 
 def after_redraw() -> None:
     """Waits while a browser on this machine draws what this run sent, before a page starts work in the
-    worker process: started at once, it takes a core from the redraw (Explore, 2 cores: 432 → 338 ms a
-    move; docs/performance.md). A browser elsewhere draws on its own cores, and AppTest has none (no
+    worker process: started at once, it takes a core from the redraw (docs/performance.md, "The worker
+    waits for the redraw"). A browser elsewhere draws on its own cores, and AppTest has none (no
     headers): no wait. An empty element written every 0.1 s is where a slider moved meanwhile stops
     this run (a write is Streamlit's only yield point), so a move waits at most that for it."""
     if st.context.ip_address is not None or not st.context.headers:
