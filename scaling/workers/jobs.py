@@ -85,11 +85,16 @@ def lower_priority(nice: int) -> None:
     if not nice:
         return
     os.nice(nice)
-    if os.getsid(0) == os.getpid():  # alone in its autogroup; another's group is not ours to lower
+    if os.getsid(0) != os.getpid():  # another's group (a terminal's) is not ours to lower
+        return
+    for _ in range(2):  # the kernel takes one such write in 0.1 s from an unprivileged process (EAGAIN)
         try:
             Path("/proc/self/autogroup").write_text(str(nice))
+            return
+        except BlockingIOError:
+            time.sleep(0.1)
         except OSError:
-            pass
+            return
 
 
 def ensure_worker(store: Store, device: str = "auto") -> int:

@@ -154,3 +154,29 @@ def _settles(pid, nice, timeout=20.0):
             return True
         time.sleep(0.2)
     return False
+
+
+def test_a_refused_autogroup_write_is_tried_again_once(monkeypatch):
+    """An unprivileged process gets one autogroup write in 0.1 s (EAGAIN otherwise): a worker started just
+    after another tries again, and any other refusal leaves it at its own niceness."""
+    import os
+
+    writes, refusals = [], [BlockingIOError(11, "try again")]
+
+    class Group:
+        def __init__(self, path):
+            assert path == "/proc/self/autogroup"
+
+        def write_text(self, text):
+            if refusals:
+                raise refusals.pop()
+            writes.append(text)
+
+    monkeypatch.setattr(jobs, "Path", Group)
+    monkeypatch.setattr(jobs.os, "nice", lambda n: None)
+    monkeypatch.setattr(jobs.os, "getsid", lambda pid: os.getpid())  # as the app's worker: its session's leader
+    jobs.lower_priority(10)
+    assert writes == ["10"]
+    refusals[:] = [PermissionError(1, "no")]
+    jobs.lower_priority(10)
+    assert writes == ["10"]
