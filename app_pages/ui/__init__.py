@@ -2,7 +2,7 @@
 them and draws widgets.
 
     gate.py           the optional password gate, and the cookie that keeps a login
-    runtime.py        the server process's settings: the heap frozen out of the garbage collector's sight
+    runtime.py        the server process: its start (a first visitor's Explore done ahead), its heap frozen
     routing.py        through_app: a page always runs inside streamlit_app.py
     reads.py          the store, the device and the cache's runs and curves, guarded and cached
     fits.py           fits and study answers cached per selection, shared by every session (BOOT: resamples)
