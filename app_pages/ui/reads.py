@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from scaling import services
 from scaling.core import settings
@@ -18,24 +19,26 @@ def _store(path: str) -> Store:
 
 
 def store() -> Store:
-    """The database, or a visible error and a stopped page (the app itself stays up)."""
+    """The database, or a visible error and a stopped page (the app itself stays up); outside a
+    page run, the StoreError."""
     try:
         return _store(settings.db() or str(DEFAULT_DB))
     except StoreError as e:
+        if get_script_run_ctx() is None:  # no page to say it on (the server's start): it goes on
+            raise
         st.error(f"The run database cannot be used: {services.md_text(e)}")  # an error can quote a file's words
         st.stop()
 
 
 def guarded(fn, *args, **kw):
     """Call a store/fit function; a database or data-set error becomes an st.error and stops this
-    page run (the app stays up)."""
+    page run (the app stays up). Outside a page run the error is raised."""
     try:
         return fn(*args, **kw)
-    except StoreError as e:
-        st.error(f"Database error: {services.md_text(e)}")
-        st.stop()
-    except DataError as e:
-        st.error(f"Data set error: {services.md_text(e)}")
+    except (StoreError, DataError) as e:
+        if get_script_run_ctx() is None:  # no page to say it on (the server's start): it goes on
+            raise
+        st.error(f"{'Database' if isinstance(e, StoreError) else 'Data set'} error: {services.md_text(e)}")
         st.stop()
 
 

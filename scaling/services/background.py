@@ -97,6 +97,18 @@ def drop_ahead() -> None:
         f.cancel()
 
 
+def shutdown() -> None:
+    """Stop the worker, cancelling what waits (the server's end). A server stopped by SIGTERM under
+    uvicorn exits by the signal itself, so no atexit hook would: the worker would wait for jobs forever."""
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        if _shared is not None and _shared[_JOB]:  # a job running (a bootstrap): cancelled, not waited for
+            _cancel(_shared[_JOB], None, _shared)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _worker():
     global _pool, _shared
     with _lock:
@@ -121,7 +133,7 @@ def _reset(pool) -> None:
 
 def _cancel(job: int, fut, shared) -> None:
     shared[_CANCEL] = job
-    if not fut.cancel() and shared[_JOB] == job and shared[_PID]:
+    if not (fut is not None and fut.cancel()) and shared[_JOB] == job and shared[_PID]:
         try:
             os.kill(shared[_PID], signal.SIGUSR1)
         except ProcessLookupError:

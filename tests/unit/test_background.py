@@ -53,3 +53,34 @@ def test_a_worker_that_died_is_replaced():
     time.sleep(0.5)
     assert background.run(abs, -5) == 5
     assert background._shared[0] != pid
+
+
+def test_a_shutdown_cancels_the_running_job_and_ends_the_worker(small_cache):
+    """The server's end (runtime.lifespan): a bootstrap of minutes is not waited for; the next job starts a new worker."""
+    import threading
+
+    runs = Store(small_cache).runs(status=None)
+    background.run(abs, -1)
+    pid = background._shared[0]
+    got = []
+    job = threading.Thread(target=lambda: got.append(_outcome(runs)))
+    job.start()
+    while not background._shared[1]:  # running
+        time.sleep(0.05)
+    t0 = time.monotonic()
+    background.shutdown()
+    job.join(30)
+    assert time.monotonic() - t0 < 30 and got and got[0] != "finished"
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the worker outlived its shutdown"
+        time.sleep(0.1)
+    assert background.run(abs, -7) == 7  # a new worker for the next job
+
+
+def _outcome(runs) -> str:
+    try:
+        background.run(services.analysis, runs, None, services.Selection(), n_boot=100_000)
+        return "finished"
+    except Exception as e:  # noqa: BLE001 - the cancelled job's exception, whatever the pool makes of it
+        return type(e).__name__

@@ -21,9 +21,17 @@ def test_streamlit_run_serves_the_app_with_its_start():
     assert found.is_asgi_app and found.import_string == "streamlit_app:app"
 
 
+def _visited(monkeypatch, already: bool) -> None:
+    """A flag of the test's own: with `already`, the start stops after the first draw (no worker, no torch)."""
+    monkeypatch.setattr(runtime, "_visited", runtime.threading.Event())
+    if already:
+        runtime._visited.set()
+
+
 def test_after_the_start_explores_first_run_fits_nothing(small_cache, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
+    _visited(monkeypatch, already=True)
     db = tmp_path / "runs.duckdb"  # a file of its own: the caches are keyed by its path
     shutil.copy(small_cache, db)
     monkeypatch.setenv("SCALING_DB", str(db))
@@ -39,16 +47,21 @@ def test_after_the_start_explores_first_run_fits_nothing(small_cache, tmp_path, 
 
 
 def test_a_start_on_a_file_that_is_no_database_logs_and_goes_on(tmp_path, monkeypatch, caplog):
+    from scaling.store import StoreError
+
+    _visited(monkeypatch, already=True)
     bad = tmp_path / "runs.duckdb"
     bad.write_text("not a database")
     monkeypatch.setenv("SCALING_DB", str(bad))
     with caplog.at_level(logging.WARNING, logger=runtime.__name__):
         runtime.warm()
-    assert "warm-up" in caplog.text
+    [record] = [r for r in caplog.records if "warm-up" in r.getMessage()]
+    assert record.exc_info[0] is StoreError  # the database's own error, not what a missing store would cause
     assert bad.read_text() == "not a database"  # nothing written over it
 
 
 def test_a_start_on_an_empty_cache_fits_nothing(tmp_path, monkeypatch):
+    _visited(monkeypatch, already=True)
     monkeypatch.setenv("SCALING_DB", str(tmp_path / "runs.duckdb"))
     calls = []
     monkeypatch.setattr(services, "point_estimates", lambda *a, **k: calls.append(a))
@@ -67,7 +80,7 @@ def test_the_start_leaves_the_worker_and_torch_to_a_visitor_already_there(small_
     asked = []
     monkeypatch.setattr(services.background, "ahead", lambda fn, *a, **k: asked.append(fn.__name__))
     monkeypatch.setattr(reads, "device", lambda: asked.append("device"))
-    monkeypatch.setattr(runtime, "_visited", runtime.threading.Event())
+    _visited(monkeypatch, already=False)
     runtime.warm()
     assert asked == ["analysis", "device"]
 
@@ -80,7 +93,7 @@ def test_the_start_leaves_the_worker_and_torch_to_a_visitor_already_there(small_
 def test_any_request_but_the_health_check_counts_as_a_visit(monkeypatch):
     import asyncio
 
-    monkeypatch.setattr(runtime, "_visited", runtime.threading.Event())
+    _visited(monkeypatch, already=False)
     passed = []
 
     async def server(scope, receive, send):
