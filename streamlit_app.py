@@ -14,7 +14,6 @@ if __name__ != "__main__":  # `streamlit run` imports this file to find its serv
 
     app = st.App(__file__, lifespan=runtime.lifespan, middleware=[Middleware(runtime.Visits)])
 else:
-
     # a file, not a Material icon: the browser would fetch that favicon from the internet
     st.set_page_config(page_title="Scaling Lab", page_icon=str(Path(__file__).parent / "docs" / "favicon.png"),
                        layout="wide")

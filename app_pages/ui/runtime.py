@@ -41,44 +41,48 @@ class Visits:
 
 
 def warm() -> None:
-    """What a fresh server's first Explore waited for, done as the server starts (a visitor 3 s
-    later: first chart 3.64 -> 2.87 s; one there at once: 3.54 -> 3.21 s). Nothing is shown: whatever fails here fails again on the
-    page, where it is said.
+    """What a fresh server's first Explore waited for, done as the server starts (a visitor 3 s later:
+    first chart 3.64 -> 2.87 s; one there at once: 3.54 -> 3.21 s). Nothing is shown: whatever fails
+    here fails again on the page, where it is said.
 
-    First the page's own first draw for the selection a first visit opens (the defaults, fitted to
-    the cache): its modules imported, the file read, the point estimates cached for every session;
-    a page run that needs a module being imported waits for that import, not for a second one.
-    Then, unless a browser has asked for a page meanwhile (its page would share the two cores with
-    them; a visitor at once: first chart 3.5 -> 3.7-4.0 s with them), what the page starts once its
-    charts are sent, while the browser draws them: the fit worker, with its modules, and the training
-    device, whose first look imports torch."""
+    First the page's own first draw (_first_draw). Then, unless a browser has asked for a page
+    meanwhile (its page would share the two cores with them; a visitor at once: first chart 3.5 ->
+    3.7-4.0 s with them), what the page starts once its charts are sent, while the browser draws them:
+    the fit worker, with its modules, and the training device, whose first look imports torch."""
     try:
         from scaling import services
 
-        from . import explore_parts, fits, reads
+        from . import reads
 
         s = reads.store()
         runs, curves = reads.load_runs(s), reads.load_curves(s)
-        sel = None
-        if not services.options(runs).empty:
-            sel, _ = services.fit_to_options(services.Selection(), services.options(runs))
-            an = fits.point_estimates(s, services.data_version(runs), sel, runs, curves)
-            if isinstance(an, services.SelectionError):
-                sel = None
-            else:
-                explore_parts.loss_figure(an, services.chart_runs(runs, sel)).wire()
-        if _visited.is_set():
-            return
-        if sel is not None:  # two resamples: the bootstrap's modules imported in the worker
-            services.background.ahead(services.analysis, runs, curves, sel, n_boot=2, done=_ignore)
+        sel = _first_draw(s, runs, curves)
+        if sel is not None and not _visited.is_set():  # two resamples: the bootstrap's modules, in the worker
+            services.background.ahead(services.analysis, runs, curves, sel, n_boot=2, done=lambda _: None)
         if not _visited.is_set():
             reads.device()
     except Exception:  # noqa: BLE001 - the page reports it to whoever opens it
         log.warning("the warm-up of Explore's first draw failed", exc_info=True)
 
 
-def _ignore(result) -> None:
-    pass
+def _first_draw(s, runs, curves):
+    """Explore's first draw for the selection a first visit opens (the defaults, fitted to the cache):
+    its modules imported, the point estimates cached for every session (a page run that needs a
+    module being imported waits for that import, not for a second one). The selection, or None
+    where there is nothing to fit."""
+    from scaling import services
+
+    from . import explore_parts, fits
+
+    opts = services.options(runs)
+    if opts.empty:
+        return None
+    sel, _ = services.fit_to_options(services.Selection(), opts)
+    an = fits.point_estimates(s, services.data_version(runs), sel, runs, curves)
+    if isinstance(an, services.SelectionError):
+        return None
+    explore_parts.loss_figure(an, services.chart_runs(runs, sel)).wire()
+    return sel
 
 
 def freeze_heap() -> None:
